@@ -1,0 +1,8 @@
+"""skface: tell real face photographs from AI-generated faces with scikit-learn estimators.
+
+The public API is re-exported here; see ``__all__``.
+"""
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,58 @@
+"""The one home for seeding in skface.
+
+Every estimator turns its ``random_state`` into an integer with :func:`check_seed`, seeds torch
+inside :func:`torch_seeded` (which restores the global torch RNG afterwards), and draws its data
+order from a private :func:`make_torch_generator`. Nothing here touches ``np.random``'s global state.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+_MAX_SEED = 2**31 - 1
+
+
+def check_seed(random_state):
+    """Turn a scikit-learn ``random_state`` into a plain integer seed.
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.RandomState
+        ``None`` draws a fresh seed from numpy's global generator (so repeated fits differ, as in
+        scikit-learn); an int is returned as is; a ``RandomState`` instance is advanced by one draw.
+
+    Returns
+    -------
+    seed : int
+        A seed in ``[0, 2**31 - 1)``.
+    """
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state) % _MAX_SEED
+    return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+def make_torch_generator(seed):
+    """Return a CPU ``torch.Generator`` seeded with ``seed``, private to the caller."""
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return generator
+
+
+@contextmanager
+def torch_seeded(seed, devices=None):
+    """Seed torch (CPU and CUDA) inside a block and restore the global RNG state afterwards.
+
+    Parameters
+    ----------
+    seed : int
+        The seed for ``torch.manual_seed``.
+    devices : list of int, optional
+        CUDA devices whose RNG state is forked; by default all visible devices.
+    """
+    if devices is None:
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield

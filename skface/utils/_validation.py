@@ -1,0 +1,101 @@
+"""Input validation for image arrays and devices."""
+
+import numpy as np
+import torch
+from sklearn.utils import check_array
+
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
+    """Validate an image batch and return it as ``(N, C, H, W)``.
+
+    Parameters
+    ----------
+    X : array-like
+        One of
+
+        - ``(N, C, H, W)`` or ``(N, H, W, C)`` images. The layout is channels-last when the last
+          axis has 1, 3 or 4 entries and the second axis does not; otherwise channels-first.
+        - ``(N, H, W)`` grayscale images.
+        - ``(N, F)`` flattened images, reshaped to ``image_shape`` when given, otherwise read as
+          ``1 x F`` one-row, one-channel images.
+    image_shape : tuple of int, optional
+        ``(C, H, W)`` or ``(H, W)`` used to unflatten 2-D input.
+    reset_shape : tuple of int, optional
+        The ``(C, H, W)`` seen at fit time; when given, the result must match it.
+    name : str
+        Name used in error messages.
+
+    Returns
+    -------
+    X : ndarray of shape (N, C, H, W)
+        ``uint8`` input stays ``uint8`` (and may be a view of the input); anything else becomes
+        ``float32``. Non-finite values, empty input and unsupported ranks raise ``ValueError``.
+    """
+    X = check_array(
+        X,
+        accept_sparse=False,
+        allow_nd=True,
+        dtype=[np.float32, np.uint8],
+        ensure_all_finite=True,
+        ensure_min_samples=1,
+        ensure_min_features=1,
+        input_name=name,
+    )
+    if X.ndim == 2:
+        n = X.shape[0]
+        if image_shape is not None:
+            shape = tuple(int(s) for s in image_shape)
+            if len(shape) == 2:
+                shape = (1,) + shape
+            if len(shape) != 3 or any(s <= 0 for s in shape):
+                raise ValueError(
+                    f"image_shape must be (C, H, W) or (H, W) of positive ints, got {image_shape!r}."
+                )
+            if int(np.prod(shape)) != X.shape[1]:
+                raise ValueError(
+                    f"{name} has {X.shape[1]} features per row, which cannot be reshaped to "
+                    f"image_shape={image_shape!r} ({int(np.prod(shape))} values)."
+                )
+            X = X.reshape((n,) + shape)
+        else:
+            X = X.reshape(n, 1, 1, X.shape[1])
+    elif X.ndim == 3:
+        X = X[:, None, :, :]
+    elif X.ndim == 4:
+        if X.shape[-1] in _CHANNEL_COUNTS and X.shape[1] not in _CHANNEL_COUNTS:
+            X = X.transpose(0, 3, 1, 2)
+    else:
+        raise ValueError(
+            f"{name} must be a 2-D (flattened), 3-D (N, H, W) or 4-D (N, C, H, W) / (N, H, W, C) "
+            f"array; got a {X.ndim}-D array of shape {X.shape}."
+        )
+    if reset_shape is not None and tuple(X.shape[1:]) != tuple(reset_shape):
+        raise ValueError(
+            f"{name} has image shape (C, H, W) = {tuple(X.shape[1:])}, but the estimator was "
+            f"fitted on {tuple(reset_shape)} ({int(np.prod(reset_shape))} features)."
+        )
+    return X
+
+
+def resolve_device(device):
+    """Resolve ``"auto"`` to ``"cuda"`` when a GPU is present, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``...
+
+    Returns
+    -------
+    device : str
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
+    return str(device)
+
