@@ -1,0 +1,7 @@
+"""Allow ``python -m skface.cli``."""
+
+import sys
+
+from ._main import main
+
+sys.exit(main())

@@ -1,0 +1,126 @@
+"""What every subcommand shares: one-line errors, atomic outputs, argument helpers."""
+
+import argparse
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class CLIError(Exception):
+    """An error the user can fix; printed as one line, exit status 2 (or ``status``)."""
+
+    def __init__(self, message, status=2):
+        super().__init__(message)
+        self.status = status
+
+
+def one_line(message):
+    """Squash a (possibly multi-line) message to one line."""
+    return " ".join(str(message).split())
+
+
+def add_example(parser, *examples):
+    """Append an ``Examples`` block to a subcommand's ``--help``."""
+    text = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+    parser.epilog = text if not parser.epilog else parser.epilog + "\n\n" + text
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the examples' line breaks and show defaults."""
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def existing_dirs(paths, role):
+    """Check that every path in ``paths`` is an existing folder; return them as Paths."""
+    out = []
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            raise CLIError(f"{role} folder does not exist: {p}")
+        if not path.is_dir():
+            raise CLIError(f"{role} path is not a folder: {p}")
+        out.append(path)
+    return out
+
+
+def existing_file(path, what):
+    path = Path(path)
+    if not path.exists():
+        raise CLIError(f"{what} does not exist: {path}")
+    if not path.is_file():
+        raise CLIError(f"{what} is not a file: {path}")
+    return path
+
+
+def _tmp_sibling(path, kind):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent / f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}.part"
+
+
+@contextmanager
+def atomic_file(path):
+    """Yield a temporary path next to ``path``; rename it to ``path`` only on success."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise CLIError(f"output {path} is a folder; give a file name")
+    tmp = _tmp_sibling(path, "tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextmanager
+def atomic_dir(path):
+    """Yield a fresh temporary folder next to ``path``; on success it replaces ``path``.
+
+    A folder left by an interrupted or failed run never sits at ``path``: the output appears
+    under its final name only once complete. An existing ``path`` is replaced only then.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"output {path} exists and is not a folder")
+    tmp = _tmp_sibling(path, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            old = _tmp_sibling(path, "old")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def scratch_dir(parent=None):
+    """A temporary folder removed on exit (a ``TemporaryDirectory``)."""
+    return tempfile.TemporaryDirectory(prefix="skface-", dir=parent)
