@@ -28,8 +28,19 @@ def add_example(parser, *examples):
     parser.epilog = text if not parser.epilog else parser.epilog + "\n\n" + text
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the examples' line breaks and show defaults."""
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the examples' line breaks; show a default when there is a meaningful one."""
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        default = action.default
+        if ("default" in help_text or default is None or default is False
+                or default is argparse.SUPPRESS or action.option_strings == []
+                or isinstance(action, argparse.BooleanOptionalAction)):
+            return help_text
+        if isinstance(default, (list, tuple)):
+            default = " ".join(map(str, default))
+        return f"{help_text} (default: {default})"
 
 
 def positive_int(text):

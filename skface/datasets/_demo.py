@@ -31,6 +31,7 @@ _REAL_SOURCE = "lfw"
 _N_FACES = 100  # the first 100 images of skimage.data.lfw_subset are faces
 _SIZE = 24  # the 25x25 crops are cut to 24x24 so that they halve evenly
 _HIDDEN = 8  # channels inside a generator
+_NOISE = 0.017  # strength of the per-pixel noise inputs
 
 _DESCR = """\
 skface demo faces (a proxy, not the real protocol)
@@ -95,20 +96,23 @@ def _generator_weights(name, gen):
     share = torch.softmax(torch.randn(_HIDDEN, generator=gen), dim=0)
     mix = share[:, None, None] * sharpen + 0.003 * torch.randn(_HIDDEN, 3, 3, generator=gen)
     mix = mix[None]
-    return up, bias, mix
+    noise_strength = _NOISE * (0.5 + torch.rand(_HIDDEN, generator=gen))
+    return up, bias, mix, noise_strength
 
 
-def _run_generator(name, codes, weights, ref):
+def _run_generator(name, codes, weights, ref, noise):
     """Up-sample ``codes`` (N, 1, 12, 12) to (N, 1, 24, 24) with generator ``name``.
 
-    The output gets the mean brightness and contrast of ``ref`` (N, 1, 24, 24), as a decoder
-    trained to make photo-like faces would give it.
+    ``noise`` (N, 1, 24, 24) is added to the hidden channels with per-channel strengths, as
+    StyleGAN's noise inputs add fine texture (skin, hair). The output gets the mean brightness
+    and contrast of ``ref`` (N, 1, 24, 24), as a decoder trained to make photo-like faces would.
     """
-    up, bias, mix = weights
+    up, bias, mix, noise_strength = weights
     if name == "tconv":
         h = F.conv_transpose2d(codes, up, stride=2, padding=1)
     else:
         h = F.conv2d(F.interpolate(codes, scale_factor=2, mode="nearest"), up, padding=1)
+    h = h + noise_strength[None, :, None, None] * noise
     h = F.leaky_relu(h + bias[None, :, None, None], negative_slope=0.2)
     out = F.conv2d(h, mix, padding=1)
     out_mean, out_std = out.mean(dim=(2, 3), keepdim=True), out.std(dim=(2, 3), keepdim=True)
@@ -134,7 +138,8 @@ def _make_fakes(faces, name, n_fake, seed):
     codes = codes + 0.01 * torch.randn(codes.shape, generator=gen)  # per-image latent noise
     with torch.no_grad():
         ref = torch.where(flip[:, None, None], t[first].flip(-1), t[first])[:, None]
-        fakes = _run_generator(name, codes, weights, ref)
+        noise = torch.randn((n_fake, 1, _SIZE, _SIZE), generator=gen)
+        fakes = _run_generator(name, codes, weights, ref, noise)
     return fakes[:, 0].numpy(), first.numpy()
 
 

@@ -1,0 +1,85 @@
+"""``skface fetch``: download a public face set and lay its images out in a folder."""
+
+import os
+import shutil
+from pathlib import Path
+
+from ._common import CLIError, positive_int
+
+HELP = "download a public face data set (Kaggle / LFW) into a folder"
+DESCRIPTION = """\
+Download one of the public face sets named in the protocol and put its images (or a seeded
+random subset of --max-images of them) into DEST, ready for `skface audit` and `skface build`.
+
+Downloads are cached under --data-home (default: $SKFACE_DATA or ~/skface_data) and DEST gets
+symbolic links to the cached files (--copy makes copies). The Kaggle sets need the `fetch`
+extra (pip install "skface[fetch]") and a Kaggle API token; LFW comes through scikit-learn.
+Real sets: ffhq, lfw. AI-generated sets: tpdne, all_these_people, ai_generated_faces."""
+EXAMPLES = (
+    "skface fetch tpdne --dest data/fake/tpdne --max-images 2000",
+    "skface fetch lfw --dest data/real/lfw",
+)
+
+# name -> (fetcher name in skface.datasets, label)
+NAMES = {
+    "ffhq": ("fetch_ffhq", "real"),
+    "lfw": ("fetch_lfw", "real"),
+    "tpdne": ("fetch_tpdne", "fake"),
+    "all_these_people": ("fetch_all_these_people", "fake"),
+    "ai_generated_faces": ("fetch_ai_generated_faces", "fake"),
+}
+
+
+def add_arguments(p):
+    p.add_argument("name", metavar="NAME", choices=sorted(NAMES),
+                   help="data set: " + ", ".join(sorted(NAMES)))
+    p.add_argument("--dest", required=True, metavar="DIR",
+                   help="folder that receives the images (must be new or empty)")
+    p.add_argument("--max-images", type=positive_int, default=None, metavar="N",
+                   help="take a seeded random subset of N images (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset")
+    p.add_argument("--data-home", default=None, metavar="DIR",
+                   help="download cache (default: $SKFACE_DATA or ~/skface_data)")
+    p.add_argument("--copy", action="store_true", help="copy the files instead of linking them")
+
+
+def _image_files(folder):
+    from skface.datasets._scan import IMAGE_SUFFIXES
+
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames.sort()
+        for f in sorted(filenames):
+            if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES:
+                yield Path(dirpath) / f
+
+
+def run(args):
+    import skface.datasets as ds
+
+    dest = Path(args.dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise CLIError(f"--dest {dest} exists and is not an empty folder")
+    fetcher_name, label = NAMES[args.name]
+    fetcher = getattr(ds, fetcher_name)
+    folder = Path(fetcher(data_home=args.data_home, max_images=args.max_images,
+                          random_state=args.seed))
+    files = list(_image_files(folder))
+    if not files:
+        raise CLIError(f"the download of {args.name} holds no image files ({folder})")
+
+    from ._common import atomic_dir
+
+    with atomic_dir(dest) as tmp:
+        for src in files:
+            name = src.relative_to(folder).as_posix().replace("/", "__")
+            target = tmp / name
+            if args.copy:
+                shutil.copy2(src, target)
+            else:
+                try:
+                    target.symlink_to(src.resolve())
+                except OSError:
+                    shutil.copy2(src, target)
+    print(f"{len(files)} {label} images of {args.name} in {dest}"
+          f" ({'copies' if args.copy else 'links to ' + str(folder)})")
+    print(f"next: skface audit --{label} {dest} --{'fake' if label == 'real' else 'real'} ...")

@@ -1,0 +1,134 @@
+"""``skface train``: train the recommended model on a manifest's train split."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._common import CLIError, existing_file, non_negative_float, positive_int
+
+HELP = "train a model on the train split of a manifest (early stopping on val)"
+DESCRIPTION = """\
+Train on the manifest's train split, stop early when the validation split's loss stops
+improving, keep the best epoch's weights, and save everything needed to predict from file paths
+into MODEL_DIR (the image-loader settings and the network, as JSON + tensors: no pickle).
+
+Without tuning flags this trains the library's recommended configuration. Ctrl-C stops
+training and saves the best model so far (exit status 130)."""
+EXAMPLES = (
+    "skface train --manifest manifest.csv --out model",
+    "skface train --manifest manifest.csv --out model-se --attention se --gamma 2 --size 96",
+)
+
+
+def add_arguments(p):
+    p.add_argument("--manifest", required=True, help="manifest CSV from `skface build`")
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
+    p.add_argument("--size", type=positive_int, default=None, metavar="N",
+                   help="image side in pixels (default: the recommended size)")
+    p.add_argument("--attention", choices=("none", "se", "cbam", "nonlocal"), default=None,
+                   help="attention block (default: the recommended one)")
+    p.add_argument("--gamma", type=non_negative_float, default=None, metavar="G",
+                   help="focal-loss gamma; 0 is cross-entropy (default: recommended)")
+    p.add_argument("--class-weight", choices=("balanced", "none"), default=None,
+                   help="class weighting of the loss (default: recommended)")
+    p.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
+                   help="upper bound on epochs; early stopping usually ends sooner")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+
+
+def read_split(manifest, split):
+    """Paths, labels and sources of one split of a manifest (CLIError when there are none)."""
+    from skface.datasets import read_manifest
+
+    path = existing_file(manifest, "manifest")
+    data = read_manifest(path)
+    n = len(data.filenames)
+    if n == 0:
+        raise CLIError(f"manifest {path} is empty (no image rows)")
+    if split is None:
+        mask = np.ones(n, dtype=bool)
+    else:
+        splits = np.asarray(data.get("split", [""] * n), dtype=object).astype(str)
+        mask = splits == split
+        if not mask.any():
+            found = sorted(set(splits) - {""})
+            raise CLIError(f"manifest {path} has no rows in split {split!r}"
+                           + (f" (it has: {', '.join(found)})" if found else " (no split column)"))
+    files = np.asarray(data.filenames, dtype=object)[mask]
+    y = np.asarray(data.target)[mask]
+    source = np.asarray(data.get("source", ["?"] * n), dtype=object)[mask]
+    return files, y, source
+
+
+def make_estimators(*, size=None, attention=None, gamma=None, class_weight=None,
+                    max_epochs=None, seed=0, device="auto", verbose=1):
+    """The loader and classifier: library defaults, overridden only by the given flags."""
+    import skface
+    from skface import FaceCNNClassifier
+    from skface.preprocessing import ImageLoader
+
+    clf_over = {"random_state": seed, "device": device, "verbose": verbose}
+    if attention is not None:
+        clf_over["attention"] = None if attention == "none" else attention
+    if gamma is not None:
+        clf_over["gamma"] = gamma
+    if class_weight is not None:
+        clf_over["class_weight"] = None if class_weight == "none" else class_weight
+    if max_epochs is not None:
+        clf_over["max_epochs"] = max_epochs
+    recommended = getattr(skface, "make_recommended_pipeline", None)
+    if recommended is not None:
+        pipe = recommended(**({} if size is None else {"size": size}))
+        loader, clf = pipe.steps[0][1], pipe.steps[-1][1]
+        clf.set_params(**clf_over)
+        return loader, clf
+    loader = ImageLoader() if size is None else ImageLoader(size=size)
+    return loader, FaceCNNClassifier(**clf_over)
+
+
+def train(manifest, out, **kwargs):
+    """Load the train/val splits, fit, save the model folder; return the classifier."""
+    files_tr, y_tr, _ = read_split(manifest, "train")
+    files_va, y_va, _ = read_split(manifest, "val")
+    for name, y in (("train", y_tr), ("val", y_va)):
+        if len(np.unique(y)) < 2:
+            raise CLIError(f"the {name} split of {manifest} holds one class only; "
+                           "both real and fake images are needed")
+    loader, clf = make_estimators(**kwargs)
+    loader.set_params(verbose=1)
+    print(f"loading {len(files_tr)} train and {len(files_va)} validation images", file=sys.stderr)
+    X_tr = loader.fit_transform(list(files_tr))
+    X_va = loader.transform(list(files_va))
+    loader.set_params(verbose=0)
+    clf.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
+    from ._model import save_model
+
+    info = {
+        "manifest": str(Path(manifest).resolve()),
+        "n_train": int(len(y_tr)),
+        "n_val": int(len(y_va)),
+        "best_epoch": int(clf.best_epoch_),
+        "n_epochs": int(clf.n_epochs_),
+        "interrupted": bool(clf.interrupted_),
+    }
+    save_model(out, loader, clf, info=info)
+    return clf
+
+
+def run(args):
+    clf = train(args.manifest, args.out, size=args.size, attention=args.attention,
+                gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
+                seed=args.seed, device=args.device, verbose=0 if args.quiet else 1)
+    best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}
+    vl, va = best.get("valid_loss"), best.get("valid_accuracy")
+    detail = "" if vl is None else f" (val loss {vl:.4f}, val accuracy {va:.3f})"
+    if clf.interrupted_:
+        print(f"training interrupted after {clf.n_epochs_} epoch(s); saved the best model so far "
+              f"(epoch {clf.best_epoch_}{detail}) to {args.out}")
+        return 130
+    print(f"trained {clf.n_epochs_} epoch(s), kept epoch {clf.best_epoch_}{detail}; "
+          f"model saved to {args.out}")
+    print(f"next: skface evaluate --model {args.out} --manifest {args.manifest} --out results")
