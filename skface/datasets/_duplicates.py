@@ -14,9 +14,6 @@ from tqdm.auto import tqdm
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, hash_image
 from ._scan import SkippedFilesWarning
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-
-
 def _hash_chunk(paths, max_pixels):
     out = []
     for p in paths:
@@ -33,34 +30,34 @@ def _hex_to_bytes(hexes):
     return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(len(hexes), -1)
 
 
-def hamming_pairs(hashes, threshold, *, block=512):
+def hamming_pairs(hashes, threshold, *, block=1024):
     """Return ``(i, j, distance)`` for all pairs ``i < j`` of packed hashes within ``threshold``.
 
-    ``hashes`` is a ``(n, n_bytes)`` uint8 array. Work is done in row blocks so memory stays at
-    ``block * n * n_bytes`` bytes.
+    ``hashes`` is a ``(n, n_bytes)`` uint8 array. With the bits ``B`` as a 0/1 matrix, the
+    Hamming distance is ``|b_i| + |b_j| - 2 b_i . b_j``, so all pairs come from one BLAS matrix
+    product per block of rows (exact in float32 for hashes up to 2**24 bits). Memory stays at
+    ``block * n`` floats.
     """
     hashes = np.ascontiguousarray(hashes, dtype=np.uint8)
     n = hashes.shape[0]
-    words = hashes.view(np.uint64) if hashes.shape[1] % 8 == 0 else None
+    bits = np.unpackbits(hashes, axis=1).astype(np.float32)
+    ones = bits.sum(axis=1)
     rows, cols, dists = [], [], []
     for start in range(0, n, block):
         stop = min(n, start + block)
-        if words is not None and hasattr(np, "bitwise_count"):
-            d = np.bitwise_count(words[start:stop, None, :] ^ words[None, :, :]).sum(
-                axis=2, dtype=np.int32)
-        else:
-            x = hashes[start:stop, None, :] ^ hashes[None, :, :]
-            d = _POPCOUNT[x].sum(axis=2, dtype=np.int32)
-        i, j = np.nonzero(d <= threshold)
-        i = i + start
-        keep = j > i
-        rows.append(i[keep])
-        cols.append(j[keep])
-        dists.append(d[i[keep] - start, j[keep]])
+        # Only columns j > i are needed: compare the block with itself and everything after it.
+        d = ones[start:stop, None] + ones[None, start:] - 2.0 * (bits[start:stop] @ bits[start:].T)
+        i, j = np.nonzero(d <= threshold + 0.5)
+        upper = j > i  # both are relative to `start` here
+        i, j = i[upper], j[upper]
+        rows.append(i + start)
+        cols.append(j + start)
+        dists.append(np.rint(d[i, j]).astype(np.int64))
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists).astype(np.int64)
+    return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
+            np.concatenate(dists))
 
 
 class DuplicateReport(Bunch):
