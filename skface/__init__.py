@@ -5,6 +5,7 @@ The public API is re-exported here; see ``__all__``.
 
 __version__ = "0.1.0.dev0"
 
+from ._classifier import FaceCNNClassifier  # noqa: E402
 from .datasets import (  # noqa: E402
     LeaveOneSourceOut,
     audit_shortcuts,
@@ -22,7 +23,10 @@ from .datasets import (  # noqa: E402
     write_manifest,
 )
 
-__all__ = ["__version__"]
+__all__ = [
+    "FaceCNNClassifier",
+    "__version__",
+]
 # skface.datasets
 __all__ += [
     "LeaveOneSourceOut",
