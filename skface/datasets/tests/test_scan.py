@@ -158,9 +158,13 @@ def test_missing_empty_and_no_images(tmp_path):
 
 def test_parallel_matches_serial_and_frame(two_sources):
     pytest.importorskip("pandas")
+    from joblib import parallel_config
+
     a = load_faces(two_sources / "real", two_sources / "fake", progress=False)
-    b = load_faces(two_sources / "real", two_sources / "fake", n_jobs=2, progress=False,
-                   as_frame=True)
+    # Threads exercise the same chunked, order-keeping path without spawning processes.
+    with parallel_config(backend="threading"):
+        b = load_faces(two_sources / "real", two_sources / "fake", n_jobs=2, progress=False,
+                       as_frame=True)
     assert list(a.filenames) == list(b.filenames)
     assert list(a.phash) == list(b.phash)
     assert list(b.frame.columns[:4]) == ["filename", "target", "label", "source"]
