@@ -5,24 +5,23 @@ from collections import Counter
 from itertools import combinations
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.utils import Bunch
-from tqdm.auto import tqdm
 
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, hash_image
-from ._scan import SkippedFilesWarning
+from ._scan import SkippedFilesWarning, run_chunked
 
 def _hash_chunk(paths, max_pixels):
     out = []
     for p in paths:
         try:
-            out.append(hash_image(p, max_pixels=max_pixels) + (None,))
+            sha, phash = hash_image(p, max_pixels=max_pixels)
+            out.append((p, (sha, phash), None))
         except SkipImage as exc:
-            out.append((None, None, str(exc)))
+            out.append((p, None, str(exc)))
         except Exception as exc:  # noqa: BLE001
-            out.append((None, None, f"unexpected error: {exc.__class__.__name__}: {exc}"))
+            out.append((p, None, f"unexpected error: {exc.__class__.__name__}: {exc}"))
     return out
 
 
@@ -156,17 +155,14 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
 
     skipped = []
     if sha is None:
-        chunks = [list(filenames[i:i + 64]) for i in range(0, n, 64)]
         sha, phash = [], []
-        with tqdm(total=n, desc="Hashing images", unit="img", disable=not progress) as bar:
-            for part in Parallel(n_jobs=n_jobs, return_as="generator")(
-                    delayed(_hash_chunk)(c, max_pixels) for c in chunks):
-                for s, p, reason in part:
-                    sha.append(s)
-                    phash.append(p)
-                    if reason is not None:
-                        skipped.append((filenames[len(sha) - 1], reason))
-                bar.update(len(part))
+        for path, hashes, reason in run_chunked(_hash_chunk, list(filenames), (max_pixels,),
+                                                n_jobs=n_jobs, progress=progress,
+                                                desc="Hashing images"):
+            sha.append(hashes[0] if hashes else None)
+            phash.append(hashes[1] if hashes else None)
+            if reason is not None:
+                skipped.append((path, reason))
     ok = np.array([s is not None for s in sha])
     idx_ok = np.flatnonzero(ok)
 

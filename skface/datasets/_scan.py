@@ -122,16 +122,36 @@ def inspect_files(paths, *, max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress
     paths = list(paths)
     if not paths:
         return []
-    chunk = 64
+    return run_chunked(_inspect_chunk, paths, (max_pixels,), n_jobs=n_jobs, progress=progress,
+                       desc=desc)
+
+
+#: Reason given to files not reached because the user pressed Ctrl-C.
+INTERRUPTED = "not scanned: interrupted by the user (Ctrl-C)"
+
+
+def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chunk=64):
+    """Run ``worker(chunk_of_paths, *args)`` over ``paths`` in parallel, keeping order.
+
+    Each worker returns one ``(path, info, reason)`` triple per path. On Ctrl-C the work done so
+    far is kept and every path not reached gets ``(path, None, INTERRUPTED)``, so callers report
+    them as skipped instead of losing the finished part.
+    """
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
     results = []
     with tqdm(total=len(paths), desc=desc, unit="img", disable=not progress) as bar:
         gen = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_inspect_chunk)(c, max_pixels) for c in chunks
+            delayed(worker)(c, *args) for c in chunks
         )
-        for part in gen:
-            results.extend(part)
-            bar.update(len(part))
+        try:
+            for part in gen:
+                results.extend(part)
+                bar.update(len(part))
+        except KeyboardInterrupt:
+            gen.close()
+            warnings.warn(f"Interrupted after {len(results)} of {len(paths)} files; the rest are "
+                          "reported as skipped.", SkippedFilesWarning, stacklevel=3)
+            results.extend((p, None, INTERRUPTED) for p in paths[len(results):])
     return results
 
 
@@ -162,7 +182,9 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     Folders are searched recursively (symbolic links followed, loops entered once). Files are
     recognised as images by their content, not their suffix, and every image is decoded once to
     make sure it is whole. Files that cannot be used are listed in ``skipped`` with a reason and
-    a :class:`SkippedFilesWarning` is issued; nothing is dropped silently.
+    a :class:`SkippedFilesWarning` is issued; nothing is dropped silently. Pressing Ctrl-C
+    during the scan keeps the images already checked and reports the rest as skipped
+    (``"not scanned: interrupted ..."``).
 
     Parameters
     ----------

@@ -4,8 +4,7 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.model_selection import PredefinedSplit
-from sklearn.model_selection._split import BaseCrossValidator
+from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
 from sklearn.utils import check_random_state
 
 

@@ -169,3 +169,34 @@ def test_parallel_matches_serial_and_frame(two_sources):
     assert list(a.phash) == list(b.phash)
     assert list(b.frame.columns[:4]) == ["filename", "target", "label", "source"]
     assert len(b.frame) == 18
+
+
+def test_ctrl_c_keeps_finished_work(tmp_path, monkeypatch):
+    make_folder(tmp_path / "r", 70)
+    make_folder(tmp_path / "f", 65, seed0=500)
+    from skface.datasets import _scan
+
+    real_chunk = _scan._inspect_chunk
+    calls = []
+    stop_at = [2]
+
+    def chunk(paths, max_pixels):
+        calls.append(len(paths))
+        if len(calls) == stop_at[0]:
+            raise KeyboardInterrupt
+        return real_chunk(paths, max_pixels)
+
+    monkeypatch.setattr(_scan, "_inspect_chunk", chunk)
+    paths = [str(p) for p in sorted((tmp_path / "r").iterdir())]
+    with pytest.warns(SkippedFilesWarning, match="Interrupted after 64 of 70"):
+        results = _scan.inspect_files(paths, progress=False)
+    assert [p for p, _, _ in results] == paths
+    assert sum(info is not None for _, info, _ in results) == 64
+    assert sum(reason == _scan.INTERRUPTED for _, _, reason in results) == 6
+    # Through load_faces: the finished part is kept, the rest reported as skipped.
+    calls.clear()
+    stop_at[0] = 3  # chunks: 64 real, 6 real + 58 fake, then 7 fake never scanned
+    with pytest.warns(SkippedFilesWarning):
+        data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    assert len(data.filenames) == 128 and (data.target == 1).sum() == 58
+    assert data.skipped.counts["not scanned"] == 7
