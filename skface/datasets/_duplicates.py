@@ -94,9 +94,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
 
     Exact duplicates share a sha256 of the file bytes. Near duplicates (re-encoded, resized,
     lightly edited copies) have 256-bit DCT perceptual hashes (16x16 low frequencies of a 64x64
-    grey thumbnail) within ``threshold`` bits. Images
-    are linked pairwise and groups are the connected components, so a chain of near copies ends
-    up in one group.
+    grey thumbnail) within ``threshold`` bits. Images are linked pairwise and groups are the
+    connected components, so a chain of near copies ends up in one group.
 
     Parameters
     ----------
@@ -109,9 +108,9 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         Labels; groups holding both labels are listed in ``mixed_label_groups``.
     threshold : int, default=24
         Largest Hamming distance (out of 256 bits) still counted as the same picture. A resize
-        plus JPEG re-encode moves a hash by at most about 8 bits, a 4-pixel crop by up to about
-        40; different aligned faces (FFHQ, CelebA-HQ, StyleGAN) were never closer than about 45
-        on the development set, so 24 leaves a wide margin on both sides.
+        plus JPEG re-encode of a photo-sized image moves its hash by at most about 8 bits (a
+        slight crop can move it by 40: crops are not reliably caught); different aligned faces
+        (FFHQ, CelebA-HQ, StyleGAN) were never closer than 42 bits on the development set.
     max_pixels : int, default=89_478_485
         Larger images are skipped as decompression bombs.
     n_jobs : int, default=None
@@ -133,7 +132,7 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         raise ValueError(f"threshold must be an int in [0, 255], got {threshold!r}.")
 
     sha = phash = None
-    if isinstance(filenames, Bunch) or isinstance(filenames, dict):
+    if isinstance(filenames, dict):  # a Bunch from load_faces / build_dataset
         bunch = filenames
         filenames = bunch["filenames"]
         source = bunch.get("source") if source is None else source
