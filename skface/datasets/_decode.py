@@ -163,6 +163,11 @@ def _open_checked(data, max_pixels):
 
 def _phash_from_image(im):
     """256-bit DCT perceptual hash of a decoded PIL image, as 32 uint8 bytes."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        # Pillow's convert("L") clips high-bit-depth values at 255; scale them instead.
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8))
     grey = im.convert("L").resize((_THUMB, _THUMB), Image.Resampling.BOX)
     pixels = np.asarray(grey, dtype=np.float64)
     # Only the low-frequency block is needed: two small matrix products instead of a full DCT.

@@ -247,7 +247,21 @@ class LeaveOneSourceOut(BaseCrossValidator):
         return y, groups, classes, plan, skipped
 
     def get_n_splits(self, X=None, y=None, groups=None):
-        """Return the number of folds (sources that can be held out)."""
+        """Return the number of folds (sources that can be held out).
+
+        Parameters
+        ----------
+        X : object
+            Ignored.
+        y : array-like of shape (n_samples,)
+            Labels.
+        groups : array-like of shape (n_samples,)
+            Source name per sample.
+
+        Returns
+        -------
+        n_splits : int
+        """
         return len(self._plan(y, groups)[3])
 
     def _iter_test_masks(self, X=None, y=None, groups=None):  # pragma: no cover - see split
@@ -264,6 +278,13 @@ class LeaveOneSourceOut(BaseCrossValidator):
             Labels.
         groups : array-like of shape (n_samples,)
             Source name per sample.
+
+        Yields
+        ------
+        train : ndarray of int
+            Training indices: no image of the held-out source, none of the complement.
+        test : ndarray of int
+            The held-out source plus the complementary images of the other class.
         """
         y, groups, classes, plan, skipped = self._plan(y, groups)
         if X is not None and len(X) != len(y):

@@ -200,3 +200,28 @@ def test_ctrl_c_keeps_finished_work(tmp_path, monkeypatch):
         data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
     assert len(data.filenames) == 128 and (data.target == 1).sum() == 58
     assert data.skipped.counts["not scanned"] == 7
+
+
+def test_many_formats_and_modes(tmp_path):
+    im = face_like(1, 128)
+    r = tmp_path / "r"
+    r.mkdir()
+    im.convert("CMYK").save(r / "cmyk.jpg", "JPEG")
+    im.convert("L").save(r / "grey.jpg", "JPEG")
+    Image.fromarray(np.asarray(im.convert("L")).astype(np.uint16) * 257).save(r / "i16.png")
+    im.convert("P").save(r / "pal.png")
+    im.convert("LA").save(r / "la.png")
+    for ext in ("webp", "bmp", "tiff", "gif"):
+        im.save(r / f"a.{ext}")
+    save(im, tmp_path / "f" / "x.jpg")
+    data = load_faces(r, tmp_path / "f", progress=False)
+    assert data.skipped.n == 0
+    assert sorted(set(data.format)) == ["BMP", "GIF", "JPEG", "PNG", "TIFF", "WEBP"]
+    # the same picture in every format and grey/colour mode: one perceptual group (palette
+    # images are left out: 256-colour quantisation is a real edit)
+    from skface.datasets import find_duplicates
+
+    groups, _ = find_duplicates(data, progress=False)
+    names = np.array([os.path.basename(f) for f in data.filenames])
+    same = (data.target == 0) & ~np.isin(names, ["pal.png", "a.gif"])
+    assert len(set(groups[same])) == 1, dict(zip(names, groups))
