@@ -29,6 +29,21 @@ class SkippedFilesWarning(UserWarning):
     """Warned when a scan passed over files (corrupt, not images, unreadable, ...)."""
 
 
+def _folder_name(folder):
+    return os.path.basename(os.path.abspath(folder))
+
+
+def _check_no_nesting(specs):
+    """Refuse a real folder inside a fake one (or the reverse): its files would get two labels."""
+    real = [(os.path.realpath(f), f) for label, _, f in specs if label == 0]
+    fake = [(os.path.realpath(f), f) for label, _, f in specs if label == 1]
+    for rp, r in real:
+        for fp, f in fake:
+            if rp == fp or rp.startswith(fp + os.sep) or fp.startswith(rp + os.sep):
+                raise ValueError(f"The real folder {r} and the fake folder {f} overlap; their "
+                                 "images would get both labels.")
+
+
 def _normalise_sources(spec, role, source_from):
     """Turn ``real``/``fake`` into a list of ``(source_name, folder)``."""
     if spec is None:
@@ -52,9 +67,9 @@ def _normalise_sources(spec, role, source_from):
             loose = [p for p in folder.iterdir() if not p.is_dir()]
             out.extend((p.name, p) for p in subs)
             if loose or not subs:
-                out.append((folder.resolve().name, folder))
+                out.append((_folder_name(folder), folder))
         else:
-            out.append((name if name is not None else folder.resolve().name, folder))
+            out.append((name if name is not None else _folder_name(folder), folder))
     names = [n for n, _ in out]
     dup = [n for n, c in Counter(names).items() if c > 1]
     if dup:
@@ -226,10 +241,19 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
              for label, role, spec in ((0, "real", real), (1, "fake", fake))
              for name, folder in _normalise_sources(spec, role, source_from)]
 
+    _check_no_nesting(specs)
+
     skipped_records = []
     candidates = []  # (path, label, source)
+    seen_files = {}
     for label, name, folder in specs:
         for path in iter_files(folder, skipped_records):
+            real_path = os.path.realpath(path)
+            if real_path in seen_files:
+                skipped_records.append(
+                    (path, f"same file already scanned as {seen_files[real_path]}"))
+                continue
+            seen_files[real_path] = path
             candidates.append((path, label, name))
     if not candidates:
         raise ValueError(

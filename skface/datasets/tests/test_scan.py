@@ -144,8 +144,9 @@ def test_missing_empty_and_no_images(tmp_path):
         load_faces(tmp_path / "r", tmp_path / "empty", progress=False)
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "a.txt").write_text("x")
+    (tmp_path / "empty2").mkdir()
     with pytest.raises(ValueError, match="No files found"):
-        load_faces(tmp_path / "empty", tmp_path / "empty", progress=False)
+        load_faces(tmp_path / "empty", tmp_path / "empty2", progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError, match="No usable real"):
@@ -225,3 +226,18 @@ def test_many_formats_and_modes(tmp_path):
     names = np.array([os.path.basename(f) for f in data.filenames])
     same = (data.target == 0) & ~np.isin(names, ["pal.png", "a.gif"])
     assert len(set(groups[same])) == 1, dict(zip(names, groups))
+
+
+def test_overlapping_folders_and_files_reached_twice(tmp_path):
+    make_folder(tmp_path / "all" / "fake", 2, seed0=5)
+    make_folder(tmp_path / "all" / "real", 2)
+    with pytest.raises(ValueError, match="overlap"):
+        load_faces(tmp_path / "all", tmp_path / "all" / "fake", progress=False)
+    with pytest.raises(ValueError, match="overlap"):
+        load_faces(tmp_path / "all" / "real", tmp_path / "all" / "real", progress=False)
+    (tmp_path / "links").mkdir()
+    os.symlink(tmp_path / "all" / "real" / "img000.jpg", tmp_path / "links" / "again.jpg")
+    with pytest.warns(SkippedFilesWarning, match="same file already scanned"):
+        data = load_faces({"a": tmp_path / "all" / "real", "b": tmp_path / "links"},
+                          tmp_path / "all" / "fake", progress=False)
+    assert (data.target == 0).sum() == 2 and data.skipped.n == 1
