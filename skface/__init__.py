@@ -44,3 +44,7 @@ __all__ += [
     "train_val_test_split",
     "write_manifest",
 ]
+# skface.datasets (demo data, by the product helper)
+from .datasets import load_demo_faces  # noqa: E402
+
+__all__ += ["load_demo_faces"]
