@@ -112,8 +112,11 @@ def run(args):
             manifest=args.manifest, threshold=args.threshold)
         if result.y_score is not None:
             write_predictions(tmp / "predictions.csv", files, y, result.y_score, args.threshold)
+        # metrics.json: the report's own record, with the test metrics also at the top level
         metrics_path = tmp / "metrics.json"
-        if not metrics_path.is_file():  # keep the documented file whatever the report holds
-            metrics_path.write_text(json.dumps(result.to_dict(), indent=2))
+        record = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+        record.update(result.to_dict())
+        record.update({"model": str(args.model), "data": what})
+        metrics_path.write_text(json.dumps(record, indent=2))
     print(format_metrics(result))
     print(f"report: {out / 'report.html'}; metrics: {out / 'metrics.json'}")

@@ -34,6 +34,8 @@ def add_arguments(p):
                    help="class weighting of the loss (default: recommended)")
     p.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
                    help="upper bound on epochs; early stopping usually ends sooner")
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help="images per training step (default: recommended)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
@@ -64,7 +66,7 @@ def read_split(manifest, split):
 
 
 def make_estimators(*, size=None, attention=None, gamma=None, class_weight=None,
-                    max_epochs=None, seed=0, device="auto", verbose=1):
+                    max_epochs=None, batch_size=None, seed=0, device="auto", verbose=1):
     """The loader and classifier: library defaults, overridden only by the given flags."""
     import skface
     from skface import FaceCNNClassifier
@@ -79,6 +81,8 @@ def make_estimators(*, size=None, attention=None, gamma=None, class_weight=None,
         clf_over["class_weight"] = None if class_weight == "none" else class_weight
     if max_epochs is not None:
         clf_over["max_epochs"] = max_epochs
+    if batch_size is not None:
+        clf_over["batch_size"] = batch_size
     recommended = getattr(skface, "make_recommended_pipeline", None)
     if recommended is not None:
         pipe = recommended(**({} if size is None else {"size": size}))
@@ -121,7 +125,7 @@ def train(manifest, out, **kwargs):
 def run(args):
     clf = train(args.manifest, args.out, size=args.size, attention=args.attention,
                 gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
-                seed=args.seed, device=args.device, verbose=0 if args.quiet else 1)
+                batch_size=args.batch_size, seed=args.seed, device=args.device, verbose=0 if args.quiet else 1)
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}
     vl, va = best.get("valid_loss"), best.get("valid_accuracy")
     detail = "" if vl is None else f" (val loss {vl:.4f}, val accuracy {va:.3f})"

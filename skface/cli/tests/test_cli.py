@@ -1,0 +1,360 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skface.cli import build_parser, main
+from skface.cli._main import SUBCOMMANDS
+
+from .conftest import make_faces
+
+REPO = Path(__file__).resolve().parents[3]
+COMMANDS = [name for name, _ in SUBCOMMANDS]
+
+
+def run_cli(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, expected_status=None):
+    assert status != 0
+    if expected_status is not None:
+        assert status == expected_status
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err
+    return errors[0]
+
+
+def no_partial_files(folder):
+    return [p for p in Path(folder).rglob("*") if ".part" in p.name or ".tmp" in p.name]
+
+
+# ------------------------------------------------------------------------------------ help
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_in_process(capsys, command):
+    status, out, _ = run_cli(capsys, command, "--help")
+    assert status == 0
+    assert f"usage: skface {command}" in out
+    assert "examples:" in out and f"skface {command}" in out.split("examples:")[1]
+
+
+def test_top_level_help_and_version(capsys):
+    status, out, _ = run_cli(capsys, "--help")
+    assert status == 0
+    for command in COMMANDS:
+        assert command in out
+    status, out, _ = run_cli(capsys, "--version")
+    assert status == 0 and out.startswith("skface ")
+    status, _, err = run_cli(capsys)
+    assert status == 2 and "usage" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_subprocess(command):
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "skface.cli", command, "--help"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "examples:" in proc.stdout
+
+
+def test_usage_error_is_one_line(capsys):
+    status, _, err = run_cli(capsys, "train", "--manifest", "m.csv")
+    line = assert_one_line_error(status, err, 2)
+    assert "--out" in line
+    status, _, err = run_cli(capsys, "build", "--real", "a", "--fake", "b", "--out", "m.csv",
+                             "--balance", "sideways")
+    assert "sideways" in assert_one_line_error(status, err, 2)
+    status, _, err = run_cli(capsys, "train", "--manifest", "m", "--out", "o", "--size", "0")
+    assert "positive integer" in assert_one_line_error(status, err, 2)
+
+
+def test_parser_is_documented():
+    parser = build_parser()
+    assert parser.prog == "skface"
+
+
+# ------------------------------------------------------------------- the workflow, tiny
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    """build -> train on tiny generated folders, once for the module."""
+    root = tmp_path_factory.mktemp("wf")
+    real, fake = make_faces(root / "faces", n=24)
+    manifest = root / "manifest.csv"
+    assert main(["build", "--real", str(real), "--fake", str(fake), "--out", str(manifest),
+                 "--seed", "0"]) == 0
+    model = root / "model"
+    assert main(["train", "--manifest", str(manifest), "--out", str(model), "--size", "16",
+                 "--max-epochs", "6", "--batch-size", "8", "--seed", "0", "--device", "cpu",
+                 "--quiet"]) == 0
+    return {"root": root, "real": real, "fake": fake, "manifest": manifest, "model": model}
+
+
+def test_build_writes_split_manifest(workflow):
+    from skface.datasets import read_manifest
+
+    data = read_manifest(workflow["manifest"])
+    splits = np.asarray(data.split).astype(str)
+    assert set(splits) == {"train", "val", "test"}
+    test = data.target[splits == "test"]
+    assert (test == 0).sum() == (test == 1).sum()  # balanced test set
+    assert set(data.source) == {"cam", "gan"}
+
+
+def test_train_writes_loadable_model_folder(workflow):
+    from skface import FaceCNNClassifier
+    from skface.cli._model import MODEL_FILE, load_model
+
+    model = workflow["model"]
+    assert (model / MODEL_FILE).is_file()
+    assert (model / "config.json").is_file() and (model / "weights.pt").is_file()
+    loader, clf, meta = load_model(model)
+    assert loader.get_params()["size"] == 16
+    assert meta["info"]["n_train"] > 0
+    assert isinstance(FaceCNNClassifier.load(model), FaceCNNClassifier)
+    assert not no_partial_files(workflow["root"])
+
+
+def test_evaluate_on_manifest(workflow, capsys):
+    out = workflow["root"] / "results"
+    status, stdout, err = run_cli(capsys, "evaluate", "--model", workflow["model"],
+                                  "--manifest", workflow["manifest"], "--out", out)
+    assert status == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "confusion_matrix",
+                "per_source"):
+        assert key in metrics
+    assert set(metrics["per_source"]) == {"cam", "gan"}
+    assert (out / "report.html").is_file()
+    rows = (out / "predictions.csv").read_text().splitlines()
+    assert rows[0] == "path,label,p_fake,predicted"
+    assert "accuracy" in stdout
+
+
+def test_evaluate_on_folders(workflow, capsys):
+    out = workflow["root"] / "results-folders"
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--real",
+                             workflow["real"], "--fake", workflow["fake"], "--out", out)
+    assert status == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_samples"] == 48
+
+
+def test_predict_files_and_folders(workflow, capsys, tmp_path):
+    out = tmp_path / "preds.csv"
+    one = sorted(workflow["real"].glob("*.png"))[0]
+    status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], one,
+                             workflow["fake"], "--out", out)
+    assert status == 0, err
+    lines = out.read_text().splitlines()
+    assert lines[0] == "path,p_fake,label"
+    assert len(lines) == 1 + 1 + 24
+    p = [float(line.split(",")[1]) for line in lines[1:]]
+    assert all(0.0 <= v <= 1.0 for v in p)
+    assert {line.split(",")[2] for line in lines[1:]} <= {"real", "fake"}
+    # to stdout without --out
+    status, stdout, _ = run_cli(capsys, "predict", "--model", workflow["model"], one)
+    assert status == 0 and stdout.splitlines()[0] == "path,p_fake,label"
+
+
+def test_trained_model_beats_chance(workflow, capsys, tmp_path):
+    out = tmp_path / "preds.csv"
+    status, _, _ = run_cli(capsys, "predict", "--model", workflow["model"], workflow["real"],
+                           workflow["fake"], "--out", out)
+    assert status == 0
+    rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
+    correct = [(r[2] == "fake") == ("/gan/" in r[0].replace(os.sep, "/")) for r in rows]
+    assert np.mean(correct) > 0.6
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+def test_missing_folders(capsys, tmp_path, faces):
+    real, fake = faces
+    for cmd in (["build", "--out", tmp_path / "m.csv"], ["audit"]):
+        status, _, err = run_cli(capsys, *cmd, "--real", tmp_path / "nope", "--fake", fake)
+        line = assert_one_line_error(status, err)
+        assert "nope" in line and "does not exist" in line
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_empty_folder_is_an_error(capsys, tmp_path, faces):
+    real, _ = faces
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", empty, "--out",
+                             tmp_path / "m.csv")
+    assert_one_line_error(status, err)
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_empty_manifest(capsys, tmp_path, workflow):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("path,label,source,split\n")
+    status, _, err = run_cli(capsys, "train", "--manifest", empty, "--out", tmp_path / "m")
+    assert_one_line_error(status, err)
+    assert not (tmp_path / "m").exists()
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
+                             empty, "--out", tmp_path / "r")
+    assert_one_line_error(status, err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_manifest(capsys, tmp_path):
+    status, _, err = run_cli(capsys, "train", "--manifest", tmp_path / "none.csv", "--out",
+                             tmp_path / "m")
+    assert "does not exist" in assert_one_line_error(status, err)
+
+
+def test_model_folder_problems(capsys, tmp_path, workflow):
+    import shutil
+
+    img = sorted(workflow["real"].glob("*.png"))[0]
+    cases = {}
+    # not there
+    cases["missing"] = tmp_path / "nomodel"
+    # a folder that is not a model
+    cases["not a model"] = tmp_path / "plain"
+    cases["not a model"].mkdir()
+    # another format version
+    other = tmp_path / "other"
+    shutil.copytree(workflow["model"], other)
+    meta = json.loads((other / "skface-model.json").read_text())
+    meta["format"] = 999
+    (other / "skface-model.json").write_text(json.dumps(meta))
+    cases["version"] = other
+    # corrupted metadata, corrupted config, truncated weights
+    for name, fname, content in (("meta", "skface-model.json", "{not json"),
+                                 ("config", "config.json", "[]"),
+                                 ("weights", "weights.pt", None)):
+        broken = tmp_path / f"broken-{name}"
+        shutil.copytree(workflow["model"], broken)
+        target = broken / fname
+        if content is None:
+            target.write_bytes(target.read_bytes()[:100])
+        else:
+            target.write_text(content)
+        cases[name] = broken
+    for label, model in cases.items():
+        out = tmp_path / f"preds-{label}.csv"
+        status, _, err = run_cli(capsys, "predict", "--model", model, img, "--out", out)
+        line = assert_one_line_error(status, err)
+        assert str(model.name) in line, (label, line)
+        assert not out.exists()
+    assert "999" in assert_one_line_error(
+        *run_cli(capsys, "predict", "--model", cases["version"], img)[::2])
+
+
+def test_predict_bad_image_paths(capsys, tmp_path, workflow):
+    out = tmp_path / "preds.csv"
+    status, _, err = run_cli(capsys, "predict", "--model", workflow["model"],
+                             tmp_path / "ghost.png", "--out", out)
+    assert "ghost.png" in assert_one_line_error(status, err)
+    assert not out.exists()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], broken,
+                             "--out", out)
+    assert "broken.png" in assert_one_line_error(status, err)
+    assert not out.exists() and not no_partial_files(tmp_path)
+
+
+def test_outputs_are_replaced_only_when_complete(capsys, tmp_path, workflow):
+    out = tmp_path / "preds.csv"
+    out.write_text("old\n")
+    status, _, _ = run_cli(capsys, "predict", "--model", workflow["model"],
+                           tmp_path / "ghost.png", "--out", out)
+    assert status != 0
+    assert out.read_text() == "old\n"
+
+
+def test_unexpected_errors_are_one_line(capsys, monkeypatch, tmp_path, faces):
+    import skface.cli._build as build_mod
+
+    def boom(*args, **kwargs):
+        raise TypeError("something odd")
+
+    monkeypatch.setattr(build_mod, "build", boom)
+    real, fake = faces
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out",
+                             tmp_path / "m.csv")
+    line = assert_one_line_error(status, err, 1)
+    assert "--debug" in line
+    with pytest.raises(TypeError):
+        main(["build", "--debug", "--real", str(real), "--fake", str(fake), "--out",
+              str(tmp_path / "m.csv")])
+
+
+def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, workflow):
+    """Ctrl-C during training: the best epoch so far is saved, exit status 130."""
+    import skface.cli._train as train_mod
+    from skface.preprocessing import Augmenter
+
+    calls = {"n": 0}
+
+    def interrupting(self, X, rng):
+        calls["n"] += 1
+        if calls["n"] > 4:  # a few batches in: past the first epoch
+            raise KeyboardInterrupt
+        return X
+
+    monkeypatch.setattr(Augmenter, "augment_batch", interrupting)
+    original = train_mod.make_estimators
+
+    def patched(**kwargs):
+        loader, clf = original(**kwargs)
+        clf.set_params(augment=Augmenter(), batch_size=8)
+        return loader, clf
+
+    monkeypatch.setattr(train_mod, "make_estimators", patched)
+    model = tmp_path / "model"
+    status, out, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
+                               model, "--size", "16", "--max-epochs", "20", "--device", "cpu",
+                               "--quiet")
+    assert status == 130, err
+    assert "interrupted" in out
+    from skface.cli._model import load_model
+
+    _, clf, meta = load_model(model)
+    assert meta["info"]["interrupted"] is True
+    assert clf.n_epochs_ < 20
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(capsys, tmp_path):
+    out = tmp_path / "demo"
+    status, stdout, err = run_cli(capsys, "demo", "--out", out, "--max-epochs", "2",
+                                  "--ablation-epochs", "1", "--device", "cpu")
+    assert status == 0, err
+    assert "proxy" in err
+    for rel in ("manifest.csv", "audit.txt", "README.txt", "model/skface-model.json",
+                "report/report.html", "report/metrics.json", "data/real/lfw"):
+        assert (out / rel).exists(), rel
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert metrics  # the report's metrics
+    assert "proxy" in (out / "README.txt").read_text()
+    # the manifest uses paths relative to the demo folder, so the folder can move
+    from skface.datasets import read_manifest
+
+    data = read_manifest(out / "manifest.csv")
+    assert all(Path(f).is_file() for f in data.filenames)
+    assert not no_partial_files(tmp_path)
+    # the saved model predicts from paths
+    status, stdout, _ = run_cli(capsys, "predict", "--model", out / "model", out / "data" / "real")
+    assert status == 0 and len(stdout.splitlines()) == 101
