@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import check_image_array
+from ._common import check_fit_images
 from ._loader import _check_size, jpeg_roundtrip
 
 
@@ -83,22 +84,16 @@ class FormatNormalizer(TransformerMixin, BaseEstimator):
         """
         if self.size is not None:
             _check_size(self.size)
-        X = self._check(X, reset=True)
+        self._check(X, reset=True)
         return self
 
     def _check(self, X, reset):
-        flat = np.ndim(X) == 2
-        images = check_image_array(
-            X, reset_shape=None if reset else self.image_shape_, name="FormatNormalizer input"
-        )
+        images, flat = check_fit_images(self, X, reset=reset)
         if images.shape[1] not in (1, 3):
             raise ValueError(
                 f"FormatNormalizer encodes 1- or 3-channel images as JPEG; got {images.shape[1]} "
                 "channels."
             )
-        if reset:
-            self.image_shape_ = tuple(int(s) for s in images.shape[1:])
-            self.n_features_in_ = int(np.prod(self.image_shape_))
         return images, flat
 
     def transform(self, X):
@@ -158,6 +153,11 @@ class FormatNormalizer(TransformerMixin, BaseEstimator):
             img = px[0] if px.shape[0] == 1 else px.transpose(1, 2, 0)
             sizes[i] = jpeg_roundtrip(img, self.quality)[1]
         return sizes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
     def get_feature_names_out(self, input_features=None):
         """Names ``formatnormalizer{i}`` of the flattened output features."""

@@ -259,12 +259,14 @@ def _decode_array(path, out_h, out_w, color, crop, reducing_gap):
         draft = (math.ceil(out_w * reducing_gap), math.ceil(out_h * reducing_gap))
     img = open_image(path, color=color, draft_size=draft)
     width, height = img.size
-    box = _crop_box(width, height, out_h, out_w, crop)
+    if crop is not None:
+        left, top, right, bottom = (round(v) for v in _crop_box(width, height, out_h, out_w, crop))
+        if (left, top, right, bottom) != (0, 0, width, height):
+            img = img.crop((left, top, right, bottom))  # a real crop: no bleeding from outside
+            width, height = img.size
     if (width, height) != (out_w, out_h):
         try:
-            img = img.resize(
-                (out_w, out_h), Image.Resampling.BICUBIC, box=box, reducing_gap=reducing_gap
-            )
+            img = img.resize((out_w, out_h), Image.Resampling.BICUBIC, reducing_gap=reducing_gap)
         except Exception as exc:
             raise ImageLoadError(path, f"resize failed: {type(exc).__name__}: {exc}") from exc
     return np.asarray(img)
@@ -652,7 +654,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         ok = np.ones(n, dtype=bool)
         reasons = {}
 
-        location = check_memory(self.memory).location
+        memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
+        location = check_memory(memory).location
         cache = _PackCache(location, self._cache_params()) if location is not None else None
         if cache is not None:
             keys = [_file_key(p) for p in paths]

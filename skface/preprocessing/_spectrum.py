@@ -13,7 +13,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import check_image_array
+from ._common import check_fit_images
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 _R_MAX = np.sqrt(0.5)  # radius of the corner frequency (0.5, 0.5) in cycles per pixel
@@ -108,9 +108,7 @@ class SpectrumFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         -------
         self : SpectrumFeatures
         """
-        X = check_image_array(X, name="SpectrumFeatures input")
-        self.image_shape_ = tuple(int(s) for s in X.shape[1:])
-        self.n_features_in_ = int(np.prod(self.image_shape_))
+        check_fit_images(self, X, reset=True)
         self._n_features_out = self.n_bins
         return self
 
@@ -127,7 +125,7 @@ class SpectrumFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         features : ndarray of shape (N, n_bins), dtype float64
         """
         check_is_fitted(self)
-        X = check_image_array(X, reset_shape=self.image_shape_, name="SpectrumFeatures input")
+        X, _ = check_fit_images(self, X, reset=False)
         n, c, h, w = X.shape
         gray = X.astype(np.float64)
         if X.dtype == np.uint8:
