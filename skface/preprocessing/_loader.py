@@ -329,7 +329,7 @@ def jpeg_roundtrip(image, quality):
     nbytes = buf.tell()
     buf.seek(0)
     with Image.open(buf) as img:
-        out = np.asarray(img)
+        out = np.array(img)  # a writable copy
     return out, nbytes
 
 
