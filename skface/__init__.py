@@ -6,8 +6,22 @@ The public API is re-exported here; see ``__all__``.
 __version__ = "0.1.0.dev0"
 
 from ._classifier import FaceCNNClassifier  # noqa: E402
+from .preprocessing import (  # noqa: E402
+    AugmentSampler,
+    Augmenter,
+    FormatNormalizer,
+    ImageLoader,
+    SpectrumFeatures,
+    load_images,
+)
 
 __all__ = [
+    "AugmentSampler",
+    "Augmenter",
     "FaceCNNClassifier",
+    "FormatNormalizer",
+    "ImageLoader",
+    "SpectrumFeatures",
+    "load_images",
     "__version__",
 ]
