@@ -1,4 +1,4 @@
-"""Training-time augmentation: per-batch (inside FaceCNNClassifier) and offline (imblearn sampler)."""
+"""Training-time augmentation: per batch inside FaceCNNClassifier, or offline (imblearn sampler)."""
 
 import math
 from numbers import Integral, Real

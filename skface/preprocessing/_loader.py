@@ -50,7 +50,8 @@ _EXIF_TRANSPOSE = {
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _INT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 # Bumped whenever the decoded pixels for the same parameters change, so old caches are not reused.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+_KEY_BYTES = 16
 
 
 class ImageLoadError(ValueError):
@@ -338,7 +339,8 @@ def jpeg_roundtrip(image, quality):
 # --------------------------------------------------------------------------------------------
 
 _INDEX_LOCK = threading.Lock()
-_INDEX = {}  # folder -> {"packs": set of pack names, "keys": {key: (pack, row)}}
+# folder -> {"packs": [pack names], "maps": {pack id: memmap}, "keys": {key: (pack id, row)}}
+_INDEX = {}
 
 
 def _file_key(path):
@@ -348,7 +350,7 @@ def _file_key(path):
     except OSError:
         return None
     ident = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "replace")
-    return hashlib.blake2b(ident, digest_size=16).digest()
+    return hashlib.blake2b(ident, digest_size=_KEY_BYTES).digest()
 
 
 class _PackCache:
@@ -368,47 +370,63 @@ class _PackCache:
             info.write_text(json.dumps(params, sort_keys=True, indent=1))
 
     def _index(self):
-        key = str(self.folder)
+        """The in-process index of this folder, updated with packs written since the last call."""
         with _INDEX_LOCK:
-            entry = _INDEX.setdefault(key, {"packs": set(), "keys": {}})
+            entry = _INDEX.setdefault(str(self.folder), {"packs": [], "maps": {}, "keys": {}})
             try:
                 names = os.listdir(self.folder)
             except OSError:
                 names = []
-            for name in names:
-                if not name.endswith(".keys.npy"):
+            known = set(entry["packs"])
+            for name in sorted(names):
+                if not name.endswith(".keys.npy") or name[: -len(".keys.npy")] in known:
                     continue
                 pack = name[: -len(".keys.npy")]
-                if pack in entry["packs"]:
-                    continue
                 try:
-                    keys = np.load(self.folder / name)
+                    # Keys are stored as raw (n, 16) bytes: a NumPy "S16" array would drop
+                    # trailing zero bytes of a digest.
+                    raw = np.load(self.folder / name).tobytes()
                 except Exception:  # a damaged pack is ignored and its images decoded again
                     continue
-                entry["packs"].add(pack)
-                for row, k in enumerate(keys.tolist()):
-                    entry["keys"][k] = (pack, row)
-            return entry["keys"]
+                pack_id = len(entry["packs"])
+                entry["packs"].append(pack)
+                index = entry["keys"]
+                for row in range(len(raw) // _KEY_BYTES):
+                    index[raw[row * _KEY_BYTES : (row + 1) * _KEY_BYTES]] = (pack_id, row)
+            return entry
 
     def get(self, keys, out):
         """Fill ``out[i]`` for every cached key; return a boolean mask of hits."""
-        index = self._index()
+        entry = self._index()
+        lookup = entry["keys"].get
+        found = [(i,) + loc for i, loc in enumerate(map(lookup, keys)) if loc is not None]
         hits = np.zeros(len(keys), dtype=bool)
-        by_pack = {}
-        for i, k in enumerate(keys):
-            loc = index.get(k) if k is not None else None
-            if loc is not None:
-                by_pack.setdefault(loc[0], ([], []))
-                by_pack[loc[0]][0].append(i)
-                by_pack[loc[0]][1].append(loc[1])
-        for pack, (dst, rows) in by_pack.items():
+        if not found:
+            return hits
+        found = np.asarray(found, dtype=np.int64)
+        for pack_id in np.unique(found[:, 1]):
+            sel = found[found[:, 1] == pack_id]
+            dst, rows = sel[:, 0], sel[:, 2]
             try:
-                data = np.load(self.folder / f"{pack}.npy", mmap_mode="r")
-                out[np.asarray(dst)] = data[np.asarray(rows)]
+                data = self._mapped(entry, int(pack_id))
+                if len(rows) == data.shape[0] and np.array_equal(rows, np.arange(len(rows))):
+                    out[dst] = data  # the whole pack, in order: one sequential copy
+                else:
+                    out[dst] = data[rows]
             except Exception:
                 continue  # unreadable pack: these images are decoded again
-            hits[np.asarray(dst)] = True
+            hits[dst] = True
         return hits
+
+    def _mapped(self, entry, pack_id):
+        # Packs stay memory-mapped for the life of the process, so a second pass reads pages
+        # that are already mapped.
+        with _INDEX_LOCK:
+            data = entry["maps"].get(pack_id)
+            if data is None:
+                path = self.folder / f"{entry['packs'][pack_id]}.npy"
+                data = entry["maps"][pack_id] = np.load(path, mmap_mode="r")
+        return data
 
     def put(self, keys, images):
         """Store decoded images under their keys as one new pack."""
@@ -422,7 +440,8 @@ class _PackCache:
                 np.save(fh, np.ascontiguousarray(images))
             os.replace(tmp_img, self.folder / f"{pack}.npy")
             with open(tmp_key, "wb") as fh:
-                np.save(fh, np.asarray(keys, dtype="S16"))
+                raw = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, _KEY_BYTES)
+                np.save(fh, raw)
             os.replace(tmp_key, self.folder / f"{pack}.keys.npy")
         except OSError as exc:  # a full disk must not stop loading; the images are still returned
             for tmp in (tmp_img, tmp_key):
@@ -699,9 +718,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
                 ok[idx[pos]] = False
                 reasons[int(idx[pos])] = reason
             if cache is not None:
-                good = idx[~bad]
-                cache.put([keys[i] for i in good if keys[i] is not None],
-                          arr[~bad][[keys[i] is not None for i in good]])
+                store = ~bad & np.array([keys[i] is not None for i in idx])
+                cache.put([keys[i] for i in idx[store]], arr[store])
 
         progress = None
         if self.verbose:

@@ -86,7 +86,8 @@ def test_float_gray_resize_and_layouts(images):
     assert FormatNormalizer(80, size=(8, 12)).fit_transform(images).shape == (5, 3, 8, 12)
     channels_last = images.transpose(0, 2, 3, 1)
     np.testing.assert_array_equal(
-        FormatNormalizer(80).fit_transform(channels_last), FormatNormalizer(80).fit_transform(images)
+        FormatNormalizer(80).fit_transform(channels_last),
+        FormatNormalizer(80).fit_transform(images),
     )
     flat = FormatNormalizer(80).fit_transform(images.reshape(5, -1) / 255.0)
     assert flat.shape == (5, 3 * 32 * 32)

@@ -447,6 +447,18 @@ def test_cache_hit_and_invalidation(tmp_path, jpegs, monkeypatch):
     assert len(calls) == 6
 
 
+def test_pack_cache_keeps_keys_with_zero_bytes(tmp_path):
+    cache = _loader._PackCache(tmp_path, {"test": 1})
+    keys = [b"\x00" * 16, b"a" + b"\x00" * 15, b"\x00" * 15 + b"b"]
+    images = np.arange(3 * 2, dtype=np.uint8).reshape(3, 1, 1, 2)
+    cache.put(keys, images)
+    fresh = _loader._PackCache(tmp_path, {"test": 1})
+    out = np.zeros((5, 1, 1, 2), dtype=np.uint8)
+    hits = fresh.get(keys[::-1] + [b"x" * 16, None], out)
+    assert hits.tolist() == [True, True, True, False, False]
+    np.testing.assert_array_equal(out[:3], images[::-1])
+
+
 def test_cache_skips_are_not_cached(tmp_path, jpegs, bad_files, monkeypatch):
     calls = _count_decodes(monkeypatch)
     loader = ImageLoader(8, memory=tmp_path / "c", on_error="skip")
