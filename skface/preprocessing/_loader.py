@@ -224,7 +224,7 @@ def open_image(path, *, color="rgb", draft_size=None):
             if orientation != 1:
                 img = img.transpose(_EXIF_TRANSPOSE[orientation])
             out = _normalize_mode(img, color)
-            if out is img and getattr(img, "n_frames", 1) > 1:
+            if out is img and img.format != "JPEG" and getattr(img, "n_frames", 1) > 1:
                 out = img.copy()  # detach the first frame from the still-open multi-frame file
             return out
     except ImageLoadError:
@@ -260,17 +260,17 @@ def _decode_array(path, out_h, out_w, color, crop, reducing_gap):
         draft = (math.ceil(out_w * reducing_gap), math.ceil(out_h * reducing_gap))
     img = open_image(path, color=color, draft_size=draft)
     width, height = img.size
-    if crop is not None:
-        left, top, right, bottom = (round(v) for v in _crop_box(width, height, out_h, out_w, crop))
-        if (left, top, right, bottom) != (0, 0, width, height):
-            img = img.crop((left, top, right, bottom))  # a real crop: no bleeding from outside
-            width, height = img.size
     if (width, height) != (out_w, out_h):
+        if crop is not None:
+            box = tuple(round(v) for v in _crop_box(width, height, out_h, out_w, crop))
+            if box != (0, 0, width, height):
+                img = img.crop(box)  # a real crop: no bleeding from outside the box
         try:
             img = img.resize((out_w, out_h), Image.Resampling.BICUBIC, reducing_gap=reducing_gap)
         except Exception as exc:
             raise ImageLoadError(path, f"resize failed: {type(exc).__name__}: {exc}") from exc
-    return np.asarray(img)
+    # tobytes + frombuffer is the cheapest way out of Pillow (read-only; callers copy).
+    return np.frombuffer(img.tobytes(), dtype=np.uint8).reshape(out_h, out_w, -1)
 
 
 def load_image(path, size=64, *, color="rgb", crop="center", reducing_gap=1.0):
@@ -305,7 +305,7 @@ def load_image(path, size=64, *, color="rgb", crop="center", reducing_gap=1.0):
     if crop not in ("center", None):
         raise ValueError(f"crop must be 'center' or None, got {crop!r}.")
     arr = _decode_array(path, out_h, out_w, color, crop, reducing_gap)
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy()
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
 def jpeg_roundtrip(image, quality):
@@ -495,21 +495,17 @@ def _check_paths(X):
 def _decode_chunk(paths, out_h, out_w, color, crop, reducing_gap, skip):
     """Decode a list of files into one (n, C, H, W) array; failures become (position, reason)."""
     channels = 3 if color == "rgb" else 1
-    out = np.empty((len(paths), channels, out_h, out_w), dtype=np.uint8)
+    # Filled channels-last (contiguous per-image copies), transposed once at the end.
+    hwc = np.zeros((len(paths), out_h, out_w, channels), dtype=np.uint8)
     failed = []
     for i, path in enumerate(paths):
         try:
-            arr = _decode_array(path, out_h, out_w, color, crop, reducing_gap)
+            hwc[i] = _decode_array(path, out_h, out_w, color, crop, reducing_gap)
         except ImageLoadError as exc:
             if not skip:
                 raise
             failed.append((i, exc.reason))
-            continue
-        if channels == 1:
-            out[i, 0] = arr
-        else:
-            out[i] = arr.transpose(2, 0, 1)
-    return out, failed
+    return np.ascontiguousarray(hwc.transpose(0, 3, 1, 2)), failed
 
 
 class ImageLoader(TransformerMixin, BaseEstimator):
