@@ -534,7 +534,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         size and resamples (bicubic) in one step.
     n_jobs : int, default=None
         Parallel decoding with joblib (``None`` means 1 unless in a ``joblib.parallel_config``
-        context; ``-1`` uses all cores).
+        context; ``-1`` uses all cores). Threads are preferred, since Pillow releases the GIL
+        while decoding; ``joblib.parallel_config(backend="loky")`` switches to processes.
     memory : str, path-like or joblib.Memory, default=None
         Folder for the on-disk cache of decoded images (as in ``Pipeline(memory=...)``). An
         image is found in the cache by its absolute path, file size, modification time and the
@@ -729,7 +730,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
                     if progress is not None:
                         progress.update(len(idx))
             else:
-                results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                # Threads: Pillow releases the GIL while decoding, and worker processes would
+                # have to import skface (and torch) and send every array back.
+                results = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
                     delayed(_decode_chunk)([paths[i] for i in idx], *args) for idx in chunks
                 )
                 for idx, result in zip(chunks, results):

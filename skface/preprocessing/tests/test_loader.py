@@ -369,6 +369,12 @@ def test_raise_from_parallel_workers(jpegs, bad_files):
         ImageLoader(8, n_jobs=2).fit_transform(paths)
 
 
+def test_error_survives_pickling():
+    # Errors raised in process workers (joblib loky backend) cross a pickle boundary.
+    err = pickle.loads(pickle.dumps(ImageLoadError("a/b.jpg", "truncated")))
+    assert isinstance(err, ImageLoadError) and err.path == "a/b.jpg" and "b.jpg" in str(err)
+
+
 def test_skip_reports_and_aligns(jpegs, bad_files):
     paths = [jpegs[0], bad_files["truncated"], jpegs[1], bad_files["empty"],
              bad_files["text"], jpegs[2], bad_files["missing"]]
