@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
@@ -40,7 +41,11 @@ class _ImageDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, X, y=None, flip=False):
-        self.X = torch.from_numpy(X) if isinstance(X, np.ndarray) else X
+        if isinstance(X, np.ndarray):
+            if any(stride < 0 for stride in X.strides):  # torch cannot view mirrored arrays
+                X = np.ascontiguousarray(X)
+            X = torch.from_numpy(X)
+        self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.long)
         self.flip = flip
 
@@ -82,6 +87,37 @@ class _Collate:
         if self.augment is not None:
             xb = self.augment.augment_batch(xb, self.rng)
         return xb.contiguous(), yb
+
+
+class _TailMergingBatchSampler(torch.utils.data.Sampler):
+    """Shuffled batches of ``batch_size``; a last batch of a single sample joins the one before.
+
+    Batch-norm cannot train on one value per channel, which a 1-sample batch of 1x1 feature
+    maps would be. No sample is dropped.
+    """
+
+    def __init__(self, n, batch_size, generator):
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) == 1 and self.batch_size > 1:
+            batches[-2].extend(batches.pop())
+        return iter(batches)
+
+    def __len__(self):
+        full, rest = divmod(self.n, self.batch_size)
+        if rest == 1 and full > 0 and self.batch_size > 1:
+            return full
+        return full + (rest > 0)
+
+
+def _train_loader(dataset, batch_size, generator=None, **kwargs):
+    """The training iterator skorch calls: shuffled, tail-merged batches."""
+    kwargs.pop("shuffle", None)
+    sampler = _TailMergingBatchSampler(len(dataset), batch_size, generator)
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **kwargs)
 
 
 class _EpochAccuracy(Callback):
@@ -327,14 +363,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _check_X(self, X, *, fitted, name="X"):
-        reset_shape = self.image_shape_ if fitted else None
-        image_shape = self.image_shape_ if fitted else self.image_shape
-        if fitted and np.ndim(X) == 2 and np.shape(X)[1] != self.n_features_in_:
+        if not fitted:
+            return check_image_array(X, image_shape=self.image_shape, name=name)
+        X = check_array(X, allow_nd=True, dtype=[np.float32, np.uint8], input_name=name)
+        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"{name} has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        return check_image_array(X, image_shape=image_shape, reset_shape=reset_shape, name=name)
+        return check_image_array(X, image_shape=self.image_shape_, reset_shape=self.image_shape_,
+                                 name=name)
 
     def _encode(self, y, name="y"):
         y = column_or_1d(y, warn=True)
@@ -430,7 +468,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             max_epochs=int(self.max_epochs),
             batch_size=int(self.batch_size),
             train_split=train_split,
-            iterator_train__shuffle=True,
+            iterator_train=_train_loader,
             iterator_train__collate_fn=collate or _Collate(),
             iterator_train__generator=generator,
             iterator_train__pin_memory=pin,
@@ -466,7 +504,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self : FaceCNNClassifier
         """
         self._validate_params()
-        X = check_image_array(X, image_shape=self.image_shape)
+        X = self._check_X(X, fitted=False)
         if y is None:
             raise ValueError("FaceCNNClassifier requires y to be passed, but the target y is None.")
         y = column_or_1d(y, warn=True)
@@ -508,7 +546,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
             callbacks = [("accuracy", _EpochAccuracy())]
             train_ds = _ImageDataset(X_train, y_train)
-            n_batches = math.ceil(len(train_ds) / int(self.batch_size))
+            n_batches = len(_TailMergingBatchSampler(len(train_ds), int(self.batch_size), None))
             if self.lr_schedule == "onecycle":
                 callbacks.append(("lr_scheduler", LRScheduler(
                     policy=torch.optim.lr_scheduler.OneCycleLR, max_lr=float(self.lr),
@@ -585,11 +623,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         views = [False, True] if self.tta else [False]
         probas = []
         net = self.net_
-        for flip in views:
-            ds = _ImageDataset(X, flip=flip)
-            logits = torch.cat([out.detach().cpu().float()
-                                for out in net.forward_iter(ds, training=False)])
-            probas.append(F.softmax(logits.double(), dim=1))
+        # a DataLoader draws its base seed from the global generator: keep that untouched
+        with torch.random.fork_rng(devices=[]):
+            for flip in views:
+                ds = _ImageDataset(X, flip=flip)
+                logits = torch.cat([out.detach().cpu().float()
+                                    for out in net.forward_iter(ds, training=False)])
+                probas.append(F.softmax(logits.double(), dim=1))
         proba = torch.stack(probas).mean(0)
         return torch.log(proba.clamp_min(1e-300)).numpy()
 
@@ -622,7 +662,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class labels."""
-        return self.classes_[np.argmax(self._logproba(X), axis=1)]
+        logp = self._logproba(X)
+        return self.classes_[np.argmax(logp, axis=1)]
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on ``(X, y)``; labels unseen during fit raise ``ValueError``."""
