@@ -28,6 +28,7 @@ __all__ = [
     "BACKGROUND",
     "ImageLoadError",
     "ImageLoader",
+    "image_header",
     "jpeg_roundtrip",
     "load_image",
     "load_images",
@@ -173,21 +174,108 @@ def _crop_box(width, height, out_h, out_w, crop):
     return (0.0, top, float(width), top + new_h)
 
 
-def open_image(path, *, color="rgb", draft_size=None):
-    """Open one image file as an 8-bit ``RGB`` or ``L`` Pillow image.
+def _source_name(source):
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return str(getattr(source, "name", "<in-memory image>"))
+
+
+def _raise_load_error(source, exc):
+    """Re-raise any failure to read ``source`` as an :class:`ImageLoadError` naming it."""
+    name = _source_name(source)
+    if isinstance(exc, ImageLoadError):
+        raise exc
+    if isinstance(exc, Image.DecompressionBombError):
+        raise ImageLoadError(
+            name,
+            f"decompression bomb refused by Pillow ({exc}). Raise PIL.Image.MAX_IMAGE_PIXELS "
+            "only for files you trust.",
+        ) from exc
+    if isinstance(exc, FileNotFoundError):
+        raise ImageLoadError(name, "file not found") from exc
+    if isinstance(exc, Image.UnidentifiedImageError):
+        empty = _file_size(source) == 0 if isinstance(source, (str, os.PathLike)) else False
+        what = "the file is empty (0 bytes)" if empty else "not a recognised image format"
+        raise ImageLoadError(name, what) from exc
+    # truncated data, broken headers, unsupported modes...
+    raise ImageLoadError(name, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _check_pixels(img, source, max_pixels):
+    if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+        raise ImageLoadError(
+            _source_name(source),
+            f"decompression bomb refused: {img.size[0]}x{img.size[1]} pixels is more than "
+            f"max_pixels={max_pixels}.",
+        )
+
+
+def image_header(source, *, max_pixels=None):
+    """Read an image's header without decoding its pixels.
+
+    Parameters
+    ----------
+    source : str, path-like or binary file object
+        The image (a file object, e.g. ``io.BytesIO(data)``, lets callers hash and inspect the
+        same bytes).
+    max_pixels : int, optional
+        Refuse images with more pixels than this (besides Pillow's own bomb limit).
+
+    Returns
+    -------
+    header : dict
+        ``format`` (Pillow's name, e.g. ``"JPEG"``), ``width``, ``height`` (as stored, before
+        EXIF rotation), ``mode``, ``n_frames``, ``orientation`` (EXIF, 1 when absent),
+        ``has_exif`` and ``quantization`` (JPEG quantization tables as ``{index: list}``, else
+        ``None``).
+
+    Raises
+    ------
+    ImageLoadError
+        When the header cannot be read; the message names the file.
+    """
+    try:
+        with Image.open(source) as img:
+            _check_pixels(img, source, max_pixels)
+            try:
+                exif = img.getexif()
+            except Exception:
+                exif = {}
+            quant = getattr(img, "quantization", None)
+            return {
+                "format": img.format,
+                "width": img.size[0],
+                "height": img.size[1],
+                "mode": img.mode,
+                "n_frames": int(getattr(img, "n_frames", 1)),
+                "orientation": _orientation(img),
+                "has_exif": bool("exif" in img.info or len(exif) > 0),
+                "quantization": (
+                    {int(k): list(v) for k, v in quant.items()} if quant else None
+                ),
+            }
+    except Exception as exc:
+        _raise_load_error(source, exc)
+
+
+def open_image(source, *, color="rgb", draft_size=None, max_pixels=None):
+    """Open one image as an 8-bit ``RGB`` or ``L`` Pillow image.
 
     EXIF orientation is applied and every Pillow mode is converted (see Notes).
 
     Parameters
     ----------
-    path : str or path-like
-        The image file.
+    source : str, path-like or binary file object
+        The image file (or its bytes wrapped in ``io.BytesIO``).
     color : {"rgb", "gray"}, default="rgb"
         Output mode: ``"rgb"`` gives a Pillow ``RGB`` image, ``"gray"`` an ``L`` image.
     draft_size : (width, height), optional
         When given, JPEG files are decoded with DCT-domain downscaling (``Image.draft``) to the
-        smallest scale (1/1, 1/2, 1/4 or 1/8) whose result is still at least this large (after EXIF
-        rotation). Other formats are decoded at full size.
+        smallest scale (1/1, 1/2, 1/4 or 1/8) whose result is still at least this large (after
+        EXIF rotation). Other formats are decoded at full size.
+    max_pixels : int, optional
+        Refuse images with more pixels than this, checked from the header before decoding
+        (Pillow's own ``PIL.Image.MAX_IMAGE_PIXELS`` limit always applies too).
 
     Returns
     -------
@@ -197,9 +285,8 @@ def open_image(path, *, color="rgb", draft_size=None):
     Raises
     ------
     ImageLoadError
-        When the file is missing, empty, truncated, not an image, a decompression bomb (larger
-        than ``PIL.Image.MAX_IMAGE_PIXELS`` allows) or in an unsupported mode. The message names
-        the file.
+        When the file is missing, empty, truncated, not an image, a decompression bomb or in an
+        unsupported mode. The message names the file.
 
     Notes
     -----
@@ -213,7 +300,9 @@ def open_image(path, *, color="rgb", draft_size=None):
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}.")
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
+            if max_pixels is not None:
+                _check_pixels(img, source, max_pixels)
             if draft_size is not None and img.format == "JPEG":
                 req_w, req_h = draft_size
                 if req_w != req_h and _orientation(img) in (5, 6, 7, 8):
@@ -227,22 +316,8 @@ def open_image(path, *, color="rgb", draft_size=None):
             if out is img and img.format != "JPEG" and getattr(img, "n_frames", 1) > 1:
                 out = img.copy()  # detach the first frame from the still-open multi-frame file
             return out
-    except ImageLoadError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageLoadError(
-            path,
-            f"decompression bomb refused by Pillow ({exc}). Raise PIL.Image.MAX_IMAGE_PIXELS "
-            "only for files you trust.",
-        ) from exc
-    except FileNotFoundError as exc:
-        raise ImageLoadError(path, "file not found") from exc
-    except Image.UnidentifiedImageError as exc:
-        size = _file_size(path)
-        what = "the file is empty (0 bytes)" if size == 0 else "not a recognised image format"
-        raise ImageLoadError(path, what) from exc
-    except Exception as exc:  # truncated data, broken headers, unsupported modes...
-        raise ImageLoadError(path, f"{type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        _raise_load_error(source, exc)
 
 
 def _file_size(path):

@@ -18,6 +18,7 @@ from skface.preprocessing import (
     BACKGROUND,
     ImageLoader,
     ImageLoadError,
+    image_header,
     load_image,
     load_images,
     open_image,
@@ -411,6 +412,32 @@ def test_decompression_bomb(tmp_path, monkeypatch):
         open_image(path)
     with pytest.raises(ImageLoadError, match="decompression bomb"):
         ImageLoader(8).fit_transform([path])
+
+
+def test_header_bytes_and_max_pixels(tmp_path, bad_files):
+    import io
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = _save(_smooth_image(40), tmp_path / "h.jpg", quality=75, exif=exif)
+    head = image_header(path)
+    assert head["format"] == "JPEG" and (head["width"], head["height"]) == (40, 40)
+    assert head["orientation"] == 6 and head["has_exif"] and head["n_frames"] == 1
+    assert set(head["quantization"]) == {0, 1} and len(head["quantization"][0]) == 64
+    png = image_header(_save(Image.new("LA", (5, 3)), tmp_path / "h.png"))
+    assert png["quantization"] is None and png["mode"] == "LA" and not png["has_exif"]
+
+    data = Path(path).read_bytes()  # callers may hash the bytes and decode the same buffer
+    from_bytes = np.asarray(open_image(io.BytesIO(data), color="gray", draft_size=(10, 10)))
+    assert from_bytes.shape == (10, 10)
+    with pytest.raises(ImageLoadError, match="in-memory image.*not a recognised"):
+        open_image(io.BytesIO(b"nope" * 10))
+    with pytest.raises(ImageLoadError, match=r"h\.jpg.*max_pixels=100"):
+        open_image(path, max_pixels=100)
+    with pytest.raises(ImageLoadError, match="max_pixels"):
+        image_header(path, max_pixels=100)
+    with pytest.raises(ImageLoadError, match="empty"):
+        image_header(bad_files["empty"])
 
 
 # ------------------------------------------------------------------ cache
