@@ -746,8 +746,14 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         reasons = {}
 
         memory = os.fspath(self.memory) if isinstance(self.memory, os.PathLike) else self.memory
-        location = check_memory(memory).location
-        cache = _PackCache(location, self._cache_params()) if location is not None else None
+        cache = None
+        if memory is not None:
+            try:
+                location = check_memory(memory).location
+                if location is not None:
+                    cache = _PackCache(location, self._cache_params())
+            except OSError as exc:  # e.g. a read-only folder: load without the cache
+                warnings.warn(f"ImageLoader cannot use the cache {memory!r}: {exc}")
         if cache is not None:
             keys = [_file_key(p) for p in paths]
             hits = cache.get(keys, out)

@@ -524,6 +524,29 @@ def test_grid_search_decodes_each_image_once(tmp_path, monkeypatch):
     assert search.best_score_ == 1.0
 
 
+def test_verbose_progress_and_unusable_cache(tmp_path, jpegs, capsys):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    with pytest.warns(UserWarning, match="cannot use the cache"):
+        X = ImageLoader(8, verbose=1, memory=str(blocker)).transform(jpegs)
+    assert X.shape == (6, 3, 8, 8)
+    assert "Decoding images" in capsys.readouterr().err
+
+
+def test_sklearn_check_suite_does_not_apply():
+    # The generic checks feed numeric 2-D arrays; a loader of file paths declares string input,
+    # and scikit-learn skips its generic suite for that. The contract is tested above instead
+    # (stateless fit, clone, get/set_params, pickling, pipelines, grid search).
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with pytest.warns(UserWarning, match="Can't test estimator ImageLoader"):
+        results = check_estimator(ImageLoader(), on_fail=None)
+    assert [r["check_name"] for r in results] == ["check_estimator_cloneable"]
+    assert all(r["status"] == "passed" for r in results)
+    tags = ImageLoader().__sklearn_tags__()
+    assert tags.input_tags.string and not tags.requires_fit
+
+
 @pytest.mark.data
 def test_real_faces(faces_dir):
     files = sorted(faces_dir.glob("*/*/*.jpg"))[::300]
