@@ -80,3 +80,19 @@ def test_save_load_keeps_augmenter(paths_and_labels, tmp_path):
     assert loaded.augment.blur_prob == 0.3
     loaded.augment.augment_batch(torch.rand(2, 3, 8, 8), np.random.default_rng(0))
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+def test_imblearn_pipeline_loader_sampler_classifier(paths_and_labels, tmp_path):
+    from imblearn.pipeline import make_pipeline as make_imb_pipeline
+
+    from skface.preprocessing import AugmentSampler
+
+    paths, y = paths_and_labels
+    pipe = make_imb_pipeline(
+        ImageLoader(16, memory=tmp_path / "cache"),
+        AugmentSampler(Augmenter(jpeg_prob=0.5), n_copies=1, random_state=0),
+        _tiny(),
+    )
+    pipe.fit(paths, y)
+    assert pipe.steps[1][1].sample_indices_.shape == (32,)
+    assert pipe.predict(paths).shape == (16,)
