@@ -615,6 +615,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         Folder for the on-disk cache of decoded images (as in ``Pipeline(memory=...)``). An
         image is found in the cache by its absolute path, file size, modification time and the
         loader's parameters, so an edited file is decoded again. ``None`` disables caching.
+        Images are stored in chunks as they are decoded, so an interrupted run (Ctrl-C) keeps
+        what it finished.
     on_error : {"raise", "skip"}, default="raise"
         ``"raise"``: a file that cannot be decoded raises :class:`ImageLoadError` naming it.
         ``"skip"``: such files are left out of the output, a warning names them, and the

@@ -492,6 +492,27 @@ def test_pack_cache_keeps_keys_with_zero_bytes(tmp_path):
     np.testing.assert_array_equal(out[:3], images[::-1])
 
 
+def test_interrupted_run_keeps_finished_chunks(tmp_path, jpegs, monkeypatch):
+    calls = []
+    original = _loader._decode_array
+
+    def interrupted(path, *args):
+        calls.append(path)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original(path, *args)
+
+    monkeypatch.setattr(_loader, "_decode_array", interrupted)
+    loader = ImageLoader(8, memory=tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        loader.transform(jpegs)  # 6 files in chunks of 2: two chunks finish first
+    calls.clear()
+    X = loader.transform(jpegs)
+    assert calls == jpegs[4:]
+    monkeypatch.setattr(_loader, "_decode_array", original)
+    np.testing.assert_array_equal(X, ImageLoader(8).transform(jpegs))
+
+
 def test_cache_skips_are_not_cached(tmp_path, jpegs, bad_files, monkeypatch):
     calls = _count_decodes(monkeypatch)
     loader = ImageLoader(8, memory=tmp_path / "c", on_error="skip")
