@@ -22,6 +22,14 @@ from .datasets import (  # noqa: E402
     train_val_test_split,
     write_manifest,
 )
+from .preprocessing import (  # noqa: E402
+    AugmentSampler,
+    Augmenter,
+    FormatNormalizer,
+    ImageLoader,
+    SpectrumFeatures,
+    load_images,
+)
 
 __all__ = [
     "FaceCNNClassifier",
@@ -48,3 +56,12 @@ __all__ += [
 from .datasets import load_demo_faces  # noqa: E402
 
 __all__ += ["load_demo_faces"]
+# skface.preprocessing
+__all__ += [
+    "AugmentSampler",
+    "Augmenter",
+    "FormatNormalizer",
+    "ImageLoader",
+    "SpectrumFeatures",
+    "load_images",
+]
