@@ -43,9 +43,9 @@ up-samples it back to {size}x{size}. Generators: 'tconv' (a stride-2 transposed 
 up-sampler of DCGAN-style decoders, which leaves a checkerboard pattern) and 'resize-conv'
 (nearest-neighbour up-sampling followed by convolutions, the up-sampler of StyleGAN-like
 decoders). The source of each fake is its generator's name; the real faces have source 'lfw'.
-``groups`` holds, for each image, the index of the real face it is (or the first of the two
-faces it mixes), so that grouped splits keep a face and the fakes built mostly from it apart
-from the other splits.
+``face_index`` holds, for each image, the index of the real face it is (or the face a fake is
+mostly built from). A fake is a new picture, not a copy, and carries the other label, so it is
+not a duplicate of its source face: the images can be split without groups.
 
 Use it to learn the library and to check that a pipeline runs end to end. Numbers measured on
 it say nothing about photographs versus StyleGAN faces: for that, run the protocol on the
@@ -211,9 +211,10 @@ def load_demo_faces(
         target_names : ndarray of str, ``["real", "fake"]``
         source : ndarray of shape (n_samples,), dtype object
             ``"lfw"`` for the real faces, otherwise the generator name.
-        groups : ndarray of shape (n_samples,), dtype int64
-            The index of the real face each image is (real) or is mostly built from (fake);
-            pass it to grouped splitters so near-copies stay on one side of a split.
+        face_index : ndarray of shape (n_samples,), dtype int64
+            The index (0-99) of the real face each image is (real) or is mostly built from
+            (fake), for analyses that pair fakes with their source faces. It is not a
+            duplicate group: a fake is a new picture with the other label.
         filenames : ndarray of str or None
             The written file paths when ``out_dir`` is given, else None.
         DESCR : str
@@ -256,7 +257,7 @@ def load_demo_faces(
     images = [_to_uint8(faces)]
     target = [np.zeros(len(faces), dtype=np.int64)]
     source = [np.full(len(faces), _REAL_SOURCE, dtype=object)]
-    groups = [np.arange(len(faces), dtype=np.int64)]
+    face_index = [np.arange(len(faces), dtype=np.int64)]
     for k, name in enumerate(generators):
         # each generator gets its own stream, so adding one never changes another's images
         gen_seed = (seed + 7919 * (DEMO_GENERATORS.index(name) + 1)) % (2**31 - 1)
@@ -264,11 +265,11 @@ def load_demo_faces(
         images.append(_to_uint8(fakes))
         target.append(np.ones(len(fakes), dtype=np.int64))
         source.append(np.full(len(fakes), name, dtype=object))
-        groups.append(first.astype(np.int64))
+        face_index.append(first.astype(np.int64))
     images = np.concatenate(images)[:, None]
     target = np.concatenate(target)
     source = np.concatenate(source)
-    groups = np.concatenate(groups)
+    face_index = np.concatenate(face_index)
 
     filenames = None
     if out_dir is not None:
@@ -281,7 +282,7 @@ def load_demo_faces(
         target=target,
         target_names=np.array(["real", "fake"]),
         source=source,
-        groups=groups,
+        face_index=face_index,
         filenames=filenames,
         DESCR=_DESCR.format(size=_SIZE, low=_SIZE // 2),
     )

@@ -14,9 +14,9 @@ def test_default_shapes_labels_sources():
     assert list(demo.target_names) == ["real", "fake"]
     assert demo.source[:100].tolist() == ["lfw"] * 100
     assert sorted(set(demo.source[100:])) == sorted(DEMO_GENERATORS)
-    assert demo.groups.shape == (200,)
-    assert demo.groups[:100].tolist() == list(range(100))
-    assert demo.groups.min() >= 0 and demo.groups.max() < 100
+    assert demo.face_index.shape == (200,)
+    assert demo.face_index[:100].tolist() == list(range(100))
+    assert demo.face_index.min() >= 0 and demo.face_index.max() < 100
     assert demo.filenames is None
     assert "proxy" in demo.DESCR
 
@@ -118,3 +118,15 @@ def test_bilinear_kernel_partitions_unity():
     for i in range(2):
         for j in range(2):
             assert k[i::2, j::2].sum() == pytest.approx(1.0)
+
+
+def test_splits_and_duplicate_finder_accept_the_demo(tmp_path):
+    """No real/fake pair is a duplicate, so the protocol's split runs on the demo as is."""
+    from skface.datasets import find_duplicates, train_val_test_split
+
+    demo = load_demo_faces(out_dir=tmp_path)
+    groups, report = find_duplicates(demo.filenames, y=demo.target, progress=False)
+    assert len(report.mixed_label_groups) == 0
+    train, val, test = train_val_test_split(demo.filenames, demo.target, groups=groups,
+                                            random_state=0)
+    assert len(train) + len(val) + len(test) == 200
