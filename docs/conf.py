@@ -106,5 +106,13 @@ def _write_cli_help(app):
             path.write_text(text)
 
 
+def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
+    # scikit-learn generates set_*_request methods whose docstrings point into its own docs.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _write_cli_help)
+    app.connect("autodoc-skip-member", _skip_sklearn_plumbing)

@@ -1,6 +1,6 @@
 """
 Does attention help? A GridSearchCV ablation of attention x focal loss
-=====================================================================
+======================================================================
 
 The protocol asks whether attention improves a plain CNN, and whether focal loss helps. Both
 are parameters of :class:`~skface.FaceCNNClassifier` (``attention`` and ``gamma``), so a

@@ -202,25 +202,20 @@ def load_demo_faces(
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        With the fields
+        Dictionary-like object with the fields below. With ``return_X_y=True``, the tuple
+        ``(images, target)`` instead.
 
-        images : ndarray of shape (n_samples, 1, 24, 24), dtype uint8
-            Gray images, channels first (the layout :class:`skface.FaceCNNClassifier` takes).
-        target : ndarray of shape (n_samples,), dtype int64
-            0 for real, 1 for AI-generated.
-        target_names : ndarray of str, ``["real", "fake"]``
-        source : ndarray of shape (n_samples,), dtype object
-            ``"lfw"`` for the real faces, otherwise the generator name.
-        face_index : ndarray of shape (n_samples,), dtype int64
-            The index (0-99) of the real face each image is (real) or is mostly built from
-            (fake), for analyses that pair fakes with their source faces. It is not a
-            duplicate group: a fake is a new picture with the other label.
-        filenames : ndarray of str or None
-            The written file paths when ``out_dir`` is given, else None.
-        DESCR : str
-            A description of the set, saying that it is a proxy.
-    (images, target) : tuple
-        When ``return_X_y`` is True.
+        - ``images``: ndarray of shape (n_samples, 1, 24, 24), dtype uint8 -- gray images,
+          channels first (the layout :class:`skface.FaceCNNClassifier` takes).
+        - ``target``: ndarray of shape (n_samples,), dtype int64 -- 0 for real, 1 for
+          AI-generated.
+        - ``target_names``: ``["real", "fake"]``.
+        - ``source``: ndarray of str -- ``"lfw"`` for the real faces, otherwise the generator.
+        - ``face_index``: ndarray of int64 -- the index (0-99) of the real face each image is
+          (real) or is mostly built from (fake), for analyses that pair fakes with their source
+          faces. It is not a duplicate group: a fake is a new picture with the other label.
+        - ``filenames``: ndarray of str or None -- the written paths when ``out_dir`` is given.
+        - ``DESCR``: a description of the set, saying that it is a proxy.
 
     Examples
     --------
