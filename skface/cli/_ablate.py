@@ -75,11 +75,9 @@ def parse_grid(items):
 def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=None,
                           device="auto", title="skface ablation", notes=None, progress=True):
     """Run the ablation on a manifest's splits and write the report folder into ``out``."""
-    from sklearn.pipeline import Pipeline
-
     from skface.experiments import run_ablation, write_report
 
-    from ._train import make_estimators, read_split
+    from ._train import make_pipeline, read_split
 
     files, y, source = read_split(manifest, None)
     from skface.datasets import read_manifest
@@ -89,9 +87,9 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     for name, idx in zip(("train", "val", "test"), parts):
         if len(idx) == 0 or len(np.unique(y[idx])) < 2:
             raise CLIError(f"the {name} split of {manifest} needs both real and fake images")
-    loader, clf = make_estimators(size=size, max_epochs=max_epochs, device=device, verbose=0)
-    pipe = Pipeline([("loader", loader), ("classifier", clf)])
-    param_grid = {f"classifier__{k}": v for k, v in grid.items()}
+    pipe = make_pipeline(size=size, max_epochs=max_epochs, device=device, verbose=0)
+    load_name, clf_name = pipe.steps[0][0], pipe.steps[-1][0]
+    param_grid = {f"{clf_name}__{k}": v for k, v in grid.items()}
     import shutil
     import tempfile
 
@@ -100,7 +98,7 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     progress_dir.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="skface-cache-") as cache:
-            pipe.set_params(loader__memory=cache)  # decode every image once for all runs
+            pipe.set_params(**{f"{load_name}__memory": cache})  # decode each image once
             table, details = run_ablation(
                 pipe, param_grid, list(files), y, parts, seeds=tuple(seeds), sources=source,
                 csv_path=progress_dir / "ablation.csv", return_details=True, progress=progress)

@@ -51,13 +51,14 @@ DEMO_LOADER = {"color": "gray"}
 DEMO_CLASSIFIER = {"batch_size": 16}
 
 
-def _demo_estimators(args, **kwargs):
-    from ._train import make_estimators
+def _demo_pipeline(args, **kwargs):
+    """The recommended pipeline with the demo's departures (see DEMO_LOADER/DEMO_CLASSIFIER)."""
+    from ._train import make_pipeline
 
-    loader, clf = make_estimators(size=args.size, device=args.device, verbose=0, **kwargs)
-    loader.set_params(**DEMO_LOADER)
-    clf.set_params(**DEMO_CLASSIFIER)
-    return loader, clf
+    pipe = make_pipeline(size=args.size, device=args.device, verbose=0, **kwargs)
+    pipe.steps[0][1].set_params(**DEMO_LOADER)
+    pipe.steps[-1][1].set_params(**DEMO_CLASSIFIER)
+    return pipe
 
 
 def _step(i, n, text):
@@ -65,14 +66,12 @@ def _step(i, n, text):
 
 
 def run(args):
-    from sklearn.pipeline import Pipeline
-
     from skface.datasets import audit_shortcuts, build_dataset, load_demo_faces, write_manifest
     from skface.experiments import cross_source_evaluate, run_ablation, write_report
     from skface.metrics import evaluate
 
     from ._audit import format_table, source_table
-    from ._model import save_model
+    from ._model import save_model, transform_paths
     from ._train import read_split
 
     out = Path(args.out)
@@ -103,13 +102,13 @@ def run(args):
         files_tr, y_tr, _ = read_split(manifest, "train")
         files_va, y_va, _ = read_split(manifest, "val")
         files_te, y_te, src_te = read_split(manifest, "test")
-        loader, clf = _demo_estimators(args, max_epochs=args.max_epochs, seed=args.seed)
-        X_tr = loader.fit_transform(list(files_tr))
-        X_va = loader.transform(list(files_va))
-        X_te = loader.transform(list(files_te))
+        pipe = _demo_pipeline(args, max_epochs=args.max_epochs, seed=args.seed)
+        clf = pipe.steps[-1][1]
+        X_tr, X_va, X_te = (transform_paths(pipe, f) for f in (files_tr, files_va, files_te))
         clf.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
-        save_model(tmp / "model", loader, clf, info={"manifest": "manifest.csv",
-                                                     "demo": True})
+        save_model(tmp / "model", pipe, info={"manifest": "manifest.csv", "demo": True,
+                                              "best_epoch": int(clf.best_epoch_),
+                                              "n_epochs": int(clf.n_epochs_)})
 
         _step(5, n_steps, "evaluating on the balanced test split")
         result = evaluate(clf, X_te, y_te, sources=src_te)
@@ -125,19 +124,17 @@ def run(args):
         if args.cross_source:
             step += 1
             _step(step, n_steps, "cross-source: train without one generator, test on it")
-            held_loader, held_clf = _demo_estimators(args, seed=args.seed, **small)
-            pipe = Pipeline([("loader", held_loader), ("classifier", held_clf)])
+            held = _demo_pipeline(args, seed=args.seed, **small)
             gens = sorted(set(src_all) - {"lfw"})
-            cross = cross_source_evaluate(pipe, list(files_all), y_all, src_all, split=parts,
+            cross = cross_source_evaluate(held, list(files_all), y_all, src_all, split=parts,
                                           held_out=gens, return_details=True, progress=True)
         if args.ablation:
             step += 1
             _step(step, n_steps, "ablation: attention (none, SE, CBAM) x focal loss (0, 2)")
-            abl_loader, abl_clf = _demo_estimators(args, **small)
-            pipe = Pipeline([("loader", abl_loader), ("classifier", abl_clf)])
-            grid = {"classifier__attention": [None, "se", "cbam"],
-                    "classifier__gamma": [0.0, 2.0]}
-            ablation = run_ablation(pipe, grid, list(files_all), y_all, parts,
+            abl = _demo_pipeline(args, **small)
+            name = abl.steps[-1][0]
+            grid = {f"{name}__attention": [None, "se", "cbam"], f"{name}__gamma": [0.0, 2.0]}
+            ablation = run_ablation(abl, grid, list(files_all), y_all, parts,
                                     seeds=(args.seed,), sources=src_all, csv_path=None,
                                     return_details=True, progress=True)
 

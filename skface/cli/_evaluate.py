@@ -53,13 +53,16 @@ def gather(args):
             np.asarray(data.source, dtype=object), "folders " + " ".join(args.real + args.fake))
 
 
-def evaluate_and_report(loader, clf, files, y, source, out, *, title, notes=None,
+def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
                         manifest=None, threshold=None):
     """Score ``files`` and write the report folder; return the EvaluationResult."""
     from skface.experiments import write_report
     from skface.metrics import evaluate
 
-    X = loader.fit_transform(list(files))
+    from ._model import transform_paths
+
+    clf = pipeline.steps[-1][1]
+    X = transform_paths(pipeline, files)
     result = evaluate(clf, X, y, sources=source, threshold=threshold)
     write_report(out, title=title, evaluation=result, models={"model": clf}, images=X,
                  manifest=manifest, notes=notes, overwrite=True)
@@ -99,14 +102,14 @@ def format_metrics(result):
 def run(args):
     from ._model import load_model
 
-    loader, clf, meta = load_model(args.model)
+    pipeline, meta = load_model(args.model)
     files, y, source, what = gather(args)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} exists and is not a folder")
     with atomic_dir(out) as tmp:
         result = evaluate_and_report(
-            loader, clf, files, y, source, tmp,
+            pipeline, files, y, source, tmp,
             title=f"skface evaluation of {args.model}",
             notes=f"Model {args.model} scored on {what}.",
             manifest=args.manifest, threshold=args.threshold)

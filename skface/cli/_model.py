@@ -1,18 +1,21 @@
-"""The model folder written by ``skface train``: image-loader settings + the saved classifier.
+"""The model folder written by ``skface train``: preprocessing settings + the saved classifier.
 
 Layout::
 
     MODEL_DIR/
-      skface-model.json   format tag, skface version, ImageLoader parameters, training summary
+      skface-model.json   format tag, skface version, the preprocessing steps (class + params)
       config.json         FaceCNNClassifier.save: parameters, classes, history (JSON)
       weights.pt          FaceCNNClassifier.save: tensors only (loaded with weights_only=True)
 
-Nothing in it is pickled, so loading a model folder never runs code from it.
+Nothing in it is pickled, so loading a model folder never runs code from it: preprocessing
+steps are rebuilt only from classes of :mod:`skface.preprocessing`, by name.
 ``FaceCNNClassifier.load(MODEL_DIR)`` works on it directly as well.
 """
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from ._common import CLIError, atomic_dir
 
@@ -21,27 +24,46 @@ MODEL_KIND = "skface-cli-model"
 MODEL_FORMAT = 1
 
 
-def _jsonable_params(params):
-    out = {}
-    for k, v in params.items():
-        if isinstance(v, tuple):
-            v = list(v)
-        out[k] = v
-    return out
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
-def save_model(path, loader, clf, *, info=None):
-    """Write a model folder atomically (temporary folder, then rename)."""
+def _step_spec(name, step):
+    import skface.preprocessing as pre
+
+    cls = type(step).__name__
+    if cls not in pre.__all__:
+        raise CLIError(f"cannot save pipeline step {name!r}: {cls} is not a skface.preprocessing "
+                       "class")
+    params = {k: _jsonable(v) for k, v in step.get_params(deep=False).items()}
+    if "memory" in params:
+        params["memory"] = None  # a cache folder belongs to one machine
+    try:
+        json.dumps(params)
+    except TypeError as exc:
+        raise CLIError(f"cannot save pipeline step {name!r}: {exc}") from None
+    return {"name": name, "class": cls, "params": params}
+
+
+def save_model(path, pipeline, *, info=None):
+    """Write a model folder atomically (temporary folder, then rename).
+
+    ``pipeline`` is a :class:`~sklearn.pipeline.Pipeline` of stateless
+    :mod:`skface.preprocessing` steps ending in a fitted :class:`skface.FaceCNNClassifier`.
+    """
     from skface import __version__
 
-    loader_params = _jsonable_params(loader.get_params(deep=False))
-    loader_params["memory"] = None  # a cache folder is local to one machine
+    *pre, (clf_name, clf) = pipeline.steps
     meta = {
         "kind": MODEL_KIND,
         "format": MODEL_FORMAT,
         "skface_version": __version__,
-        "loader": {"class": type(loader).__name__, "params": loader_params},
-        "classifier": type(clf).__name__,
+        "steps": [_step_spec(n, s) for n, s in pre],
+        "classifier": {"name": clf_name, "class": type(clf).__name__},
         "info": info or {},
     }
     with atomic_dir(path) as tmp:
@@ -51,13 +73,15 @@ def save_model(path, loader, clf, *, info=None):
 
 
 def load_model(path):
-    """Read a model folder; return ``(loader, classifier, meta)``.
+    """Read a model folder; return ``(pipeline, meta)``.
 
     Every problem (missing folder, a folder that is not a skface model, another format version,
     damaged files) raises :class:`CLIError` with one readable line.
     """
+    import skface.preprocessing as pre
+    from sklearn.pipeline import Pipeline
+
     from skface import FaceCNNClassifier
-    from skface.preprocessing import ImageLoader
 
     path = Path(path)
     if not path.exists():
@@ -80,34 +104,46 @@ def load_model(path):
             f"{meta.get('skface_version')}; this skface reads format {MODEL_FORMAT}: retrain it"
         )
     try:
-        loader_spec = meta["loader"]
-        if loader_spec.get("class") != "ImageLoader":
-            raise ValueError(f"unknown loader class {loader_spec.get('class')!r}")
-        loader = ImageLoader(**loader_spec["params"])
+        steps = []
+        for spec in meta["steps"]:
+            if spec["class"] not in pre.__all__:
+                raise ValueError(f"unknown step class {spec['class']!r}")
+            steps.append((spec["name"], getattr(pre, spec["class"])(**spec["params"])))
+        clf_name = meta["classifier"]["name"]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CLIError(f"{meta_path} is corrupted: bad loader settings ({exc})") from None
+        raise CLIError(f"{meta_path} is corrupted: bad preprocessing steps ({exc})") from None
+    if not steps or type(steps[0][1]).__name__ != "ImageLoader":
+        raise CLIError(f"{meta_path} is corrupted: the first step must be an ImageLoader")
     try:
         clf = FaceCNNClassifier.load(path)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    return loader, clf, meta
+    return Pipeline(steps + [(clf_name, clf)]), meta
 
 
-def predict_paths(loader, clf, paths, *, batch_size=512):
-    """P(fake) for image files, loaded in batches so that memory stays flat.
+def transform_paths(pipeline, paths):
+    """Run image paths through the pipeline's preprocessing steps (all stateless)."""
+    X = list(paths)
+    for _, step in pipeline.steps[:-1]:
+        X = step.fit_transform(X)
+    return X
 
-    Returns ``(p_fake, images)`` where ``images`` holds the loaded arrays (for reports) only
-    when ``batch_size`` covers all paths, else None.
-    """
-    import numpy as np
+
+def fake_column(clf):
+    """Column of ``predict_proba`` that holds P(fake) (label 1)."""
+    classes = list(clf.classes_)
+    return classes.index(1) if 1 in classes else len(classes) - 1
+
+
+def predict_paths(pipeline, paths, *, batch_size=512):
+    """P(fake) for image files, in batches of ``batch_size`` files so memory stays flat."""
     from tqdm.auto import tqdm
 
-    fake_col = list(clf.classes_).index(1) if 1 in list(clf.classes_) else len(clf.classes_) - 1
-    out, images = [], []
+    clf = pipeline.steps[-1][1]
+    col = fake_column(clf)
+    out = []
     starts = range(0, len(paths), batch_size)
     for start in tqdm(starts, desc="predict", unit="batch", disable=len(starts) < 2):
-        X = loader.fit_transform(list(paths[start:start + batch_size]))
-        out.append(clf.predict_proba(X)[:, fake_col])
-        if len(starts) == 1:
-            images.append(X)
-    return np.concatenate(out), (images[0] if images else None)
+        X = transform_paths(pipeline, paths[start:start + batch_size])
+        out.append(clf.predict_proba(X)[:, col])
+    return np.concatenate(out)

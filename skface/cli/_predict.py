@@ -55,9 +55,9 @@ def run(args):
 
     if not 0.0 <= args.threshold <= 1.0:
         raise CLIError(f"--threshold must be in [0, 1], got {args.threshold}")
-    loader, clf, _ = load_model(args.model)
+    pipeline, _ = load_model(args.model)
     files = expand_paths(args.paths)
-    p_fake, _ = predict_paths(loader, clf, files)
+    p_fake = predict_paths(pipeline, files)
     rows = [(f, f"{p:.6f}", "fake" if p >= args.threshold else "real")
             for f, p in zip(files, p_fake)]
     header = ("path", "p_fake", "label")

@@ -22,6 +22,8 @@ EXAMPLES = (
 
 
 def add_arguments(p):
+    import argparse
+
     p.add_argument("--manifest", required=True, help="manifest CSV from `skface build`")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
     p.add_argument("--size", type=positive_int, default=None, metavar="N",
@@ -36,6 +38,9 @@ def add_arguments(p):
                    help="upper bound on epochs; early stopping usually ends sooner")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="images per training step (default: recommended)")
+    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
+                   help="stop when the validation loss stops improving and keep the best "
+                   "epoch (default: on)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
@@ -65,51 +70,60 @@ def read_split(manifest, split):
     return files, y, source
 
 
-def make_estimators(*, size=None, attention=None, gamma=None, class_weight=None,
-                    max_epochs=None, batch_size=None, seed=0, device="auto", verbose=1):
-    """The loader and classifier: library defaults, overridden only by the given flags."""
-    import skface
-    from skface import FaceCNNClassifier
-    from skface.preprocessing import ImageLoader
+def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
+                  max_epochs=None, batch_size=None, early_stopping=True, seed=0,
+                  device="auto", verbose=1):
+    """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
 
-    clf_over = {"random_state": seed, "device": device, "verbose": verbose}
+    The recipe is the library's (:func:`skface.make_recommended_pipeline`); only the given
+    flags override it. ``early_stopping=True`` stops on the validation split of the protocol.
+    """
+    import skface
+
+    over = {"random_state": seed, "device": device, "verbose": verbose,
+            "early_stopping": early_stopping}
     if attention is not None:
-        clf_over["attention"] = None if attention == "none" else attention
+        over["attention"] = None if attention == "none" else attention
     if gamma is not None:
-        clf_over["gamma"] = gamma
+        over["gamma"] = gamma
     if class_weight is not None:
-        clf_over["class_weight"] = None if class_weight == "none" else class_weight
+        over["class_weight"] = None if class_weight == "none" else class_weight
     if max_epochs is not None:
-        clf_over["max_epochs"] = max_epochs
+        over["max_epochs"] = max_epochs
     if batch_size is not None:
-        clf_over["batch_size"] = batch_size
+        over["batch_size"] = batch_size
     recommended = getattr(skface, "make_recommended_pipeline", None)
     if recommended is not None:
         pipe = recommended(**({} if size is None else {"size": size}))
-        loader, clf = pipe.steps[0][1], pipe.steps[-1][1]
-        clf.set_params(**clf_over)
-        return loader, clf
-    loader = ImageLoader() if size is None else ImageLoader(size=size)
-    return loader, FaceCNNClassifier(**clf_over)
+    else:  # the library's defaults, until a recommended recipe exists
+        from sklearn.pipeline import Pipeline
+
+        from skface.preprocessing import ImageLoader
+
+        loader = ImageLoader() if size is None else ImageLoader(size=size)
+        pipe = Pipeline([("load", loader), ("clf", skface.FaceCNNClassifier())])
+    pipe.steps[-1][1].set_params(**over)
+    return pipe
 
 
 def train(manifest, out, **kwargs):
-    """Load the train/val splits, fit, save the model folder; return the classifier."""
+    """Load the train/val splits, fit, save the model folder; return the fitted pipeline."""
+    from ._model import save_model, transform_paths
+
     files_tr, y_tr, _ = read_split(manifest, "train")
     files_va, y_va, _ = read_split(manifest, "val")
     for name, y in (("train", y_tr), ("val", y_va)):
         if len(np.unique(y)) < 2:
             raise CLIError(f"the {name} split of {manifest} holds one class only; "
                            "both real and fake images are needed")
-    loader, clf = make_estimators(**kwargs)
-    loader.set_params(verbose=1)
+    pipe = make_pipeline(**kwargs)
+    pipe.steps[0][1].set_params(verbose=1)
     print(f"loading {len(files_tr)} train and {len(files_va)} validation images", file=sys.stderr)
-    X_tr = loader.fit_transform(list(files_tr))
-    X_va = loader.transform(list(files_va))
-    loader.set_params(verbose=0)
+    X_tr = transform_paths(pipe, files_tr)
+    X_va = transform_paths(pipe, files_va)
+    pipe.steps[0][1].set_params(verbose=0)
+    clf = pipe.steps[-1][1]
     clf.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
-    from ._model import save_model
-
     info = {
         "manifest": str(Path(manifest).resolve()),
         "n_train": int(len(y_tr)),
@@ -118,14 +132,16 @@ def train(manifest, out, **kwargs):
         "n_epochs": int(clf.n_epochs_),
         "interrupted": bool(clf.interrupted_),
     }
-    save_model(out, loader, clf, info=info)
-    return clf
+    save_model(out, pipe, info=info)
+    return pipe
 
 
 def run(args):
-    clf = train(args.manifest, args.out, size=args.size, attention=args.attention,
-                gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
-                batch_size=args.batch_size, seed=args.seed, device=args.device, verbose=0 if args.quiet else 1)
+    pipe = train(args.manifest, args.out, size=args.size, attention=args.attention,
+                 gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
+                 batch_size=args.batch_size, early_stopping=args.early_stopping, seed=args.seed,
+                 device=args.device, verbose=0 if args.quiet else 1)
+    clf = pipe.steps[-1][1]
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}
     vl, va = best.get("valid_loss"), best.get("valid_accuracy")
     detail = "" if vl is None else f" (val loss {vl:.4f}, val accuracy {va:.3f})"

@@ -120,8 +120,8 @@ def test_train_writes_loadable_model_folder(workflow):
     model = workflow["model"]
     assert (model / MODEL_FILE).is_file()
     assert (model / "config.json").is_file() and (model / "weights.pt").is_file()
-    loader, clf, meta = load_model(model)
-    assert loader.get_params()["size"] == 16
+    pipeline, meta = load_model(model)
+    assert pipeline.steps[0][1].get_params()["size"] == 16
     assert meta["info"]["n_train"] > 0
     assert isinstance(FaceCNNClassifier.load(model), FaceCNNClassifier)
     assert not no_partial_files(workflow["root"])
@@ -312,14 +312,14 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
         return X
 
     monkeypatch.setattr(Augmenter, "augment_batch", interrupting)
-    original = train_mod.make_estimators
+    original = train_mod.make_pipeline
 
     def patched(**kwargs):
-        loader, clf = original(**kwargs)
-        clf.set_params(augment=Augmenter(), batch_size=8)
-        return loader, clf
+        pipe = original(**kwargs)
+        pipe.steps[-1][1].set_params(augment=Augmenter(), batch_size=8)
+        return pipe
 
-    monkeypatch.setattr(train_mod, "make_estimators", patched)
+    monkeypatch.setattr(train_mod, "make_pipeline", patched)
     model = tmp_path / "model"
     status, out, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
                                model, "--size", "16", "--max-epochs", "20", "--device", "cpu",
@@ -328,7 +328,8 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
     assert "interrupted" in out
     from skface.cli._model import load_model
 
-    _, clf, meta = load_model(model)
+    pipeline, meta = load_model(model)
+    clf = pipeline.steps[-1][1]
     assert meta["info"]["interrupted"] is True
     assert clf.n_epochs_ < 20
 
