@@ -43,7 +43,7 @@ def add_arguments(p):
                    "epoch (default: on)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 
 def read_split(manifest, split):
@@ -140,7 +140,7 @@ def run(args):
     pipe = train(args.manifest, args.out, size=args.size, attention=args.attention,
                  gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
                  batch_size=args.batch_size, early_stopping=args.early_stopping, seed=args.seed,
-                 device=args.device, verbose=0 if args.quiet else 1)
+                 device=args.device, verbose=0 if args.quiet else 2)
     clf = pipe.steps[-1][1]
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}
     vl, va = best.get("valid_loss"), best.get("valid_accuracy")

@@ -359,3 +359,74 @@ def test_demo_end_to_end(capsys, tmp_path):
     # the saved model predicts from paths
     status, stdout, _ = run_cli(capsys, "predict", "--model", out / "model", out / "data" / "real")
     assert status == 0 and len(stdout.splitlines()) == 101
+
+
+# ------------------------------------------------------------------ fetch, audit, ablate
+
+
+def test_fetch_links_images_into_dest(capsys, monkeypatch, tmp_path, faces):
+    import skface.datasets as ds
+
+    real, _ = faces
+    seen = {}
+
+    def fake_fetch(*, data_home=None, max_images=None, random_state=0):
+        seen.update(data_home=data_home, max_images=max_images, random_state=random_state)
+        return real
+
+    monkeypatch.setattr(ds, "fetch_tpdne", fake_fetch)
+    dest = tmp_path / "data" / "fake" / "tpdne"
+    status, out, err = run_cli(capsys, "fetch", "tpdne", "--dest", dest, "--max-images", "5",
+                               "--data-home", tmp_path / "cache")
+    assert status == 0, err
+    assert seen == {"data_home": str(tmp_path / "cache"), "max_images": 5, "random_state": 0}
+    files = sorted(dest.iterdir())
+    assert len(files) == 20 and all(f.is_symlink() or f.is_file() for f in files)
+    assert "fake images of tpdne" in out
+    # a non-empty destination is refused, nothing is fetched
+    status, _, err = run_cli(capsys, "fetch", "tpdne", "--dest", dest)
+    assert "not an empty folder" in assert_one_line_error(status, err, 2)
+    # an unknown name is a usage error
+    status, _, err = run_cli(capsys, "fetch", "celebx", "--dest", tmp_path / "x")
+    assert_one_line_error(status, err, 2)
+
+
+def test_fetch_copy_and_missing_kagglehub(capsys, monkeypatch, tmp_path, faces):
+    import skface.datasets as ds
+
+    real, _ = faces
+    monkeypatch.setattr(ds, "fetch_ffhq", lambda **kw: real)
+    dest = tmp_path / "ffhq"
+    assert run_cli(capsys, "fetch", "ffhq", "--dest", dest, "--copy")[0] == 0
+    assert not any(f.is_symlink() for f in dest.iterdir())
+
+    def no_kagglehub(**kw):
+        raise ImportError("Downloading from Kaggle needs the optional 'kagglehub' package")
+
+    monkeypatch.setattr(ds, "fetch_tpdne", no_kagglehub)
+    status, _, err = run_cli(capsys, "fetch", "tpdne", "--dest", tmp_path / "t")
+    assert "kagglehub" in assert_one_line_error(status, err, 1)
+    assert not (tmp_path / "t").exists()
+
+
+def test_audit_prints_a_table(capsys, faces):
+    real, fake = faces
+    status, out, err = run_cli(capsys, "audit", "--real", real, "--fake", fake, "--cv", "3")
+    assert status == 0, err
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["source", "label", "n"]
+    assert "cam" in out and "gan" in out and "Shortcut audit" in out
+
+
+def test_ablate_tiny_grid(capsys, tmp_path, workflow):
+    out = tmp_path / "ablation"
+    status, stdout, err = run_cli(capsys, "ablate", "--manifest", workflow["manifest"], "--out",
+                                  out, "--grid", "attention=none,se", "--seeds", "0",
+                                  "--size", "16", "--max-epochs", "1", "--device", "cpu")
+    assert status == 0, err
+    assert (out / "report.html").is_file() and (out / "ablation.csv").is_file()
+    assert not (tmp_path / "ablation.partial").exists()
+    status, _, err = run_cli(capsys, "ablate", "--manifest", workflow["manifest"], "--out",
+                             tmp_path / "a2", "--grid", "colour=red")
+    assert "colour" in assert_one_line_error(status, err, 2)
+    assert not (tmp_path / "a2").exists()
