@@ -141,7 +141,11 @@ def _skip_reason(err, fmt):
 
 
 def _phash_from_image(grey):
-    """256-bit DCT perceptual hash of a grey (mode ``L``) PIL image, as 32 uint8 bytes."""
+    """256-bit DCT perceptual hash of a grey (mode ``L``) PIL image, as 32 uint8 bytes.
+
+    ``grey`` comes from :func:`~skface.preprocessing._loader.open_image`, so EXIF orientation is
+    applied, transparency is composited on white and 16-bit data is scaled, not clipped.
+    """
     thumb = grey.resize((_THUMB, _THUMB), _BOX)
     pixels = np.asarray(thumb, dtype=np.float64)
     # Only the low-frequency block is needed: two small matrix products instead of a full DCT.
