@@ -5,4 +5,9 @@ The public API is re-exported here; see ``__all__``.
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+from ._classifier import FaceCNNClassifier  # noqa: E402
+
+__all__ = [
+    "FaceCNNClassifier",
+    "__version__",
+]

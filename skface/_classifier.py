@@ -1,0 +1,769 @@
+"""FaceCNNClassifier: a scikit-learn classifier that builds and trains a skorch CNN in ``fit``."""
+
+import json
+import math
+import time
+import warnings
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.helper import predefined_split
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+
+from .nn import FaceCNN, FocalLoss
+from .utils import check_image_array, check_seed, make_torch_generator, resolve_device, torch_seeded
+
+#: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
+MODEL_FORMAT = 1
+_CONFIG_NAME = "config.json"
+_WEIGHTS_NAME = "weights.pt"
+
+
+# --------------------------------------------------------------------------------------------
+# data plumbing: images stay uint8 until a batch is made
+
+
+class _ImageDataset(torch.utils.data.Dataset):
+    """Images ``(N, C, H, W)`` (uint8 or float32, possibly a strided view) and integer targets.
+
+    ``__getitems__`` lets the DataLoader fetch a whole batch with one fancy-indexing call.
+    """
+
+    def __init__(self, X, y=None, flip=False):
+        self.X = torch.from_numpy(X) if isinstance(X, np.ndarray) else X
+        self.y = None if y is None else torch.as_tensor(y, dtype=torch.long)
+        self.flip = flip
+
+    def __len__(self):
+        return len(self.X)
+
+    def _batch(self, idx):
+        xb = self.X[idx]
+        if self.flip:
+            xb = torch.flip(xb, dims=(-1,))
+        yb = self.y[idx] if self.y is not None else torch.zeros(len(idx), dtype=torch.long)
+        return xb, yb
+
+    def __getitem__(self, i):
+        xb, yb = self._batch(torch.as_tensor([i]))
+        return xb[0], yb[0]
+
+    def __getitems__(self, indices):
+        return self._batch(torch.as_tensor(indices))
+
+
+class _Collate:
+    """Turns a fetched batch into float32 (uint8 / 255), augmenting it when training."""
+
+    def __init__(self, augment=None, rng=None):
+        self.augment = augment
+        self.rng = rng
+
+    def __call__(self, data):
+        if isinstance(data, tuple):  # from __getitems__
+            xb, yb = data
+        else:  # a list of samples (a DataLoader without batched fetch)
+            xb = torch.stack([d[0] for d in data])
+            yb = torch.stack([d[1] for d in data])
+        if xb.dtype == torch.uint8:
+            xb = xb.float().div_(255.0)
+        else:
+            xb = xb.float()
+        if self.augment is not None:
+            xb = self.augment.augment_batch(xb, self.rng)
+        return xb.contiguous(), yb
+
+
+class _EpochAccuracy(Callback):
+    """Records ``train_acc`` and ``valid_acc`` from the predictions the loop already made."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self._counts = {True: [0, 0], False: [0, 0]}
+
+    def on_batch_end(self, net, batch=None, training=None, y_pred=None, **kwargs):
+        if y_pred is None:
+            return
+        yb = batch[1].to(y_pred.device)
+        counts = self._counts[bool(training)]
+        counts[0] += int((y_pred.argmax(1) == yb).sum())
+        counts[1] += len(yb)
+
+    def on_epoch_end(self, net, **kwargs):
+        for training, key in ((True, "train_acc"), (False, "valid_acc")):
+            correct, total = self._counts[training]
+            if total:
+                net.history.record(key, correct / total)
+
+
+class _Net(NeuralNet):
+    """skorch net whose inference step uses bf16 autocast and channels_last on CUDA."""
+
+    def infer(self, x, **fit_params):
+        if str(self.device).startswith("cuda"):
+            x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return self.module_(x, **fit_params).float()
+        return self.module_(x.to(self.device), **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
+    """A small convolutional network with optional attention, as a scikit-learn classifier.
+
+    The estimator builds a :class:`skface.nn.FaceCNN` and a skorch net in :meth:`fit`, trains it
+    with AdamW, optional focal loss and early stopping on validation loss, and restores the
+    weights of the best validation epoch.
+
+    Parameters
+    ----------
+    attention : {None, "se", "cbam", "nonlocal"}, default=None
+        Attention block inserted after the stages named by ``attention_stages``.
+    attention_stages : sequence of int, default=None
+        Zero-based stages followed by an attention block. ``None`` puts SE and CBAM after every
+        stage and the non-local block on the last (lowest-resolution) stage.
+    reduction : int, default=16
+        Reduction ratio of the SE and CBAM bottlenecks.
+    gamma : float, default=0.0
+        Focal-loss focusing parameter; 0 is (weighted) cross-entropy.
+    class_weight : {None, "balanced"} or dict, default=None
+        Per-class loss weights (``alpha_t`` of the focal loss). ``"balanced"`` uses
+        ``n_samples / (n_classes * bincount(y))`` on the training part.
+    label_smoothing : float, default=0.0
+        Label smoothing in ``[0, 1)``.
+    width : int, default=32
+        Channels of the first stage; stage ``i`` has ``width * 2**i`` (at most 512).
+    depth : int, default=4
+        Number of stages (each but the last halves the resolution).
+    convs_per_block : int, default=1
+        3x3 convolutions per stage.
+    residual : bool, default=False
+        Use residual blocks.
+    dropout : float, default=0.3
+        Dropout before the linear head.
+    image_shape : tuple of int, default=None
+        ``(C, H, W)`` or ``(H, W)`` to unflatten 2-D input. Without it, a 2-D ``X`` of shape
+        ``(n, F)`` is read as one-channel ``1 x F`` images.
+    augment : object, default=None
+        Training-time augmentation, e.g. :class:`skface.preprocessing.Augmenter`: an object
+        with ``augment_batch(X, rng)`` mapping a float batch in ``[0, 1]`` to one of the same
+        shape. Applied to training batches only, never at predict time.
+    tta : bool, default=False
+        Average the predicted probabilities of each image and its horizontal mirror.
+    max_epochs : int, default=30
+    batch_size : int, default=64
+    lr : float, default=1e-3
+        Peak learning rate of AdamW.
+    weight_decay : float, default=1e-4
+        AdamW weight decay.
+    lr_schedule : {"onecycle", "cosine"} or None, default="onecycle"
+        One-cycle (per batch) or cosine (per epoch) schedule over ``max_epochs``; None keeps
+        ``lr`` constant.
+    early_stopping : bool, default=True
+        Stop when the validation loss has not improved for ``n_iter_no_change`` epochs and
+        restore the best epoch's weights. The validation data are ``X_val, y_val`` when given
+        to :meth:`fit`, otherwise a stratified ``validation_fraction`` of ``X``.
+    validation_fraction : float, default=0.15
+        Share of ``X`` held out when early stopping without ``X_val``.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    tol : float, default=0.0
+        Minimum decrease of the validation loss that counts as an improvement.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``... On CUDA the
+        net runs with bf16 autocast, channels-last memory and pinned, non-blocking copies.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, data order, augmentation and the validation split.
+        The global RNG state is left as it was.
+    verbose : int, default=0
+        1 prints one line per epoch; 2 also shows a tqdm progress bar per epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        ``C * H * W`` of the training images.
+    image_shape_ : tuple of int
+        ``(C, H, W)`` of the training images.
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the :class:`skface.nn.FaceCNN`.
+    history_ : list of dict
+        One dict per epoch with ``epoch`` (1-based), ``train_loss``, ``valid_loss``,
+        ``train_accuracy``, ``valid_accuracy`` (None without validation) and ``dur`` (seconds).
+    best_epoch_ : int
+        The epoch whose weights were kept (1-based).
+    n_epochs_ : int
+        Epochs actually run.
+    n_params_ : int
+        Number of trainable parameters.
+    interrupted_ : bool
+        True when training was stopped by Ctrl-C; the best weights so far are kept.
+    fit_time_ : float
+        Wall time of the training loop in seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skface import FaceCNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.integers(0, 256, size=(40, 3, 16, 16), dtype=np.uint8)
+    >>> y = np.repeat([0, 1], 20)
+    >>> clf = FaceCNNClassifier(width=4, depth=2, max_epochs=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        "attention": [StrOptions({"se", "cbam", "nonlocal"}), None],
+        "attention_stages": ["array-like", None],
+        "reduction": [Interval(Integral, 1, None, closed="left")],
+        "gamma": [Interval(Real, 0, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "convs_per_block": [Interval(Integral, 1, None, closed="left")],
+        "residual": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "image_shape": [tuple, list, None],
+        "augment": [HasMethods(["augment_batch"]), None],
+        "tta": ["boolean"],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"onecycle", "cosine"}), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        attention=None,
+        attention_stages=None,
+        reduction=16,
+        gamma=0.0,
+        class_weight=None,
+        label_smoothing=0.0,
+        width=32,
+        depth=4,
+        convs_per_block=1,
+        residual=False,
+        dropout=0.3,
+        image_shape=None,
+        augment=None,
+        tta=False,
+        max_epochs=30,
+        batch_size=64,
+        lr=1e-3,
+        weight_decay=1e-4,
+        lr_schedule="onecycle",
+        early_stopping=True,
+        validation_fraction=0.15,
+        n_iter_no_change=5,
+        tol=0.0,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.attention = attention
+        self.attention_stages = attention_stages
+        self.reduction = reduction
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
+        self.width = width
+        self.depth = depth
+        self.convs_per_block = convs_per_block
+        self.residual = residual
+        self.dropout = dropout
+        self.image_shape = image_shape
+        self.augment = augment
+        self.tta = tta
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---------------------------------------------------------------- validation helpers
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.classifier_tags.poor_score = False
+        return tags
+
+    def _check_X(self, X, *, fitted, name="X"):
+        reset_shape = self.image_shape_ if fitted else None
+        image_shape = self.image_shape_ if fitted else self.image_shape
+        if fitted and np.ndim(X) == 2 and np.shape(X)[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return check_image_array(X, image_shape=image_shape, reset_shape=reset_shape, name=name)
+
+    def _encode(self, y, name="y"):
+        y = column_or_1d(y, warn=True)
+        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"{name} contains labels not seen during fit: {unseen.tolist()}; "
+                f"the estimator knows {self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, y)
+
+    def _module_kwargs(self):
+        stages = None if self.attention_stages is None else [int(s) for s in self.attention_stages]
+        return dict(
+            in_channels=int(self.image_shape_[0]),
+            n_classes=len(self.classes_),
+            width=int(self.width),
+            depth=int(self.depth),
+            convs_per_block=int(self.convs_per_block),
+            residual=bool(self.residual),
+            attention=self.attention,
+            attention_stages=stages,
+            reduction=int(self.reduction),
+            dropout=float(self.dropout),
+        )
+
+    def _class_weights(self, y_enc):
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            present = np.unique(y_enc)
+            if present.size < n_classes:
+                raise ValueError(
+                    "class_weight='balanced' needs every class in the training part; missing "
+                    f"{self.classes_[np.setdiff1d(np.arange(n_classes), present)].tolist()}."
+                )
+            return compute_class_weight("balanced", classes=np.arange(n_classes), y=y_enc)
+        unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(
+                f"class_weight has keys {unknown} that are not classes {self.classes_.tolist()}."
+            )
+        weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError(f"class_weight values must be finite and >= 0, got {weights}.")
+        return weights
+
+    def _validation_split(self, y_enc, seed):
+        n = len(y_enc)
+        n_classes = len(self.classes_)
+        n_val = max(n_classes, math.ceil(self.validation_fraction * n))
+        if n - n_val < n_classes:
+            raise ValueError(
+                f"Too few samples ({n}) to hold out a validation split of "
+                f"validation_fraction={self.validation_fraction}; pass X_val and y_val to fit "
+                "or set early_stopping=False."
+            )
+        counts = np.bincount(y_enc, minlength=n_classes)
+        splitter_cls = StratifiedShuffleSplit if counts.min() >= 2 else ShuffleSplit
+        splitter = splitter_cls(n_splits=1, test_size=n_val, random_state=seed)
+        train_idx, val_idx = next(splitter.split(np.zeros(n), y_enc))
+        return np.sort(train_idx), np.sort(val_idx)
+
+    @staticmethod
+    def _channel_stats(X):
+        """Per-channel mean and std of the images, in [0, 1] units for uint8, in chunks."""
+        c = X.shape[1]
+        total = np.zeros(c)
+        total_sq = np.zeros(c)
+        count = 0
+        for start in range(0, len(X), 512):
+            chunk = X[start:start + 512].astype(np.float64)
+            if X.dtype == np.uint8:
+                chunk /= 255.0
+            total += chunk.sum(axis=(0, 2, 3))
+            total_sq += (chunk**2).sum(axis=(0, 2, 3))
+            count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+        std[std < 1e-6] = 1.0
+        return mean, std
+
+    def _make_net(self, module, device, criterion_kwargs, callbacks=(), train_split=None,
+                  collate=None, generator=None):
+        pin = device.startswith("cuda")
+        return _Net(
+            module=module,
+            criterion=FocalLoss,
+            optimizer=torch.optim.AdamW,
+            lr=float(self.lr),
+            optimizer__weight_decay=float(self.weight_decay),
+            max_epochs=int(self.max_epochs),
+            batch_size=int(self.batch_size),
+            train_split=train_split,
+            iterator_train__shuffle=True,
+            iterator_train__collate_fn=collate or _Collate(),
+            iterator_train__generator=generator,
+            iterator_train__pin_memory=pin,
+            iterator_valid__collate_fn=_Collate(),
+            iterator_valid__pin_memory=pin,
+            callbacks=list(callbacks),
+            predict_nonlinearity=None,
+            device=device,
+            verbose=int(self.verbose),
+            **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
+        )
+
+    # ---------------------------------------------------------------- fit
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Train the network.
+
+        Parameters
+        ----------
+        X : array-like
+            Images ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)``, uint8 (scaled by 1/255)
+            or float (used as given; images are expected in ``[0, 1]``), or 2-D flattened
+            images (see ``image_shape``).
+        y : array-like of shape (N,)
+            Labels of any type (e.g. 0/1 or "real"/"fake"); at least two classes.
+        X_val, y_val : array-like, optional
+            A fixed validation set (e.g. the protocol's validation split) for early stopping
+            and the validation columns of ``history_``. Without it, early stopping holds out a
+            stratified ``validation_fraction`` of ``X``.
+
+        Returns
+        -------
+        self : FaceCNNClassifier
+        """
+        self._validate_params()
+        X = check_image_array(X, image_shape=self.image_shape)
+        if y is None:
+            raise ValueError("FaceCNNClassifier requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"FaceCNNClassifier needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {self.classes_.tolist()}."
+            )
+        self.image_shape_ = tuple(int(s) for s in X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.image_shape_))
+        seed = check_seed(self.random_state)
+        device = resolve_device(self.device)
+
+        if (X_val is None) != (y_val is None):
+            raise ValueError("Pass both X_val and y_val, or neither.")
+        if X_val is not None:
+            X_train, y_train = X, y_enc
+            X_val = self._check_X(X_val, fitted=True, name="X_val")
+            y_val_enc = self._encode(y_val, name="y_val")
+            check_consistent_length(X_val, y_val_enc)
+        elif self.early_stopping:
+            train_idx, val_idx = self._validation_split(y_enc, seed)
+            X_train, y_train = X[train_idx], y_enc[train_idx]
+            X_val, y_val_enc = X[val_idx], y_enc[val_idx]
+        else:
+            X_train, y_train = X, y_enc
+        weights = self._class_weights(y_train)
+
+        with torch_seeded(seed):
+            module = FaceCNN(**self._module_kwargs())
+            mean, std = self._channel_stats(X_train)
+            module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+            if device.startswith("cuda"):
+                module = module.to(memory_format=torch.channels_last)
+
+            callbacks = [("accuracy", _EpochAccuracy())]
+            train_ds = _ImageDataset(X_train, y_train)
+            n_batches = math.ceil(len(train_ds) / int(self.batch_size))
+            if self.lr_schedule == "onecycle":
+                callbacks.append(("lr_scheduler", LRScheduler(
+                    policy=torch.optim.lr_scheduler.OneCycleLR, max_lr=float(self.lr),
+                    total_steps=int(self.max_epochs) * n_batches, step_every="batch")))
+            elif self.lr_schedule == "cosine":
+                callbacks.append(("lr_scheduler", LRScheduler(
+                    policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=int(self.max_epochs), step_every="epoch")))
+            stopper = None
+            if X_val is not None and self.early_stopping:
+                stopper = EarlyStopping(monitor="valid_loss", patience=int(self.n_iter_no_change),
+                                        threshold=float(self.tol), threshold_mode="abs",
+                                        load_best=True)
+                callbacks.append(("early_stopping", stopper))
+            if self.verbose and int(self.verbose) >= 2:
+                callbacks.append(("progress", ProgressBar()))
+            train_split = None
+            if X_val is not None:
+                train_split = predefined_split(_ImageDataset(X_val, y_val_enc))
+
+            criterion_kwargs = {
+                "gamma": float(self.gamma),
+                "weight": None if weights is None else torch.as_tensor(weights, dtype=torch.float32),
+                "label_smoothing": float(self.label_smoothing),
+            }
+            collate = _Collate(self.augment, np.random.default_rng(seed))
+            net = self._make_net(module, device, criterion_kwargs, callbacks, train_split,
+                                 collate, make_torch_generator(seed))
+            start = time.perf_counter()
+            net.fit(train_ds, y=None)
+            self.fit_time_ = time.perf_counter() - start
+
+        self._finish_fit(net, stopper, has_valid=X_val is not None)
+        return self
+
+    def _finish_fit(self, net, stopper, has_valid):
+        history = []
+        for row in net.history:
+            if "train_loss" not in row:  # an epoch cut short by Ctrl-C
+                continue
+            history.append({
+                "epoch": int(row["epoch"]),
+                "train_loss": float(row["train_loss"]),
+                "valid_loss": float(row["valid_loss"]) if "valid_loss" in row else None,
+                "train_accuracy": row.get("train_acc"),
+                "valid_accuracy": row.get("valid_acc"),
+                "dur": float(row.get("dur", float("nan"))),
+            })
+        self.history_ = history
+        self.n_epochs_ = len(history)
+        early_stopped = stopper is not None and stopper.misses_ >= stopper.patience
+        self.interrupted_ = not early_stopped and self.n_epochs_ < int(self.max_epochs)
+        if stopper is not None and getattr(stopper, "best_epoch_", None):
+            self.best_epoch_ = int(stopper.best_epoch_)
+        else:
+            self.best_epoch_ = self.n_epochs_
+        # keep nothing that pins the training data or is not picklable
+        net.train_split = None
+        net.iterator_train__collate_fn = _Collate()
+        net.iterator_train__generator = None
+        if stopper is not None:
+            stopper.best_model_weights_ = None
+        self.net_ = net
+        self.n_params_ = int(sum(p.numel() for p in net.module_.parameters() if p.requires_grad))
+        if self.interrupted_:
+            warnings.warn(
+                f"Training was interrupted after {self.n_epochs_} epoch(s); keeping the weights "
+                f"of epoch {self.best_epoch_}.", UserWarning, stacklevel=3)
+
+    # ---------------------------------------------------------------- predict
+
+    def _logproba(self, X):
+        check_is_fitted(self)
+        X = self._check_X(X, fitted=True)
+        views = [False, True] if self.tta else [False]
+        probas = []
+        net = self.net_
+        for flip in views:
+            ds = _ImageDataset(X, flip=flip)
+            logits = torch.cat([out.detach().cpu().float()
+                                for out in net.forward_iter(ds, training=False)])
+            probas.append(F.softmax(logits.double(), dim=1))
+        proba = torch.stack(probas).mean(0)
+        return torch.log(proba.clamp_min(1e-300)).numpy()
+
+    def predict_proba(self, X):
+        """Class probabilities, ``(n_samples, n_classes)``, columns ordered as ``classes_``.
+
+        These are softmax outputs of the network (focal loss changes the training, not this
+        mapping); with ``tta=True`` the mean over the image and its mirror.
+        """
+        return np.exp(self._logproba(X))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return self._logproba(X)
+
+    def decision_function(self, X):
+        """Confidence scores.
+
+        Returns
+        -------
+        scores : ndarray
+            For two classes, shape ``(n_samples,)``: the log-odds of ``classes_[1]``
+            (positive means ``classes_[1]``). Otherwise ``(n_samples, n_classes)`` log
+            probabilities.
+        """
+        logp = self._logproba(X)
+        if logp.shape[1] == 2:
+            return logp[:, 1] - logp[:, 0]
+        return logp
+
+    def predict(self, X):
+        """Predicted class labels."""
+        return self.classes_[np.argmax(self._logproba(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on ``(X, y)``; labels unseen during fit raise ``ValueError``."""
+        check_is_fitted(self)
+        self._encode(y)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, path):
+        """Save the fitted model to a folder: ``config.json`` and ``weights.pt``.
+
+        The folder holds no pickled objects, so :meth:`load` cannot run code from it.
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder to create (parents too). Existing model files in it are replaced.
+        """
+        check_is_fitted(self)
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        from . import __version__
+
+        params = self.get_params(deep=False)
+        augment = params.pop("augment")
+        params["device"] = str(params["device"])
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None
+        if params["attention_stages"] is not None:
+            params["attention_stages"] = [int(s) for s in params["attention_stages"]]
+        if params["image_shape"] is not None:
+            params["image_shape"] = [int(s) for s in params["image_shape"]]
+        config = {
+            "format": MODEL_FORMAT,
+            "skface_version": __version__,
+            "estimator": type(self).__name__,
+            "params": params,
+            "augment": None if augment is None else {
+                "class": type(augment).__name__, "params": augment.get_params()},
+            "classes": self.classes_.tolist(),
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
+            "image_shape": list(self.image_shape_),
+            "n_features_in": self.n_features_in_,
+            "module": self._module_kwargs(),
+            "history": self.history_,
+            "best_epoch": self.best_epoch_,
+            "n_epochs": self.n_epochs_,
+            "interrupted": self.interrupted_,
+            "fit_time": self.fit_time_,
+        }
+        state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
+        tmp_weights = path / (_WEIGHTS_NAME + ".tmp")
+        torch.save(state, tmp_weights)
+        tmp_weights.replace(path / _WEIGHTS_NAME)
+        tmp_config = path / (_CONFIG_NAME + ".tmp")
+        tmp_config.write_text(json.dumps(config, indent=2, default=_json_default))
+        tmp_config.replace(path / _CONFIG_NAME)
+        return path
+
+    @classmethod
+    def load(cls, path, device="auto"):
+        """Load a model written by :meth:`save`, without unpickling anything.
+
+        Parameters
+        ----------
+        path : str or Path
+            The model folder.
+        device : str, default="auto"
+            Where to run the loaded net.
+
+        Returns
+        -------
+        estimator : FaceCNNClassifier
+            A fitted estimator.
+        """
+        path = Path(path)
+        config_path, weights_path = path / _CONFIG_NAME, path / _WEIGHTS_NAME
+        if not config_path.is_file() or not weights_path.is_file():
+            raise ValueError(
+                f"{path} is not a skface model folder: expected {_CONFIG_NAME} and "
+                f"{_WEIGHTS_NAME} in it."
+            )
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{config_path} is not valid JSON: {exc}") from None
+        if not isinstance(config, dict) or config.get("estimator") != cls.__name__:
+            raise ValueError(f"{config_path} does not describe a {cls.__name__}.")
+        if config.get("format") != MODEL_FORMAT:
+            raise ValueError(
+                f"{path} uses model format {config.get('format')!r} (written by skface "
+                f"{config.get('skface_version')}); this skface reads format {MODEL_FORMAT}."
+            )
+        try:
+            params = dict(config["params"])
+            params["augment"] = _augmenter_from_config(config.get("augment"))
+            params["device"] = device
+            est = cls(**params)
+            dtype = object if config["classes_dtype"] == "object" else np.dtype(config["classes_dtype"])
+            est.classes_ = np.asarray(config["classes"], dtype=dtype)
+            est.image_shape_ = tuple(config["image_shape"])
+            est.n_features_in_ = int(config["n_features_in"])
+            est.history_ = config["history"]
+            est.best_epoch_ = int(config["best_epoch"])
+            est.n_epochs_ = int(config["n_epochs"])
+            est.interrupted_ = bool(config["interrupted"])
+            est.fit_time_ = float(config["fit_time"])
+            module = FaceCNN(**config["module"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{config_path} is incomplete or corrupted: {exc!r}") from None
+        try:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+            module.load_state_dict(state)
+        except Exception as exc:  # torch raises many types for damaged files
+            raise ValueError(f"{weights_path} could not be loaded: {exc}") from None
+        dev = resolve_device(device)
+        if dev.startswith("cuda"):
+            module = module.to(memory_format=torch.channels_last)
+        net = est._make_net(module, dev, {"gamma": float(est.gamma)})
+        net.initialize()
+        est.net_ = net
+        est.n_params_ = int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+        return est
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def _augmenter_from_config(spec):
+    """Rebuild an augmenter from its saved name and parameters (skface classes only)."""
+    if spec is None:
+        return None
+    from . import preprocessing
+
+    name = spec.get("class")
+    if name not in getattr(preprocessing, "__all__", ()):
+        raise ValueError(f"unknown augmenter class {name!r} in the model config.")
+    return getattr(preprocessing, name)(**spec.get("params", {}))

@@ -1,0 +1,163 @@
+"""The VGG-style convolutional backbone with optional attention."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._attention import ATTENTION_BLOCKS, make_attention
+
+_MAX_CHANNELS = 512
+
+
+class ConvBlock(nn.Module):
+    """``n_convs`` x (3x3 conv, batch-norm, ReLU), optionally with an identity shortcut.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    n_convs : int, default=1
+    residual : bool, default=False
+        Adds the input (through a 1x1 conv when the width changes) before the last ReLU, as a
+        ResNet basic block does.
+    """
+
+    def __init__(self, in_channels, out_channels, n_convs=1, residual=False):
+        super().__init__()
+        layers = []
+        for i in range(n_convs):
+            layers += [
+                nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1,
+                          bias=False),
+                nn.BatchNorm2d(out_channels),
+            ]
+            if i < n_convs - 1:
+                layers.append(nn.ReLU(inplace=True))
+        self.body = nn.Sequential(*layers)
+        self.shortcut = None
+        if residual:
+            self.shortcut = (
+                nn.Identity()
+                if in_channels == out_channels
+                else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
+                                   nn.BatchNorm2d(out_channels))
+            )
+
+    def forward(self, x):
+        y = self.body(x)
+        if self.shortcut is not None:
+            y = y + self.shortcut(x)
+        return F.relu(y, inplace=True)
+
+
+class Stage(nn.Module):
+    """One resolution level: conv blocks, an optional attention block, then 2x max-pooling."""
+
+    def __init__(self, in_channels, out_channels, convs_per_block, residual, attention,
+                 reduction, pool):
+        super().__init__()
+        self.conv = ConvBlock(in_channels, out_channels, convs_per_block, residual)
+        self.attention = (
+            make_attention(attention, out_channels, reduction) if attention is not None else None
+        )
+        self.pool = pool
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.attention is not None:
+            x = self.attention(x)
+        if self.pool:
+            # ceil_mode keeps 1-pixel-wide maps (e.g. flattened 1 x F inputs) valid
+            x = F.max_pool2d(x, 2, ceil_mode=True)
+        return x
+
+
+def default_attention_stages(attention, depth):
+    """Stages that get an attention block when ``attention_stages`` is None.
+
+    Squeeze-and-Excitation and CBAM follow every stage; non-local attention, whose cost grows
+    with the square of the number of pixels, goes on the lowest-resolution stage only.
+    """
+    if attention is None:
+        return ()
+    if attention == "nonlocal":
+        return (depth - 1,)
+    return tuple(range(depth))
+
+
+class FaceCNN(nn.Module):
+    """A small VGG-style CNN: ``depth`` stages, global average pooling, dropout, linear head.
+
+    Stage ``i`` has ``min(width * 2**i, 512)`` channels and halves the resolution, except the
+    last.
+
+    Parameters
+    ----------
+    in_channels : int, default=3
+    n_classes : int, default=2
+    width : int, default=32
+        Channels of the first stage.
+    depth : int, default=4
+        Number of stages.
+    convs_per_block : int, default=1
+        3x3 convolutions per stage.
+    residual : bool, default=False
+        Use residual (ResNet basic) blocks.
+    attention : {None, "se", "cbam", "nonlocal"}, default=None
+    attention_stages : sequence of int, optional
+        Zero-based stages followed by an attention block; see
+        :func:`default_attention_stages` for the default.
+    reduction : int, default=16
+        Reduction ratio of the SE and CBAM MLPs.
+    dropout : float, default=0.3
+        Dropout before the linear head.
+    """
+
+    def __init__(self, in_channels=3, n_classes=2, width=32, depth=4, convs_per_block=1,
+                 residual=False, attention=None, attention_stages=None, reduction=16,
+                 dropout=0.3):
+        super().__init__()
+        if attention is not None and attention not in ATTENTION_BLOCKS:
+            raise ValueError(
+                f"Unknown attention {attention!r}; expected one of {sorted(ATTENTION_BLOCKS)} "
+                "or None."
+            )
+        if attention_stages is None:
+            attention_stages = default_attention_stages(attention, depth)
+        bad = [s for s in attention_stages if not 0 <= int(s) < depth]
+        if bad:
+            raise ValueError(f"attention_stages {bad} are outside 0..{depth - 1} (depth={depth}).")
+        stages = []
+        channels = in_channels
+        for i in range(depth):
+            out = min(width * 2**i, _MAX_CHANNELS)
+            stages.append(
+                Stage(channels, out, convs_per_block, residual,
+                      attention if i in set(attention_stages) else None, reduction,
+                      pool=i < depth - 1)
+            )
+            channels = out
+        self.stages = nn.ModuleList(stages)
+        # per-channel input standardisation, set from the training data by the estimator
+        self.register_buffer("input_mean", torch.zeros(in_channels))
+        self.register_buffer("input_std", torch.ones(in_channels))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(channels, n_classes)
+        self.n_features_out = channels
+
+    def forward_features(self, x):
+        """Return the last stage's feature map ``(N, C', h, w)``."""
+        x = (x - self.input_mean[:, None, None]) / self.input_std[:, None, None]
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+    def forward(self, x):
+        x = self.forward_features(x)
+        x = x.mean(dim=(2, 3))
+        return self.head(self.dropout(x))
+
+
+def attention_modules(module):
+    """List ``(name, block)`` for every attention block inside ``module``."""
+    kinds = tuple(ATTENTION_BLOCKS.values())
+    return [(name, m) for name, m in module.named_modules() if isinstance(m, kinds)]
