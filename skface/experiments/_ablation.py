@@ -244,7 +244,7 @@ class _Recorder:
         row["n_params"] = getattr(clf, "n_params_", None)
         row["n_epochs"] = getattr(clf, "n_epochs_", None)
         row["best_epoch"] = getattr(clf, "best_epoch_", None)
-        row["fit_time_s"] = fit_time
+        row["fit_time_s"] = getattr(clf, "fit_time_", None) or fit_time
         r.record(label, config, self.seed, row, estimator, test_ev, val_ev)
         r.last_mark = time.perf_counter()
         nan = float("nan")
@@ -386,8 +386,9 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     Ctrl-C stops the run after a warning; the returned table and the CSV files hold the runs that
     finished (``details.interrupted`` is True). ``n_params``, ``n_epochs`` and ``best_epoch`` come
     from the classifier's ``n_params_``, ``n_epochs_`` and ``best_epoch_`` when it has them.
-    Training time is the wall time from the end of the previous run's scoring to the start of this
-    run's scoring (cloning plus fitting), as measured in this process.
+    Training time is the classifier's ``fit_time_`` when it has one (FaceCNNClassifier), otherwise
+    the wall time from the end of the previous run's scoring to the start of this run's scoring
+    (cloning plus fitting), as measured in this process.
     """
     step, clf = _classifier_step(pipeline)
     if not hasattr(clf, "predict_proba"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
@@ -237,7 +238,11 @@ def plot_training_curves(models, *, title="Training curves"):
                 finite = [(v, e) for v, e in zip(valid, epochs) if v is not None]
                 best = min(finite)[1]
         if best is not None:
-            ax.axvline(best, color="crimson", ls="--", lw=1.2, label=f"best epoch {best}")
+            ax.axvline(best, color="crimson", ls="--", lw=1.2, label=f"kept epoch {best}")
+            at = [v for e, v in zip(epochs, valid) if e == best and v is not None]
+            if at:
+                ax.plot([best], at, "*", color="crimson", ms=12)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(str(label), fontsize="medium")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
