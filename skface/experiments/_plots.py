@@ -269,6 +269,13 @@ def _to_display(images):
     return Xf
 
 
+def _class_name(result, label):
+    """``"fake"``/``"real"`` for 0/1 labels; string labels as they are."""
+    if isinstance(label, str):
+        return label
+    return "fake" if label == result.pos_label else "real"
+
+
 def plot_misclassified(result, images, *, n_images=16, title=None):
     """Show the test images the model got wrong with the highest confidence.
 
@@ -307,7 +314,8 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax, i in zip(axes, order):
             ax.imshow(pics[i], cmap="gray" if pics[i].ndim == 2 else None, vmin=0, vmax=1)
-            ax.set_title(f"true {result.y_true[i]}\nP(fake)={result.y_score[i]:.2f}",
+            ax.set_title(f"true {_class_name(result, result.y_true[i])}\n"
+                         f"P(fake)={result.y_score[i]:.2f}",
                          fontsize="x-small")
             ax.axis("off")
         for ax in axes[len(order):]:
