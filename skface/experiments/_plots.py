@@ -6,9 +6,7 @@ as a PNG through a temporary file.
 """
 
 import inspect
-import os
-import tempfile
-from pathlib import Path
+import io
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,6 +19,7 @@ from sklearn.metrics import (
 )
 
 from ..metrics import EvaluationResult
+from ._io import atomic_write_bytes
 
 __all__ = [
     "plot_confusion_matrix",
@@ -51,18 +50,9 @@ def save_figure(fig, path, *, dpi=100):
     -------
     path : Path
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _check_result(result, name="result", need_scores=True):
@@ -132,6 +122,19 @@ def plot_confusion_matrix(result, *, normalize=None, title=None):
     return fig
 
 
+def _curves(results, display):
+    """One ``display.from_predictions`` curve per result on a new figure."""
+    results = _check_results_dict(results)
+    fig = _new_figure(5.5, 4.5)
+    ax = fig.add_subplot()
+    for label, res in results.items():
+        display.from_predictions(
+            res.y_true == res.pos_label, res.y_score, pos_label=True, ax=ax,
+            name=str(label), **_line_kwargs(display),
+        )
+    return fig, ax
+
+
 def plot_roc_curves(results, *, title="ROC curves"):
     """Plot one ROC curve per configuration.
 
@@ -145,14 +148,7 @@ def plot_roc_curves(results, *, title="ROC curves"):
     -------
     fig : Figure
     """
-    results = _check_results_dict(results)
-    fig = _new_figure(5.5, 4.5)
-    ax = fig.add_subplot()
-    for label, res in results.items():
-        RocCurveDisplay.from_predictions(
-            res.y_true == res.pos_label, res.y_score, pos_label=True, ax=ax,
-            name=str(label), **_line_kwargs(RocCurveDisplay),
-        )
+    fig, ax = _curves(results, RocCurveDisplay)
     ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1)
     ax.set_title(title)
     ax.set_xlabel("False-positive rate (real called fake)")
@@ -173,14 +169,7 @@ def plot_pr_curves(results, *, title="Precision-recall curves"):
     -------
     fig : Figure
     """
-    results = _check_results_dict(results)
-    fig = _new_figure(5.5, 4.5)
-    ax = fig.add_subplot()
-    for label, res in results.items():
-        PrecisionRecallDisplay.from_predictions(
-            res.y_true == res.pos_label, res.y_score, pos_label=True, ax=ax,
-            name=str(label), **_line_kwargs(PrecisionRecallDisplay),
-        )
+    fig, ax = _curves(results, PrecisionRecallDisplay)
     ax.set_title(title)
     ax.set_xlabel("Recall (fakes caught)")
     ax.set_ylabel("Precision")
