@@ -9,9 +9,6 @@ import inspect
 import io
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
@@ -32,6 +29,10 @@ __all__ = [
 
 
 def _new_figure(width, height):
+    # matplotlib is imported on first use, so ``import skface`` stays light
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -177,6 +178,12 @@ def plot_pr_curves(results, *, title="Precision-recall curves"):
     return fig
 
 
+def _integer_locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def _history_of(model):
     """Return ``(history, best_epoch)`` from a FaceCNNClassifier, a pipeline ending in one, or
     a plain list of epoch dicts."""
@@ -231,7 +238,7 @@ def plot_training_curves(models, *, title="Training curves"):
             at = [v for e, v in zip(epochs, valid) if e == best and v is not None]
             if at:
                 ax.plot([best], at, "*", color="crimson", ms=12)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(_integer_locator())
         ax.set_title(str(label), fontsize="medium")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
