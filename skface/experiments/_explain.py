@@ -262,8 +262,9 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
     Returns
     -------
     fig : Figure
-        One row per image: the image, then per model its Grad-CAM overlay and, when the model has
-        attention blocks, the deepest block's map.
+        One column per image. The first row shows the images; then each model gets a row with
+        its Grad-CAM overlay and, when it has attention blocks, a row with the deepest block's
+        map.
     """
     from ._plots import _new_figure, _to_display
 
@@ -278,24 +279,25 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
     pics = _to_display(
         check_image_array(shown, image_shape=find_face_classifier(first).image_shape_)
     )
-    columns = [("image", None)]
+    panels = [("image", None)]
     for label, model in models.items():
-        columns.append((f"{label}\nGrad-CAM", grad_cam(model, X)))
+        panels.append((f"{label}\nGrad-CAM", grad_cam(model, X)))
         maps = attention_maps(model, X)
         if maps:
             key = list(maps)[-1]
-            columns.append((f"{label}\n{key}", maps[key]))
-    rows = len(pics)
-    fig = _new_figure(1.8 * len(columns) + 0.3, 1.9 * rows + 0.6)
-    axes = fig.subplots(rows, len(columns), squeeze=False)
-    for r in range(rows):
-        for c, (title, maps) in enumerate(columns):
+            panels.append((f"{label}\n{key}", maps[key]))
+    cols = len(pics)
+    fig = _new_figure(1.7 * cols + 2.4, 1.75 * len(panels) + 0.5)
+    axes = fig.subplots(len(panels), cols, squeeze=False)
+    for r, (title, maps) in enumerate(panels):
+        for c in range(cols):
             ax = axes[r, c]
-            ax.imshow(pics[r], cmap="gray" if pics[r].ndim == 2 else None, vmin=0, vmax=1)
+            ax.imshow(pics[c], cmap="gray" if pics[c].ndim == 2 else None, vmin=0, vmax=1)
             if maps is not None:
-                ax.imshow(maps[r], cmap="jet", alpha=alpha, vmin=0, vmax=1)
-            if r == 0:
-                ax.set_title(title, fontsize="x-small")
-            ax.axis("off")
+                ax.imshow(maps[c], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize="small")
     fig.suptitle("Where each model looks (red = strong evidence)")
     return fig

@@ -5,7 +5,8 @@ Label convention
 skface treats *fake* (AI-generated) as the positive class. :func:`resolve_pos_label` decides which of
 an estimator's two ``classes_`` that is:
 
-- labels ``{0, 1}`` (or ``{False, True}``): the positive class is ``1`` (= ``classes_[1]``);
+- labels ``{0, 1}`` (also ``{0.0, 1.0}`` or ``{False, True}``): the positive class is ``1``
+  (= ``classes_[1]``);
 - labels ``{"real", "fake"}`` (any letter case): the positive class is ``"fake"``. Note that sorting
   puts ``"fake"`` first, so here the positive class is ``classes_[0]``;
 - anything else must be named with ``pos_label=``; otherwise a ``ValueError`` says so.
@@ -88,8 +89,9 @@ def resolve_pos_label(classes, pos_label=None):
             raise ValueError(f"pos_label={pos_label!r} is not one of the classes {classes!r}.")
         neg = classes[1 - classes.index(pos_label)]
         return pos_label, neg
-    if all(isinstance(c, (numbers.Integral, bool)) for c in classes) and set(classes) == {0, 1}:
-        return classes[1], classes[0]
+    if all(isinstance(c, numbers.Real) for c in classes) and set(classes) == {0, 1}:
+        pos = classes[0] if classes[0] == 1 else classes[1]
+        return pos, classes[1 - classes.index(pos)]
     if all(isinstance(c, str) for c in classes) and {c.lower() for c in classes} == {"real", "fake"}:
         pos = classes[0] if classes[0].lower() == "fake" else classes[1]
         return pos, classes[1 - classes.index(pos)]

@@ -87,7 +87,7 @@ def test_find_face_classifier(models):
 def test_pictures_of_models(models, data, tmp_path):
     X, y, src, (_, _, te) = data
     fig = plot_attention(models, X[te], n_images=3)
-    assert len(fig.axes[0].get_images()) == 1 and len(fig.axes[1].get_images()) == 2
+    assert len(fig.axes[0].get_images()) == 1 and len(fig.axes[3].get_images()) == 2
     # image + Grad-CAM for each of 4 models + one attention map for the 3 attention models
     assert len(fig.axes) == 3 * (1 + 4 + 3)
     fig = plot_training_curves(models)

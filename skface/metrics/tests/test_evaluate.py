@@ -67,6 +67,7 @@ def test_real_fake_strings_positive_is_fake(fitted):
 def test_resolve_pos_label():
     assert resolve_pos_label([0, 1]) == (1, 0)
     assert resolve_pos_label(np.array([False, True])) == (True, False)
+    assert resolve_pos_label(np.array([0.0, 1.0])) == (1.0, 0.0)
     assert resolve_pos_label(["Fake", "Real"]) == ("Fake", "Real")
     assert resolve_pos_label(["a", "b"], pos_label="a") == ("a", "b")
     with pytest.raises(ValueError, match="pos_label"):
