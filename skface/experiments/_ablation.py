@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
 from sklearn.utils import _safe_indexing
 
 from ..metrics import evaluate, resolve_pos_label, tune_threshold
-from ..metrics._evaluate import _as_label_array
+from ..metrics._evaluate import _as_label_array, _as_source_array
 from ._io import to_table, write_csv
 
 __all__ = ["AblationDetails", "check_split", "default_param_grid", "run_ablation"]
@@ -104,7 +104,9 @@ def check_split(split, n_samples):
                              ((1, "val"), (2, "test"))):
         common = np.intersect1d(parts[a], parts[b])
         if common.size:
-            raise ValueError(f"The {na} and {nb} parts share {common.size} samples (e.g. {common[:5]}).")
+            raise ValueError(
+                f"The {na} and {nb} parts share {common.size} samples (e.g. {common[:5]})."
+            )
     return tuple(parts)
 
 
@@ -191,7 +193,8 @@ class AblationDetails:
     def evaluations_for_seed(self, seed=None):
         """Return ``{config: EvaluationResult}`` for one seed (default: the first finished)."""
         seed = self._seed(seed)
-        return {c: self.evaluations[(c, seed)] for c in self.configs if (c, seed) in self.evaluations}
+        return {c: self.evaluations[(c, seed)] for c in self.configs
+                if (c, seed) in self.evaluations}
 
     def estimators_for_seed(self, seed=None):
         """Return ``{config: fitted estimator}`` for one seed (default: the first finished)."""
@@ -415,9 +418,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     pos, _ = resolve_pos_label(labels, pos_label)
     y_fit = np.asarray(y_arr.tolist())
     if sources is not None:
-        sources = np.asarray([str(s) for s in np.asarray(sources, dtype=object).ravel()], dtype=object)
-        if len(sources) != n:
-            raise ValueError(f"sources has {len(sources)} entries but y has {n}.")
+        sources = _as_source_array(sources, n)
     if threshold is not None and not isinstance(threshold, (int, float)) and threshold != "tune":
         raise ValueError(f"threshold must be None, a float in (0, 1) or 'tune'; got {threshold!r}.")
     if selection_metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc",
@@ -503,8 +504,8 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     except KeyboardInterrupt:
         details.interrupted = True
         warnings.warn(
-            f"Ablation interrupted: {len(runner.rows)} of {len(configs) * len(seeds)} runs finished "
-            f"and are kept" + (f" in {runs_csv}." if runs_csv else "."),
+            f"Ablation interrupted: {len(runner.rows)} of {len(configs) * len(seeds)} runs "
+            f"finished and are kept" + (f" in {runs_csv}." if runs_csv else "."),
             UserWarning, stacklevel=2,
         )
     finally:

@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 
 from ..metrics import evaluate, resolve_pos_label
-from ..metrics._evaluate import _as_label_array
+from ..metrics._evaluate import _as_label_array, _as_source_array
 from ._ablation import check_split, validation_fit_params
 from ._io import to_table, write_csv
 
@@ -70,10 +70,10 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
       :func:`~skface.experiments.run_ablation`);
     - **held-out test set**: every sample of ``s`` (none was seen in training). A source usually
       holds one class only, so accuracy on it alone is the share of its images classified
-      correctly (the recall of fakes for a generator, the specificity for a real source), and ROC-AUC
-      would be undefined. To measure ranking, the held-out test set also gets the *test-part*
-      images of the other class from the remaining sources; ROC-AUC, average precision and EER
-      compare ``s`` with those;
+      correctly (the recall of fakes for a generator, the specificity for a real source), and
+      ROC-AUC would be undefined. To measure ranking, the held-out test set also gets the
+      *test-part* images of the other class from the remaining sources; ROC-AUC, average
+      precision and EER compare ``s`` with those;
     - **in-distribution** reference: the same model on the test part of the sources it was
       trained on, so the gap between ``in_dist_accuracy`` and ``held_out_accuracy`` shows how much
       is lost on an unseen source.
@@ -122,9 +122,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     n = len(y_arr)
     if sources is None:
         raise ValueError("cross_source_evaluate needs sources (one per sample).")
-    src = np.asarray([str(s) for s in np.asarray(sources, dtype=object).ravel()], dtype=object)
-    if len(src) != n:
-        raise ValueError(f"sources has {len(src)} entries but y has {n}.")
+    src = _as_source_array(sources, n)
     labels = sorted(set(y_arr.tolist()), key=repr)
     if len(labels) != 2:
         raise ValueError(f"y must hold exactly two classes (real and fake); got {labels!r}.")

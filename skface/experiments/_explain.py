@@ -1,7 +1,8 @@
 """Where does a FaceCNNClassifier look? Grad-CAM and attention-block maps.
 
-Both work on a fitted :class:`skface.FaceCNNClassifier` or a pipeline ending in one (earlier steps
-are applied with ``transform``). Maps are returned at the input image size, scaled to [0, 1] per image.
+Both work on a fitted :class:`skface.FaceCNNClassifier` or a pipeline ending in one (earlier
+steps are applied with ``transform``). Maps are returned at the input image size, scaled to
+[0, 1] per image.
 """
 
 import numpy as np
@@ -79,7 +80,8 @@ def _as_tensor(clf, Xt):
 
 def _normalise(maps, size):
     """Upsample ``(N, h, w)`` maps to ``size`` and scale each to [0, 1]."""
-    maps = F.interpolate(maps[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0]
+    maps = F.interpolate(maps[:, None].float(), size=size, mode="bilinear",
+                         align_corners=False)[:, 0]
     flat = maps.reshape(len(maps), -1)
     lo = flat.min(dim=1, keepdim=True).values
     hi = flat.max(dim=1, keepdim=True).values

@@ -117,7 +117,8 @@ def plot_confusion_matrix(result, *, normalize=None, title=None):
     if {str(result.neg_label).lower(), str(result.pos_label).lower()} == {"real", "fake"}:
         labels = [str(result.neg_label), str(result.pos_label)]
     disp = ConfusionMatrixDisplay(cm, display_labels=labels)
-    disp.plot(ax=ax, cmap="Blues", colorbar=False, values_format=None if normalize is None else ".2f")
+    disp.plot(ax=ax, cmap="Blues", colorbar=False,
+              values_format=None if normalize is None else ".2f")
     acc = "n/a" if result.accuracy is None else f"{result.accuracy:.3f}"
     ax.set_title(title or f"Confusion matrix (n={result.n_samples}, accuracy {acc})")
     return fig

@@ -1,4 +1,4 @@
-"""One folder per run: report.html (self-contained), report.md, metrics.json, CSV tables, figures."""
+"""One folder per run: report.html (self-contained), report.md, metrics.json, CSVs, figures."""
 
 import base64
 import datetime as _dt
@@ -34,7 +34,8 @@ h1{border-bottom:2px solid #d0d7de;padding-bottom:.3em}
 h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 .meta{color:#57606a;font-size:.9em}
 .cards{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
-.card{border:1px solid #d0d7de;border-radius:8px;padding:.6em 1em;min-width:120px;background:#f6f8fa}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:.6em 1em;min-width:110px;
+background:#f6f8fa}
 .card .v{font-size:1.6em;font-weight:600}.card .k{color:#57606a;font-size:.85em}
 table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
 th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
@@ -135,7 +136,10 @@ class _Doc:
 def _evaluation_section(doc, result, heading="Test-set evaluation"):
     doc.heading(heading)
     doc.cards([(label, _fmt(getattr(result, key), 3)) for key, label in _MAIN_METRICS])
-    thr = "the estimator's own predict" if result.threshold is None else f"P(fake) >= {result.threshold:.3f}"
+    if result.threshold is None:
+        thr = "the estimator's own predict"
+    else:
+        thr = f"P(fake) >= {result.threshold:.3f}"
     doc.para(
         f"{result.n_samples} test images; fake = {result.pos_label!r} is the positive class; "
         f"decision rule: {thr}. Confusion matrix (rows true, columns predicted): "
@@ -245,9 +249,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
 
     The folder holds ``report.html`` (self-contained: figures embedded as base64 PNG),
     ``report.md`` (figures under ``figures/``), ``metrics.json``, the tables as CSV
-    (``ablation.csv``, ``ablation_runs.csv``, ``cross_source.csv``, ``per_source.csv``) and a copy of
-    the manifest. Everything is written into a temporary sibling folder that is renamed into place
-    at the end, so a folder named ``out_dir`` is always complete.
+    (``ablation.csv``, ``ablation_runs.csv``, ``cross_source.csv``, ``per_source.csv``) and a copy
+    of the manifest. Everything is written into a temporary sibling folder that is renamed into
+    place at the end, so a folder named ``out_dir`` is always complete.
 
     Parameters
     ----------
@@ -442,4 +446,3 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
-

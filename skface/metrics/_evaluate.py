@@ -2,8 +2,8 @@
 
 Label convention
 ----------------
-skface treats *fake* (AI-generated) as the positive class. :func:`resolve_pos_label` decides which of
-an estimator's two ``classes_`` that is:
+skface treats *fake* (AI-generated) as the positive class. :func:`resolve_pos_label` decides which
+of an estimator's two ``classes_`` that is:
 
 - labels ``{0, 1}`` (also ``{0.0, 1.0}`` or ``{False, True}``): the positive class is ``1``
   (= ``classes_[1]``);
@@ -92,12 +92,13 @@ def resolve_pos_label(classes, pos_label=None):
     if all(isinstance(c, numbers.Real) for c in classes) and set(classes) == {0, 1}:
         pos = classes[0] if classes[0] == 1 else classes[1]
         return pos, classes[1 - classes.index(pos)]
-    if all(isinstance(c, str) for c in classes) and {c.lower() for c in classes} == {"real", "fake"}:
+    strings = all(isinstance(c, str) for c in classes)
+    if strings and {c.lower() for c in classes} == {"real", "fake"}:
         pos = classes[0] if classes[0].lower() == "fake" else classes[1]
         return pos, classes[1 - classes.index(pos)]
     raise ValueError(
-        f"Cannot tell which class is 'fake' among {classes!r}: skface infers it only for 0/1 labels "
-        f"(1 = fake) or 'real'/'fake' labels. Pass pos_label=<the fake label>."
+        f"Cannot tell which class is 'fake' among {classes!r}: skface infers it only for 0/1 "
+        f"labels (1 = fake) or 'real'/'fake' labels. Pass pos_label=<the fake label>."
     )
 
 
@@ -297,7 +298,8 @@ class EvaluationResult:
             return "n/a" if v is None else f"{v:.4f}"
 
         lines = [f"EvaluationResult on {self.n_samples} images (positive = {self.pos_label!r})"]
-        for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer"):
+        shown = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
+        for name in shown:
             lines.append(f"  {name:<18}{fmt(getattr(self, name))}")
         lines.append(f"  confusion matrix (rows true {self.labels!r}): {self.confusion_matrix}")
         for src, res in self.per_source.items():
@@ -349,6 +351,14 @@ def _as_label_array(y, name="y"):
     if arr.size == 0:
         raise ValueError(f"{name} is empty.")
     return np.array([_py(v) for v in arr], dtype=object)
+
+
+def _as_source_array(sources, n):
+    """Sources as an object array of ``str``, one per sample."""
+    sources = np.asarray([str(s) for s in np.asarray(sources, dtype=object).ravel()], dtype=object)
+    if len(sources) != n:
+        raise ValueError(f"sources has {len(sources)} entries but y has {n}; they must match.")
+    return sources
 
 
 def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
@@ -404,11 +414,7 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
         if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
             raise ValueError(f"threshold must be a float in (0, 1); got {threshold!r}.")
     if sources is not None:
-        sources = np.asarray([str(s) for s in np.asarray(sources, dtype=object).ravel()], dtype=object)
-        if len(sources) != len(y_true):
-            raise ValueError(
-                f"sources has {len(sources)} entries but y has {len(y_true)}; they must match."
-            )
+        sources = _as_source_array(sources, len(y_true))
     scores = _positive_scores(estimator, X, pos)
     if len(scores) != len(y_true):
         raise ValueError(f"X has {len(scores)} samples but y has {len(y_true)}.")
@@ -483,7 +489,8 @@ def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_l
         func = _TUNING_METRICS[metric]
     else:
         raise ValueError(
-            f"Unknown metric {metric!r}; choose one of {sorted(_TUNING_METRICS)} or pass a callable."
+            f"Unknown metric {metric!r}; choose one of {sorted(_TUNING_METRICS)} or pass a "
+            f"callable."
         )
     scorer = make_scorer(func, pos_label=pos)
     tuner = TunedThresholdClassifierCV(

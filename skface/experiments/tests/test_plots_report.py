@@ -19,7 +19,7 @@ from skface.experiments import (
     write_report,
 )
 from skface.experiments import _report
-from skface.metrics import EvaluationResult, evaluate
+from skface.metrics import EvaluationResult
 
 from .conftest import make_split
 
