@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
@@ -40,7 +41,11 @@ class _ImageDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, X, y=None, flip=False):
-        self.X = torch.from_numpy(X) if isinstance(X, np.ndarray) else X
+        if isinstance(X, np.ndarray):
+            if any(stride < 0 for stride in X.strides):  # torch cannot view mirrored arrays
+                X = np.ascontiguousarray(X)
+            X = torch.from_numpy(X)
+        self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.long)
         self.flip = flip
 
@@ -327,14 +332,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _check_X(self, X, *, fitted, name="X"):
-        reset_shape = self.image_shape_ if fitted else None
-        image_shape = self.image_shape_ if fitted else self.image_shape
-        if fitted and np.ndim(X) == 2 and np.shape(X)[1] != self.n_features_in_:
+        if not fitted:
+            return check_image_array(X, image_shape=self.image_shape, name=name)
+        X = check_array(X, allow_nd=True, dtype=[np.float32, np.uint8], input_name=name)
+        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"{name} has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        return check_image_array(X, image_shape=image_shape, reset_shape=reset_shape, name=name)
+        return check_image_array(X, image_shape=self.image_shape_, reset_shape=self.image_shape_,
+                                 name=name)
 
     def _encode(self, y, name="y"):
         y = column_or_1d(y, warn=True)
@@ -466,7 +473,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self : FaceCNNClassifier
         """
         self._validate_params()
-        X = check_image_array(X, image_shape=self.image_shape)
+        X = self._check_X(X, fitted=False)
         if y is None:
             raise ValueError("FaceCNNClassifier requires y to be passed, but the target y is None.")
         y = column_or_1d(y, warn=True)
@@ -585,11 +592,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         views = [False, True] if self.tta else [False]
         probas = []
         net = self.net_
-        for flip in views:
-            ds = _ImageDataset(X, flip=flip)
-            logits = torch.cat([out.detach().cpu().float()
-                                for out in net.forward_iter(ds, training=False)])
-            probas.append(F.softmax(logits.double(), dim=1))
+        # a DataLoader draws its base seed from the global generator: keep that untouched
+        with torch.random.fork_rng(devices=[]):
+            for flip in views:
+                ds = _ImageDataset(X, flip=flip)
+                logits = torch.cat([out.detach().cpu().float()
+                                    for out in net.forward_iter(ds, training=False)])
+                probas.append(F.softmax(logits.double(), dim=1))
         proba = torch.stack(probas).mean(0)
         return torch.log(proba.clamp_min(1e-300)).numpy()
 
@@ -622,7 +631,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted class labels."""
-        return self.classes_[np.argmax(self._logproba(X), axis=1)]
+        logp = self._logproba(X)
+        return self.classes_[np.argmax(logp, axis=1)]
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on ``(X, y)``; labels unseen during fit raise ``ValueError``."""

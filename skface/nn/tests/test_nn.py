@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from skface.nn import CBAM, FaceCNN, FocalLoss, NonLocalBlock, SEBlock, attention_modules
+
+
+@pytest.mark.parametrize("block", [SEBlock(32), CBAM(32), NonLocalBlock(32)])
+def test_attention_block_keeps_shape_and_gets_gradients(block):
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 8, 8, requires_grad=True)
+    y = block(x)
+    assert y.shape == x.shape
+    (y ** 2).sum().backward()
+    for name, p in block.named_parameters():
+        assert p.grad is not None, name
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_nonlocal_block_starts_as_identity():
+    block = NonLocalBlock(16).eval()
+    x = torch.randn(1, 16, 4, 4)
+    assert torch.allclose(block(x), x)
+
+
+def test_attention_maps_are_hookable():
+    maps = {}
+    x = torch.randn(2, 32, 6, 6)
+    se, cbam, nl = SEBlock(32), CBAM(32), NonLocalBlock(32)
+    se.gate.register_forward_hook(lambda m, i, o: maps.__setitem__("se", o))
+    cbam.spatial.register_forward_hook(lambda m, i, o: maps.__setitem__("cbam", o))
+    nl.softmax.register_forward_hook(lambda m, i, o: maps.__setitem__("nl", o))
+    se(x), cbam(x), nl(x)
+    assert maps["se"].shape == (2, 32, 1, 1)
+    assert maps["cbam"].shape == (2, 1, 6, 6)
+    assert maps["nl"].shape == (2, 36, 36)
+    assert torch.allclose(maps["nl"].sum(-1), torch.ones(2, 36))
+
+
+def _n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_backbone_variants_differ_and_train():
+    counts = {}
+    for attention in [None, "se", "cbam", "nonlocal"]:
+        torch.manual_seed(0)
+        net = FaceCNN(in_channels=3, width=16, depth=3, attention=attention)
+        x = torch.randn(4, 3, 32, 32)
+        out = net(x)
+        assert out.shape == (4, 2)
+        out.sum().backward()
+        blocks = attention_modules(net)
+        assert (len(blocks) > 0) == (attention is not None)
+        for _, block in blocks:
+            assert all(p.grad is not None for p in block.parameters())
+        counts[attention] = _n_params(net)
+    assert len(set(counts.values())) == 4
+    # non-local goes on the lowest-resolution stage only by default; SE / CBAM after every stage
+    assert len(attention_modules(FaceCNN(depth=3, attention="nonlocal"))) == 1
+    assert len(attention_modules(FaceCNN(depth=3, attention="se"))) == 3
+    assert len(attention_modules(FaceCNN(depth=3, attention="se", attention_stages=[1]))) == 1
+
+
+def test_backbone_handles_one_row_images_and_features():
+    net = FaceCNN(in_channels=1, depth=4, width=4, attention="cbam").eval()
+    assert net(torch.randn(3, 1, 1, 5)).shape == (3, 2)
+    assert net.forward_features(torch.randn(2, 1, 16, 16)).shape == (2, 32, 2, 2)
+
+
+def test_backbone_rejects_bad_config():
+    with pytest.raises(ValueError, match="Unknown attention 'transformer'"):
+        FaceCNN(attention="transformer")
+    with pytest.raises(ValueError, match="outside 0..2"):
+        FaceCNN(depth=3, attention="se", attention_stages=[3])
+
+
+@pytest.mark.parametrize("weight", [None, [0.3, 2.0]])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_focal_loss_gamma_zero_is_cross_entropy(weight, smoothing):
+    torch.manual_seed(0)
+    logits = torch.randn(50, 2, dtype=torch.float64)
+    target = torch.randint(0, 2, (50,))
+    w = None if weight is None else torch.tensor(weight)
+    ours = FocalLoss(gamma=0.0, weight=w, label_smoothing=smoothing)(logits, target)
+    ref = F.cross_entropy(logits.float(), target,
+                          weight=None if w is None else w.float(), label_smoothing=smoothing)
+    assert torch.allclose(ours, ref, atol=1e-6)
+
+
+def test_focal_loss_multiclass_and_sum_reduction():
+    torch.manual_seed(1)
+    logits = torch.randn(20, 4)
+    target = torch.randint(0, 4, (20,))
+    ours = FocalLoss(reduction="sum")(logits, target)
+    assert torch.allclose(ours, F.cross_entropy(logits, target, reduction="sum"), atol=1e-5)
+
+
+def test_focal_loss_down_weights_easy_examples():
+    logits = torch.tensor([[4.0, -4.0], [0.2, -0.2]])  # easy, hard (both class 0)
+    target = torch.tensor([0, 0])
+    ce = FocalLoss(gamma=0.0, reduction="none")(logits, target)
+    fl = FocalLoss(gamma=2.0, reduction="none")(logits, target)
+    ratio = fl / ce
+    assert ratio[0] < 1e-3 and ratio[1] > 0.1  # the easy one shrinks far more
+    assert torch.all(fl <= ce)
+    assert FocalLoss(gamma=5.0)(logits, target) < FocalLoss(gamma=1.0)(logits, target)
+
+
+def test_focal_loss_rejects_negative_gamma():
+    with pytest.raises(ValueError, match="gamma must be >= 0"):
+        FocalLoss(gamma=-1)

@@ -1,0 +1,274 @@
+"""Tests of FaceCNNClassifier: the scikit-learn contract, learning, early stopping, persistence."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skface import FaceCNNClassifier
+
+# small and quick, but still trained for real by every scikit-learn check
+CHECK_PARAMS = dict(width=8, depth=2, max_epochs=20, batch_size=16, lr=1e-2, lr_schedule=None,
+                    random_state=0)
+TINY = dict(width=4, depth=2, max_epochs=3, batch_size=16, random_state=0)
+
+
+@parametrize_with_checks([FaceCNNClassifier(**CHECK_PARAMS)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def make_faces(n=160, size=16, seed=0):
+    """'Fake' images carry a 2x nearest-neighbour up-sampling checkerboard; 'real' ones do not."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 256, size=(n, 3, size, size)).astype(np.float32)
+    y = np.arange(n) % 2
+    low = rng.integers(0, 256, size=(n, 3, size // 2, size // 2)).astype(np.float32)
+    up = low.repeat(2, axis=2).repeat(2, axis=3)
+    checker = np.indices((size, size)).sum(0) % 2 * 60.0 - 30.0
+    X[y == 1] = np.clip(up[y == 1] + checker, 0, 255)
+    return X.astype(np.uint8), y
+
+
+def test_learns_upsampling_artifacts():
+    X, y = make_faces(400, seed=1)
+    Xt, yt = make_faces(200, seed=2)
+    clf = FaceCNNClassifier(width=8, depth=3, max_epochs=15, random_state=0).fit(X, y)
+    assert clf.score(Xt, yt) > 0.95
+    assert 1 <= clf.best_epoch_ <= clf.n_epochs_ <= 15
+    assert set(clf.history_[0]) == {"epoch", "train_loss", "valid_loss", "train_accuracy",
+                                     "valid_accuracy", "dur"}
+
+
+def test_grid_search_over_attention_and_gamma():
+    X, y = make_faces(64, size=8)
+    grid = GridSearchCV(FaceCNNClassifier(**{**TINY, "max_epochs": 2}),
+                        {"attention": [None, "se", "cbam", "nonlocal"], "gamma": [0.0, 2.0]},
+                        cv=2)
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 8
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+    assert grid.best_estimator_.n_params_ > 0
+
+
+def test_early_stopping_on_plateau_restores_best_epoch():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(120, 1, 8, 8), dtype=np.uint8)
+    y = rng.integers(0, 2, 120)  # pure noise: validation loss cannot keep improving
+    clf = FaceCNNClassifier(width=8, depth=2, max_epochs=60, n_iter_no_change=3, lr=3e-2,
+                            lr_schedule=None, random_state=0).fit(X[:80], y[:80], X[80:], y[80:])
+    assert clf.n_epochs_ < 60
+    assert not clf.interrupted_
+    valid = [h["valid_loss"] for h in clf.history_]
+    assert clf.best_epoch_ == int(np.argmin(valid)) + 1
+    assert clf.n_epochs_ == clf.best_epoch_ + 3
+    # the kept weights are the best epoch's: recomputing the validation loss gives its value
+    proba = clf.predict_proba(X[80:])
+    loss = -np.mean(np.log(proba[np.arange(40), y[80:]]))
+    assert loss == pytest.approx(min(valid), rel=1e-4)
+
+
+def test_no_validation_without_early_stopping():
+    X, y = make_faces(40)
+    clf = FaceCNNClassifier(early_stopping=False, **TINY).fit(X, y)
+    assert clf.n_epochs_ == 3 and clf.best_epoch_ == 3
+    assert clf.history_[-1]["valid_loss"] is None
+
+
+def test_same_seed_same_predictions_and_global_rng_untouched():
+    X, y = make_faces(64)
+    torch.manual_seed(123)
+    np.random.seed(7)
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()
+    a = FaceCNNClassifier(**TINY).fit(X, y).predict_proba(X)
+    b = FaceCNNClassifier(**TINY).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    assert np.array_equal(np_state[1], np.random.get_state()[1])
+    c = FaceCNNClassifier(**{**TINY, "random_state": 1}).fit(X, y).predict_proba(X)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc", "gray", "flat"])
+def test_input_layouts(layout):
+    X, y = make_faces(48, size=8)
+    if layout == "nhwc":
+        X = X.transpose(0, 2, 3, 1)
+    elif layout == "gray":
+        X = X[:, 0]
+    kwargs = {}
+    if layout == "flat":
+        X = X.reshape(len(X), -1)
+        kwargs["image_shape"] = (3, 8, 8)
+    clf = FaceCNNClassifier(**TINY, **kwargs).fit(X, y)
+    expected = {"gray": (1, 8, 8)}.get(layout, (3, 8, 8))
+    assert clf.image_shape_ == expected
+    assert clf.n_features_in_ == int(np.prod(expected))
+    assert clf.predict(X).shape == (48,)
+
+
+def test_string_labels_probabilities_and_decision_function():
+    X, y = make_faces(64)
+    labels = np.where(y == 1, "fake", "real")
+    clf = FaceCNNClassifier(gamma=2.0, class_weight="balanced", **TINY).fit(X, labels)
+    assert list(clf.classes_) == ["fake", "real"]
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    assert np.all((proba >= 0) & (proba <= 1))
+    dec = clf.decision_function(X)
+    np.testing.assert_allclose(dec, np.log(proba[:, 1]) - np.log(proba[:, 0]), rtol=1e-6)
+    assert set(clf.predict(X)) <= {"fake", "real"}
+
+
+def test_tta_averages_the_mirror():
+    X, y = make_faces(48)
+    clf = FaceCNNClassifier(**TINY).fit(X, y)
+    plain = clf.predict_proba(X)
+    mirrored = clf.predict_proba(X[..., ::-1])
+    clf.set_params(tta=True)
+    np.testing.assert_allclose(clf.predict_proba(X), (plain + mirrored) / 2, rtol=1e-6)
+
+
+class CountingAugmenter:
+    """Records what it is asked to augment; flips each batch."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+
+    def get_params(self, deep=True):
+        return {"stop_after": self.stop_after}
+
+    def augment_batch(self, X, rng):
+        self.calls = getattr(self, "calls", 0) + 1
+        assert X.dtype == torch.float32 and float(X.max()) <= 1.0
+        if self.stop_after is not None and self.calls > self.stop_after:
+            raise KeyboardInterrupt
+        return torch.flip(X, dims=(-1,)) if rng.random() < 0.5 else X
+
+
+def test_augmentation_only_while_training():
+    X, y = make_faces(64)
+    aug = CountingAugmenter()
+    clf = FaceCNNClassifier(augment=aug, **TINY).fit(X, y)
+    n_train_batches = int(np.ceil((64 - 10) / 16))
+    assert aug.calls == 3 * n_train_batches
+    clf.predict_proba(X)
+    clf.decision_function(X)
+    clf.score(X, y)
+    assert aug.calls == 3 * n_train_batches
+
+
+def test_ctrl_c_keeps_best_weights_so_far():
+    X, y = make_faces(64)
+    with pytest.warns(UserWarning, match="interrupted after 2 epoch"):
+        clf = FaceCNNClassifier(augment=CountingAugmenter(stop_after=8),
+                                **{**TINY, "max_epochs": 10}).fit(X, y)
+    assert clf.interrupted_
+    assert clf.n_epochs_ == 2
+    assert clf.predict(X).shape == (64,)
+
+
+def test_persistence_round_trips(tmp_path):
+    X, y = make_faces(64)
+    clf = FaceCNNClassifier(attention="cbam", **TINY).fit(X, np.where(y, "fake", "real"))
+    expected = clf.predict_proba(X)
+    for restored in (
+        pickle.loads(pickle.dumps(clf)),
+        joblib.load(joblib.dump(clf, tmp_path / "m.joblib")[0]),
+        FaceCNNClassifier.load(clf.save(tmp_path / "model")),
+    ):
+        np.testing.assert_allclose(restored.predict_proba(X), expected, rtol=1e-5, atol=1e-7)
+        assert list(restored.classes_) == ["fake", "real"]
+    loaded = FaceCNNClassifier.load(tmp_path / "model")
+    assert loaded.get_params()["attention"] == "cbam"
+    assert loaded.history_ == clf.history_
+
+
+def test_loading_never_unpickles_code(tmp_path):
+    X, y = make_faces(32)
+    path = FaceCNNClassifier(**TINY).fit(X, y).save(tmp_path / "model")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"payload": Evil()}, path / "weights.pt")
+    with pytest.raises(ValueError, match="could not be loaded"):
+        FaceCNNClassifier.load(path)
+
+
+def test_loading_broken_folders(tmp_path):
+    with pytest.raises(ValueError, match="not a skface model folder"):
+        FaceCNNClassifier.load(tmp_path)
+    X, y = make_faces(32)
+    path = FaceCNNClassifier(**TINY).fit(X, y).save(tmp_path / "m")
+    config = (path / "config.json").read_text()
+    (path / "config.json").write_text(config.replace('"format": 1', '"format": 99'))
+    with pytest.raises(ValueError, match="format 99"):
+        FaceCNNClassifier.load(path)
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        FaceCNNClassifier.load(path)
+
+
+def test_in_a_pipeline():
+    X, y = make_faces(64)
+    pipe = make_pipeline(FunctionTransformer(lambda a: a.astype(np.float32) / 255.0),
+                         FaceCNNClassifier(**TINY))
+    assert pipe.fit(X, y).predict(X).shape == (64,)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"attention": "transformer"}, "'attention' parameter"),
+        ({"gamma": -1.0}, "'gamma' parameter"),
+        ({"class_weight": "auto"}, "'class_weight' parameter"),
+        ({"lr_schedule": "step"}, "'lr_schedule' parameter"),
+        ({"validation_fraction": 1.5}, "'validation_fraction' parameter"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X, y = make_faces(32)
+    with pytest.raises(ValueError, match=match):
+        FaceCNNClassifier(**{**TINY, **params}).fit(X, y)
+
+
+def test_bad_inputs():
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(**TINY)
+    bad_X = X.astype(np.float32)
+    bad_X[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(bad_X, y)
+    with pytest.raises(ValueError, match="infinity"):
+        clf.fit(np.where(bad_X != bad_X, np.inf, bad_X), y)
+    with pytest.raises(ValueError, match="5-D"):
+        clf.fit(X[:, None], y)
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X, np.zeros(32))
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        clf.fit(X, y, X_val=X)
+    with pytest.raises(ValueError, match="not seen during fit"):
+        clf.fit(X, y, X_val=X, y_val=y + 5)
+    with pytest.raises(ValueError, match="not classes"):
+        clone(clf).set_params(class_weight={0: 1.0, 7: 2.0}).fit(X, y)
+    with pytest.raises(NotFittedError):
+        clone(clf).predict(X)
+    clf.fit(X, y)
+    with pytest.raises(ValueError, match=r"labels not seen during fit: \[2\]"):
+        clf.score(X, np.full(32, 2))
+    with pytest.raises(ValueError, match="was fitted on"):
+        clf.predict(X[:, :, :8, :8])

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from skface.utils import check_image_array, check_seed, resolve_device, torch_seeded
+
+
+def test_layouts_are_normalised_to_nchw():
+    x = np.zeros((2, 8, 6, 3), np.uint8)
+    assert check_image_array(x).shape == (2, 3, 8, 6)
+    assert check_image_array(np.zeros((2, 3, 8, 6), np.uint8)).shape == (2, 3, 8, 6)
+    assert check_image_array(np.zeros((2, 8, 6))).shape == (2, 1, 8, 6)
+    assert check_image_array(np.zeros((2, 5))).shape == (2, 1, 1, 5)
+    assert check_image_array(np.zeros((2, 48)), image_shape=(3, 4, 4)).shape == (2, 3, 4, 4)
+    assert check_image_array(np.zeros((2, 16)), image_shape=(4, 4)).shape == (2, 1, 4, 4)
+
+
+def test_dtypes_uint8_kept_others_float32():
+    assert check_image_array(np.zeros((1, 3, 2, 2), np.uint8)).dtype == np.uint8
+    assert check_image_array(np.zeros((1, 3, 2, 2), np.int64)).dtype == np.float32
+    assert check_image_array(np.zeros((1, 3, 2, 2))).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.full((2, 3), np.nan), "NaN"),
+        (np.full((2, 3), np.inf), "infinity"),
+        (np.zeros((0, 3)), "0 sample"),
+        (np.zeros((1, 1, 1, 1, 1)), "5-D"),
+    ],
+)
+def test_bad_arrays(X, match):
+    with pytest.raises(ValueError, match=match):
+        check_image_array(X)
+
+
+def test_shape_mismatch_messages():
+    with pytest.raises(ValueError, match="cannot be reshaped"):
+        check_image_array(np.zeros((2, 10)), image_shape=(3, 4, 4))
+    with pytest.raises(ValueError, match="was fitted on"):
+        check_image_array(np.zeros((2, 3, 4, 4)), reset_shape=(3, 8, 8))
+
+
+def test_seeding_leaves_global_state_alone():
+    before = torch.get_rng_state()
+    with torch_seeded(3):
+        a = torch.rand(3)
+    with torch_seeded(3):
+        b = torch.rand(3)
+    assert torch.equal(a, b)
+    assert torch.equal(before, torch.get_rng_state())
+    assert check_seed(5) == 5
+    assert check_seed(np.random.RandomState(0)) == check_seed(np.random.RandomState(0))
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
