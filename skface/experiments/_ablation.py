@@ -140,12 +140,14 @@ def _fmt_value(v):
     return str(v)
 
 
-def _short(name):
-    return name.rsplit("__", 1)[-1]
+def _short_names(keys):
+    """Column names for grid keys: the part after the last ``__`` unless two keys share it."""
+    short = [k.rsplit("__", 1)[-1] for k in keys]
+    return {k: (s if short.count(s) == 1 else k) for k, s in zip(keys, short)}
 
 
-def _config_label(config, keys):
-    return ", ".join(f"{_short(k)}={_fmt_value(config[k])}" for k in keys)
+def _config_label(config, names):
+    return ", ".join(f"{names[k]}={_fmt_value(config[k])}" for k in names)
 
 
 @dataclass
@@ -201,6 +203,32 @@ class AblationDetails:
         seed = self._seed(seed)
         return {c: self.estimators[(c, seed)] for c in self.configs if (c, seed) in self.estimators}
 
+    def representatives(self, limit=6):
+        """Configurations worth a picture when the grid is large.
+
+        With an ``attention`` parameter in the grid: for every attention setting, the
+        configuration with the best mean validation score (so each model variant appears once).
+        Otherwise the ``limit`` best by mean validation score. Model selection only, never the
+        test split.
+
+        Returns
+        -------
+        configs : list of str
+        """
+        from ._io import as_records
+
+        score = {r["config"]: (r.get("val_score_mean") if r.get("val_score_mean") is not None
+                               else float("-inf")) for r in as_records(self.table)}
+        ranked = sorted((c for c in self.configs if c in score), key=lambda c: -score[c])
+        att_key = next((k for c in self.configs for k in self.params[c]
+                        if k.rsplit("__", 1)[-1] == "attention"), None)
+        if att_key is None:
+            return ranked[:limit]
+        best = {}
+        for c in ranked:
+            best.setdefault(repr(self.params[c][att_key]), c)
+        return [c for c in self.configs if c in set(best.values())]
+
     def _seed(self, seed):
         if seed is not None:
             return seed
@@ -226,7 +254,7 @@ class _Recorder:
             raise KeyboardInterrupt("training was interrupted with Ctrl-C")
         params = estimator.get_params(deep=True)
         config = {k: params[k] for k in r.keys}
-        label = _config_label(config, r.keys)
+        label = _config_label(config, r.names)
         val_ev = evaluate(estimator, X_val, y_val, pos_label=r.pos_label)
         threshold = r.threshold
         if isinstance(threshold, str):
@@ -236,7 +264,8 @@ class _Recorder:
                            threshold=threshold, pos_label=r.pos_label)
         val_score = getattr(val_ev, r.selection_metric)
         row = {"config": label}
-        row.update({_short(k): config[k] for k in r.keys})
+        # None is written as "None" so tables and CSVs tell "no attention" from a missing value
+        row.update({r.names[k]: "None" if config[k] is None else config[k] for k in r.keys})
         row["seed"] = self.seed
         row["val_score"] = val_score
         row["val_accuracy"] = val_ev.accuracy
@@ -281,14 +310,14 @@ class _Runner:
             self.bar.set_postfix_str(f"{label} seed={seed}", refresh=False)
 
 
-def _summarise(rows, keys, configs, selection_metric):
+def _summarise(rows, names, configs):
     out = []
     for label in configs:
         group = [r for r in rows if r["config"] == label]
         if not group:
             continue
         rec = {"config": label}
-        rec.update({_short(k): group[0][_short(k)] for k in keys})
+        rec.update({col: group[0][col] for col in names.values()})
         rec["n_seeds"] = len(group)
         for m in _SUMMARY_METRICS:
             vals = np.array([np.nan if r[m] is None else r[m] for r in group], dtype=float)
@@ -464,8 +493,9 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(configs) * len(seeds), desc="ablation", unit="run")
+    names = _short_names(keys)
     runner = _Runner(
-        keys=keys, pos_label=pos, threshold=threshold, tune_metric=tune_metric,
+        keys=keys, names=names, pos_label=pos, threshold=threshold, tune_metric=tune_metric,
         selection_metric=selection_metric, X_test=_safe_indexing(X, test_idx),
         y_test=y_fit[test_idx], src_test=None if sources is None else sources[test_idx],
         details=details, keep_estimators=keep_estimators, runs_csv_path=runs_csv, bar=bar,
@@ -499,8 +529,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
                 search.fit(X_trval, y_trval, **fit_params)
                 details.grid_searches.append(search)
                 if csv_path is not None:
-                    write_csv(csv_path, _summarise(runner.rows, keys, details.configs,
-                                                   selection_metric)[0])
+                    write_csv(csv_path, _summarise(runner.rows, names, details.configs)[0])
     except KeyboardInterrupt:
         details.interrupted = True
         warnings.warn(
@@ -511,7 +540,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     finally:
         if bar is not None:
             bar.close()
-    summary, best = _summarise(runner.rows, keys, details.configs, selection_metric)
+    summary, best = _summarise(runner.rows, names, details.configs)
     if csv_path is not None:
         write_csv(csv_path, summary)
     details.table = to_table(summary)

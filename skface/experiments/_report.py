@@ -244,7 +244,8 @@ def _face_models(models):
 
 def write_report(out_dir, *, title="skface report", evaluation=None, evaluations=None,
                  ablation=None, cross_source=None, models=None, images=None, model_inputs=None,
-                 figures=None, manifest=None, notes=None, n_images=16, overwrite=False):
+                 figures=None, manifest=None, notes=None, n_images=16, max_curves=8,
+                 overwrite=False):
     """Write one run's report folder.
 
     The folder holds ``report.html`` (self-contained: figures embedded as base64 PNG),
@@ -284,6 +285,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         A paragraph shown under the title.
     n_images : int, default=16
         Misclassified images shown.
+    max_curves : int, default=8
+        With more ablation configurations than this, the curves, training curves and attention
+        maps show :meth:`AblationDetails.representatives` only (one per attention setting).
     overwrite : bool, default=False
         Replace an existing ``out_dir`` (only after the new report is complete).
 
@@ -320,10 +324,19 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
 
     ab_records, ab_details = _unpack(ablation, AblationDetails)
     cs_records, _ = _unpack(cross_source, CrossSourceDetails)
-    if evaluations is None and ab_details is not None and ab_details.evaluations:
-        evaluations = ab_details.evaluations_for_seed()
-    if models is None and ab_details is not None and ab_details.estimators:
-        models = ab_details.estimators_for_seed()
+    picked_note = None
+    if ab_details is not None and ab_details.evaluations:
+        shown = ab_details.configs
+        if len(shown) > max_curves:
+            shown = ab_details.representatives()
+            picked_note = (f"{len(shown)} of {len(ab_details.configs)} configurations are drawn: "
+                           f"per attention setting, the one with the best validation score "
+                           f"(seed {ab_details._seed(None)}).")
+        if evaluations is None:
+            evaluations = {c: e for c, e in ab_details.evaluations_for_seed().items()
+                           if c in shown}
+        if models is None and ab_details.estimators:
+            models = {c: m for c, m in ab_details.estimators_for_seed().items() if c in shown}
     face_models = _face_models(models)
     if model_inputs is None:
         model_inputs = images
@@ -369,6 +382,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             _ablation_section(doc, ab_records)
         if evaluations:
             doc.heading("ROC and precision-recall curves", 2)
+            if picked_note:
+                doc.para(picked_note, "meta")
             add_figure("roc_curves", plot_roc_curves(evaluations),
                        "ROC curves on the test split, one per configuration.")
             add_figure("pr_curves", plot_pr_curves(evaluations),

@@ -190,3 +190,43 @@ def test_ctrl_c_keeps_finished_rows(faces, tmp_path):
     assert len(details.runs) == 2
     assert len(_read_csv(tmp_path / "a_runs.csv")) == 2
     assert len(_read_csv(out)) == 2
+
+
+class _WithAttention(_ValRecorder):
+    def __init__(self, C=1.0, attention=None, random_state=None):
+        self.C = C
+        self.attention = attention
+        self.random_state = random_state
+
+
+def test_representatives_and_large_grid_report(faces, tmp_path):
+    from skface.experiments import write_report
+
+    X, y, _ = faces
+    pipe = Pipeline([("flatten", FunctionTransformer(_flatten)), ("classifier", _WithAttention())])
+    grid = {"classifier__attention": [None, "se", "cbam"], "classifier__C": [0.01, 0.1, 1.0]}
+    table, details = run_ablation(pipe, grid, X, y, make_split(len(y)), seeds=(0,),
+                                  csv_path=None, return_details=True, progress=False)
+    reps = details.representatives()
+    assert len(reps) == 3
+    for rep in reps:
+        att = details.params[rep]["classifier__attention"]
+        same = table[table["attention"].astype(str) == str(att)]
+        assert rep == same.loc[same["val_score_mean"].astype(float).idxmax(), "config"]
+    assert details.selected in reps
+    out = write_report(tmp_path / "r", ablation=(table, details), max_curves=4)
+    html = (out / "report.html").read_text()
+    assert "3 of 9 configurations are drawn" in html
+    fig_legend = len(details.evaluations_for_seed(0))
+    assert fig_legend == 9
+
+
+def test_duplicate_short_names_keep_full_names(faces):
+    X, y, _ = faces
+    pipe = Pipeline([("f1", FunctionTransformer(_flatten)), ("f2", FunctionTransformer()),
+                     ("classifier", LogisticRegression(max_iter=300))])
+    grid = {"f1__validate": [False], "f2__validate": [False], "classifier__C": [0.1, 1.0]}
+    table = run_ablation(pipe, grid, X, y, make_split(len(y)), seeds=(0,), csv_path=None,
+                         progress=False)
+    assert {"f1__validate", "f2__validate", "C"} <= set(table.columns)
+    assert table["config"].iloc[0] == "f1__validate=False, f2__validate=False, C=0.1"
