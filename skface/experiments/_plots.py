@@ -127,7 +127,7 @@ def plot_confusion_matrix(result, *, normalize=None, title=None):
 def _curves(results, display):
     """One ``display.from_predictions`` curve per result on a new figure."""
     results = _check_results_dict(results)
-    fig = _new_figure(5.5, 4.5)
+    fig = _new_figure(6.0, 4.6 + 0.22 * len(results))
     ax = fig.add_subplot()
     for label, res in results.items():
         display.from_predictions(
@@ -135,6 +135,11 @@ def _curves(results, display):
             name=str(label), **_line_kwargs(display),
         )
     return fig, ax
+
+
+def _legend_below(ax):
+    """Put the legend under the axes, where long configuration names hide no curve."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize="small", frameon=False)
 
 
 def plot_roc_curves(results, *, title="ROC curves"):
@@ -155,7 +160,7 @@ def plot_roc_curves(results, *, title="ROC curves"):
     ax.set_title(title)
     ax.set_xlabel("False-positive rate (real called fake)")
     ax.set_ylabel("True-positive rate (fakes caught)")
-    ax.legend(loc="lower right", fontsize="small")
+    _legend_below(ax)
     return fig
 
 
@@ -175,7 +180,7 @@ def plot_pr_curves(results, *, title="Precision-recall curves"):
     ax.set_title(title)
     ax.set_xlabel("Recall (fakes caught)")
     ax.set_ylabel("Precision")
-    ax.legend(loc="lower left", fontsize="small")
+    _legend_below(ax)
     return fig
 
 

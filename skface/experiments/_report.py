@@ -37,8 +37,8 @@ h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
 .card{border:1px solid #d0d7de;border-radius:8px;padding:.6em 1em;min-width:110px;
 background:#f6f8fa}
 .card .v{font-size:1.6em;font-weight:600}.card .k{color:#57606a;font-size:.85em}
-table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
-th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right}
+.tw{overflow-x:auto}table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
+th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right;white-space:nowrap}
 th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
 tr.sel td{background:#dafbe1;font-weight:600}
 tr:nth-child(even) td{background-color:#fbfcfd}
@@ -103,13 +103,14 @@ class _Doc:
 
     def table(self, header, rows, selected=None):
         selected = selected or [False] * len(rows)
-        h = ["<table><thead><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+        heads = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+        h = ['<div class="tw"><table><thead><tr>' + heads
              + "</tr></thead><tbody>"]
         for row, sel in zip(rows, selected):
             cls = ' class="sel"' if sel else ""
             h.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
                      + "</tr>")
-        h.append("</tbody></table>")
+        h.append("</tbody></table></div>")
         self.html.append("".join(h))
 
         def md_cell(c):
