@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
+from sklearn.model_selection import GridSearchCV, ParameterGrid
 from sklearn.utils import _safe_indexing
 
+from ..datasets import predefined_split
 from ..metrics import evaluate, resolve_pos_label, tune_threshold
 from ..metrics._evaluate import _as_label_array, _as_source_array
 from ._io import to_table, write_csv
@@ -371,6 +372,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     y : array-like of shape (n_samples,)
     split : tuple of (train_idx, val_idx, test_idx)
         Integer index arrays (or boolean masks) into ``X``; disjoint; every part holds both classes.
+        :func:`skface.datasets.train_val_test_split` makes a leak-free one.
     seeds : iterable of int, default=(0, 1, 2)
         Each is set as the classifier step's ``random_state``.
     sources : array-like of shape (n_samples,), optional
@@ -475,11 +477,9 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
             c.setdefault(k, pipeline.get_params(deep=True)[k])
     prefix_keys = [k for k in keys if step and not k.startswith(step + "__")]
 
-    trval_idx = np.concatenate([train_idx, val_idx])
+    trval_idx, cv = predefined_split(train_idx, val_idx)
     X_trval = _safe_indexing(X, trval_idx)
     y_trval = y_fit[trval_idx]
-    test_fold = np.r_[np.full(len(train_idx), -1), np.zeros(len(val_idx), dtype=int)]
-    cv = PredefinedSplit(test_fold)
 
     runs_csv = None
     if csv_path is not None:

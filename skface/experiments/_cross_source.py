@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 
+from ..datasets import LeaveOneSourceOut
 from ..metrics import evaluate, resolve_pos_label
 from ..metrics._evaluate import _as_label_array, _as_source_array
 from ._ablation import check_split, validation_fit_params
@@ -45,18 +46,22 @@ class CrossSourceDetails:
     csv_path: object = None
 
 
-def _default_split(y, mask, val_size, test_size, random_state):
-    """Stratified train/val/test indices over the samples where ``mask`` is True."""
-    idx = np.flatnonzero(mask)
-    rest, test = train_test_split(idx, test_size=test_size, stratify=y[idx],
+def _loso_folds(X, y, src, val_size, random_state):
+    """``{source: (train, val, test)}`` from :class:`skface.datasets.LeaveOneSourceOut`, with a
+    stratified validation share carved from each fold's training part."""
+    folds = {}
+    for train, test in LeaveOneSourceOut(random_state=random_state).split(X, y, groups=src):
+        held = sorted(set(src[test].tolist()) - set(src[train].tolist()))
+        if len(held) != 1:  # pragma: no cover - LeaveOneSourceOut guarantees one
+            raise RuntimeError(f"LeaveOneSourceOut fold holds out {held}.")
+        tr, va = train_test_split(train, test_size=val_size, stratify=y[train],
                                   random_state=random_state)
-    train, val = train_test_split(rest, test_size=val_size / (1.0 - test_size), stratify=y[rest],
-                                  random_state=random_state)
-    return train, val, test
+        folds[held[0]] = (np.sort(tr), np.sort(va), test)
+    return folds
 
 
 def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None,
-                          val_size=0.15, test_size=0.15, random_state=0, threshold=None,
+                          val_size=0.15, random_state=0, threshold=None,
                           pos_label=None, csv_path=None, keep_estimators=True,
                           return_details=False, progress=True):
     """Leave one source out: train on the other sources, test on the held-out one.
@@ -81,6 +86,11 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     A source whose removal leaves one class in training (e.g. the only real source) cannot be
     tested this way; it gets a row with ``status`` explaining the skip and a warning.
 
+    Without ``split``, the folds come from :class:`skface.datasets.LeaveOneSourceOut`: its test
+    fold is the held-out source plus a random sample of the other class from the remaining
+    sources (removed from training); ``val_size`` of each fold's training part (stratified) is the
+    validation part. There is no in-distribution reference in that mode (``in_dist_*`` are empty).
+
     Parameters
     ----------
     estimator : estimator or Pipeline
@@ -89,13 +99,14 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     y : array-like of shape (n_samples,)
     sources : array-like of shape (n_samples,)
     split : tuple (train_idx, val_idx, test_idx), optional
-        The protocol's split. Without one, the samples of the other sources are split
-        stratified by class (``val_size``, ``test_size``, ``random_state``) for every fold.
+        The protocol's split (recommended; e.g. from
+        :func:`skface.datasets.train_val_test_split`). Without one, see above.
     held_out : list of str, optional
         Sources to hold out; default all.
-    val_size, test_size : float, default=0.15
+    val_size : float, default=0.15
+        Without ``split``: the share of each fold's training part used for early stopping.
     random_state : int, default=0
-        Used for the default split only.
+        Without ``split``: seeds the folds' complement draw and validation carve-out.
     threshold : float, optional
         ``P(fake)`` threshold; by default the estimator's ``predict``.
     pos_label : int or str, optional
@@ -140,6 +151,12 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     if split is not None:
         split = check_split(split, n)
     y_fit = np.asarray(y_arr.tolist())
+    folds = None
+    if split is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # skipped sources get their own rows
+            folds = _loso_folds(X if hasattr(X, "__len__") else None, y_fit, src, val_size,
+                                random_state)
     csv_path = None if csv_path is None else Path(csv_path)
     details = CrossSourceDetails(csv_path=csv_path)
     rows = []
@@ -161,14 +178,13 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
             classes = sorted({str(v) for v in y_arr[in_s].tolist()})
             held_class = classes[0] if len(classes) == 1 else "both"
             if split is None:
-                other_ok = ~in_s
-                counts = [int(np.sum(other_ok & (y_arr == c))) for c in (pos, neg)]
-                if min(counts) < 3:
+                if s not in folds:
+                    counts = [int(np.sum(~in_s & (y_arr == c))) for c in (pos, neg)]
                     skip(s, held_class, f"the other sources hold {counts[0]} fake and {counts[1]} "
                                         f"real samples; training needs both classes.")
                     continue
-                tr, va, te = _default_split(y_arr.astype(str), other_ok, val_size, test_size,
-                                            random_state)
+                tr, va, fold_test = folds[s]
+                te = fold_test[~in_s[fold_test]]  # the complement: the other class only
             else:
                 tr, va, te = (idx[~in_s[idx]] for idx in split)
             missing = [name for name, idx in (("training", tr), ("validation", va))
@@ -215,7 +231,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                 "f1": ev.f1,
             }
             in_dist = None
-            if len(set(y_arr[te].tolist())) == 2:
+            if split is not None and len(set(y_arr[te].tolist())) == 2:
                 in_dist = evaluate(model, _safe_indexing(X, te), y_fit[te], threshold=threshold,
                                    pos_label=pos_label)
             row["in_dist_accuracy"] = None if in_dist is None else in_dist.accuracy

@@ -47,6 +47,12 @@ def test_default_split_and_skip_when_one_class_left(faces, lr_pipeline):
     ok = table[table["status"] == "ok"]
     assert set(ok["held_out"]) == {"gan_a", "gan_b"}
     assert ok["roc_auc"].notna().all()
+    assert ok["in_dist_accuracy"].isna().all()  # no in-distribution reference without a split
+    # the folds are LeaveOneSourceOut's: held-out source + complement, the rest train / validate
+    for _, row in ok.iterrows():
+        assert row["n_train"] + row["n_val"] + row["n_held_out"] + row["n_other_class_test"] \
+            == len(y)
+        assert row["n_held_out"] == np.sum(src == row["held_out"])
 
 
 def test_bad_input(faces, lr_pipeline):
