@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from skface import FaceCNNClassifier, cross_source_evaluate, run_ablation, write_report
+from skface import (
+    FaceCNNClassifier,
+    cross_source_evaluate,
+    run_ablation,
+    train_val_test_split,
+    write_report,
+)
 from skface.metrics import evaluate, tune_threshold
 
 # %%
@@ -31,8 +37,8 @@ grid = ((np.indices((size, size)).sum(axis=0) % 2) * 40).astype(np.uint8)
 X[y == "fake"] = np.clip(X[y == "fake"].astype(int) + grid, 0, 255).astype(np.uint8)
 sources = np.where(y == "fake", rng.choice(["stylegan2", "gan_faces"], n),
                    rng.choice(["ffhq", "lfw"], n))
-idx = rng.permutation(n)
-split = (idx[:112], idx[112:136], idx[136:])  # 70 / 15 / 15
+# 70 / 15 / 15, with an exactly balanced test set
+split = train_val_test_split(X, y, random_state=0)
 
 # %%
 # The ablation: every configuration is fitted on the training part, early-stopped on the
