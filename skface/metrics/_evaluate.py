@@ -210,18 +210,22 @@ class EvaluationResult:
 
     @property
     def tn(self):
+        """True negatives: real faces kept as real."""
         return self.confusion_matrix[0][0]
 
     @property
     def fp(self):
+        """False positives: real faces called fake."""
         return self.confusion_matrix[0][1]
 
     @property
     def fn(self):
+        """False negatives: fakes that passed as real."""
         return self.confusion_matrix[1][0]
 
     @property
     def tp(self):
+        """True positives: fakes caught."""
         return self.confusion_matrix[1][1]
 
     def metrics(self):
