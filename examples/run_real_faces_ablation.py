@@ -10,7 +10,7 @@ report folder.
 
 Usage::
 
-    SKFACE_FACES_DIR=/path/to/faces python examples/plot_real_faces_ablation.py out/real-run
+    SKFACE_FACES_DIR=/path/to/faces python examples/run_real_faces_ablation.py out/real-run
 
 ``PER_SOURCE``, ``SIZE`` and ``EPOCHS`` (environment variables) trade time for quality; the
 defaults take about ten minutes on two CPU cores.
