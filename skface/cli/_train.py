@@ -11,7 +11,7 @@ HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
 Train on the manifest's train split, stop early when the validation split's loss stops
 improving, keep the best epoch's weights, and save everything needed to predict from file paths
-into MODEL_DIR (the image-loader settings and the network, as JSON + tensors: no pickle).
+into MODEL_DIR (the preprocessing steps and the network, as JSON + tensors: no pickle).
 
 Without tuning flags this trains the library's recommended configuration. Ctrl-C stops
 training and saves the best model so far (exit status 130)."""
