@@ -1,5 +1,6 @@
 """FaceCNNClassifier: a scikit-learn classifier that builds and trains a skorch CNN in ``fit``."""
 
+import io
 import json
 import math
 import time
@@ -15,14 +16,22 @@ from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from .nn import FaceCNN, FocalLoss
-from .utils import check_image_array, check_seed, make_torch_generator, resolve_device, torch_seeded
+from .utils import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_image_array,
+    check_seed,
+    make_torch_generator,
+    resolve_device,
+    torch_seeded,
+)
 
 #: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
 MODEL_FORMAT = 1
@@ -729,12 +738,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "fit_time": self.fit_time_,
         }
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
-        tmp_weights = path / (_WEIGHTS_NAME + ".tmp")
-        torch.save(state, tmp_weights)
-        tmp_weights.replace(path / _WEIGHTS_NAME)
-        tmp_config = path / (_CONFIG_NAME + ".tmp")
-        tmp_config.write_text(json.dumps(config, indent=2, default=_json_default))
-        tmp_config.replace(path / _CONFIG_NAME)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(path / _WEIGHTS_NAME, buffer.getvalue())
+        atomic_write_text(path / _CONFIG_NAME, json.dumps(config, indent=2, default=_json_default))
         return path
 
     @classmethod

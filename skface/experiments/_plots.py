@@ -16,7 +16,7 @@ from sklearn.metrics import (
 )
 
 from ..metrics import EvaluationResult
-from ._io import atomic_write_bytes
+from ..utils import atomic_write_bytes
 
 __all__ = [
     "plot_confusion_matrix",

@@ -15,7 +15,8 @@ import numpy as np
 from ..metrics import EvaluationResult
 from ._ablation import AblationDetails
 from ._cross_source import CrossSourceDetails
-from ._io import as_records, atomic_write_text, records_to_csv_text
+from ..utils import atomic_write_text
+from ._io import as_records, records_to_csv_text
 from ._plots import (
     plot_confusion_matrix,
     plot_misclassified,

@@ -1,24 +1,13 @@
 """The experiments flow on the real face images (skipped when the folder is absent)."""
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-FACES = Path(os.environ.get(
-    "SKFACE_FACES_DIR",
-    Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "faces",
-))
-
-pytestmark = [
-    pytest.mark.data,
-    pytest.mark.skipif(not (FACES / "manifest.csv").is_file(),
-                       reason=f"face images not found in {FACES}"),
-]
+pytestmark = pytest.mark.data
 
 
-def test_paths_pipeline_ablation_cross_source_and_report(tmp_path):
+def test_paths_pipeline_ablation_cross_source_and_report(tmp_path, faces_dir):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
@@ -27,7 +16,7 @@ def test_paths_pipeline_ablation_cross_source_and_report(tmp_path):
     from skface.experiments import cross_source_evaluate, run_ablation, write_report
     from skface.preprocessing import ImageLoader
 
-    data = read_manifest(FACES / "manifest.csv")
+    data = read_manifest(faces_dir / "manifest.csv")
     rng = np.random.default_rng(0)
     keep = []
     for src in np.unique(data.source):
@@ -55,5 +44,5 @@ def test_paths_pipeline_ablation_cross_source_and_report(tmp_path):
                                progress=False)
     images = ImageLoader(size=16).fit_transform([paths[i] for i in split[2]])
     out = write_report(tmp_path / "real", evaluation=ev, ablation=(table, details),
-                       cross_source=cs, images=images, manifest=FACES / "manifest.csv")
+                       cross_source=cs, images=images, manifest=faces_dir / "manifest.csv")
     assert (out / "manifest.csv").is_file() and (out / "figures" / "misclassified.png").is_file()
