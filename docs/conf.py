@@ -113,6 +113,19 @@ def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
     return None
 
 
+def _write_api_page(app):
+    # docs/api.rst lists every public class and function; regenerate it so it never goes stale.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_api", DOCS / "make_api.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    path, text = DOCS / "api.rst", mod.render()
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def setup(app):
+    app.connect("config-inited", lambda app, config: _write_api_page(app))
     app.connect("builder-inited", _write_cli_help)
     app.connect("autodoc-skip-member", _skip_sklearn_plumbing)

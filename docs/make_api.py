@@ -1,7 +1,7 @@
 """Regenerate docs/api.rst from the ``__all__`` of each public subpackage.
 
-Run ``python docs/make_api.py`` after adding a public name; ``skface/cli/tests/test_docs.py``
-fails when api.rst misses one.
+The Sphinx build (docs/conf.py) runs this before reading the sources, so the page always lists
+every public class and function; ``python docs/make_api.py`` refreshes the committed copy.
 """
 
 import importlib

@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from ._common import existing_dirs
+from ._common import add_folder_arguments, existing_dirs
 
 HELP = "look for format, size and metadata shortcuts, per source"
 DESCRIPTION = """\
@@ -20,9 +20,7 @@ EXAMPLES = (
 
 
 def add_arguments(p):
-    p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")
-    p.add_argument("--fake", nargs="+", required=True, metavar="DIR",
-                   help="folders of AI-generated faces")
+    add_folder_arguments(p)
     p.add_argument("--cv", type=int, default=5, help="cross-validation folds of the audit")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the forest")
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ._common import CLIError, existing_dirs
+from ._common import CLIError, add_folder_arguments, existing_dirs
 
 HELP = "scan folders, remove duplicates, balance, split 70/15/15, write a manifest"
 DESCRIPTION = """\
@@ -20,9 +20,7 @@ EXAMPLES = (
 def add_arguments(p):
     import argparse
 
-    p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")
-    p.add_argument("--fake", nargs="+", required=True, metavar="DIR",
-                   help="folders of AI-generated faces")
+    add_folder_arguments(p)
     p.add_argument("--out", required=True, metavar="manifest.csv", help="manifest CSV to write")
     p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,
                    help="keep one image per duplicate group (default: on)")

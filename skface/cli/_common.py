@@ -3,7 +3,6 @@
 import argparse
 import os
 import shutil
-import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,19 +90,29 @@ def _tmp_sibling(path, kind):
     return path.parent / f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}.part"
 
 
-@contextmanager
-def atomic_file(path):
-    """Yield a temporary path next to ``path``; rename it to ``path`` only on success."""
+def write_csv(path, header, rows):
+    """Write a CSV atomically (skface.utils.atomic_write_text); refuse a folder as target."""
+    import csv
+    import io
+
+    from skface.utils import atomic_write_text
+
     path = Path(path)
-    if path.exists() and path.is_dir():
+    if path.is_dir():
         raise CLIError(f"output {path} is a folder; give a file name")
-    tmp = _tmp_sibling(path, "tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+    return path
+
+
+def add_folder_arguments(p):
+    """``--real DIR...`` and ``--fake DIR...``: one source per folder."""
+    p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")
+    p.add_argument("--fake", nargs="+", required=True, metavar="DIR",
+                   help="folders of AI-generated faces")
 
 
 @contextmanager
@@ -130,8 +139,3 @@ def atomic_dir(path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def scratch_dir(parent=None):
-    """A temporary folder removed on exit (a ``TemporaryDirectory``)."""
-    return tempfile.TemporaryDirectory(prefix="skface-", dir=parent)

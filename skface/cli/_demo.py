@@ -153,6 +153,10 @@ def run(args):
     print("Reminder: demo data are a proxy; see README.txt in the output folder.")
 
 
+def _f(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def _readme(args, result, seconds):
     return f"""skface demo output
 ==================
@@ -167,8 +171,7 @@ Contents
                    skface predict --model {args.out}/model IMAGE_OR_FOLDER ...
   report/        report.html, report.md, metrics.json, figures and tables
 
-Test accuracy {result.accuracy:.4f}, F1 {result.f1 if result.f1 is not None else float('nan'):.4f}, \
-ROC AUC {result.roc_auc if result.roc_auc is not None else float('nan'):.4f} \
+Test accuracy {_f(result.accuracy)}, F1 {_f(result.f1)}, ROC AUC {_f(result.roc_auc)} \
 ({result.n_samples} test images); run time {seconds:.0f} s.
 
 Real protocol:

@@ -70,19 +70,13 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
 
 
 def write_predictions(path, files, y, scores, threshold):
-    """predictions.csv next to the report (written atomically)."""
-    import csv
-
-    from ._common import atomic_file
+    """predictions.csv: path, true label, P(fake), predicted label."""
+    from ._common import write_csv
 
     thr = 0.5 if threshold is None else threshold
-    with atomic_file(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["path", "label", "p_fake", "predicted"])
-            for f, t, s in zip(files, y, scores):
-                w.writerow([f, "fake" if t == 1 else "real", f"{s:.6f}",
-                            "fake" if s >= thr else "real"])
+    rows = [(f, "fake" if t == 1 else "real", f"{s:.6f}", "fake" if s >= thr else "real")
+            for f, t, s in zip(files, y, scores)]
+    write_csv(path, ("path", "label", "p_fake", "predicted"), rows)
 
 
 def format_metrics(result):

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import CLIError, atomic_file
+from ._common import CLIError, write_csv
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -22,7 +22,8 @@ EXAMPLES = (
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="MODEL_DIR", help="from `skface train`")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--out", default=None, metavar="preds.csv", help="CSV to write (default: stdout)")
+    p.add_argument("--out", default=None, metavar="preds.csv",
+                   help="CSV to write (default: stdout)")
     p.add_argument("--threshold", type=float, default=0.5, help="P(fake) at or above which "
                    "an image is labelled fake")
 
@@ -62,14 +63,10 @@ def run(args):
             for f, p in zip(files, p_fake)]
     header = ("path", "p_fake", "label")
     if args.out is None:
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
     else:
-        with atomic_file(args.out) as tmp:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                w = csv.writer(fh)
-                w.writerow(header)
-                w.writerows(rows)
+        write_csv(args.out, header, rows)
         n_fake = sum(r[2] == "fake" for r in rows)
         print(f"wrote {args.out}: {len(rows)} images, {n_fake} labelled fake", file=sys.stderr)

@@ -11,8 +11,6 @@ StyleGAN and friends (``skface fetch`` + ``skface build`` on the Kaggle sets, or
 folders). It is small enough to train on in seconds on a laptop CPU.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils import Bunch
 
-from ..utils import check_seed, make_torch_generator
+from ..utils import atomic_write_bytes, check_seed, make_torch_generator
 
 __all__ = ["load_demo_faces", "DEMO_GENERATORS"]
 
@@ -122,7 +120,7 @@ def _run_generator(name, codes, weights, ref, noise):
 
 
 def _make_fakes(faces, name, n_fake, seed):
-    """``n_fake`` fakes from generator ``name``; returns (images float (n,24,24), first-face ids)."""
+    """``n_fake`` fakes from generator ``name``: (float images (n, 24, 24), source-face ids)."""
     gen = make_torch_generator(seed)
     weights = _generator_weights(name, gen)
     n = faces.shape[0]
@@ -149,17 +147,13 @@ def _to_uint8(images):
 
 def _write_png(array, path):
     """Write one gray uint8 image to ``path`` atomically (temporary name, then rename)."""
+    import io
+
     from PIL import Image
 
-    fd, tmp = tempfile.mkstemp(suffix=".png.part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(array, mode="L").save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.BytesIO()
+    Image.fromarray(array, mode="L").save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_demo_faces(
