@@ -58,6 +58,7 @@ def test_fakes_are_new_images_with_upsampling_traces():
         # brightness and contrast are matched to real faces (no global shortcut)
         assert abs(fake.mean() - real.mean()) < 0.05
         assert abs(fake.std(axis=(1, 2)).mean() - real.std(axis=(1, 2)).mean()) < 0.05
+
     # the transposed convolution leaves a peak at the Nyquist frequency that real faces lack
     def nyquist_peak(imgs):
         spec = np.abs(np.fft.fft2(imgs - imgs.mean(axis=(1, 2), keepdims=True)))
