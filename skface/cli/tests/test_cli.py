@@ -68,6 +68,17 @@ def test_help_subprocess(command):
     assert "examples:" in proc.stdout
 
 
+def test_bad_input_subprocess(tmp_path):
+    """Through the real entry point: exit status 2, one line on stderr, no traceback."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "skface.cli", "predict", "--model",
+                           str(tmp_path / "no-model"), str(tmp_path / "x.png")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("skface predict: error: model folder does not exist")
+
+
 def test_usage_error_is_one_line(capsys):
     status, _, err = run_cli(capsys, "train", "--manifest", "m.csv")
     line = assert_one_line_error(status, err, 2)
