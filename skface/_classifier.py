@@ -89,6 +89,37 @@ class _Collate:
         return xb.contiguous(), yb
 
 
+class _TailMergingBatchSampler(torch.utils.data.Sampler):
+    """Shuffled batches of ``batch_size``; a last batch of a single sample joins the one before.
+
+    Batch-norm cannot train on one value per channel, which a 1-sample batch of 1x1 feature
+    maps would be. No sample is dropped.
+    """
+
+    def __init__(self, n, batch_size, generator):
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator).tolist()
+        batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) == 1 and self.batch_size > 1:
+            batches[-2].extend(batches.pop())
+        return iter(batches)
+
+    def __len__(self):
+        full, rest = divmod(self.n, self.batch_size)
+        if rest == 1 and full > 0 and self.batch_size > 1:
+            return full
+        return full + (rest > 0)
+
+
+def _train_loader(dataset, batch_size, generator=None, **kwargs):
+    """The training iterator skorch calls: shuffled, tail-merged batches."""
+    kwargs.pop("shuffle", None)
+    sampler = _TailMergingBatchSampler(len(dataset), batch_size, generator)
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **kwargs)
+
+
 class _EpochAccuracy(Callback):
     """Records ``train_acc`` and ``valid_acc`` from the predictions the loop already made."""
 
@@ -437,7 +468,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             max_epochs=int(self.max_epochs),
             batch_size=int(self.batch_size),
             train_split=train_split,
-            iterator_train__shuffle=True,
+            iterator_train=_train_loader,
             iterator_train__collate_fn=collate or _Collate(),
             iterator_train__generator=generator,
             iterator_train__pin_memory=pin,
@@ -515,7 +546,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
             callbacks = [("accuracy", _EpochAccuracy())]
             train_ds = _ImageDataset(X_train, y_train)
-            n_batches = math.ceil(len(train_ds) / int(self.batch_size))
+            n_batches = len(_TailMergingBatchSampler(len(train_ds), int(self.batch_size), None))
             if self.lr_schedule == "onecycle":
                 callbacks.append(("lr_scheduler", LRScheduler(
                     policy=torch.optim.lr_scheduler.OneCycleLR, max_lr=float(self.lr),

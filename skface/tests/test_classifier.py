@@ -272,3 +272,16 @@ def test_bad_inputs():
         clf.score(X, np.full(32, 2))
     with pytest.raises(ValueError, match="was fitted on"):
         clf.predict(X[:, :, :8, :8])
+
+
+@pytest.mark.parametrize("n", [1, 2, 17, 33, 64])
+@pytest.mark.parametrize("batch_size", [1, 2, 16])
+def test_training_batches_cover_every_sample_without_singletons(n, batch_size):
+    from skface._classifier import _TailMergingBatchSampler
+
+    sampler = _TailMergingBatchSampler(n, batch_size, torch.Generator().manual_seed(0))
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(n))
+    if batch_size > 1 and n > 1:
+        assert min(len(b) for b in batches) > 1

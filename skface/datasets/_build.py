@@ -1,0 +1,145 @@
+"""One call from folders to a leak-free, balanced, split data set (what ``skface build`` runs)."""
+
+import warnings
+
+import numpy as np
+from sklearn.utils import Bunch
+from sklearn.utils.class_weight import compute_class_weight
+
+from ..utils import check_seed
+from ._balance import _check_balance, balance_indices
+from ._decode import DEFAULT_MAX_PIXELS
+from ._duplicates import find_duplicates
+from ._scan import METADATA_COLUMNS, load_faces, to_frame
+from ._split import train_val_test_split
+
+
+class LabelConflictWarning(UserWarning):
+    """Warned when one picture appears under both real and fake and is dropped."""
+
+
+def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="undersample",
+                  by_source=False, sizes=(0.70, 0.15, 0.15), balanced_test=True,
+                  random_state=None, source_from="folder", as_frame=False,
+                  max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress=True):
+    """Scan, de-duplicate, split and balance a real-vs-fake face data set.
+
+    Steps: :func:`load_faces` (bad files skipped and reported), :func:`find_duplicates` across
+    all sources, removal of pictures found under both labels, optional removal of duplicate
+    copies, :func:`train_val_test_split` on the duplicate groups (so no picture crosses splits),
+    then resampling of the training and validation splits with :func:`balance_indices`. The
+    test split is exactly balanced by the split itself and never resampled.
+
+    Parameters
+    ----------
+    real, fake : folder, list of folders or dict
+        As in :func:`load_faces`.
+    dedupe : bool, default=True
+        Keep one image per duplicate group (the first found). With False, copies are kept but
+        still grouped, so they never land in different splits.
+    threshold : int, default=24
+        Near-duplicate Hamming threshold, see :func:`find_duplicates`.
+    balance : {"undersample", "oversample", "none"}, default="undersample"
+        How the train and validation splits are balanced. With "none", use the returned
+        ``class_weight`` (computed on the training split) in the estimator instead.
+    by_source : bool, default=False
+        Also give every source of a class the same share (see :func:`balance_indices`).
+    sizes : tuple, default=(0.70, 0.15, 0.15)
+        Train, validation and test fractions.
+    balanced_test : bool, default=True
+        Exactly as many real as fake images in the test split.
+    random_state : int, RandomState instance or None, default=None
+        One seed for the split and the resampling; the seed used is returned in
+        ``random_state``, so a run can be repeated.
+    source_from : {"folder", "subfolder"}, default="folder"
+        As in :func:`load_faces`.
+    as_frame : bool, default=False
+        Also return a pandas DataFrame in ``frame``.
+    max_pixels : int, default=89_478_485
+        Decompression-bomb limit.
+    n_jobs : int, default=None
+        joblib workers for scanning.
+    progress : bool, default=True
+        Show progress bars.
+
+    Returns
+    -------
+    data : Bunch
+        ``filenames``, ``target``, ``target_names``, ``source``, ``group``, ``split``
+        (``"train"``/``"val"``/``"test"``), the metadata of :func:`load_faces`, ``skipped``,
+        ``duplicates`` (the :class:`DuplicateReport`), ``dropped`` (counts of images left out
+        by de-duplication, label conflicts and undersampling), ``class_weight`` (dict for the
+        training split before resampling), ``random_state`` (the int seed used) and ``DESCR``.
+        Rows are ordered train, then val, then test; oversampling repeats rows. Ready for
+        :func:`write_manifest`.
+    """
+    _check_balance(balance)
+    seed = check_seed(random_state)
+    data = load_faces(real, fake, source_from=source_from, max_pixels=max_pixels, n_jobs=n_jobs,
+                      progress=progress)
+    y = data.target
+    groups, report = find_duplicates(data, threshold=threshold, progress=progress)
+
+    keep = np.ones(len(y), dtype=bool)
+    conflicts = np.isin(groups, report.mixed_label_groups)
+    if conflicts.any():
+        warnings.warn(
+            f"{int(conflicts.sum())} image(s) in {len(report.mixed_label_groups)} group(s) appear "
+            "as both real and fake; they are dropped.", LabelConflictWarning, stacklevel=2)
+        keep &= ~conflicts
+    n_dupes = 0
+    if dedupe:
+        first = np.zeros(len(y), dtype=bool)
+        _, first_idx = np.unique(groups, return_index=True)
+        first[first_idx] = True
+        n_dupes = int((keep & ~first).sum())
+        keep &= first
+    idx = np.flatnonzero(keep)
+    for label, role in ((0, "real"), (1, "fake")):
+        if not np.any(y[idx] == label):
+            raise ValueError(f"No {role} image is left after removing duplicates and conflicts.")
+
+    tr, va, te = train_val_test_split(data.filenames[idx], y[idx], groups=groups[idx],
+                                      sizes=sizes, balanced_test=balanced_test,
+                                      random_state=seed)
+    classes = np.unique(y[idx][tr])
+    class_weight = dict(zip(classes.tolist(),
+                            compute_class_weight("balanced", classes=classes, y=y[idx][tr])))
+    parts, labels = [], []
+    n_under = 0
+    for k, (part, name) in enumerate(((tr, "train"), (va, "val"))):
+        if len(part) == 0:
+            continue
+        if len(np.unique(y[idx][part])) < 2:
+            chosen = part  # one class only (tiny val split): nothing to balance
+        else:
+            sel = balance_indices(y[idx][part], source=data.source[idx][part], balance=balance,
+                                  by_source=by_source, random_state=seed + k + 1)
+            chosen = part[sel]
+            n_under += len(part) - len(np.unique(sel))
+        parts.append(chosen)
+        labels += [name] * len(chosen)
+    parts.append(te)
+    labels += ["test"] * len(te)
+    rows = idx[np.concatenate(parts)]
+
+    out = Bunch(
+        filenames=data.filenames[rows], target=y[rows], target_names=data.target_names,
+        source=data.source[rows], group=groups[rows], split=np.array(labels, dtype=object),
+        skipped=data.skipped, duplicates=report,
+        dropped={"duplicates": n_dupes, "label_conflicts": int(conflicts.sum()),
+                 "undersampled": int(n_under)},
+        class_weight=class_weight, random_state=seed, balance=balance,
+    )
+    for col in METADATA_COLUMNS:
+        out[col] = data[col][rows]
+    counts = {s: (int(np.sum((out.split == s) & (out.target == 0))),
+                  int(np.sum((out.split == s) & (out.target == 1)))) for s in ("train", "val", "test")}
+    out.DESCR = (
+        f"{len(rows)} rows from {len(set(out.source))} sources (seed {seed}, balance={balance}); "
+        + ", ".join(f"{s}: {r} real / {f} fake" for s, (r, f) in counts.items())
+        + f"; dropped {out.dropped}; skipped {data.skipped.n} file(s)."
+    )
+    if as_frame:
+        out.frame = to_frame(out)
+    return out

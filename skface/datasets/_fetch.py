@@ -1,0 +1,270 @@
+"""Downloaders for the public real and AI-generated face sets named in the project brief.
+
+Kaggle sets come through ``kagglehub`` (an optional extra: ``pip install "skface[fetch]"``),
+LFW through scikit-learn's downloader, which keeps the JPEG files on disk. Each fetcher knows
+where its set keeps the images and returns that folder, ready for :func:`load_faces`.
+"""
+
+import os
+import shutil
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..utils import check_seed
+from ._scan import IMAGE_SUFFIXES
+
+#: Kaggle slug and the image folder inside the download, per source.
+KAGGLE_SOURCES = {
+    "ffhq": ("arnaud58/flickrfaceshq-dataset-ffhq", ("",)),
+    "tpdne": ("almightyj/person-face-dataset-thispersondoesnotexist",
+              ("thispersondoesnotexist.10k",)),
+    "all_these_people": ("bwandowando/all-these-people-dont-exist",
+                         ("ThisPersonDoesNotExist",)),
+    "ai_generated_faces": ("chelove4draste/ai-generated-faces", ("",)),
+    "lfw": ("jessicali9530/lfw-dataset", ("lfw-deepfunneled/lfw-deepfunneled",
+                                          "lfw-deepfunneled")),
+}
+
+
+def get_data_home(data_home=None):
+    """Return the skface data folder, creating it.
+
+    Parameters
+    ----------
+    data_home : str or path, optional
+        Explicit folder. Default: the ``SKFACE_DATA`` environment variable, else
+        ``~/skface_data``.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    if data_home is None:
+        data_home = os.environ.get("SKFACE_DATA", os.path.join("~", "skface_data"))
+    path = Path(data_home).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _import_kagglehub():
+    try:
+        import kagglehub
+    except ImportError as exc:
+        raise ImportError(
+            "Downloading from Kaggle needs the optional 'kagglehub' package: "
+            'pip install "skface[fetch]" (or pip install kagglehub), then set up a Kaggle API '
+            "token (see the kagglehub documentation)."
+        ) from exc
+    return kagglehub
+
+
+@contextmanager
+def _env(name, value):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _local_kaggle_copy(slug, cache):
+    """Return the newest cached version folder of ``slug`` under ``cache``, or None."""
+    owner, name = slug.split("/")
+    base = cache / "datasets" / owner / name / "versions"
+    if not base.is_dir():
+        return None
+    versions = [p for p in base.iterdir() if p.is_dir() and p.name.isdigit()
+                and not (p / ".incomplete").exists() and any(p.iterdir())]
+    return max(versions, key=lambda p: int(p.name)) if versions else None
+
+
+def _kaggle_download(slug, data_home, download_if_missing):
+    """Download (or reuse) a Kaggle data set under ``data_home/kaggle``; return its folder."""
+    cache = data_home / "kaggle"
+    local = _local_kaggle_copy(slug, cache)
+    if local is not None:
+        return local
+    if not download_if_missing:
+        raise OSError(f"Kaggle data set {slug} is not in {cache} and download_if_missing=False.")
+    kagglehub = _import_kagglehub()
+    with _env("KAGGLEHUB_CACHE", str(cache)):
+        path = kagglehub.dataset_download(slug)
+    path = Path(path)
+    if not path.is_dir():
+        raise OSError(f"kagglehub returned {path} for {slug}, which is not a folder.")
+    return path
+
+
+def _locate(root, candidates, name):
+    """Return the first existing candidate sub-folder of ``root`` (the set's known layout)."""
+    for rel in candidates:
+        path = root / rel if rel else root
+        if path.is_dir() and any(_iter_images(path)):
+            return path
+    warnings.warn(
+        f"The {name} download at {root} does not have the expected layout ({list(candidates)}); "
+        "using the whole download folder.", UserWarning, stacklevel=3)
+    return root
+
+
+def _iter_images(folder):
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for f in sorted(filenames):
+            if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES:
+                yield os.path.join(dirpath, f)
+
+
+def _subset(folder, name, max_images, random_state, data_home):
+    """Return a folder with a seeded random subset of ``max_images`` images of ``folder``.
+
+    The subset is a folder of symbolic links (copies where links are not allowed) under
+    ``data_home/subsets``; it is built in a temporary folder and renamed when complete, so an
+    interrupted build never leaves a half subset behind.
+    """
+    if max_images is None:
+        return folder
+    if not isinstance(max_images, (int, np.integer)) or isinstance(max_images, bool) \
+            or max_images < 1:
+        raise ValueError(f"max_images must be a positive int or None, got {max_images!r}.")
+    files = list(_iter_images(folder))
+    if not files:
+        raise ValueError(f"No image files under {folder}.")
+    if max_images >= len(files):
+        return folder
+    seed = check_seed(random_state)
+    target = data_home / "subsets" / f"{name}-n{max_images}-seed{seed}"
+    if target.is_dir():
+        return target
+    rng = np.random.RandomState(seed)
+    chosen = sorted(rng.choice(len(files), size=max_images, replace=False))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for i in chosen:
+            src = Path(files[i])
+            link = tmp / src.relative_to(folder).as_posix().replace("/", "__")
+            try:
+                link.symlink_to(src.resolve())
+            except OSError:
+                shutil.copy2(src, link)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _fetch_kaggle(name, *, data_home, max_images, random_state, download_if_missing):
+    slug, layout = KAGGLE_SOURCES[name]
+    home = get_data_home(data_home)
+    root = _kaggle_download(slug, home, download_if_missing)
+    folder = _locate(root, layout, name)
+    return _subset(folder, name, max_images, random_state, home)
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    data_home : str or path, optional
+        Where downloads and subsets are kept. Default: ``$SKFACE_DATA`` or ``~/skface_data``.
+    max_images : int, optional
+        Take a seeded random subset of this many images (a folder of links under
+        ``data_home/subsets``). Default: all images.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the subset.
+    download_if_missing : bool, default=True
+        If False, raise OSError instead of downloading when the set is not in ``data_home``.
+
+    Returns
+    -------
+    folder : pathlib.Path
+        The image folder, ready for :func:`load_faces`.
+"""
+
+
+def fetch_ffhq(*, data_home=None, max_images=None, random_state=0, download_if_missing=True):
+    return _fetch_kaggle("ffhq", data_home=data_home, max_images=max_images,
+                         random_state=random_state, download_if_missing=download_if_missing)
+
+
+fetch_ffhq.__doc__ = """Fetch real faces from FFHQ (Kaggle ``arnaud58/flickrfaceshq-dataset-ffhq``).
+
+    The Kaggle copy keeps the PNG files (``00000.png`` ...) at the top of the download.
+""" + _COMMON_DOC
+
+
+def fetch_tpdne(*, data_home=None, max_images=None, random_state=0, download_if_missing=True):
+    return _fetch_kaggle("tpdne", data_home=data_home, max_images=max_images,
+                         random_state=random_state, download_if_missing=download_if_missing)
+
+
+fetch_tpdne.__doc__ = """Fetch AI faces from This Person Does Not Exist (StyleGAN2).
+
+    Kaggle ``almightyj/person-face-dataset-thispersondoesnotexist``; its 10,000 1024-pixel
+    images sit in ``thispersondoesnotexist.10k/``. It overlaps with
+    :func:`fetch_all_these_people`: run :func:`find_duplicates` on the union.
+""" + _COMMON_DOC
+
+
+def fetch_all_these_people(*, data_home=None, max_images=None, random_state=0,
+                           download_if_missing=True):
+    return _fetch_kaggle("all_these_people", data_home=data_home, max_images=max_images,
+                         random_state=random_state, download_if_missing=download_if_missing)
+
+
+fetch_all_these_people.__doc__ = """Fetch AI faces from "All These People Don't Exist".
+
+    Kaggle ``bwandowando/all-these-people-dont-exist``: thispersondoesnotexist.com faces in
+    ``ThisPersonDoesNotExist/Female`` and ``ThisPersonDoesNotExist/Male``; the returned folder is
+    ``ThisPersonDoesNotExist`` (both sub-folders, one source).
+""" + _COMMON_DOC
+
+
+def fetch_ai_generated_faces(*, data_home=None, max_images=None, random_state=0,
+                             download_if_missing=True):
+    return _fetch_kaggle("ai_generated_faces", data_home=data_home, max_images=max_images,
+                         random_state=random_state, download_if_missing=download_if_missing)
+
+
+fetch_ai_generated_faces.__doc__ = """Fetch Kaggle's "AI-Generated Faces" (``chelove4draste/ai-generated-faces``).
+
+    The whole download folder is returned (scanned recursively by :func:`load_faces`).
+""" + _COMMON_DOC
+
+
+def fetch_lfw(*, data_home=None, max_images=None, random_state=0, download_if_missing=True,
+              backend="sklearn"):
+    home = get_data_home(data_home)
+    if backend == "kaggle":
+        return _fetch_kaggle("lfw", data_home=data_home, max_images=max_images,
+                             random_state=random_state, download_if_missing=download_if_missing)
+    if backend != "sklearn":
+        raise ValueError(f"backend must be 'sklearn' or 'kaggle', got {backend!r}.")
+    from sklearn.datasets import _lfw
+
+    _, folder = _lfw._check_fetch_lfw(data_home=str(home / "sklearn"), funneled=True,
+                                      download_if_missing=download_if_missing)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise OSError(f"scikit-learn's LFW download did not produce {folder}.")
+    return _subset(folder, "lfw", max_images, random_state, home)
+
+
+fetch_lfw.__doc__ = """Fetch real faces from LFW (Labeled Faces in the Wild, 250x250 JPEG).
+
+    With ``backend="sklearn"`` scikit-learn's downloader fetches the funnelled archive into
+    ``data_home/sklearn/lfw_home`` and keeps the JPEG files (``lfw_funneled/<Person>/*.jpg``);
+    ``backend="kaggle"`` uses ``jessicali9530/lfw-dataset`` (``lfw-deepfunneled/``).
+""" + _COMMON_DOC.replace("        If False, raise OSError instead of downloading when the set is not in ``data_home``.\n", """        If False, raise OSError instead of downloading when the set is not in ``data_home``.
+    backend : {"sklearn", "kaggle"}, default="sklearn"
+        Where to download from.
+""")

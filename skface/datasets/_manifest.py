@@ -1,0 +1,220 @@
+"""Manifest CSV: one row per image, so an experiment can be rebuilt exactly."""
+
+import csv
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._scan import TARGET_NAMES
+
+#: Columns written by :func:`write_manifest`, in order.
+MANIFEST_COLUMNS = ("path", "label", "source", "split", "group", "sha256", "width", "height",
+                    "format", "bytes", "jpeg_quality", "exif")
+#: Columns :func:`read_manifest` cannot do without.
+REQUIRED_COLUMNS = ("path", "label")
+_SPLITS = ("train", "val", "test", "")
+
+
+def _column(dataset, key, n, default=""):
+    value = dataset.get(key)
+    if value is None:
+        return [default] * n
+    value = list(np.asarray(value, dtype=object).ravel())
+    if len(value) != n:
+        raise ValueError(f"dataset['{key}'] has {len(value)} entries for {n} files.")
+    return value
+
+
+def write_manifest(dataset, path, *, root=None):
+    """Write a data set to a manifest CSV, atomically.
+
+    Parameters
+    ----------
+    dataset : Bunch or dict
+        From :func:`build_dataset` or :func:`load_faces`: needs ``filenames`` and ``target``;
+        ``source``, ``split``, ``group``, ``sha256`` and the metadata columns are written when
+        present.
+    path : str or path
+        The CSV to write. It is written to a temporary file in the same folder and then renamed,
+        so a crash never leaves half a manifest.
+    root : str or path, optional
+        Write image paths relative to this folder (portable manifests). By default paths are
+        written absolute.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The written file.
+    """
+    if "filenames" not in dataset or "target" not in dataset:
+        raise ValueError("dataset needs 'filenames' and 'target' (e.g. from build_dataset).")
+    files = [str(f) for f in np.asarray(dataset["filenames"], dtype=object).ravel()]
+    n = len(files)
+    target = np.asarray(dataset["target"]).ravel()
+    if len(target) != n:
+        raise ValueError(f"dataset has {n} filenames but {len(target)} targets.")
+    names = np.asarray(dataset.get("target_names", TARGET_NAMES), dtype=object)
+    if not np.all((target >= 0) & (target < len(names))):
+        raise ValueError("target values must index target_names (0 = real, 1 = fake).")
+    if root is not None:
+        root = Path(root).resolve()
+        rel = []
+        for f in files:
+            try:
+                rel.append(Path(os.path.abspath(f)).relative_to(root).as_posix())
+            except ValueError:
+                raise ValueError(f"{f} is not under root {root}.") from None
+        files = rel
+    else:
+        files = [os.path.abspath(f) for f in files]
+    cols = {"path": files, "label": [str(names[t]) for t in target]}
+    for key in MANIFEST_COLUMNS[2:]:
+        cols[key] = _column(dataset, key, n)
+    q = cols["jpeg_quality"]
+    cols["jpeg_quality"] = ["" if (v == "" or (isinstance(v, float) and np.isnan(v)))
+                            else f"{float(v):g}" for v in q]
+    cols["exif"] = ["" if v == "" else str(int(bool(v))) for v in cols["exif"]]
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(MANIFEST_COLUMNS)
+            for row in zip(*(cols[c] for c in MANIFEST_COLUMNS)):
+                writer.writerow(row)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_manifest(path, *, root=None, verify=False, as_frame=False):
+    """Read a manifest CSV written by :func:`write_manifest`.
+
+    Parameters
+    ----------
+    path : str or path
+        The CSV.
+    root : str or path, optional
+        Folder that relative image paths are resolved against; default: the manifest's folder.
+    verify : bool, default=False
+        Check that every file exists and, where the manifest has one, that its sha256 matches.
+    as_frame : bool, default=False
+        Also return a pandas DataFrame in ``frame``.
+
+    Returns
+    -------
+    data : Bunch
+        ``filenames``, ``target`` (0 = real, 1 = fake), ``target_names``, ``source``, ``split``,
+        ``group`` (int, -1 when empty), ``sha256`` and the metadata columns that are present.
+
+    Raises
+    ------
+    ValueError
+        If the file is empty, a required column (``path``, ``label``) is missing, a label is not
+        ``real``/``fake``, a split is not ``train``/``val``/``test``, a number does not parse,
+        or (with ``verify``) a file is missing or changed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"Manifest not found: {path}")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None:
+            raise ValueError(f"Manifest {path} is empty (no header row).")
+        header = [h.strip() for h in reader.fieldnames]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise ValueError(f"Manifest {path} lacks required column(s) {missing}; "
+                             f"found {header}. Expected at least {list(REQUIRED_COLUMNS)}.")
+        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None}
+                for r in reader]
+    if not rows:
+        raise ValueError(f"Manifest {path} has a header but no rows.")
+    base = Path(root) if root is not None else path.parent
+    names = list(TARGET_NAMES)
+    files, target = [], []
+    for line, r in enumerate(rows, start=2):
+        if r["label"] not in names:
+            raise ValueError(f"{path}, line {line}: label {r['label']!r} is not one of {names}.")
+        if not r["path"]:
+            raise ValueError(f"{path}, line {line}: empty path.")
+        p = Path(r["path"])
+        files.append(str(p if p.is_absolute() else base / p))
+        target.append(names.index(r["label"]))
+    data = Bunch(filenames=np.array(files, dtype=object), target=np.array(target, dtype=np.int64),
+                 target_names=TARGET_NAMES.copy())
+
+    def parse(col, kind, line_rows):
+        out = []
+        for line, r in enumerate(line_rows, start=2):
+            v = r.get(col, "")
+            try:
+                out.append(kind(v))
+            except ValueError:
+                raise ValueError(f"{path}, line {line}: column {col!r} has {v!r}, "
+                                 f"which is not a valid {kind.__name__}.") from None
+        return out
+
+    def as_int(v):
+        return int(v) if v != "" else -1
+    as_int.__name__ = "integer"
+
+    def as_float(v):
+        return float(v) if v != "" else float("nan")
+    as_float.__name__ = "number"
+
+    def as_bool(v):
+        if v not in ("", "0", "1", "True", "False", "true", "false"):
+            raise ValueError(v)
+        return v in ("1", "True", "true")
+    as_bool.__name__ = "boolean (0/1)"
+
+    data.source = np.array([r.get("source", "") for r in rows], dtype=object)
+    if "split" in header:
+        bad = sorted({r["split"] for r in rows} - set(_SPLITS))
+        if bad:
+            raise ValueError(f"{path}: unknown split value(s) {bad}; use train, val or test.")
+        data.split = np.array([r["split"] for r in rows], dtype=object)
+    if "group" in header:
+        data.group = np.array(parse("group", as_int, rows), dtype=np.int64)
+    if "sha256" in header:
+        data.sha256 = np.array([r["sha256"] for r in rows], dtype=object)
+    for col, kind, dtype in (("width", as_int, np.int64), ("height", as_int, np.int64),
+                             ("bytes", as_int, np.int64), ("jpeg_quality", as_float, np.float64),
+                             ("exif", as_bool, bool)):
+        if col in header:
+            data[col] = np.array(parse(col, kind, rows), dtype=dtype)
+    if "format" in header:
+        data.format = np.array([r["format"] for r in rows], dtype=object)
+
+    if verify:
+        problems = []
+        for i, f in enumerate(data.filenames):
+            if not os.path.isfile(f):
+                problems.append(f"missing: {f}")
+                continue
+            want = data.get("sha256", [""] * len(files))[i]
+            if want:
+                h = hashlib.sha256()
+                with open(f, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                if h.hexdigest() != want:
+                    problems.append(f"changed (sha256 differs): {f}")
+        if problems:
+            raise ValueError(f"{len(problems)} manifest file(s) fail verification: "
+                             + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else ""))
+    if as_frame:
+        from ._scan import to_frame
+
+        data.frame = to_frame(data)
+    return data

@@ -1,0 +1,328 @@
+"""Scan folders of real and AI-generated face images into a scikit-learn ``Bunch``."""
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.utils import Bunch
+from tqdm.auto import tqdm
+
+from ._decode import DEFAULT_MAX_PIXELS, SkipImage, inspect_image
+
+#: Names of the two classes, in target order (0 = real, 1 = fake).
+TARGET_NAMES = np.array(["real", "fake"])
+
+#: Per-image metadata columns returned by :func:`load_faces`.
+METADATA_COLUMNS = ("width", "height", "format", "bytes", "jpeg_quality", "exif", "sha256", "phash")
+
+# Suffixes that announce an image; files with these suffixes that are not images are reported.
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+)
+
+
+class SkippedFilesWarning(UserWarning):
+    """Warned when a scan passed over files (corrupt, not images, unreadable, ...)."""
+
+
+def _folder_name(folder):
+    return os.path.basename(os.path.abspath(folder))
+
+
+def _check_no_nesting(specs):
+    """Refuse a real folder inside a fake one (or the reverse): its files would get two labels."""
+    real = [(os.path.realpath(f), f) for label, _, f in specs if label == 0]
+    fake = [(os.path.realpath(f), f) for label, _, f in specs if label == 1]
+    for rp, r in real:
+        for fp, f in fake:
+            if rp == fp or rp.startswith(fp + os.sep) or fp.startswith(rp + os.sep):
+                raise ValueError(f"The real folder {r} and the fake folder {f} overlap; their "
+                                 "images would get both labels.")
+
+
+def _normalise_sources(spec, role, source_from):
+    """Turn ``real``/``fake`` into a list of ``(source_name, folder)``."""
+    if spec is None:
+        raise ValueError(f"`{role}` is required: give a folder, a list of folders or a mapping.")
+    if isinstance(spec, Mapping):
+        items = [(str(k), Path(v)) for k, v in spec.items()]
+    elif isinstance(spec, (str, os.PathLike)):
+        items = [(None, Path(spec))]
+    else:
+        items = [(None, Path(p)) for p in spec]
+    if not items:
+        raise ValueError(f"`{role}` is empty: give at least one folder.")
+    out = []
+    for name, folder in items:
+        if not folder.exists():
+            raise ValueError(f"{role} folder does not exist: {folder}")
+        if not folder.is_dir():
+            raise ValueError(f"{role} path is not a folder: {folder}")
+        if source_from == "subfolder" and name is None:
+            subs = sorted(p for p in folder.iterdir() if p.is_dir())
+            loose = [p for p in folder.iterdir() if not p.is_dir()]
+            out.extend((p.name, p) for p in subs)
+            if loose or not subs:
+                out.append((_folder_name(folder), folder))
+        else:
+            out.append((name if name is not None else _folder_name(folder), folder))
+    names = [n for n, _ in out]
+    dup = [n for n, c in Counter(names).items() if c > 1]
+    if dup:
+        raise ValueError(
+            f"Two {role} folders share the source name(s) {dup}; pass a mapping "
+            "{source_name: folder} to name them apart."
+        )
+    return out
+
+
+def iter_files(folder, skipped):
+    """Yield every regular file under ``folder`` (recursive, sorted, symlink-loop safe).
+
+    Directories reached twice (a symlink loop or two links to one folder) are entered once; broken
+    links and unreadable folders are appended to ``skipped`` as ``(path, reason)``.
+    """
+    seen = set()
+
+    def onerror(exc):
+        skipped.append((str(getattr(exc, "filename", folder)), f"unreadable folder: {exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True, onerror=onerror):
+        try:
+            st = os.stat(dirpath)
+        except OSError as exc:
+            skipped.append((dirpath, f"unreadable folder: {exc}"))
+            dirnames[:] = []
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            skipped.append((dirpath, "folder already scanned (symlink loop or repeated link)"))
+            dirnames[:] = []
+            continue
+        seen.add(key)
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) and not os.path.exists(path):
+                skipped.append((path, "broken symbolic link"))
+                continue
+            if not os.path.isfile(path):
+                skipped.append((path, "not a regular file"))
+                continue
+            yield path
+
+
+def _inspect_chunk(paths, max_pixels):
+    out = []
+    for path in paths:
+        try:
+            out.append((path, inspect_image(path, max_pixels=max_pixels), None))
+        except SkipImage as exc:
+            out.append((path, None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 -- one odd file must never stop a scan
+            out.append((path, None, f"unexpected error: {exc.__class__.__name__}: {exc}"))
+    return out
+
+
+def inspect_files(paths, *, max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress=True,
+                  desc="Scanning images"):
+    """Inspect many files in parallel; return a list of ``(path, info or None, reason or None)``.
+
+    Results keep the order of ``paths``.
+    """
+    paths = list(paths)
+    if not paths:
+        return []
+    return run_chunked(_inspect_chunk, paths, (max_pixels,), n_jobs=n_jobs, progress=progress,
+                       desc=desc)
+
+
+#: Reason given to files not reached because the user pressed Ctrl-C.
+INTERRUPTED = "not scanned: interrupted by the user (Ctrl-C)"
+
+
+def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chunk=64):
+    """Run ``worker(chunk_of_paths, *args)`` over ``paths`` in parallel, keeping order.
+
+    Each worker returns one ``(path, info, reason)`` triple per path. On Ctrl-C the work done so
+    far is kept and every path not reached gets ``(path, None, INTERRUPTED)``, so callers report
+    them as skipped instead of losing the finished part.
+    """
+    chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+    results = []
+    with tqdm(total=len(paths), desc=desc, unit="img", disable=not progress) as bar:
+        gen = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(worker)(c, *args) for c in chunks
+        )
+        try:
+            for part in gen:
+                results.extend(part)
+                bar.update(len(part))
+        except KeyboardInterrupt:
+            gen.close()
+            warnings.warn(f"Interrupted after {len(results)} of {len(paths)} files; the rest are "
+                          "reported as skipped.", SkippedFilesWarning, stacklevel=3)
+            results.extend((p, None, INTERRUPTED) for p in paths[len(results):])
+    return results
+
+
+def _skipped_bunch(records):
+    paths = [p for p, _ in records]
+    reasons = [r for _, r in records]
+    counts = Counter(r.split(":")[0] for r in reasons)
+    return Bunch(filenames=np.array(paths, dtype=object), reasons=np.array(reasons, dtype=object),
+                 counts=dict(counts), n=len(paths))
+
+
+def warn_skipped(skipped, what="scan"):
+    """Warn once with the number of skipped files and the reasons."""
+    if skipped.n:
+        summary = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.counts.items()))
+        warnings.warn(
+            f"The {what} skipped {skipped.n} file(s): {summary}. See the `skipped` field "
+            "for each path and its reason.",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
+
+
+def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=DEFAULT_MAX_PIXELS,
+               n_jobs=None, progress=True):
+    """Scan folders of real and AI-generated face images.
+
+    Folders are searched recursively (symbolic links followed, loops entered once). Files are
+    recognised as images by their content, not their suffix, and every image is decoded once to
+    make sure it is whole. Files that cannot be used are listed in ``skipped`` with a reason and
+    a :class:`SkippedFilesWarning` is issued; nothing is dropped silently. Pressing Ctrl-C
+    during the scan keeps the images already checked and reports the rest as skipped
+    (``"not scanned: interrupted ..."``).
+
+    Parameters
+    ----------
+    real, fake : str, path, list of paths or dict
+        Folders of real (label 0) and AI-generated (label 1) faces. A single folder or a list of
+        folders names each source after its folder; a mapping ``{source_name: folder}`` names
+        them explicitly.
+    source_from : {"folder", "subfolder"}, default="folder"
+        With ``"subfolder"``, each immediate sub-folder of an unnamed folder is its own source
+        (handy for a ``real/<source>/`` layout); files lying directly in the folder take the
+        folder's name.
+    as_frame : bool, default=False
+        Also return a pandas ``DataFrame`` in ``frame`` (needs pandas).
+    max_pixels : int, default=89_478_485
+        Images with more pixels are skipped as decompression bombs.
+    n_jobs : int, default=None
+        Parallel workers (joblib semantics).
+    progress : bool, default=True
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``filenames`` (object array of str), ``target`` (0 = real, 1 = fake), ``target_names``
+        (``["real", "fake"]``), ``source`` (one name per file), per-image metadata ``width``,
+        ``height``, ``format``, ``bytes``, ``jpeg_quality`` (estimated IJG quality, NaN when not
+        JPEG), ``exif`` (bool), ``sha256``, ``phash`` (256-bit perceptual hash as hex),
+        ``skipped`` (a Bunch with ``filenames``, ``reasons``, ``counts`` and ``n``) and, with
+        ``as_frame=True``, ``frame``.
+
+    Raises
+    ------
+    ValueError
+        If a folder is missing, a class has no usable image, or nothing was found at all.
+    """
+    if source_from not in ("folder", "subfolder"):
+        raise ValueError(f"source_from must be 'folder' or 'subfolder', got {source_from!r}.")
+    specs = [(label, name, folder)
+             for label, role, spec in ((0, "real", real), (1, "fake", fake))
+             for name, folder in _normalise_sources(spec, role, source_from)]
+
+    _check_no_nesting(specs)
+
+    skipped_records = []
+    candidates = []  # (path, label, source)
+    seen_files = {}
+    for label, name, folder in specs:
+        for path in iter_files(folder, skipped_records):
+            real_path = os.path.realpath(path)
+            if real_path in seen_files:
+                skipped_records.append(
+                    (path, f"same file already scanned as {seen_files[real_path]}"))
+                continue
+            seen_files[real_path] = path
+            candidates.append((path, label, name))
+    if not candidates:
+        raise ValueError(
+            "No files found under the given folders: "
+            + ", ".join(str(f) for _, _, f in specs)
+        )
+
+    results = inspect_files([c[0] for c in candidates], max_pixels=max_pixels, n_jobs=n_jobs,
+                            progress=progress)
+    keep = []
+    for (path, label, name), (_, info, reason) in zip(candidates, results):
+        if info is None:
+            suffix = os.path.splitext(path)[1].lower()
+            if reason.startswith("not an image") and suffix not in IMAGE_SUFFIXES:
+                reason = "not an image file (ignored: " + (suffix or "no suffix") + ")"
+            skipped_records.append((path, reason))
+        else:
+            keep.append((path, label, name, info))
+
+    skipped = _skipped_bunch(skipped_records)
+    warn_skipped(skipped, "image scan")
+    for label, role in ((0, "real"), (1, "fake")):
+        if not any(k[1] == label for k in keep):
+            raise ValueError(
+                f"No usable {role} image was found ({skipped.n} file(s) skipped). "
+                "Both classes need at least one image."
+            )
+
+    data = Bunch(
+        filenames=np.array([k[0] for k in keep], dtype=object),
+        target=np.array([k[1] for k in keep], dtype=np.int64),
+        target_names=TARGET_NAMES.copy(),
+        source=np.array([k[2] for k in keep], dtype=object),
+        skipped=skipped,
+    )
+    _attach_metadata(data, [k[3] for k in keep])
+    data.DESCR = (
+        f"{len(keep)} face images ({int((data.target == 0).sum())} real, "
+        f"{int((data.target == 1).sum())} fake) from {len(set(data.source))} sources; "
+        f"{skipped.n} file(s) skipped."
+    )
+    if as_frame:
+        data.frame = to_frame(data)
+    return data
+
+
+def _attach_metadata(data, infos):
+    data.width = np.array([i["width"] for i in infos], dtype=np.int64)
+    data.height = np.array([i["height"] for i in infos], dtype=np.int64)
+    data.format = np.array([i["format"] for i in infos], dtype=object)
+    data.bytes = np.array([i["bytes"] for i in infos], dtype=np.int64)
+    data.jpeg_quality = np.array([i["jpeg_quality"] for i in infos], dtype=np.float64)
+    data.exif = np.array([i["exif"] for i in infos], dtype=bool)
+    data.sha256 = np.array([i["sha256"] for i in infos], dtype=object)
+    data.phash = np.array([i.get("phash", "") for i in infos], dtype=object)
+
+
+def to_frame(data):
+    """Return a pandas DataFrame with one row per image of a :func:`load_faces` Bunch."""
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is a test dependency
+        raise ImportError("as_frame=True needs pandas: pip install pandas") from exc
+    cols = {"filename": data.filenames, "target": data.target,
+            "label": np.asarray(data.target_names)[data.target], "source": data.source}
+    for extra in ("group", "split"):
+        if extra in data:
+            cols[extra] = data[extra]
+    for col in METADATA_COLUMNS:
+        if col in data:
+            cols[col] = data[col]
+    return pd.DataFrame(cols)

@@ -1,0 +1,306 @@
+"""Leak-free 70/15/15 splitting, a GridSearchCV helper and leave-one-source-out CV."""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
+from sklearn.utils import check_random_state
+
+
+def _check_sizes(sizes):
+    sizes = tuple(float(s) for s in sizes)
+    if len(sizes) != 3:
+        raise ValueError(f"sizes must have three entries (train, val, test), got {sizes}.")
+    if any(not np.isfinite(s) or s < 0 for s in sizes):
+        raise ValueError(f"sizes must be finite and non-negative, got {sizes}.")
+    if sizes[0] <= 0 or sizes[2] <= 0:
+        raise ValueError(f"train and test sizes must be positive, got {sizes}.")
+    if abs(sum(sizes) - 1.0) > 1e-6:
+        raise ValueError(f"sizes must sum to 1, got {sizes} (sum {sum(sizes):.6g}).")
+    return sizes
+
+
+def _group_table(y, groups):
+    """Return (group ids, label per group, size per group); raise on mixed-label groups."""
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    labels = np.full(len(uniq), -1, dtype=np.int64)
+    classes, yi = np.unique(y, return_inverse=True)
+    mixed = []
+    for g, c in zip(inverse, yi):
+        if labels[g] == -1:
+            labels[g] = c
+        elif labels[g] != c:
+            mixed.append(uniq[g])
+    if mixed:
+        raise ValueError(
+            f"{len(set(mixed))} duplicate group(s) hold both labels (e.g. group {mixed[0]!r}): the "
+            "same picture is marked real and fake. Remove those images first (build_dataset "
+            "drops them)."
+        )
+    sizes = np.bincount(inverse, minlength=len(uniq))
+    return inverse, labels, sizes, classes
+
+
+def _fill(order, sizes, target):
+    """Greedily take groups (in ``order``) whose size still fits; return (taken mask, total)."""
+    taken = np.zeros(len(order), dtype=bool)
+    total = 0
+    for k, g in enumerate(order):
+        if total >= target:
+            break
+        if total + sizes[g] <= target:
+            taken[k] = True
+            total += sizes[g]
+    return taken, total
+
+
+def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
+                         balanced_test=True, random_state=None):
+    """Split into train, validation and test indices without leaking duplicates.
+
+    Whole groups (e.g. the duplicate groups of :func:`find_duplicates`) go to one split only.
+    The test set is drawn first: with ``balanced_test`` it holds exactly as many real as fake
+    images (``round(sizes[2] * n / 2)`` each, but never more than half of the smaller class).
+    The validation set is then stratified: it keeps the class ratio of what is left. The rest is
+    the training set.
+
+    Parameters
+    ----------
+    filenames : array-like of shape (n_samples,)
+        The images (only their number is used; kept for a ``train_test_split``-like call).
+    y : array-like of shape (n_samples,)
+        Binary labels.
+    groups : array-like of shape (n_samples,), optional
+        Group id per image; images sharing an id never land in different splits. Default: each
+        image is its own group.
+    sizes : tuple of three floats, default=(0.70, 0.15, 0.15)
+        Train, validation and test fractions; they must sum to 1 (validation may be 0).
+    balanced_test : bool, default=True
+        Make the test set exactly balanced; otherwise it is stratified like the validation set.
+    random_state : int, RandomState instance or None, default=None
+        Seed; the same seed and data give the same split.
+
+    Returns
+    -------
+    train_idx, val_idx, test_idx : ndarray of int
+        Sorted, disjoint indices covering every sample.
+
+    Raises
+    ------
+    ValueError
+        On mismatched lengths, fewer or more than two classes, bad ``sizes``, a group that holds
+        both labels, or a class too small to give the test set one image.
+    """
+    sizes = _check_sizes(sizes)
+    y = np.asarray(y).ravel()
+    n = len(y)
+    if len(filenames) != n:
+        raise ValueError(f"filenames has {len(filenames)} entries but y has {n}.")
+    groups = np.arange(n) if groups is None else np.asarray(groups).ravel()
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries but y has {n}.")
+    if n == 0:
+        raise ValueError("Cannot split an empty set.")
+    inverse, glabel, gsize, classes = _group_table(y, groups)
+    if len(classes) != 2:
+        raise ValueError(f"train_val_test_split needs exactly two classes, got {list(classes)}.")
+    rng = check_random_state(random_state)
+    n_per_class = np.array([gsize[glabel == c].sum() for c in (0, 1)])
+
+    orders = []
+    for c in (0, 1):
+        g = np.flatnonzero(glabel == c)
+        orders.append(g[rng.permutation(len(g))])
+
+    # Test set.
+    if balanced_test:
+        t = min(int(round(sizes[2] * n / 2)), int(n_per_class.min() // 2))
+        if t < 1:
+            raise ValueError(
+                f"The smaller class has {n_per_class.min()} image(s): too few for a balanced test "
+                "set with at least one image per class."
+            )
+        test_targets = [t, t]
+    else:
+        test_targets = [max(1, int(round(sizes[2] * n_per_class[c]))) for c in (0, 1)]
+    taken, totals = [], []
+    for c in (0, 1):
+        m, tot = _fill(orders[c], gsize, test_targets[c])
+        taken.append(m)
+        totals.append(tot)
+    if balanced_test and totals[0] != totals[1]:
+        # Large groups kept one class short; shrink both to the smaller total and refill.
+        target = min(totals)
+        for c in (0, 1):
+            taken[c], totals[c] = _fill(orders[c], gsize, target)
+        if totals[0] != totals[1]:
+            warnings.warn(
+                f"Could not balance the test set exactly with these groups ({totals[0]} real vs "
+                f"{totals[1]} fake).", UserWarning, stacklevel=2)
+    test_groups = np.concatenate([orders[c][taken[c]] for c in (0, 1)])
+    rest = [orders[c][~taken[c]] for c in (0, 1)]
+
+    # Validation set: stratified over what is left.
+    n_rest = sum(gsize[r].sum() for r in rest)
+    n_val = int(round(sizes[1] * n))
+    val_groups = []
+    if n_val > 0 and n_rest > 0:
+        for c in (0, 1):
+            share = gsize[rest[c]].sum() / n_rest
+            m, _ = _fill(rest[c], gsize, int(round(n_val * share)))
+            val_groups.append(rest[c][m])
+            rest[c] = rest[c][~m]
+    val_groups = np.concatenate(val_groups) if val_groups else np.zeros(0, dtype=np.int64)
+
+    split_of_group = np.zeros(len(gsize), dtype=np.int64)  # 0 train, 1 val, 2 test
+    split_of_group[val_groups] = 1
+    split_of_group[test_groups] = 2
+    split = split_of_group[inverse]
+    return (np.flatnonzero(split == 0), np.flatnonzero(split == 1), np.flatnonzero(split == 2))
+
+
+def predefined_split(train_idx, val_idx):
+    """Turn train and validation indices into a ``PredefinedSplit`` for ``GridSearchCV``.
+
+    Parameters
+    ----------
+    train_idx, val_idx : array-like of int
+        From :func:`train_val_test_split`.
+
+    Returns
+    -------
+    indices : ndarray of int
+        ``train_idx`` followed by ``val_idx``; index your data with it before fitting.
+    cv : sklearn.model_selection.PredefinedSplit
+        One split: the first ``len(train_idx)`` rows train, the rest validate.
+
+    Examples
+    --------
+    >>> idx, cv = predefined_split(train_idx, val_idx)            # doctest: +SKIP
+    >>> GridSearchCV(est, grid, cv=cv).fit(X[idx], y[idx])         # doctest: +SKIP
+    """
+    train_idx = np.asarray(train_idx, dtype=np.int64).ravel()
+    val_idx = np.asarray(val_idx, dtype=np.int64).ravel()
+    if len(train_idx) == 0 or len(val_idx) == 0:
+        raise ValueError("predefined_split needs non-empty train and validation indices.")
+    if np.intersect1d(train_idx, val_idx).size:
+        raise ValueError("train_idx and val_idx overlap.")
+    indices = np.concatenate([train_idx, val_idx])
+    test_fold = np.concatenate([np.full(len(train_idx), -1), np.zeros(len(val_idx), dtype=int)])
+    return indices, PredefinedSplit(test_fold)
+
+
+class LeaveOneSourceOut(BaseCrossValidator):
+    """Cross-source CV: each fold holds out every image of one source.
+
+    A source holds one class only (a folder of real or of fake faces), so a test fold made of
+    one source alone would have a single class and no ROC AUC. Each test fold therefore also
+    receives a random sample of the *other* class, drawn from the other sources; those images
+    are removed from that fold's training set. The held-out source is thus unseen in training
+    (the point of cross-source evaluation), while the complementary images are merely unseen
+    pictures from seen sources. A source whose removal would leave training with one class (the
+    only source of its class, or nearly all of it) is skipped with a warning.
+
+    Parameters
+    ----------
+    complement_size : float, default=1.0
+        Number of opposite-class images added to a test fold, as a multiple of the held-out
+        source's size (capped at half of the opposite class, and at least one image).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the complement draw (an int gives the same folds on every call).
+
+    Notes
+    -----
+    Pass source names as ``groups``. Remove duplicates first (see :func:`find_duplicates`): a
+    picture present in two sources would otherwise appear on both sides of a fold.
+    """
+
+    def __init__(self, complement_size=1.0, random_state=None):
+        self.complement_size = complement_size
+        self.random_state = random_state
+
+    def _plan(self, y, groups):
+        if groups is None:
+            raise ValueError("LeaveOneSourceOut needs the source of each sample as `groups`.")
+        if y is None:
+            raise ValueError("LeaveOneSourceOut needs `y` to add the other class to each fold.")
+        if not isinstance(self.complement_size, Real) or not self.complement_size > 0:
+            raise ValueError(f"complement_size must be a positive number, got "
+                             f"{self.complement_size!r}.")
+        y = np.asarray(y).ravel()
+        groups = np.asarray(groups, dtype=object).ravel()
+        if len(y) != len(groups):
+            raise ValueError(f"y has {len(y)} entries but groups has {len(groups)}.")
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise ValueError(f"LeaveOneSourceOut needs two classes, got {list(classes)}.")
+        plan, skipped = [], []
+        for s in sorted(set(groups), key=str):
+            held = groups == s
+            # Each class needs two images outside the source: one may join the test fold as the
+            # complement, one must stay for training.
+            if any(np.sum(y[~held] == c) < 2 for c in classes):
+                skipped.append(s)
+                continue
+            plan.append(s)
+        return y, groups, classes, plan, skipped
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Return the number of folds (sources that can be held out).
+
+        Parameters
+        ----------
+        X : object
+            Ignored.
+        y : array-like of shape (n_samples,)
+            Labels.
+        groups : array-like of shape (n_samples,)
+            Source name per sample.
+
+        Returns
+        -------
+        n_splits : int
+        """
+        return len(self._plan(y, groups)[3])
+
+    def _iter_test_masks(self, X=None, y=None, groups=None):  # pragma: no cover - see split
+        raise NotImplementedError
+
+    def split(self, X, y=None, groups=None):
+        """Yield ``(train, test)`` index arrays, one fold per held-out source.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Ignored except for its length.
+        y : array-like of shape (n_samples,)
+            Labels.
+        groups : array-like of shape (n_samples,)
+            Source name per sample.
+
+        Yields
+        ------
+        train : ndarray of int
+            Training indices: no image of the held-out source, none of the complement.
+        test : ndarray of int
+            The held-out source plus the complementary images of the other class.
+        """
+        y, groups, classes, plan, skipped = self._plan(y, groups)
+        if X is not None and len(X) != len(y):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
+        if skipped:
+            warnings.warn(
+                f"Source(s) {skipped} not held out: without them training would lack a class.",
+                UserWarning, stacklevel=2)
+        rng = check_random_state(self.random_state)
+        for s in plan:
+            test = groups == s
+            for c in classes:
+                if np.any(y[test] == c):
+                    continue
+                pool = np.flatnonzero((y == c) & ~test)
+                k = int(round(self.complement_size * test.sum()))
+                k = max(1, min(k, len(pool) // 2))
+                test[rng.choice(pool, size=k, replace=False)] = True
+            yield np.flatnonzero(~test), np.flatnonzero(test)

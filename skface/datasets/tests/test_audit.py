@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from skface.datasets import ShortcutWarning, audit_shortcuts, load_faces
+
+from .conftest import face_like, save
+
+
+def _write(folder, seeds, size, quality, fmt="JPEG"):
+    return [save(face_like(s, size), folder / f"{s}.{'jpg' if fmt == 'JPEG' else 'png'}", fmt,
+                 quality) for s in seeds]
+
+
+def test_mixed_pipelines_are_flagged(tmp_path):
+    # LFW-like reals (small, q90) beside TPDNE-like fakes (larger, q99)
+    real = _write(tmp_path / "lfw", range(0, 30), 25, 90)
+    fake = _write(tmp_path / "tpdne", range(100, 130), 48, 99)
+    files = real + fake
+    y = np.array([0] * 30 + [1] * 30)
+    with pytest.warns(ShortcutWarning, match="shortcut"):
+        audit = audit_shortcuts(files, y, progress=False)
+    assert audit.flagged
+    assert audit.balanced_accuracy > 0.9
+    assert audit.feature_scores["pixel size"] > 0.9
+    assert audit.feature_scores["jpeg quality"] > 0.9
+    assert audit.feature_scores["exif"] == pytest.approx(0.5)
+    assert audit.share_label_fixed == 1.0 and audit.n_label_fixed == 60
+    text = str(audit)
+    assert "FLAGGED" in text and "pixel size" in text and "only real: 30 images at 25x25" in text
+    assert audit.table()[0][0] == "all metadata"
+
+
+def test_one_pipeline_is_not_flagged(tmp_path, recwarn):
+    real = _write(tmp_path / "r", range(0, 40), 32, 85)
+    fake = _write(tmp_path / "f", range(500, 540), 32, 85)
+    audit = audit_shortcuts(real + fake, [0] * 40 + [1] * 40, progress=False)
+    assert not audit.flagged, audit.summary()
+    assert audit.share_label_fixed == 0.0
+    assert audit.best_balanced_accuracy < audit.threshold
+    assert not [w for w in recwarn if issubclass(w.category, ShortcutWarning)]
+    assert "not flagged" in audit.summary()
+
+
+def test_bunch_input_and_format_shortcut(tmp_path):
+    _write(tmp_path / "r", range(0, 12), 32, 90)
+    _write(tmp_path / "f", range(50, 62), 32, None, fmt="PNG")
+    data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    with pytest.warns(ShortcutWarning):
+        audit = audit_shortcuts(data)
+    assert audit.flagged and audit.feature_scores["format"] == pytest.approx(1.0)
+    pd = pytest.importorskip("pandas")
+    assert isinstance(audit.to_frame(), pd.DataFrame)
+
+
+def test_audit_errors(tmp_path):
+    files = _write(tmp_path / "r", range(3), 16, 90)
+    with pytest.raises(ValueError, match="needs y"):
+        audit_shortcuts(files)
+    with pytest.raises(ValueError, match="labels"):
+        audit_shortcuts(files, [0, 1])
+    with pytest.raises(ValueError, match="two classes"):
+        audit_shortcuts(files, [0, 0, 0], progress=False)
+    with pytest.raises(ValueError, match="at least two"):
+        audit_shortcuts(files, [0, 0, 1], progress=False)

@@ -1,0 +1,93 @@
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skface.datasets import (LabelConflictWarning, LeaveOneSourceOut, audit_shortcuts,
+                             build_dataset, find_duplicates, load_faces, read_manifest,
+                             train_val_test_split, write_manifest)
+
+from .conftest import faces_dir, make_folder
+
+
+@pytest.fixture
+def sources(tmp_path):
+    make_folder(tmp_path / "real" / "ffhq", 30, seed0=0, size=64)
+    make_folder(tmp_path / "real" / "lfw", 14, seed0=100, size=64)
+    tp = make_folder(tmp_path / "fake" / "tpdne", 16, seed0=200, size=128)
+    make_folder(tmp_path / "fake" / "atpde", 8, seed0=300, size=128)
+    for k in range(4):  # All These People re-serves TPDNE pictures
+        Image.open(tp[k]).resize((64, 64), Image.Resampling.LANCZOS).save(
+            tmp_path / "fake" / "atpde" / f"dup{k}.jpg", "JPEG", quality=80)
+    return tmp_path
+
+
+def test_build_dataset_end_to_end(sources, tmp_path):
+    data = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                         random_state=0, progress=False)
+    assert set(data.source) == {"ffhq", "lfw", "tpdne", "atpde"}
+    assert data.dropped["duplicates"] == 4 and data.duplicates.n_redundant == 4
+    assert data.duplicates.by_source_pair[("atpde", "tpdne")]["near"] == 4
+    assert len(set(data.filenames)) == len(data.filenames)  # undersampling repeats nothing
+    for split in ("train", "val", "test"):
+        m = data.split == split
+        assert (data.target[m] == 0).sum() == (data.target[m] == 1).sum() > 0, split
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not set(data.group[data.split == a]) & set(data.group[data.split == b])
+    assert data.random_state == 0 and set(data.class_weight) == {0, 1}
+    again = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                          random_state=0, progress=False)
+    assert list(again.filenames) == list(data.filenames)
+    assert list(again.split) == list(data.split)
+    back = read_manifest(write_manifest(data, tmp_path / "manifest.csv"), verify=True)
+    assert list(back.split) == list(data.split)
+    assert "train:" in data.DESCR
+
+
+def test_build_oversample_none_and_keep_duplicates(sources):
+    over = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                         balance="oversample", dedupe=False, random_state=1, progress=False)
+    tr = over.split == "train"
+    assert (over.target[tr] == 0).sum() == (over.target[tr] == 1).sum()
+    assert len(set(over.filenames[tr])) < tr.sum()  # oversampling repeats rows
+    assert over.dropped["duplicates"] == 0
+    # duplicates kept, but each group stays in one split
+    for a, b in (("train", "test"), ("val", "test"), ("train", "val")):
+        assert not set(over.group[over.split == a]) & set(over.group[over.split == b])
+    none = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                         balance="none", random_state=1, progress=False)
+    assert len(none.filenames) == 72 - 4
+    assert none.class_weight[0] < 1 < none.class_weight[1]
+    with pytest.raises(ValueError, match="balance must be"):
+        build_dataset(sources / "real", sources / "fake", balance="smote")
+
+
+def test_build_drops_label_conflicts(sources):
+    shutil.copy(sources / "real" / "ffhq" / "img000.jpg", sources / "fake" / "tpdne" / "oops.jpg")
+    with pytest.warns(LabelConflictWarning, match="both real and fake"):
+        data = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                             random_state=0, progress=False)
+    assert data.dropped["label_conflicts"] == 2
+    assert not any(f.endswith("oops.jpg") for f in data.filenames)
+
+
+@pytest.mark.data
+def test_shared_faces():
+    root = faces_dir()
+    if root is None:
+        pytest.skip("shared face images not found (set SKFACE_FACES_DIR)")
+    data = load_faces(root / "real", root / "fake", source_from="subfolder", progress=False)
+    assert len(data.filenames) == 2691 and data.skipped.n == 0
+    assert set(data.jpeg_quality) == {75.0, 90.0, 99.0}
+    groups, report = find_duplicates(data, progress=False)
+    assert report.n_exact_pairs == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audit = audit_shortcuts(data)
+    assert audit.flagged and audit.share_label_fixed > 0.2
+    tr, va, te = train_val_test_split(data.filenames, data.target, groups=groups, random_state=0)
+    assert (data.target[te] == 0).sum() == (data.target[te] == 1).sum()
+    cv = LeaveOneSourceOut(random_state=0)
+    assert cv.get_n_splits(None, data.target, data.source) == 5

@@ -1,0 +1,142 @@
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from skface.datasets import (fetch_ai_generated_faces, fetch_all_these_people, fetch_ffhq,
+                             fetch_lfw, fetch_tpdne, get_data_home, load_faces)
+
+from .conftest import face_like, make_folder, save
+
+
+def _layout(root, slug):
+    """Lay out a tiny fixture like the real Kaggle download of ``slug``."""
+    if slug == "arnaud58/flickrfaceshq-dataset-ffhq":
+        for i in range(6):
+            save(face_like(i), root / f"{i:05d}.png", "PNG")
+    elif slug == "almightyj/person-face-dataset-thispersondoesnotexist":
+        make_folder(root / "thispersondoesnotexist.10k", 5, seed0=100)
+    elif slug == "bwandowando/all-these-people-dont-exist":
+        make_folder(root / "ThisPersonDoesNotExist" / "Female", 3, seed0=200)
+        make_folder(root / "ThisPersonDoesNotExist" / "Male", 3, seed0=300)
+    elif slug == "chelove4draste/ai-generated-faces":
+        make_folder(root / "AI-faces" / "images", 4, seed0=400)
+    elif slug == "jessicali9530/lfw-dataset":
+        make_folder(root / "lfw-deepfunneled" / "lfw-deepfunneled" / "Ann_Person", 2, seed0=500)
+        (root / "lfw-deepfunneled" / "pairs.csv").parent.mkdir(parents=True, exist_ok=True)
+        (root / "pairs.csv").write_text("name,imagenum\n")
+    else:  # pragma: no cover
+        raise AssertionError(slug)
+
+
+@pytest.fixture
+def fake_kagglehub(monkeypatch, tmp_path):
+    calls = []
+
+    def dataset_download(handle, *args, **kwargs):
+        calls.append(handle)
+        cache = Path(__import__("os").environ["KAGGLEHUB_CACHE"])
+        owner, name = handle.split("/")
+        root = cache / "datasets" / owner / name / "versions" / "1"
+        _layout(root, handle)
+        return str(root)
+
+    module = types.ModuleType("kagglehub")
+    module.dataset_download = dataset_download
+    monkeypatch.setitem(sys.modules, "kagglehub", module)
+    monkeypatch.setenv("SKFACE_DATA", str(tmp_path / "home"))
+    return calls
+
+
+@pytest.mark.parametrize("fetch, expected, n", [
+    (fetch_ffhq, "1", 6),
+    (fetch_tpdne, "thispersondoesnotexist.10k", 5),
+    (fetch_all_these_people, "ThisPersonDoesNotExist", 6),
+    (fetch_ai_generated_faces, "1", 4),
+])
+def test_kaggle_fetchers_return_image_folder(fake_kagglehub, tmp_path, fetch, expected, n):
+    folder = fetch()
+    assert folder.name == expected
+    assert str(folder).startswith(str(tmp_path / "home" / "kaggle"))
+    data = load_faces(folder, make_folder(tmp_path / "other", 1, seed0=999)[0].parent,
+                      progress=False)
+    assert (data.target == 0).sum() == n
+    # second call reuses the local copy without calling kagglehub
+    before = len(fake_kagglehub)
+    assert fetch() == folder and len(fake_kagglehub) == before
+
+
+def test_max_images_subset_is_seeded(fake_kagglehub, tmp_path):
+    a = fetch_all_these_people(max_images=4, random_state=1)
+    b = fetch_all_these_people(max_images=4, random_state=1)
+    assert a == b and a.parent.name == "subsets"
+    files = sorted(p.name for p in a.iterdir())
+    assert len(files) == 4 and all("__" in f for f in files)
+    c = fetch_all_these_people(max_images=4, random_state=2)
+    assert c != a
+    assert fetch_all_these_people(max_images=100) .name == "ThisPersonDoesNotExist"
+    data = load_faces(a, fetch_tpdne(), progress=False)
+    assert (data.target == 0).sum() == 4
+    with pytest.raises(ValueError, match="max_images"):
+        fetch_tpdne(max_images=0)
+
+
+def test_lfw_through_kaggle_and_data_home(fake_kagglehub, tmp_path):
+    folder = fetch_lfw(backend="kaggle", data_home=tmp_path / "explicit")
+    assert folder.name == "lfw-deepfunneled" and folder.parent.name == "lfw-deepfunneled"
+    assert str(folder).startswith(str(tmp_path / "explicit"))
+    with pytest.raises(ValueError, match="backend"):
+        fetch_lfw(backend="web")
+
+
+def test_lfw_through_sklearn(monkeypatch, tmp_path):
+    from sklearn.datasets import _lfw
+
+    seen = {}
+
+    def fake_check(data_home=None, funneled=True, download_if_missing=True, **kw):
+        seen.update(data_home=data_home, funneled=funneled)
+        folder = Path(data_home) / "lfw_home" / "lfw_funneled"
+        make_folder(folder / "Aaron_Peirsol", 2)
+        make_folder(folder / "Zoe_Ball", 1, seed0=7)
+        return str(Path(data_home) / "lfw_home"), str(folder)
+
+    monkeypatch.setattr(_lfw, "_check_fetch_lfw", fake_check)
+    folder = fetch_lfw(data_home=tmp_path)
+    assert folder.name == "lfw_funneled" and seen["funneled"]
+    assert seen["data_home"] == str(tmp_path / "sklearn")
+    sub = fetch_lfw(data_home=tmp_path, max_images=2, random_state=0)
+    assert len(list(sub.iterdir())) == 2
+
+
+def test_missing_kagglehub_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)
+    with pytest.raises(ImportError, match=r'skface\[fetch\]'):
+        fetch_tpdne(data_home=tmp_path)
+
+
+def test_download_if_missing_false(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)
+    with pytest.raises(OSError, match="download_if_missing=False"):
+        fetch_ffhq(data_home=tmp_path, download_if_missing=False)
+
+
+def test_unexpected_layout_warns(monkeypatch, tmp_path):
+    def dataset_download(handle):
+        root = tmp_path / "dl"
+        make_folder(root / "other_name", 2)
+        return str(root)
+
+    module = types.ModuleType("kagglehub")
+    module.dataset_download = dataset_download
+    monkeypatch.setitem(sys.modules, "kagglehub", module)
+    with pytest.warns(UserWarning, match="expected layout"):
+        folder = fetch_tpdne(data_home=tmp_path / "h")
+    assert folder == tmp_path / "dl"
+
+
+def test_get_data_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKFACE_DATA", str(tmp_path / "env"))
+    assert get_data_home() == tmp_path / "env" and (tmp_path / "env").is_dir()
+    assert get_data_home(tmp_path / "x") == tmp_path / "x"

@@ -1,0 +1,104 @@
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from skface.datasets import MANIFEST_COLUMNS, build_dataset, read_manifest, write_manifest
+from skface.datasets import _manifest
+
+from .conftest import make_folder
+
+
+@pytest.fixture
+def built(tmp_path):
+    make_folder(tmp_path / "data" / "real", 12, seed0=0)
+    make_folder(tmp_path / "data" / "fake", 12, seed0=100)
+    return build_dataset(tmp_path / "data" / "real", tmp_path / "data" / "fake",
+                         random_state=0, progress=False)
+
+
+def test_round_trip(tmp_path, built):
+    out = write_manifest(built, tmp_path / "m" / "manifest.csv")
+    with open(out, newline="") as fh:
+        header = next(csv.reader(fh))
+    assert tuple(header) == MANIFEST_COLUMNS
+    back = read_manifest(out, verify=True)
+    assert list(back.filenames) == [os.path.abspath(f) for f in built.filenames]
+    for key in ("target", "group", "width", "height", "bytes", "exif"):
+        assert np.array_equal(back[key], built[key]), key
+    for key in ("source", "split", "sha256", "format"):
+        assert list(back[key]) == list(built[key]), key
+    assert np.allclose(back.jpeg_quality, built.jpeg_quality, equal_nan=True)
+    assert not [f for f in os.listdir(out.parent) if f.endswith(".tmp")]
+
+
+def test_relative_paths(tmp_path, built):
+    out = write_manifest(built, tmp_path / "data" / "manifest.csv", root=tmp_path / "data")
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert rows[0]["path"].startswith(("real/", "fake/"))
+    back = read_manifest(out, verify=True)
+    assert all(os.path.isfile(f) for f in back.filenames)
+    with pytest.raises(ValueError, match="not under root"):
+        write_manifest(built, tmp_path / "x.csv", root=tmp_path / "elsewhere")
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, built, monkeypatch):
+    path = tmp_path / "manifest.csv"
+    path.write_text("old content\n")
+
+    class Boom:
+        def __init__(self, fh):
+            pass
+
+        def writerow(self, row):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_manifest.csv, "writer", Boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_manifest(built, path)
+    assert path.read_text() == "old content\n"
+    assert os.listdir(tmp_path) == ["manifest.csv"] or "manifest.csv" in os.listdir(tmp_path)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_read_errors(tmp_path, built):
+    with pytest.raises(ValueError, match="not found"):
+        read_manifest(tmp_path / "none.csv")
+    with pytest.raises(ValueError, match="empty"):
+        read_manifest(_write(tmp_path / "a.csv", ""))
+    with pytest.raises(ValueError, match=r"lacks required column\(s\) \['label'\]"):
+        read_manifest(_write(tmp_path / "b.csv", "path,source\nx.jpg,s\n"))
+    with pytest.raises(ValueError, match="no rows"):
+        read_manifest(_write(tmp_path / "c.csv", "path,label\n"))
+    with pytest.raises(ValueError, match="line 3: label 'maybe'"):
+        read_manifest(_write(tmp_path / "d.csv", "path,label\na.jpg,real\nb.jpg,maybe\n"))
+    with pytest.raises(ValueError, match="unknown split"):
+        read_manifest(_write(tmp_path / "e.csv", "path,label,split\na.jpg,real,dev\n"))
+    with pytest.raises(ValueError, match="column 'width' has 'wide'"):
+        read_manifest(_write(tmp_path / "f.csv", "path,label,width\na.jpg,fake,wide\n"))
+    minimal = read_manifest(_write(tmp_path / "g.csv", "path,label\na.jpg,fake\n"))
+    assert minimal.filenames[0] == str(tmp_path / "a.jpg") and minimal.target[0] == 1
+    out = write_manifest(built, tmp_path / "m.csv")
+    with open(built.filenames[0], "ab") as fh:
+        fh.write(b"changed")
+    with pytest.raises(ValueError, match="sha256 differs"):
+        read_manifest(out, verify=True)
+    os.remove(built.filenames[1])
+    with pytest.raises(ValueError, match="missing"):
+        read_manifest(out, verify=True)
+    with pytest.raises(ValueError, match="filenames"):
+        write_manifest({"target": [0]}, tmp_path / "z.csv")
+    with pytest.raises(ValueError, match="targets"):
+        write_manifest({"filenames": ["a"], "target": [0, 1]}, tmp_path / "z.csv")
+
+
+def test_as_frame(tmp_path, built):
+    pytest.importorskip("pandas")
+    back = read_manifest(write_manifest(built, tmp_path / "m.csv"), as_frame=True)
+    assert set(back.frame.split) == {"train", "val", "test"}

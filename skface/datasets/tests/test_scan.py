@@ -1,0 +1,243 @@
+import io
+import os
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from skface.datasets import SkippedFilesWarning, load_faces
+from skface.datasets._decode import estimate_jpeg_quality
+
+from .conftest import face_like, make_folder, save
+
+
+def test_load_faces_basic(two_sources):
+    data = load_faces(two_sources / "real", two_sources / "fake", progress=False)
+    assert len(data.filenames) == 18
+    assert list(data.target_names) == ["real", "fake"]
+    assert (data.target == 0).sum() == 10 and (data.target == 1).sum() == 8
+    assert set(data.source) == {"real", "fake"}
+    assert set(data.format) == {"JPEG", "PNG"}
+    assert np.all(data.width == 32) and np.all(data.height == 32)
+    assert np.all(np.isnan(data.jpeg_quality[data.format == "PNG"]))
+    assert np.all(data.bytes > 0)
+    assert data.skipped.n == 0
+    assert len(set(data.sha256)) == 18
+    assert all(len(h) == 64 for h in data.phash)
+
+
+def test_sources_from_mapping_list_and_subfolders(tmp_path):
+    make_folder(tmp_path / "real" / "ffhq", 3, seed0=0)
+    make_folder(tmp_path / "real" / "lfw", 2, seed0=10)
+    make_folder(tmp_path / "fake" / "tpdne", 4, seed0=20)
+    d1 = load_faces({"A": tmp_path / "real" / "ffhq", "B": tmp_path / "real" / "lfw"},
+                    [tmp_path / "fake" / "tpdne"], progress=False)
+    assert sorted(set(d1.source)) == ["A", "B", "tpdne"]
+    d2 = load_faces(tmp_path / "real", tmp_path / "fake", source_from="subfolder", progress=False)
+    assert sorted(set(d2.source)) == ["ffhq", "lfw", "tpdne"]
+    d3 = load_faces(tmp_path / "real", tmp_path / "fake", progress=False)
+    assert sorted(set(d3.source)) == ["fake", "real"]  # recursive, one source per folder
+    assert len(d3.filenames) == 9
+
+
+def test_same_source_name_twice_is_an_error(tmp_path):
+    make_folder(tmp_path / "a" / "x", 1)
+    make_folder(tmp_path / "b" / "x", 1, seed0=5)
+    make_folder(tmp_path / "f", 1, seed0=9)
+    with pytest.raises(ValueError, match="share the source name"):
+        load_faces([tmp_path / "a" / "x", tmp_path / "b" / "x"], tmp_path / "f", progress=False)
+
+
+def test_metadata_quality_and_exif(tmp_path):
+    img = face_like(1, 48)
+    for q in (50, 75, 90, 99):
+        save(img, tmp_path / "r" / f"q{q}.jpg", quality=q)
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    save(img, tmp_path / "f" / "exif.jpg", quality=80, exif=exif.tobytes())
+    data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    by_name = {os.path.basename(f): i for i, f in enumerate(data.filenames)}
+    for q in (50, 75, 90, 99):
+        assert data.jpeg_quality[by_name[f"q{q}.jpg"]] == q
+    assert data.exif[by_name["exif.jpg"]]
+    assert not data.exif[by_name["q90.jpg"]]
+    assert np.isnan(estimate_jpeg_quality(None))
+
+
+def test_recognised_by_content_not_suffix(tmp_path):
+    save(face_like(1), tmp_path / "r" / "photo.dat", "JPEG")
+    save(face_like(2), tmp_path / "r" / "misnamed.jpg", "PNG")
+    save(face_like(3), tmp_path / "r" / "noext", "PNG")
+    (tmp_path / "r" / "notes.txt").write_text("hello")
+    save(face_like(4), tmp_path / "f" / "a.jpg")
+    with pytest.warns(SkippedFilesWarning, match="1 file"):
+        data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    names = sorted(os.path.basename(f) for f in data.filenames[data.target == 0])
+    assert names == ["misnamed.jpg", "noext", "photo.dat"]
+    assert data.format[[os.path.basename(f) == "misnamed.jpg" for f in data.filenames]][0] == "PNG"
+    assert data.skipped.n == 1 and "not an image file" in data.skipped.reasons[0]
+
+
+def test_bad_files_are_skipped_and_reported(tmp_path):
+    real = tmp_path / "real"
+    make_folder(real, 3)
+    (real / "zero.jpg").write_bytes(b"")
+    good = io.BytesIO()
+    face_like(7, 48).save(good, "JPEG", quality=90)
+    (real / "truncated.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+    (real / "garbage.jpg").write_bytes(np.random.RandomState(0).bytes(500))
+    (real / "text.png").write_text("not really a png")
+    (real / "fakeheader.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    save(face_like(8, 64), real / "big.png", "PNG")
+    os.symlink(real / "missing.jpg", real / "broken.jpg")
+    make_folder(tmp_path / "fake", 2, seed0=50)
+    with pytest.warns(SkippedFilesWarning) as rec:
+        data = load_faces(real, tmp_path / "fake", max_pixels=64 * 64 - 1, progress=False)
+    assert "7 file(s)" in str(rec[0].message)
+    reasons = dict(zip((os.path.basename(f) for f in data.skipped.filenames),
+                       data.skipped.reasons))
+    assert reasons["zero.jpg"].startswith("empty file")
+    assert "truncated" in reasons["truncated.jpg"] or "corrupt" in reasons["truncated.jpg"]
+    assert reasons["garbage.jpg"].startswith("not an image")
+    assert reasons["text.png"].startswith("not an image")
+    assert reasons["fakeheader.png"].startswith(("corrupt", "not an image"))
+    assert reasons["big.png"].startswith("decompression bomb")
+    assert reasons["broken.jpg"] == "broken symbolic link"
+    assert data.skipped.n == 7 and sum(data.skipped.counts.values()) == 7
+    assert (data.target == 0).sum() == 3
+
+
+def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
+    make_folder(tmp_path / "r", 2)
+    make_folder(tmp_path / "f", 2, seed0=9)
+    from skface.datasets import _decode
+
+    real_read = _decode._read_bytes
+
+    def deny(path):
+        if path.endswith("img000.jpg") and "/r/" in path:
+            raise _decode.SkipImage("unreadable: PermissionError: denied")
+        return real_read(path)
+
+    monkeypatch.setattr(_decode, "_read_bytes", deny)
+    with pytest.warns(SkippedFilesWarning):
+        data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    assert data.skipped.n == 1 and data.skipped.reasons[0].startswith("unreadable")
+
+
+def test_symlink_loop_is_safe(tmp_path):
+    make_folder(tmp_path / "r" / "sub", 2)
+    os.symlink(tmp_path / "r", tmp_path / "r" / "sub" / "loop")
+    make_folder(tmp_path / "f", 2, seed0=9)
+    with pytest.warns(SkippedFilesWarning, match="symlink loop"):
+        data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    assert (data.target == 0).sum() == 2
+
+
+def test_missing_empty_and_no_images(tmp_path):
+    make_folder(tmp_path / "r", 2)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="does not exist"):
+        load_faces(tmp_path / "nope", tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="No usable fake"):
+        load_faces(tmp_path / "r", tmp_path / "empty", progress=False)
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "a.txt").write_text("x")
+    (tmp_path / "empty2").mkdir()
+    with pytest.raises(ValueError, match="No files found"):
+        load_faces(tmp_path / "empty", tmp_path / "empty2", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="No usable real"):
+            load_faces(tmp_path / "t", tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="is empty"):
+        load_faces([], tmp_path / "r", progress=False)
+    with pytest.raises(ValueError, match="source_from"):
+        load_faces(tmp_path / "r", tmp_path / "r", source_from="x", progress=False)
+
+
+def test_parallel_matches_serial_and_frame(two_sources):
+    pytest.importorskip("pandas")
+    from joblib import parallel_config
+
+    a = load_faces(two_sources / "real", two_sources / "fake", progress=False)
+    # Threads exercise the same chunked, order-keeping path without spawning processes.
+    with parallel_config(backend="threading"):
+        b = load_faces(two_sources / "real", two_sources / "fake", n_jobs=2, progress=False,
+                       as_frame=True)
+    assert list(a.filenames) == list(b.filenames)
+    assert list(a.phash) == list(b.phash)
+    assert list(b.frame.columns[:4]) == ["filename", "target", "label", "source"]
+    assert len(b.frame) == 18
+
+
+def test_ctrl_c_keeps_finished_work(tmp_path, monkeypatch):
+    make_folder(tmp_path / "r", 70)
+    make_folder(tmp_path / "f", 65, seed0=500)
+    from skface.datasets import _scan
+
+    real_chunk = _scan._inspect_chunk
+    calls = []
+    stop_at = [2]
+
+    def chunk(paths, max_pixels):
+        calls.append(len(paths))
+        if len(calls) == stop_at[0]:
+            raise KeyboardInterrupt
+        return real_chunk(paths, max_pixels)
+
+    monkeypatch.setattr(_scan, "_inspect_chunk", chunk)
+    paths = [str(p) for p in sorted((tmp_path / "r").iterdir())]
+    with pytest.warns(SkippedFilesWarning, match="Interrupted after 64 of 70"):
+        results = _scan.inspect_files(paths, progress=False)
+    assert [p for p, _, _ in results] == paths
+    assert sum(info is not None for _, info, _ in results) == 64
+    assert sum(reason == _scan.INTERRUPTED for _, _, reason in results) == 6
+    # Through load_faces: the finished part is kept, the rest reported as skipped.
+    calls.clear()
+    stop_at[0] = 3  # chunks: 64 real, 6 real + 58 fake, then 7 fake never scanned
+    with pytest.warns(SkippedFilesWarning):
+        data = load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+    assert len(data.filenames) == 128 and (data.target == 1).sum() == 58
+    assert data.skipped.counts["not scanned"] == 7
+
+
+def test_many_formats_and_modes(tmp_path):
+    im = face_like(1, 128)
+    r = tmp_path / "r"
+    r.mkdir()
+    im.convert("CMYK").save(r / "cmyk.jpg", "JPEG")
+    im.convert("L").save(r / "grey.jpg", "JPEG")
+    Image.fromarray(np.asarray(im.convert("L")).astype(np.uint16) * 257).save(r / "i16.png")
+    im.convert("P").save(r / "pal.png")
+    im.convert("LA").save(r / "la.png")
+    for ext in ("webp", "bmp", "tiff", "gif"):
+        im.save(r / f"a.{ext}")
+    save(im, tmp_path / "f" / "x.jpg")
+    data = load_faces(r, tmp_path / "f", progress=False)
+    assert data.skipped.n == 0
+    assert sorted(set(data.format)) == ["BMP", "GIF", "JPEG", "PNG", "TIFF", "WEBP"]
+    # the same picture in every format and grey/colour mode: one perceptual group (palette
+    # images are left out: 256-colour quantisation is a real edit)
+    from skface.datasets import find_duplicates
+
+    groups, _ = find_duplicates(data, progress=False)
+    names = np.array([os.path.basename(f) for f in data.filenames])
+    same = (data.target == 0) & ~np.isin(names, ["pal.png", "a.gif"])
+    assert len(set(groups[same])) == 1, dict(zip(names, groups))
+
+
+def test_overlapping_folders_and_files_reached_twice(tmp_path):
+    make_folder(tmp_path / "all" / "fake", 2, seed0=5)
+    make_folder(tmp_path / "all" / "real", 2)
+    with pytest.raises(ValueError, match="overlap"):
+        load_faces(tmp_path / "all", tmp_path / "all" / "fake", progress=False)
+    with pytest.raises(ValueError, match="overlap"):
+        load_faces(tmp_path / "all" / "real", tmp_path / "all" / "real", progress=False)
+    (tmp_path / "links").mkdir()
+    os.symlink(tmp_path / "all" / "real" / "img000.jpg", tmp_path / "links" / "again.jpg")
+    with pytest.warns(SkippedFilesWarning, match="same file already scanned"):
+        data = load_faces({"a": tmp_path / "all" / "real", "b": tmp_path / "links"},
+                          tmp_path / "all" / "fake", progress=False)
+    assert (data.target == 0).sum() == 2 and data.skipped.n == 1

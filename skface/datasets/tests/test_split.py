@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from skface.datasets import LeaveOneSourceOut, predefined_split, train_val_test_split
+
+
+def _data(n_real=120, n_fake=80, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.array([0] * n_real + [1] * n_fake)
+    groups = np.arange(len(y))
+    # some duplicate groups of size 2-3 inside each class
+    for start in range(0, n_real - 3, 17):
+        groups[start:start + 3] = groups[start]
+    for start in range(n_real, len(y) - 2, 13):
+        groups[start:start + 2] = groups[start]
+    files = np.array([f"img{i}.jpg" for i in range(len(y))], dtype=object)
+    return files, y, groups, rng
+
+
+def test_split_properties():
+    files, y, groups, _ = _data()
+    tr, va, te = train_val_test_split(files, y, groups=groups, random_state=0)
+    n = len(y)
+    allidx = np.concatenate([tr, va, te])
+    assert sorted(allidx) == list(range(n))  # disjoint and complete
+    assert (y[te] == 0).sum() == (y[te] == 1).sum() == round(0.15 * n / 2)
+    assert abs(len(va) - 0.15 * n) <= 3
+    assert abs(len(tr) - 0.70 * n) <= 6
+    # stratified validation: class ratio close to the remaining ratio
+    rest = np.concatenate([tr, va])
+    assert abs(y[va].mean() - y[rest].mean()) < 0.05
+    for a, b in ((tr, va), (tr, te), (va, te)):
+        assert not set(groups[a]) & set(groups[b])
+
+
+def test_split_is_deterministic_and_seed_dependent():
+    files, y, groups, _ = _data()
+    a = train_val_test_split(files, y, groups=groups, random_state=3)
+    b = train_val_test_split(files, y, groups=groups, random_state=3)
+    c = train_val_test_split(files, y, groups=groups, random_state=4)
+    assert all(np.array_equal(x, z) for x, z in zip(a, b))
+    assert not np.array_equal(a[2], c[2])
+
+
+def test_unbalanced_test_and_zero_val():
+    files, y, groups, _ = _data()
+    tr, va, te = train_val_test_split(files, y, sizes=(0.8, 0.0, 0.2), balanced_test=False,
+                                      random_state=0)
+    assert len(va) == 0
+    assert (y[te] == 0).sum() == 24 and (y[te] == 1).sum() == 16
+
+
+def test_balanced_test_capped_by_small_class():
+    files = np.arange(104)
+    y = np.array([0] * 100 + [1] * 4)
+    tr, va, te = train_val_test_split(files, y, sizes=(0.5, 0.1, 0.4), random_state=0)
+    assert (y[te] == 1).sum() == 2 and (y[te] == 0).sum() == 2
+    assert (y[tr] == 1).sum() >= 1
+
+
+def test_split_errors():
+    files, y, groups, _ = _data()
+    with pytest.raises(ValueError, match="sum to 1"):
+        train_val_test_split(files, y, sizes=(0.7, 0.2, 0.2))
+    with pytest.raises(ValueError, match="three entries"):
+        train_val_test_split(files, y, sizes=(0.7, 0.3))
+    with pytest.raises(ValueError, match="positive"):
+        train_val_test_split(files, y, sizes=(0.85, 0.15, 0.0))
+    with pytest.raises(ValueError, match="entries but y"):
+        train_val_test_split(files[:-1], y)
+    with pytest.raises(ValueError, match="two classes"):
+        train_val_test_split(files, np.zeros(len(y)))
+    g = groups.copy()
+    g[-1] = g[0]
+    with pytest.raises(ValueError, match="both labels"):
+        train_val_test_split(files, y, groups=g)
+    with pytest.raises(ValueError, match="too few"):
+        train_val_test_split(np.arange(5), [0, 0, 0, 0, 1])
+
+
+def test_predefined_split_with_grid_search():
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = (X[:, 0] > 0).astype(int)
+    tr, va, te = train_val_test_split(X, y, random_state=0)
+    idx, cv = predefined_split(tr, va)
+    assert cv.get_n_splits() == 1
+    (fit_idx, val_idx), = list(cv.split(X[idx]))
+    assert np.array_equal(idx[fit_idx], tr) and np.array_equal(idx[val_idx], va)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=cv).fit(X[idx], y[idx])
+    assert search.best_score_ > 0.8
+    with pytest.raises(ValueError, match="overlap"):
+        predefined_split([1, 2], [2, 3])
+    with pytest.raises(ValueError, match="non-empty"):
+        predefined_split([], [1])
+
+
+def test_leave_one_source_out():
+    y = np.array([0] * 30 + [0] * 20 + [1] * 25 + [1] * 15)
+    src = np.array(["ffhq"] * 30 + ["lfw"] * 20 + ["tpdne"] * 25 + ["sd"] * 15, dtype=object)
+    cv = LeaveOneSourceOut(random_state=0)
+    folds = list(cv.split(np.zeros(len(y)), y, groups=src))
+    assert cv.get_n_splits(None, y, src) == len(folds) == 4
+    for held, (train, test) in zip(sorted(set(src)), folds):
+        assert set(np.unique(y[test])) == {0, 1}
+        assert set(np.unique(y[train])) == {0, 1}
+        assert held not in set(src[train])
+        assert np.all(src[test][y[test] == y[src == held][0]] == held)
+        assert not set(train) & set(test)
+        n_held = (src == held).sum()
+        other = 1 - y[src == held][0]
+        assert (y[test] == other).sum() == min(n_held, (y == other).sum() // 2)
+    again = list(LeaveOneSourceOut(random_state=0).split(None, y, src))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    X = np.c_[y + np.random.RandomState(0).randn(len(y)) * 0.1]
+    scores = cross_val_score(LogisticRegression(), X, y, groups=src, cv=cv, scoring="roc_auc")
+    assert len(scores) == 4
+
+
+def test_leave_one_source_out_skips_only_source_of_a_class():
+    y = np.array([0] * 10 + [1] * 6 + [1] * 6)
+    src = np.array(["real"] * 10 + ["a"] * 6 + ["b"] * 6, dtype=object)
+    cv = LeaveOneSourceOut(random_state=0)
+    with pytest.warns(UserWarning, match="real"):
+        folds = list(cv.split(None, y, src))
+    assert len(folds) == cv.get_n_splits(None, y, src) == 2
+    with pytest.raises(ValueError, match="groups"):
+        cv.get_n_splits(None, y, None)
+    with pytest.raises(ValueError, match="complement_size"):
+        LeaveOneSourceOut(complement_size=0).get_n_splits(None, y, src)

@@ -1,0 +1,34 @@
+"""Turn image files into model input: loading, format normalisation, augmentation, spectra.
+
+:mod:`skface.preprocessing._loader` is the only module in skface that decodes image files; other
+subpackages call :func:`open_image` / :func:`load_image` from here.
+"""
+
+from ._augment import Augmenter, AugmentSampler
+from ._format import FormatNormalizer
+from ._loader import (
+    BACKGROUND,
+    ImageLoader,
+    ImageLoadError,
+    image_header,
+    jpeg_roundtrip,
+    load_image,
+    load_images,
+    open_image,
+)
+from ._spectrum import SpectrumFeatures
+
+__all__ = [
+    "BACKGROUND",
+    "AugmentSampler",
+    "Augmenter",
+    "FormatNormalizer",
+    "ImageLoadError",
+    "ImageLoader",
+    "SpectrumFeatures",
+    "image_header",
+    "jpeg_roundtrip",
+    "load_image",
+    "load_images",
+    "open_image",
+]

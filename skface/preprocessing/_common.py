@@ -1,0 +1,43 @@
+"""Input checks shared by the array transformers of this subpackage."""
+
+import numpy as np
+
+from ..utils import check_image_array
+
+
+def check_fit_images(estimator, X, *, reset):
+    """Validate an image batch for a stateless image transformer.
+
+    On ``reset`` the batch's ``(C, H, W)`` is stored as ``image_shape_`` and its size as
+    ``n_features_in_``; otherwise the batch must match them (the feature-count error uses
+    scikit-learn's wording).
+
+    Returns
+    -------
+    images : ndarray of shape (N, C, H, W)
+        uint8 or float32.
+    flat : bool
+        Whether the input was 2-D (flattened images).
+    """
+    name = type(estimator).__name__
+    if not hasattr(X, "shape") or not hasattr(X, "dtype"):
+        X = np.asarray(X)
+    flat = len(X.shape) == 2
+    images = check_image_array(X, name=f"{name} input")
+    n_features = int(np.prod(images.shape[1:]))
+    shape = tuple(int(s) for s in images.shape[1:])
+    if reset:
+        estimator.image_shape_ = shape
+        estimator.n_features_in_ = n_features
+    else:
+        if n_features != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {name} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+        if shape != tuple(estimator.image_shape_):
+            raise ValueError(
+                f"{name} input has image shape (C, H, W) = {shape}, but it was fitted on "
+                f"{tuple(estimator.image_shape_)}."
+            )
+    return images, flat

@@ -1,0 +1,576 @@
+import os
+import pickle
+import re
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skface.preprocessing import (
+    BACKGROUND,
+    ImageLoader,
+    ImageLoadError,
+    image_header,
+    load_image,
+    load_images,
+    open_image,
+)
+from skface.preprocessing import _loader
+
+
+def _flatten(X):
+    return X.reshape(len(X), -1).astype(np.float32) / 255.0
+
+
+def _save(img, path, **kw):
+    img.save(path, **kw)
+    return str(path)
+
+
+def _rgb_image(rng, size=(16, 16)):
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def jpegs(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(6):
+        paths.append(_save(_rgb_image(rng, (24, 20)), tmp_path / f"img{i}.jpg", quality=90))
+    return paths
+
+
+def _count_decodes(monkeypatch):
+    calls = []
+    original = _loader._decode_array
+
+    def counting(path, *args):
+        calls.append(path)
+        return original(path, *args)
+
+    monkeypatch.setattr(_loader, "_decode_array", counting)
+    return calls
+
+
+# ------------------------------------------------------------------ modes
+
+
+def _half_alpha(mode_img):
+    """Left half transparent, right half opaque."""
+    w, h = mode_img.size
+    alpha = np.zeros((h, w), dtype=np.uint8)
+    alpha[:, w // 2 :] = 255
+    return alpha
+
+
+def test_mode_1_and_l(tmp_path):
+    arr = np.zeros((8, 8), dtype=bool)
+    arr[:, 4:] = True
+    p1 = _save(Image.fromarray(arr).convert("1"), tmp_path / "one.png")
+    out = load_image(p1, 8, crop=None)
+    assert out.shape == (3, 8, 8)
+    assert (out[:, :, :4] == 0).all() and (out[:, :, 4:] == 255).all()
+
+    gray = np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1))
+    pl = _save(Image.fromarray(gray, mode="L"), tmp_path / "l.png")
+    out = load_image(pl, 8, crop=None)
+    np.testing.assert_array_equal(out, np.stack([gray] * 3))
+    np.testing.assert_array_equal(load_image(pl, 8, color="gray")[0], gray)
+
+
+def test_mode_la_composited_on_white(tmp_path):
+    lum = np.zeros((8, 8), dtype=np.uint8)  # black everywhere
+    img = Image.fromarray(np.dstack([lum, _half_alpha(Image.new("L", (8, 8)))]), mode="LA")
+    out = load_image(_save(img, tmp_path / "la.png"), 8, crop=None)
+    assert (out[:, :, :4] == 255).all()  # transparent -> background
+    assert (out[:, :, 4:] == 0).all()  # opaque black stays black
+
+
+def test_mode_rgba_partial_alpha(tmp_path):
+    px = np.zeros((8, 8, 4), dtype=np.uint8)
+    px[..., 0] = 255  # red
+    px[..., 3] = 128  # half transparent
+    out = load_image(_save(Image.fromarray(px, mode="RGBA"), tmp_path / "a.png"), 8)
+    # red over white at alpha 128/255: (255, 127, 127)
+    assert out[0].min() == 255
+    assert abs(int(out[1].mean()) - 127) <= 1 and abs(int(out[2].mean()) - 127) <= 1
+    assert BACKGROUND == (255, 255, 255)
+
+
+def test_mode_p_with_transparency(tmp_path):
+    idx = np.zeros((8, 8), dtype=np.uint8)
+    idx[:, 4:] = 1
+    img = Image.fromarray(idx, mode="P")
+    img.putpalette([255, 0, 0, 0, 0, 255] + [0] * (254 * 3))
+    path = _save(img, tmp_path / "p.png", transparency=0)
+    assert Image.open(path).mode == "P"
+    out = load_image(path, 8, crop=None)
+    assert (out[:, :, :4] == 255).all()  # transparent red index -> white
+    np.testing.assert_array_equal(out[:, 0, 5], [0, 0, 255])
+    # Without transparency the palette colour is used.
+    out = load_image(_save(img, tmp_path / "p2.png"), 8, crop=None)
+    np.testing.assert_array_equal(out[:, 0, 0], [255, 0, 0])
+
+
+def test_mode_rgb_with_transparency_key(tmp_path):
+    px = np.zeros((8, 8, 3), dtype=np.uint8)
+    px[:, :4] = (255, 0, 0)
+    px[:, 4:] = (0, 255, 0)
+    path = _save(Image.fromarray(px), tmp_path / "key.png", transparency=(255, 0, 0))
+    out = load_image(path, 8, crop=None)
+    assert (out[:, :, :4] == 255).all()
+    np.testing.assert_array_equal(out[:, 0, 6], [0, 255, 0])
+
+
+def test_mode_cmyk(tmp_path):
+    px = np.zeros((8, 8, 4), dtype=np.uint8)
+    px[..., 1] = 255  # magenta
+    px[..., 2] = 255  # yellow -> red
+    img = Image.fromarray(px, mode="CMYK")
+    out = load_image(_save(img, tmp_path / "c.tif"), 8)
+    np.testing.assert_array_equal(out[:, 0, 0], [255, 0, 0])
+    out = load_image(_save(img, tmp_path / "c.jpg", quality=95), 8)  # Adobe CMYK JPEG
+    assert out[0].mean() > 200 and out[1].mean() < 50 and out[2].mean() < 50
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_mode_16_bit(tmp_path, mode):
+    px = np.zeros((8, 8), dtype=np.uint16)
+    px[:, 4:] = 65535
+    px[:, :4] = 32896  # 128 * 257
+    img = Image.fromarray(px)
+    assert img.mode == "I;16"
+    if mode == "I":
+        img = img.convert("I")
+    path = _save(img, tmp_path / f"{mode.replace(';', '')}.{'png' if mode == 'I;16' else 'tif'}")
+    assert Image.open(path).mode.startswith("I")
+    out = load_image(path, 8, color="gray", crop=None)
+    assert (out[0, :, 4:] == 255).all() and (out[0, :, :4] == 128).all()
+
+
+def test_mode_i_8_bit_values_and_float(tmp_path):
+    px = np.full((8, 8), 200, dtype=np.int32)
+    path = _save(Image.fromarray(px, mode="I"), tmp_path / "i8.tif")
+    assert (load_image(path, 8, color="gray")[0] == 200).all()
+    fpx = np.full((8, 8), 0.5, dtype=np.float32)
+    path = _save(Image.fromarray(fpx, mode="F"), tmp_path / "f.tif")
+    assert (load_image(path, 8, color="gray")[0] == 128).all()
+
+
+@pytest.mark.parametrize(
+    "mode, color, expected",
+    [
+        ("YCbCr", (76, 85, 255), (254, 0, 0)),
+        ("LAB", (255, 128, 128), (255, 255, 255)),
+        ("RGBX", (1, 2, 3, 0), (1, 2, 3)),
+        ("PA", (0, 255), None),
+        ("La", (0, 0), (255, 255, 255)),
+        ("RGBa", (0, 0, 0, 0), (255, 255, 255)),
+    ],
+)
+def test_normalize_in_memory_modes(mode, color, expected):
+    img = Image.new(mode, (4, 4), color)
+    out = np.asarray(_loader._normalize_mode(img, "rgb"))
+    assert out.shape == (4, 4, 3) and out.dtype == np.uint8
+    if expected is not None:
+        np.testing.assert_allclose(out[0, 0], expected, atol=2)
+    gray = np.asarray(_loader._normalize_mode(img, "gray"))
+    assert gray.shape == (4, 4)
+
+
+def test_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (8, 8), c) for c in [(255, 0, 0), (0, 0, 255)]]
+    path = str(tmp_path / "anim.gif")
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    out = load_image(path, 8)
+    assert out[0].mean() > 240 and out[2].mean() < 15
+
+
+# ------------------------------------------------------------------ geometry and quality
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_exif_orientation_rotates_pixels(tmp_path, orientation):
+    px = np.zeros((32, 64, 3), dtype=np.uint8)
+    px[..., 2] = 255  # blue ...
+    px[:16, :32] = (255, 0, 0)  # ... with a red top-left quadrant (64 wide, 32 high)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = _save(Image.fromarray(px), tmp_path / "rot.jpg", quality=95, exif=exif)
+    out = load_image(path, (64, 32) if orientation in (6, 8) else (32, 64), crop=None)
+    red = out[0].astype(int) - out[2].astype(int) > 100
+    h, w = red.shape
+    quad = {
+        (0, 0): red[: h // 2, : w // 2].mean(),
+        (0, 1): red[: h // 2, w // 2 :].mean(),
+        (1, 0): red[h // 2 :, : w // 2].mean(),
+        (1, 1): red[h // 2 :, w // 2 :].mean(),
+    }
+    # 3: rotate 180 -> bottom right; 6: rotate 90 CW -> top right; 8: 90 CCW -> bottom left.
+    where = {3: (1, 1), 6: (0, 1), 8: (1, 0)}[orientation]
+    assert quad[where] > 0.9
+    assert all(v < 0.1 for k, v in quad.items() if k != where)
+
+
+def _smooth_image(size, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    chans = []
+    for _ in range(3):
+        f = rng.uniform(1, 6, 4)
+        chans.append(
+            np.sin(2 * np.pi * f[0] * x + f[1]) * np.cos(2 * np.pi * f[2] * y + f[3])
+        )
+    arr = (np.stack(chans, -1) * 100 + 128 + rng.normal(0, 8, (size, size, 3))).clip(0, 255)
+    return Image.fromarray(arr.astype(np.uint8))
+
+
+@pytest.mark.parametrize("source", [256, 250, 1000])
+def test_draft_matches_high_quality_resize(tmp_path, source):
+    img = _smooth_image(source)
+    path = _save(img, tmp_path / "big.jpg", quality=95)
+    reference = np.asarray(
+        Image.open(path).convert("RGB").resize((64, 64), Image.Resampling.LANCZOS)
+    ).transpose(2, 0, 1).astype(float)
+    fast = load_image(path, 64).astype(float)
+    exact = load_image(path, 64, reducing_gap=None).astype(float)
+    assert np.abs(fast - reference).mean() < 3.0
+    assert np.abs(exact - reference).mean() < 2.0
+    # The draft path really decodes at a reduced scale.
+    with Image.open(path) as im:
+        im.draft("RGB", (64, 64))
+        assert im.size[0] < source
+
+
+def test_center_crop_and_stretch(tmp_path):
+    px = np.zeros((20, 40, 3), dtype=np.uint8)  # 40 wide, 20 high
+    px[:, :10] = 255  # white left quarter, cut away by the centre crop
+    path = _save(Image.fromarray(px), tmp_path / "wide.png")
+    centre = load_image(path, 10)
+    assert centre.max() == 0
+    stretched = load_image(path, 10, crop=None)
+    assert stretched[:, :, :2].min() > 200
+    assert load_image(path, (5, 12)).shape == (3, 5, 12)
+
+
+# ------------------------------------------------------------------ the transformer
+
+
+def test_input_forms(jpegs):
+    pd = pytest.importorskip("pandas")
+    ref = ImageLoader(8).fit_transform(jpegs)
+    assert ref.shape == (6, 3, 8, 8) and ref.dtype == np.uint8
+    for form in (
+        [Path(p) for p in jpegs],
+        np.asarray(jpegs),
+        np.asarray(jpegs, dtype=object).reshape(-1, 1),
+        pd.Series(jpegs),
+        pd.DataFrame({"path": jpegs}),
+    ):
+        np.testing.assert_array_equal(ImageLoader(8).fit_transform(form), ref)
+    gray = ImageLoader(8, color="gray").fit_transform(jpegs)
+    assert gray.shape == (6, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ([], "empty"),
+        ("one.jpg", "single path"),
+        ([1, 2], "item 0 is int"),
+        (np.array([["a", "b"]]), "1-D array"),
+    ],
+)
+def test_bad_path_containers(bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ImageLoader().fit_transform(bad)
+
+
+def test_bad_params():
+    with pytest.raises(ValueError, match="color"):
+        ImageLoader(color="cmyk").fit(["a.jpg"])
+    with pytest.raises(ValueError, match="size"):
+        ImageLoader(size=(0, 3)).fit(["a.jpg"])
+    with pytest.raises(ValueError, match="on_error"):
+        ImageLoader(on_error="ignore").fit(["a.jpg"])
+
+
+def test_sklearn_contract(jpegs):
+    loader = ImageLoader(8, color="gray", on_error="skip")
+    assert loader.fit(jpegs) is loader
+    assert clone(loader).get_params() == loader.get_params()
+    loader.set_params(size=(4, 6))
+    assert loader.transform(jpegs).shape == (6, 1, 4, 6)  # stateless: no refit needed
+    assert ImageLoader(8).transform(jpegs).shape == (6, 3, 8, 8)  # works without fit
+    again = pickle.loads(pickle.dumps(loader))
+    np.testing.assert_array_equal(again.transform(jpegs), loader.transform(jpegs))
+
+
+def test_pipeline_on_paths(jpegs):
+    y = np.array([0, 1] * 3)
+    pipe = make_pipeline(ImageLoader(8), FunctionTransformer(_flatten), LogisticRegression())
+    pipe.fit(np.asarray(jpegs), y)
+    assert pipe.predict(jpegs).shape == (6,)
+
+
+def test_parallel_equals_sequential(jpegs):
+    seq = ImageLoader(8).transform(jpegs)
+    par = ImageLoader(8, n_jobs=2).transform(jpegs * 3)
+    np.testing.assert_array_equal(par, np.concatenate([seq] * 3))
+
+
+# ------------------------------------------------------------------ bad files
+
+
+@pytest.fixture
+def bad_files(tmp_path, jpegs):
+    data = Path(jpegs[0]).read_bytes()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(data[: len(data) // 2])
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.jpg"
+    text.write_text("this is not an image\n" * 20)
+    return {
+        "truncated": str(truncated),
+        "empty": str(empty),
+        "text": str(text),
+        "missing": str(tmp_path / "missing.jpg"),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("truncated", "truncated"),
+        ("empty", "empty"),
+        ("text", "not a recognised image"),
+        ("missing", "not found"),
+    ],
+)
+def test_raise_names_file(jpegs, bad_files, kind, reason):
+    paths = jpegs[:2] + [bad_files[kind]] + jpegs[2:]
+    with pytest.raises(ImageLoadError, match=re.escape(bad_files[kind])) as info:
+        ImageLoader(8).fit_transform(paths)
+    assert reason in str(info.value)
+    assert info.value.path == bad_files[kind]
+
+
+def test_raise_from_parallel_workers(jpegs, bad_files):
+    paths = jpegs + [bad_files["text"]] + jpegs
+    with pytest.raises(ImageLoadError, match=re.escape(bad_files["text"])):
+        ImageLoader(8, n_jobs=2).fit_transform(paths)
+
+
+def test_error_survives_pickling():
+    # Errors raised in process workers (joblib loky backend) cross a pickle boundary.
+    err = pickle.loads(pickle.dumps(ImageLoadError("a/b.jpg", "truncated")))
+    assert isinstance(err, ImageLoadError) and err.path == "a/b.jpg" and "b.jpg" in str(err)
+
+
+def test_skip_reports_and_aligns(jpegs, bad_files):
+    paths = [jpegs[0], bad_files["truncated"], jpegs[1], bad_files["empty"],
+             bad_files["text"], jpegs[2], bad_files["missing"]]
+    loader = ImageLoader(8, on_error="skip")
+    with pytest.warns(UserWarning, match=r"skipped 4 of 7 files.*truncated\.jpg"):
+        X = loader.fit_transform(paths)
+    assert X.shape == (3, 3, 8, 8)
+    np.testing.assert_array_equal(X, ImageLoader(8).transform(jpegs[:3]))
+    np.testing.assert_array_equal(loader.valid_mask_, [1, 0, 1, 0, 0, 1, 0])
+    assert [s[0] for s in loader.skipped_] == [1, 3, 4, 6]
+    assert [s[1] for s in loader.skipped_] == [paths[i] for i in (1, 3, 4, 6)]
+    assert all(isinstance(s[2], str) and s[2] for s in loader.skipped_)
+
+    y = np.arange(7)
+    with pytest.warns(UserWarning):
+        X2, y2, skipped = load_images(paths, y, size=8)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, [0, 2, 5])
+    assert len(skipped) == 4
+    with pytest.raises(ValueError, match="labels"):
+        load_images(jpegs, y, size=8)
+
+    # A clean run resets the report.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loader.transform(jpegs)
+    assert loader.skipped_ == [] and loader.valid_mask_.all()
+
+
+def test_decompression_bomb(tmp_path, monkeypatch):
+    path = _save(Image.new("RGB", (64, 64)), tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageLoadError, match=r"bomb\.png.*decompression bomb"):
+        open_image(path)
+    with pytest.raises(ImageLoadError, match="decompression bomb"):
+        ImageLoader(8).fit_transform([path])
+
+
+def test_header_bytes_and_max_pixels(tmp_path, bad_files):
+    import io
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = _save(_smooth_image(40), tmp_path / "h.jpg", quality=75, exif=exif)
+    head = image_header(path)
+    assert head["format"] == "JPEG" and (head["width"], head["height"]) == (40, 40)
+    assert head["orientation"] == 6 and head["has_exif"] and head["n_frames"] == 1
+    assert set(head["quantization"]) == {0, 1} and len(head["quantization"][0]) == 64
+    png = image_header(_save(Image.new("LA", (5, 3)), tmp_path / "h.png"))
+    assert png["quantization"] is None and png["mode"] == "LA" and not png["has_exif"]
+
+    data = Path(path).read_bytes()  # callers may hash the bytes and decode the same buffer
+    from_bytes = np.asarray(open_image(io.BytesIO(data), color="gray", draft_size=(10, 10)))
+    assert from_bytes.shape == (10, 10)
+    with pytest.raises(ImageLoadError, match="in-memory image.*not a recognised"):
+        open_image(io.BytesIO(b"nope" * 10))
+    with pytest.raises(ImageLoadError, match=r"h\.jpg.*max_pixels=100"):
+        open_image(path, max_pixels=100)
+    with pytest.raises(ImageLoadError, match="max_pixels"):
+        image_header(path, max_pixels=100)
+    with pytest.raises(ImageLoadError, match="empty"):
+        image_header(bad_files["empty"])
+
+
+# ------------------------------------------------------------------ cache
+
+
+def test_cache_hit_and_invalidation(tmp_path, jpegs, monkeypatch):
+    calls = _count_decodes(monkeypatch)
+    cache = tmp_path / "cache"
+    loader = ImageLoader(8, memory=str(cache))
+    first = loader.fit_transform(jpegs)
+    assert len(calls) == 6
+    np.testing.assert_array_equal(first, ImageLoader(8).transform(jpegs))
+    assert len(calls) == 12
+
+    calls.clear()
+    again = clone(loader).fit_transform(jpegs[::-1])  # any order, a fresh clone
+    assert calls == []
+    np.testing.assert_array_equal(again, first[::-1])
+
+    # Edit one file: new content, size and mtime -> decoded again, others still cached.
+    _save(Image.new("RGB", (30, 30), (0, 255, 0)), jpegs[2], quality=80)
+    st = os.stat(jpegs[2])
+    os.utime(jpegs[2], ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    edited = loader.transform(jpegs)
+    assert calls == [jpegs[2]]
+    assert edited[2, 1].mean() > 200 and edited[2, 0].mean() < 40
+    np.testing.assert_array_equal(np.delete(edited, 2, 0), np.delete(first, 2, 0))
+
+    # Other parameters are other cache entries.
+    calls.clear()
+    assert ImageLoader(6, memory=str(cache)).transform(jpegs).shape == (6, 3, 6, 6)
+    assert len(calls) == 6
+
+    # A joblib.Memory is accepted (as in Pipeline(memory=...)).
+    calls.clear()
+    ImageLoader(8, memory=joblib.Memory(str(cache), verbose=0)).transform(jpegs)
+    assert calls == []
+    # memory=Memory(None) means no cache.
+    ImageLoader(8, memory=joblib.Memory(None)).transform(jpegs)
+    assert len(calls) == 6
+
+
+def test_pack_cache_keeps_keys_with_zero_bytes(tmp_path):
+    cache = _loader._PackCache(tmp_path, {"test": 1})
+    keys = [b"\x00" * 16, b"a" + b"\x00" * 15, b"\x00" * 15 + b"b"]
+    images = np.arange(3 * 2, dtype=np.uint8).reshape(3, 1, 1, 2)
+    cache.put(keys, images)
+    fresh = _loader._PackCache(tmp_path, {"test": 1})
+    out = np.zeros((5, 1, 1, 2), dtype=np.uint8)
+    hits = fresh.get(keys[::-1] + [b"x" * 16, None], out)
+    assert hits.tolist() == [True, True, True, False, False]
+    np.testing.assert_array_equal(out[:3], images[::-1])
+
+
+def test_interrupted_run_keeps_finished_chunks(tmp_path, jpegs, monkeypatch):
+    calls = []
+    original = _loader._decode_array
+
+    def interrupted(path, *args):
+        calls.append(path)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original(path, *args)
+
+    monkeypatch.setattr(_loader, "_decode_array", interrupted)
+    loader = ImageLoader(8, memory=tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        loader.transform(jpegs)  # 6 files in chunks of 2: two chunks finish first
+    calls.clear()
+    X = loader.transform(jpegs)
+    assert calls == jpegs[4:]
+    monkeypatch.setattr(_loader, "_decode_array", original)
+    np.testing.assert_array_equal(X, ImageLoader(8).transform(jpegs))
+
+
+def test_cache_skips_are_not_cached(tmp_path, jpegs, bad_files, monkeypatch):
+    calls = _count_decodes(monkeypatch)
+    loader = ImageLoader(8, memory=tmp_path / "c", on_error="skip")
+    paths = jpegs[:2] + [bad_files["text"]]
+    with pytest.warns(UserWarning):
+        loader.transform(paths)
+    calls.clear()
+    with pytest.warns(UserWarning, match="text.jpg"):
+        X = loader.transform(paths)
+    assert calls == [bad_files["text"]] and X.shape[0] == 2
+
+
+def test_grid_search_decodes_each_image_once(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(12):
+        px = np.full((12, 12, 3), 40 if i % 2 else 210, dtype=np.uint8)
+        px = (px + rng.integers(0, 30, px.shape)).astype(np.uint8)
+        paths.append(_save(Image.fromarray(px), tmp_path / f"f{i}.png"))
+    y = np.arange(12) % 2
+    calls = _count_decodes(monkeypatch)
+    pipe = make_pipeline(
+        ImageLoader(6, memory=tmp_path / "cache"),
+        FunctionTransformer(_flatten),
+        LogisticRegression(),
+    )
+    search = GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0, 10.0]}, cv=3)
+    search.fit(np.asarray(paths), y)
+    assert sorted(calls) == sorted(paths)
+    assert search.best_score_ == 1.0
+
+
+def test_verbose_progress_and_unusable_cache(tmp_path, jpegs, capsys):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    with pytest.warns(UserWarning, match="cannot use the cache"):
+        X = ImageLoader(8, verbose=1, memory=str(blocker)).transform(jpegs)
+    assert X.shape == (6, 3, 8, 8)
+    assert "Decoding images" in capsys.readouterr().err
+
+
+def test_sklearn_check_suite_does_not_apply():
+    # The generic checks feed numeric 2-D arrays; a loader of file paths declares string input,
+    # and scikit-learn skips its generic suite for that. The contract is tested above instead
+    # (stateless fit, clone, get/set_params, pickling, pipelines, grid search).
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with pytest.warns(UserWarning, match="Can't test estimator ImageLoader"):
+        results = check_estimator(ImageLoader(), on_fail=None)
+    assert [r["check_name"] for r in results] == ["check_estimator_cloneable"]
+    assert all(r["status"] == "passed" for r in results)
+    tags = ImageLoader().__sklearn_tags__()
+    assert tags.input_tags.string and not tags.requires_fit
+
+
+@pytest.mark.data
+def test_real_faces(faces_dir):
+    files = sorted(faces_dir.glob("*/*/*.jpg"))[::300]
+    X = ImageLoader(32).fit_transform(files)
+    assert X.shape == (len(files), 3, 32, 32)
+    assert 20 < X.mean() < 235
