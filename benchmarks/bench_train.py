@@ -15,6 +15,7 @@ Usage::
     PYTHONPATH=. python benchmarks/bench_train.py            # 4096 random 64 px images
     PYTHONPATH=. python benchmarks/bench_train.py --n 2048 --size 32 --epochs 1 --repeats 1
     PYTHONPATH=. python benchmarks/bench_train.py --memory   # also peak RSS (subprocesses)
+    PYTHONPATH=. python benchmarks/bench_train.py --memory-only --width 8 --memory-n 1000 16000
 
 ``--memory`` runs :func:`memory_probe` in fresh subprocesses: the peak resident memory of
 ``fit`` for N images of size S, minus the process's memory just before ``X`` was made, set
@@ -151,11 +152,15 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--memory", action="store_true")
+    p.add_argument("--memory-only", action="store_true", help="skip the speed comparison")
     p.add_argument("--memory-n", type=int, nargs="+", default=[2000, 20000])
     p.add_argument("--_probe", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._probe is not None:
         memory_probe(args._probe, args.size, args.width, args.depth, 1)
+        return
+    if args.memory_only:
+        run_memory(args)
         return
     torch.set_num_threads(args.threads)
     X, y = make_data(args.n, args.size)
