@@ -33,14 +33,8 @@ if str(ROOT) not in sys.path:
 from skface import FaceCNNClassifier  # noqa: E402
 from skface.nn import FaceCNN, FocalLoss  # noqa: E402
 
-
-def make_data(n, size, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.integers(0, 200, size=(n, 3, size, size), dtype=np.uint8)
-    y = np.arange(n) % 2
-    c = size // 4
-    X[y == 1, :, c:-c, c:-c] += 40
-    return X, y
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_train import make_data  # noqa: E402  (same synthetic images as the CPU benchmark)
 
 
 def handwritten_cuda(X, y, *, width, epochs, batch_size, seed=0):
