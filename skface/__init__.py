@@ -30,6 +30,8 @@ from .preprocessing import (  # noqa: E402
     SpectrumFeatures,
     load_images,
 )
+from .metrics import EvaluationResult, evaluate, tune_threshold  # noqa: E402
+from .experiments import cross_source_evaluate, run_ablation, write_report  # noqa: E402
 from ._recommended import make_recommended_pipeline  # noqa: E402
 
 __all__ = [
@@ -62,4 +64,13 @@ __all__ += [
     "ImageLoader",
     "SpectrumFeatures",
     "load_images",
+]
+# skface.metrics and skface.experiments
+__all__ += [
+    "EvaluationResult",
+    "cross_source_evaluate",
+    "evaluate",
+    "run_ablation",
+    "tune_threshold",
+    "write_report",
 ]

@@ -1,5 +1,6 @@
 """FaceCNNClassifier: a scikit-learn classifier that builds and trains a skorch CNN in ``fit``."""
 
+import io
 import json
 import math
 import time
@@ -15,14 +16,22 @@ from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.helper import predefined_split
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from .nn import FaceCNN, FocalLoss
-from .utils import check_image_array, check_seed, make_torch_generator, resolve_device, torch_seeded
+from .utils import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_image_array,
+    check_seed,
+    make_torch_generator,
+    resolve_device,
+    torch_seeded,
+)
 
 #: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
 MODEL_FORMAT = 1
@@ -37,26 +46,30 @@ _WEIGHTS_NAME = "weights.pt"
 class _ImageDataset(torch.utils.data.Dataset):
     """Images ``(N, C, H, W)`` (uint8 or float32, possibly a strided view) and integer targets.
 
-    ``__getitems__`` lets the DataLoader fetch a whole batch with one fancy-indexing call.
+    ``indices`` selects a subset without copying the images (the validation split of a large
+    uint8 array costs only its index array). ``__getitems__`` lets the DataLoader fetch a whole
+    batch with one fancy-indexing call, so images become float only batch by batch.
     """
 
-    def __init__(self, X, y=None, flip=False):
+    def __init__(self, X, y=None, indices=None, flip=False):
         if isinstance(X, np.ndarray):
             if any(stride < 0 for stride in X.strides):  # torch cannot view mirrored arrays
                 X = np.ascontiguousarray(X)
             X = torch.from_numpy(X)
         self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.long)
+        self.indices = None if indices is None else torch.as_tensor(indices, dtype=torch.long)
         self.flip = flip
 
     def __len__(self):
-        return len(self.X)
+        return len(self.X) if self.indices is None else len(self.indices)
 
     def _batch(self, idx):
-        xb = self.X[idx]
+        rows = idx if self.indices is None else self.indices[idx]
+        xb = self.X[rows]
         if self.flip:
             xb = torch.flip(xb, dims=(-1,))
-        yb = self.y[idx] if self.y is not None else torch.zeros(len(idx), dtype=torch.long)
+        yb = self.y[rows] if self.y is not None else torch.zeros(len(idx), dtype=torch.long)
         return xb, yb
 
     def __getitem__(self, i):
@@ -438,19 +451,29 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return np.sort(train_idx), np.sort(val_idx)
 
     @staticmethod
-    def _channel_stats(X):
-        """Per-channel mean and std of the images, in [0, 1] units for uint8, in chunks."""
+    def _channel_stats(X, indices=None):
+        """Per-channel mean and std (uint8 in [0, 1] units), chunk by chunk, without a float copy
+        of the whole array."""
+        rows = np.arange(len(X)) if indices is None else np.asarray(indices)
         c = X.shape[1]
         total = np.zeros(c)
         total_sq = np.zeros(c)
         count = 0
-        for start in range(0, len(X), 512):
-            chunk = X[start:start + 512].astype(np.float64)
-            if X.dtype == np.uint8:
-                chunk /= 255.0
-            total += chunk.sum(axis=(0, 2, 3))
-            total_sq += (chunk**2).sum(axis=(0, 2, 3))
-            count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+        if X.dtype == np.uint8:  # exact, from per-channel histograms of small chunks
+            values = np.arange(256) / 255.0
+            for start in range(0, len(rows), 64):
+                chunk = X[rows[start:start + 64]]
+                for ch in range(c):
+                    hist = np.bincount(chunk[:, ch].ravel(), minlength=256)
+                    total[ch] += hist @ values
+                    total_sq[ch] += hist @ values**2
+                count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+        else:
+            for start in range(0, len(rows), 64):
+                chunk = X[rows[start:start + 64]].astype(np.float64)
+                total += chunk.sum(axis=(0, 2, 3))
+                total_sq += (chunk**2).sum(axis=(0, 2, 3))
+                count += chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
         mean = total / count
         std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
         std[std < 1e-6] = 1.0
@@ -523,29 +546,28 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
         if (X_val is None) != (y_val is None):
             raise ValueError("Pass both X_val and y_val, or neither.")
+        # the training and validation parts are index arrays into X, never copies of it
+        train_idx = val_idx = None
         if X_val is not None:
-            X_train, y_train = X, y_enc
             X_val = self._check_X(X_val, fitted=True, name="X_val")
             y_val_enc = self._encode(y_val, name="y_val")
             check_consistent_length(X_val, y_val_enc)
         elif self.early_stopping:
             train_idx, val_idx = self._validation_split(y_enc, seed)
-            X_train, y_train = X[train_idx], y_enc[train_idx]
-            X_val, y_val_enc = X[val_idx], y_enc[val_idx]
-        else:
-            X_train, y_train = X, y_enc
+            X_val, y_val_enc = X, y_enc
+        y_train = y_enc if train_idx is None else y_enc[train_idx]
         weights = self._class_weights(y_train)
 
         with torch_seeded(seed):
             module = FaceCNN(**self._module_kwargs())
-            mean, std = self._channel_stats(X_train)
+            mean, std = self._channel_stats(X, train_idx)
             module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
             if device.startswith("cuda"):
                 module = module.to(memory_format=torch.channels_last)
 
             callbacks = [("accuracy", _EpochAccuracy())]
-            train_ds = _ImageDataset(X_train, y_train)
+            train_ds = _ImageDataset(X, y_enc, indices=train_idx)
             n_batches = len(_TailMergingBatchSampler(len(train_ds), int(self.batch_size), None))
             if self.lr_schedule == "onecycle":
                 callbacks.append(("lr_scheduler", LRScheduler(
@@ -564,7 +586,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 callbacks.append(("progress", ProgressBar()))
             train_split = None
             if X_val is not None:
-                train_split = predefined_split(_ImageDataset(X_val, y_val_enc))
+                train_split = predefined_split(_ImageDataset(X_val, y_val_enc, indices=val_idx))
 
             criterion_kwargs = {
                 "gamma": float(self.gamma),
@@ -716,12 +738,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "fit_time": self.fit_time_,
         }
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
-        tmp_weights = path / (_WEIGHTS_NAME + ".tmp")
-        torch.save(state, tmp_weights)
-        tmp_weights.replace(path / _WEIGHTS_NAME)
-        tmp_config = path / (_CONFIG_NAME + ".tmp")
-        tmp_config.write_text(json.dumps(config, indent=2, default=_json_default))
-        tmp_config.replace(path / _CONFIG_NAME)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(path / _WEIGHTS_NAME, buffer.getvalue())
+        atomic_write_text(path / _CONFIG_NAME, json.dumps(config, indent=2, default=_json_default))
         return path
 
     @classmethod

@@ -1,19 +1,21 @@
-"""Private, temporary home of the image decoding that skface.datasets needs.
+"""What skface.datasets learns from one image file: checks, metadata and hashes.
 
-The project rule is that images are decoded only in ``skface/preprocessing/_loader.py``. That
-module was not on ``main`` when this subpackage was written, so the few decoding steps the data
-set tools need (reading the header, checking the whole file decodes, making a small grey
-thumbnail for perceptual hashing) live here, in one place, behind :func:`inspect_image` and
-:func:`hash_image`. When the loader lands, these two functions should call it instead.
+Decoding itself happens only in ``skface/preprocessing/_loader.py``: this module reads the bytes
+(for the sha256 and so that the file is read once), recognises the format by content with
+:func:`~skface.preprocessing._loader.sniff_format`, and lets
+:func:`~skface.preprocessing._loader.open_image` check that the whole file decodes (JPEGs at
+reduced scale) and give the header and a grey image. What stays here is arithmetic on what the
+loader returns: the JPEG quality estimate from the quantisation tables and the perceptual hash
+(a DCT of a grey thumbnail), and the translation of loader errors into skip reasons.
 """
 
 import hashlib
 import io
 import os
-import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+from ..preprocessing._loader import ImageLoadError, open_image, sniff_format
 
 #: Default largest accepted image, in pixels (Pillow's own bomb limit).
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -22,17 +24,6 @@ DEFAULT_MAX_PIXELS = 89_478_485
 _THUMB = 64
 #: Side of the low-frequency DCT block kept by the hash (16 -> 256-bit hash).
 _HASH = 16
-
-# Magic numbers of the image formats Pillow reads that we accept ("recognise by content").
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-)
 
 # IJG standard luminance quantisation table (natural order), used to estimate JPEG quality.
 _STD_LUMA = np.array(
@@ -69,20 +60,12 @@ def _dct_matrix(n_out, n_in):
 
 
 _DCT = _dct_matrix(_HASH, _THUMB)
+# PIL.Image.Resampling.BOX, an IntEnum, given by value so that only the loader imports Pillow.
+_BOX = 4
 
 
 class SkipImage(Exception):
     """Raised by the inspectors for a file that must be skipped; ``str(exc)`` is the reason."""
-
-
-def sniff_format(head):
-    """Return the image format named by the first bytes of a file, or None."""
-    for magic, name in _SIGNATURES:
-        if head.startswith(magic):
-            return name
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    return None
 
 
 def estimate_jpeg_quality(quantization):
@@ -118,58 +101,53 @@ def _read_bytes(path):
 
 
 def _open_checked(data, max_pixels):
-    """Open bytes with Pillow, refuse bombs, and fully decode (at reduced scale for JPEG)."""
+    """Decode bytes with the loader (whole file, JPEG at reduced scale) into a grey image.
+
+    Returns ``(grey PIL image, info dict)``; raises :class:`SkipImage` with the reason.
+    """
     fmt = sniff_format(data[:16])
     if fmt is None:
         raise SkipImage("not an image (content not recognised)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(io.BytesIO(data), formats=[fmt])
-            width, height = im.size
-            if width * height > max_pixels:
-                raise SkipImage(
-                    f"decompression bomb: {width}x{height} = {width * height} pixels exceeds "
-                    f"max_pixels={max_pixels}"
-                )
-            if width == 0 or height == 0:
-                raise SkipImage("image has zero width or height")
-            info = {
-                "width": int(width),
-                "height": int(height),
-                "format": im.format or fmt,
-                "jpeg_quality": (
-                    estimate_jpeg_quality(getattr(im, "quantization", None))
-                    if im.format == "JPEG"
-                    else float("nan")
-                ),
-                "exif": bool("exif" in im.info or len(im.getexif()) > 0),
-            }
-            if im.format == "JPEG":
-                # Decoding at 1/8 scale still reads every entropy-coded byte, so truncation
-                # and corruption are still caught, at a fraction of the cost.
-                im.draft(None, (max(_THUMB, width // 8), max(_THUMB, height // 8)))
-            im.load()
-        except SkipImage:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise SkipImage(f"decompression bomb: {exc}") from None
-        except UnidentifiedImageError:
-            raise SkipImage(f"not an image ({fmt} signature but Pillow cannot identify it)") from None
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-            raise SkipImage(f"corrupt or truncated {fmt}: {exc}") from None
-    return im, info
+    try:
+        # A 64 px draft request gives the largest JPEG DCT scale-down (up to 1/8) that still
+        # leaves the hash thumbnail at least 64 px; every entropy-coded byte is still read, so
+        # truncation and corruption are caught at a fraction of the cost.
+        grey, head = open_image(io.BytesIO(data), color="gray", draft_size=(_THUMB, _THUMB),
+                                max_pixels=max_pixels, formats=[fmt], with_header=True)
+    except ImageLoadError as err:
+        raise SkipImage(_skip_reason(err, fmt)) from None
+    info = {
+        "width": int(head["width"]),
+        "height": int(head["height"]),
+        "format": head["format"] or fmt,
+        "jpeg_quality": (
+            estimate_jpeg_quality(head["quantization"])
+            if head["format"] == "JPEG"
+            else float("nan")
+        ),
+        "exif": bool(head["has_exif"]),
+    }
+    return grey, info
 
 
-def _phash_from_image(im):
-    """256-bit DCT perceptual hash of a decoded PIL image, as 32 uint8 bytes."""
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        # Pillow's convert("L") clips high-bit-depth values at 255; scale them instead.
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if arr.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8))
-    grey = im.convert("L").resize((_THUMB, _THUMB), Image.Resampling.BOX)
-    pixels = np.asarray(grey, dtype=np.float64)
+def _skip_reason(err, fmt):
+    """Turn a loader error into a skip reason whose first words (before ':') name the kind."""
+    detail = err.__cause__ if err.__cause__ is not None else err.reason
+    if err.kind == "bomb":
+        return err.reason if err.__cause__ is None else f"decompression bomb: {detail}"
+    if err.kind == "unrecognised":
+        return f"not an image ({fmt} signature but Pillow cannot identify it)"
+    return f"corrupt or truncated {fmt}: {detail}"
+
+
+def _phash_from_image(grey):
+    """256-bit DCT perceptual hash of a grey (mode ``L``) PIL image, as 32 uint8 bytes.
+
+    ``grey`` comes from :func:`~skface.preprocessing._loader.open_image`, so EXIF orientation is
+    applied, transparency is composited on white and 16-bit data is scaled, not clipped.
+    """
+    thumb = grey.resize((_THUMB, _THUMB), _BOX)
+    pixels = np.asarray(thumb, dtype=np.float64)
     # Only the low-frequency block is needed: two small matrix products instead of a full DCT.
     coeffs = (_DCT @ pixels @ _DCT.T).ravel()
     # Leave the DC term out of the median so the hash ignores overall brightness.

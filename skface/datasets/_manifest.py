@@ -2,13 +2,14 @@
 
 import csv
 import hashlib
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..utils import atomic_write_text
 from ._scan import TARGET_NAMES
 
 #: Columns written by :func:`write_manifest`, in order.
@@ -79,21 +80,12 @@ def write_manifest(dataset, path, *, root=None):
                             else f"{float(v):g}" for v in q]
     cols["exif"] = ["" if v == "" else str(int(bool(v))) for v in cols["exif"]]
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(MANIFEST_COLUMNS)
-            for row in zip(*(cols[c] for c in MANIFEST_COLUMNS)):
-                writer.writerow(row)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(MANIFEST_COLUMNS)
+    for row in zip(*(cols[c] for c in MANIFEST_COLUMNS)):
+        writer.writerow(row)
+    return atomic_write_text(path, buf.getvalue())
 
 
 def read_manifest(path, *, root=None, verify=False, as_frame=False):

@@ -54,6 +54,17 @@ _INT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _CACHE_FORMAT = 2
 _KEY_BYTES = 16
 
+# Magic numbers of the formats skface recognises by content (Pillow format names).
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
 
 class ImageLoadError(ValueError):
     """An image file could not be read or decoded.
@@ -64,15 +75,22 @@ class ImageLoadError(ValueError):
         The offending file.
     reason : str
         What went wrong, in words.
+    kind : str
+        The kind of failure, for callers that sort failures: ``"missing"`` (no such file),
+        ``"unreadable"`` (the file cannot be read, e.g. no permission), ``"empty"`` (0 bytes),
+        ``"unrecognised"`` (not an image format Pillow can identify), ``"bomb"`` (too many
+        pixels), ``"corrupt"`` (truncated or broken data, unsupported mode) or ``"resize"``.
+        The original exception, when there is one, is the ``__cause__``.
     """
 
-    def __init__(self, path, reason):
+    def __init__(self, path, reason, kind="corrupt"):
         self.path = str(path)
         self.reason = str(reason)
+        self.kind = str(kind)
         super().__init__(f"Cannot load image {self.path!r}: {self.reason}")
 
-    def __reduce__(self):  # keep the two-argument signature when pickled across processes
-        return (type(self), (self.path, self.reason))
+    def __reduce__(self):  # keep the arguments when pickled across processes
+        return (type(self), (self.path, self.reason, self.kind))
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,27 +208,78 @@ def _raise_load_error(source, exc):
             name,
             f"decompression bomb refused by Pillow ({exc}). Raise PIL.Image.MAX_IMAGE_PIXELS "
             "only for files you trust.",
+            "bomb",
         ) from exc
     if isinstance(exc, FileNotFoundError):
-        raise ImageLoadError(name, "file not found") from exc
+        raise ImageLoadError(name, "file not found", "missing") from exc
     if isinstance(exc, Image.UnidentifiedImageError):
         empty = _file_size(source) == 0 if isinstance(source, (str, os.PathLike)) else False
-        what = "the file is empty (0 bytes)" if empty else "not a recognised image format"
-        raise ImageLoadError(name, what) from exc
+        if empty:
+            raise ImageLoadError(name, "the file is empty (0 bytes)", "empty") from exc
+        raise ImageLoadError(name, "not a recognised image format", "unrecognised") from exc
+    if isinstance(exc, (PermissionError, IsADirectoryError)):
+        raise ImageLoadError(name, f"{type(exc).__name__}: {exc}", "unreadable") from exc
     # truncated data, broken headers, unsupported modes...
-    raise ImageLoadError(name, f"{type(exc).__name__}: {exc}") from exc
+    raise ImageLoadError(name, f"{type(exc).__name__}: {exc}", "corrupt") from exc
 
 
 def _check_pixels(img, source, max_pixels):
-    if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+    width, height = img.size
+    if max_pixels is not None and width * height > max_pixels:
         raise ImageLoadError(
             _source_name(source),
-            f"decompression bomb refused: {img.size[0]}x{img.size[1]} pixels is more than "
-            f"max_pixels={max_pixels}.",
+            f"decompression bomb: {width}x{height} = {width * height} pixels exceeds "
+            f"max_pixels={max_pixels}",
+            "bomb",
         )
+    if width == 0 or height == 0:
+        raise ImageLoadError(_source_name(source), "image has zero width or height", "corrupt")
 
 
-def image_header(source, *, max_pixels=None):
+def sniff_format(head):
+    """Name the image format from a file's first bytes (its magic number).
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (16 are enough).
+
+    Returns
+    -------
+    format : str or None
+        Pillow's format name (``"JPEG"``, ``"PNG"``, ``"GIF"``, ``"BMP"``, ``"TIFF"`` or
+        ``"WEBP"``), or None when the bytes start none of these formats. Pass it on as
+        ``formats=[format]`` to :func:`open_image` or :func:`image_header` to accept files by
+        content, whatever their suffix, and only in these formats.
+    """
+    for magic, name in _SIGNATURES:
+        if head.startswith(magic):
+            return name
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _header_of(img):
+    """The header dict of an opened, not yet drafted or loaded, Pillow image."""
+    try:
+        exif = img.getexif()
+    except Exception:
+        exif = {}
+    quant = getattr(img, "quantization", None)
+    return {
+        "format": img.format,
+        "width": img.size[0],
+        "height": img.size[1],
+        "mode": img.mode,
+        "n_frames": int(getattr(img, "n_frames", 1)),
+        "orientation": _orientation(img),
+        "has_exif": bool("exif" in img.info or len(exif) > 0),
+        "quantization": {int(k): list(v) for k, v in quant.items()} if quant else None,
+    }
+
+
+def image_header(source, *, max_pixels=None, formats=None):
     """Read an image's header without decoding its pixels.
 
     Parameters
@@ -220,6 +289,8 @@ def image_header(source, *, max_pixels=None):
         same bytes).
     max_pixels : int, optional
         Refuse images with more pixels than this (besides Pillow's own bomb limit).
+    formats : sequence of str, optional
+        Pillow format names to try (see :func:`sniff_format`); None tries all.
 
     Returns
     -------
@@ -235,30 +306,15 @@ def image_header(source, *, max_pixels=None):
         When the header cannot be read; the message names the file.
     """
     try:
-        with Image.open(source) as img:
+        with Image.open(source, formats=formats) as img:
             _check_pixels(img, source, max_pixels)
-            try:
-                exif = img.getexif()
-            except Exception:
-                exif = {}
-            quant = getattr(img, "quantization", None)
-            return {
-                "format": img.format,
-                "width": img.size[0],
-                "height": img.size[1],
-                "mode": img.mode,
-                "n_frames": int(getattr(img, "n_frames", 1)),
-                "orientation": _orientation(img),
-                "has_exif": bool("exif" in img.info or len(exif) > 0),
-                "quantization": (
-                    {int(k): list(v) for k, v in quant.items()} if quant else None
-                ),
-            }
+            return _header_of(img)
     except Exception as exc:
         _raise_load_error(source, exc)
 
 
-def open_image(source, *, color="rgb", draft_size=None, max_pixels=None):
+def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats=None,
+               with_header=False):
     """Open one image as an 8-bit ``RGB`` or ``L`` Pillow image.
 
     EXIF orientation is applied and every Pillow mode is converted (see Notes).
@@ -276,11 +332,19 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None):
     max_pixels : int, optional
         Refuse images with more pixels than this, checked from the header before decoding
         (Pillow's own ``PIL.Image.MAX_IMAGE_PIXELS`` limit always applies too).
+    formats : sequence of str, optional
+        Pillow format names to try (see :func:`sniff_format`); None tries all.
+    with_header : bool, default=False
+        Also return the header (as :func:`image_header` gives it), read from the same open.
 
     Returns
     -------
     image : PIL.Image.Image
-        A loaded image (the file is closed).
+        A loaded image (the file is closed). The whole file is decoded (at reduced scale with
+        ``draft_size``, which still reads every compressed byte), so truncated or corrupt data
+        raises here.
+    header : dict
+        Only with ``with_header=True``.
 
     Raises
     ------
@@ -300,9 +364,9 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None):
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}.")
     try:
-        with Image.open(source) as img:
-            if max_pixels is not None:
-                _check_pixels(img, source, max_pixels)
+        with Image.open(source, formats=formats) as img:
+            _check_pixels(img, source, max_pixels)
+            header = _header_of(img) if with_header else None
             if draft_size is not None and img.format == "JPEG":
                 req_w, req_h = draft_size
                 if req_w != req_h and _orientation(img) in (5, 6, 7, 8):
@@ -315,7 +379,7 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None):
             out = _normalize_mode(img, color)
             if out is img and img.format != "JPEG" and getattr(img, "n_frames", 1) > 1:
                 out = img.copy()  # detach the first frame from the still-open multi-frame file
-            return out
+            return (out, header) if with_header else out
     except Exception as exc:
         _raise_load_error(source, exc)
 
@@ -343,7 +407,8 @@ def _decode_array(path, out_h, out_w, color, crop, reducing_gap):
         try:
             img = img.resize((out_w, out_h), Image.Resampling.BICUBIC, reducing_gap=reducing_gap)
         except Exception as exc:
-            raise ImageLoadError(path, f"resize failed: {type(exc).__name__}: {exc}") from exc
+            raise ImageLoadError(path, f"resize failed: {type(exc).__name__}: {exc}",
+                                 "resize") from exc
     # tobytes + frombuffer is the cheapest way out of Pillow (read-only; callers copy).
     return np.frombuffer(img.tobytes(), dtype=np.uint8).reshape(out_h, out_w, -1)
 

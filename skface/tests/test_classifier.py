@@ -285,3 +285,17 @@ def test_training_batches_cover_every_sample_without_singletons(n, batch_size):
     assert sorted(i for b in batches for i in b) == list(range(n))
     if batch_size > 1 and n > 1:
         assert min(len(b) for b in batches) > 1
+
+
+def test_channel_stats_match_numpy_without_copying_the_images():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(150, 3, 5, 7), dtype=np.uint8)
+    idx = np.arange(0, 150, 3)
+    mean, std = FaceCNNClassifier._channel_stats(X, idx)
+    ref = X[idx].astype(np.float64) / 255
+    np.testing.assert_allclose(mean, ref.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(std, ref.std(axis=(0, 2, 3)))
+    Xf = rng.normal(5, 2, size=(70, 1, 4, 4)).astype(np.float32)
+    mean, std = FaceCNNClassifier._channel_stats(Xf)
+    np.testing.assert_allclose(mean, [Xf.astype(np.float64).mean()], rtol=1e-6)
+    np.testing.assert_allclose(std, [Xf.astype(np.float64).std()], rtol=1e-5)

@@ -1,9 +1,12 @@
 """Validation and random-number helpers shared across skface."""
 
+from ._io import atomic_write_bytes, atomic_write_text
 from ._random import check_seed, make_torch_generator, torch_seeded
 from ._validation import check_image_array, resolve_device
 
 __all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
     "check_image_array",
     "check_seed",
     "make_torch_generator",

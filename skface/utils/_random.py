@@ -2,7 +2,8 @@
 
 Every estimator turns its ``random_state`` into an integer with :func:`check_seed`, seeds torch
 inside :func:`torch_seeded` (which restores the global torch RNG afterwards), and draws its data
-order from a private :func:`make_torch_generator`. Nothing here touches ``np.random``'s global state.
+order from a private :func:`make_torch_generator`. Nothing here touches ``np.random``'s
+global state.
 """
 
 from contextlib import contextmanager

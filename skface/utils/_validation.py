@@ -51,7 +51,8 @@ def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
                 shape = (1,) + shape
             if len(shape) != 3 or any(s <= 0 for s in shape):
                 raise ValueError(
-                    f"image_shape must be (C, H, W) or (H, W) of positive ints, got {image_shape!r}."
+                    "image_shape must be (C, H, W) or (H, W) of positive ints, "
+                    f"got {image_shape!r}."
                 )
             if int(np.prod(shape)) != X.shape[1]:
                 raise ValueError(
@@ -98,4 +99,3 @@ def resolve_device(device):
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
     return str(device)
-

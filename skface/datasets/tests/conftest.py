@@ -1,6 +1,5 @@
 """Small generated images for the skface.datasets tests."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +44,3 @@ def two_sources(tmp_path):
     make_folder(tmp_path / "real", 10, seed0=0)
     make_folder(tmp_path / "fake", 8, seed0=1000, fmt="PNG")
     return tmp_path
-
-
-def faces_dir():
-    """The shared development faces, or None."""
-    env = os.environ.get("SKFACE_FACES_DIR")
-    here = Path(__file__).resolve()
-    cands = [Path(env)] if env else [here.parents[k] / ".." / "shared" / "data" / "faces"
-                                     for k in (3, 4)]
-    for cand in cands:
-        if (cand / "real").is_dir() and (cand / "fake").is_dir():
-            return cand
-    return None

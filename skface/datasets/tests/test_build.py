@@ -9,7 +9,7 @@ from skface.datasets import (LabelConflictWarning, LeaveOneSourceOut, audit_shor
                              build_dataset, find_duplicates, load_faces, read_manifest,
                              train_val_test_split, write_manifest)
 
-from .conftest import faces_dir, make_folder
+from .conftest import make_folder
 
 
 @pytest.fixture
@@ -74,10 +74,8 @@ def test_build_drops_label_conflicts(sources):
 
 
 @pytest.mark.data
-def test_shared_faces():
-    root = faces_dir()
-    if root is None:
-        pytest.skip("shared face images not found (set SKFACE_FACES_DIR)")
+def test_shared_faces(faces_dir):
+    root = faces_dir
     data = load_faces(root / "real", root / "fake", source_from="subfolder", progress=False)
     assert len(data.filenames) == 2691 and data.skipped.n == 0
     assert set(data.jpeg_quality) == {75.0, 90.0, 99.0}

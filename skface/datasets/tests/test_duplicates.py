@@ -104,3 +104,18 @@ def test_hamming_pairs_matches_brute_force():
         warnings.simplefilter("error")
         i, j, d = hamming_pairs(h, 0)
     assert (3, 5) in set(zip(i.tolist(), j.tolist()))
+
+
+def test_exif_rotated_copy_joins_its_picture(tmp_path):
+    # The hash is taken from the image as viewers show it (the loader applies EXIF orientation),
+    # so a copy stored turned, with an orientation tag that turns it back, is a near duplicate,
+    # while the same picture physically turned without a tag is not.
+    img = face_like(3, 64)
+    p = save(img, tmp_path / "upright.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display: rotate 90 degrees clockwise
+    q = save(img.transpose(Image.Transpose.ROTATE_90), tmp_path / "tagged.jpg", quality=95,
+             exif=exif.tobytes())
+    r = save(img.transpose(Image.Transpose.ROTATE_90), tmp_path / "turned.jpg", quality=95)
+    groups, _ = find_duplicates([p, q, r], progress=False)
+    assert groups[0] == groups[1] and groups[2] != groups[0]

@@ -574,3 +574,74 @@ def test_real_faces(faces_dir):
     X = ImageLoader(32).fit_transform(files)
     assert X.shape == (len(files), 3, 32, 32)
     assert 20 < X.mean() < 235
+
+
+# ------------------------------------------------------------------ helpers for skface.datasets
+
+
+def test_sniff_format_and_formats_restriction(tmp_path):
+    import io
+
+    rng = np.random.default_rng(3)
+    img = _rgb_image(rng, (12, 10))
+    blobs = {}
+    for fmt in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP"):
+        buf = io.BytesIO()
+        img.save(buf, format=fmt)
+        blobs[fmt] = buf.getvalue()
+        assert _loader.sniff_format(blobs[fmt][:16]) == fmt
+    assert _loader.sniff_format(b"hello world, not an image") is None
+    assert _loader.sniff_format(b"") is None
+    # formats= limits Pillow to the named plugins: a PNG offered as JPEG is not identified.
+    with pytest.raises(ImageLoadError, match="not a recognised") as info:
+        open_image(io.BytesIO(blobs["PNG"]), formats=["JPEG"])
+    assert info.value.kind == "unrecognised"
+    assert image_header(io.BytesIO(blobs["PNG"]), formats=["PNG"])["format"] == "PNG"
+
+
+def test_open_image_with_header_reads_one_open(tmp_path):
+    import io
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate: the header keeps the stored size, the image is turned
+    path = _save(_rgb_image(np.random.default_rng(4), (200, 120)), tmp_path / "r.jpg",
+                 quality=75, exif=exif)
+    data = Path(path).read_bytes()
+    grey, head = open_image(io.BytesIO(data), color="gray", draft_size=(16, 16),
+                            with_header=True)
+    assert head == image_header(path)
+    assert (head["width"], head["height"]) == (200, 120) and head["quantization"]
+    assert grey.mode == "L" and grey.size == (120 // 4, 200 // 4)  # 1/4 DCT scale, rotated
+
+
+def test_error_kinds_and_full_decode_check(tmp_path, bad_files):
+    import io
+
+    buf = io.BytesIO()
+    _rgb_image(np.random.default_rng(5), (64, 64)).save(buf, "JPEG", quality=90)
+    cut = buf.getvalue()[: len(buf.getvalue()) // 2]
+    # the header is fine, the pixels are not: a reduced-scale decode still finds the damage
+    assert image_header(io.BytesIO(cut))["width"] == 64
+    with pytest.raises(ImageLoadError, match="truncated") as info:
+        open_image(io.BytesIO(cut), color="gray", draft_size=(8, 8))
+    assert info.value.kind == "corrupt" and isinstance(info.value.__cause__, OSError)
+    kinds = {"truncated": "corrupt", "empty": "empty", "text": "unrecognised",
+             "missing": "missing"}
+    for name, kind in kinds.items():
+        with pytest.raises(ImageLoadError) as info:
+            open_image(bad_files[name])
+        assert info.value.kind == kind, name
+    with pytest.raises(ImageLoadError, match=r"64x64 = 4096 pixels exceeds max_pixels=4095") as info:
+        open_image(io.BytesIO(buf.getvalue()), max_pixels=4095)
+    assert info.value.kind == "bomb"
+    err = pickle.loads(pickle.dumps(ImageLoadError("a.jpg", "too big", "bomb")))
+    assert err.kind == "bomb" and err.reason == "too big"
+
+
+def test_gray_scales_16_bit_without_clipping(tmp_path):
+    # Pillow's own convert("L") clips 16-bit values at 255 (a white image); the loader scales.
+    px = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    path = _save(Image.fromarray(px), tmp_path / "ramp16.png")
+    grey = np.asarray(open_image(path, color="gray"), dtype=np.int64)
+    np.testing.assert_allclose(grey, np.rint(px / 257.0), atol=1)
+    assert grey.min() == 0 and grey.max() == 255 and 100 < grey.mean() < 155

@@ -1,0 +1,264 @@
+"""Leave-one-source-out evaluation: did the model learn "generated" or only "this data set"?"""
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing
+
+from ..datasets import LeaveOneSourceOut
+from ..metrics import evaluate, resolve_pos_label
+from ..metrics._evaluate import _as_label_array, _as_source_array
+from ._ablation import check_split, validation_fit_params
+from ._io import to_table, write_csv
+
+__all__ = ["CrossSourceDetails", "cross_source_evaluate"]
+
+OTHER = "(other sources)"
+
+
+@dataclass
+class CrossSourceDetails:
+    """Everything :func:`cross_source_evaluate` computed.
+
+    Attributes
+    ----------
+    table : DataFrame or list of dict
+        One row per held-out source (also returned alone).
+    evaluations : dict of str to EvaluationResult
+        Per held-out source: the held-out test set (the source plus the other class's test images),
+        with ``per_source`` entries for the held-out source and ``"(other sources)"``.
+    in_distribution : dict of str to EvaluationResult
+        Per held-out source: the model on the test images of the sources it was trained on.
+    estimators : dict of str to fitted estimator
+    interrupted : bool
+    csv_path : Path or None
+    """
+
+    table: object = None
+    evaluations: dict = field(default_factory=dict)
+    in_distribution: dict = field(default_factory=dict)
+    estimators: dict = field(default_factory=dict)
+    interrupted: bool = False
+    csv_path: object = None
+
+
+def _loso_folds(X, y, src, val_size, random_state):
+    """``{source: (train, val, test)}`` from :class:`skface.datasets.LeaveOneSourceOut`, with a
+    stratified validation share carved from each fold's training part."""
+    folds = {}
+    for train, test in LeaveOneSourceOut(random_state=random_state).split(X, y, groups=src):
+        held = sorted(set(src[test].tolist()) - set(src[train].tolist()))
+        if len(held) != 1:  # pragma: no cover - LeaveOneSourceOut guarantees one
+            raise RuntimeError(f"LeaveOneSourceOut fold holds out {held}.")
+        tr, va = train_test_split(train, test_size=val_size, stratify=y[train],
+                                  random_state=random_state)
+        folds[held[0]] = (np.sort(tr), np.sort(va), test)
+    return folds
+
+
+def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None,
+                          val_size=0.15, random_state=0, threshold=None,
+                          pos_label=None, csv_path=None, keep_estimators=True,
+                          return_details=False, progress=True):
+    """Leave one source out: train on the other sources, test on the held-out one.
+
+    Design
+    ------
+    For each held-out source ``s`` (a generator or a real-photo data set):
+
+    - **training / validation**: the samples of the other sources in the training / validation part
+      of ``split`` (early stopping uses that validation part, as in
+      :func:`~skface.experiments.run_ablation`);
+    - **held-out test set**: every sample of ``s`` (none was seen in training). A source usually
+      holds one class only, so accuracy on it alone is the share of its images classified
+      correctly (the recall of fakes for a generator, the specificity for a real source), and
+      ROC-AUC would be undefined. To measure ranking, the held-out test set also gets the
+      *test-part* images of the other class from the remaining sources; ROC-AUC, average
+      precision and EER compare ``s`` with those;
+    - **in-distribution** reference: the same model on the test part of the sources it was
+      trained on, so the gap between ``in_dist_accuracy`` and ``held_out_accuracy`` shows how much
+      is lost on an unseen source.
+
+    A source whose removal leaves one class in training (e.g. the only real source) cannot be
+    tested this way; it gets a row with ``status`` explaining the skip and a warning.
+
+    Without ``split``, the folds come from :class:`skface.datasets.LeaveOneSourceOut`: its test
+    fold is the held-out source plus a random sample of the other class from the remaining
+    sources (removed from training); ``val_size`` of each fold's training part (stratified) is the
+    validation part. There is no in-distribution reference in that mode (``in_dist_*`` are empty).
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        Cloned for every held-out source.
+    X : array-like or list
+    y : array-like of shape (n_samples,)
+    sources : array-like of shape (n_samples,)
+    split : tuple (train_idx, val_idx, test_idx), optional
+        The protocol's split (recommended; e.g. from
+        :func:`skface.datasets.train_val_test_split`). Without one, see above.
+    held_out : list of str, optional
+        Sources to hold out; default all.
+    val_size : float, default=0.15
+        Without ``split``: the share of each fold's training part used for early stopping.
+    random_state : int, default=0
+        Without ``split``: seeds the folds' complement draw and validation carve-out.
+    threshold : float, optional
+        ``P(fake)`` threshold; by default the estimator's ``predict``.
+    pos_label : int or str, optional
+        The fake label when it cannot be inferred.
+    csv_path : str or Path, optional
+        Rewritten after every finished source, so Ctrl-C keeps what finished.
+    keep_estimators : bool, default=True
+    return_details : bool, default=False
+        Also return a :class:`CrossSourceDetails`.
+    progress : bool, default=True
+
+    Returns
+    -------
+    table : DataFrame (or list of dict without pandas)
+        Per held-out source: ``held_out``, ``held_out_class``, ``n_train``, ``n_val``,
+        ``n_held_out``, ``n_other_class_test``, ``held_out_accuracy`` (share correct on the
+        source), ``held_out_mean_p_fake``, ``roc_auc``, ``average_precision``, ``eer``,
+        ``accuracy`` and ``f1`` on the held-out test set, ``in_dist_accuracy``,
+        ``in_dist_roc_auc`` and ``status`` (``"ok"`` or why it was skipped).
+    details : CrossSourceDetails
+        Only with ``return_details=True``.
+    """
+    y_arr = _as_label_array(y)
+    n = len(y_arr)
+    if sources is None:
+        raise ValueError("cross_source_evaluate needs sources (one per sample).")
+    src = _as_source_array(sources, n)
+    labels = sorted(set(y_arr.tolist()), key=repr)
+    if len(labels) != 2:
+        raise ValueError(f"y must hold exactly two classes (real and fake); got {labels!r}.")
+    pos, neg = resolve_pos_label(labels, pos_label)
+    all_sources = sorted(set(src.tolist()))
+    if len(all_sources) < 2:
+        raise ValueError(f"Leave-one-source-out needs at least two sources; got {all_sources!r}.")
+    if held_out is None:
+        held_out = all_sources
+    else:
+        held_out = [str(s) for s in held_out]
+        unknown = sorted(set(held_out) - set(all_sources))
+        if unknown:
+            raise ValueError(f"held_out names unknown sources {unknown}; known: {all_sources}.")
+    if split is not None:
+        split = check_split(split, n)
+    y_fit = np.asarray(y_arr.tolist())
+    folds = None
+    if split is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # skipped sources get their own rows
+            folds = _loso_folds(X if hasattr(X, "__len__") else None, y_fit, src, val_size,
+                                random_state)
+    csv_path = None if csv_path is None else Path(csv_path)
+    details = CrossSourceDetails(csv_path=csv_path)
+    rows = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(held_out), desc="cross-source", unit="source")
+
+    def skip(s, classes, reason):
+        warnings.warn(f"Held-out source {s!r} skipped: {reason}", UserWarning, stacklevel=3)
+        rows.append({"held_out": s, "held_out_class": classes, "status": f"skipped: {reason}"})
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        for s in held_out:
+            in_s = src == s
+            classes = sorted({str(v) for v in y_arr[in_s].tolist()})
+            held_class = classes[0] if len(classes) == 1 else "both"
+            if split is None:
+                if s not in folds:
+                    counts = [int(np.sum(~in_s & (y_arr == c))) for c in (pos, neg)]
+                    skip(s, held_class, f"the other sources hold {counts[0]} fake and {counts[1]} "
+                                        f"real samples; training needs both classes.")
+                    continue
+                tr, va, fold_test = folds[s]
+                te = fold_test[~in_s[fold_test]]  # the complement: the other class only
+            else:
+                tr, va, te = (idx[~in_s[idx]] for idx in split)
+            missing = [name for name, idx in (("training", tr), ("validation", va))
+                       if len(set(y_arr[idx].tolist())) < 2]
+            if missing:
+                skip(s, held_class, f"without it the {' and '.join(missing)} part holds one class "
+                                    f"only.")
+                continue
+            held_labels = set(y_arr[in_s].tolist())
+            other_class_test = te[~np.isin(y_arr[te], list(held_labels))]
+            test = np.concatenate([np.flatnonzero(in_s), other_class_test])
+            if len(set(y_arr[test].tolist())) < 2:
+                skip(s, held_class, "no test images of the other class remain to compare with.")
+                continue
+            model = clone(estimator)
+            X_tr = _safe_indexing(X, tr)
+            fit_params = validation_fit_params(model, X_tr, y_fit[tr], _safe_indexing(X, va),
+                                               y_fit[va])
+            model.fit(X_tr, y_fit[tr], **fit_params)
+            from ._explain import find_face_classifier
+
+            try:
+                if find_face_classifier(model).interrupted_:
+                    raise KeyboardInterrupt("training was interrupted with Ctrl-C")
+            except TypeError:
+                pass
+            test_src = np.where(in_s[test], s, OTHER).astype(object)
+            ev = evaluate(model, _safe_indexing(X, test), y_fit[test], sources=test_src,
+                          threshold=threshold, pos_label=pos_label)
+            own = ev.per_source[s]
+            row = {
+                "held_out": s,
+                "held_out_class": held_class,
+                "n_train": int(len(tr)),
+                "n_val": int(len(va)),
+                "n_held_out": int(in_s.sum()),
+                "n_other_class_test": int(len(other_class_test)),
+                "held_out_accuracy": own.accuracy,
+                "held_out_mean_p_fake": float(np.mean(own.y_score)),
+                "roc_auc": ev.roc_auc,
+                "average_precision": ev.average_precision,
+                "eer": ev.eer,
+                "accuracy": ev.accuracy,
+                "f1": ev.f1,
+            }
+            in_dist = None
+            if split is not None and len(set(y_arr[te].tolist())) == 2:
+                in_dist = evaluate(model, _safe_indexing(X, te), y_fit[te], threshold=threshold,
+                                   pos_label=pos_label)
+            row["in_dist_accuracy"] = None if in_dist is None else in_dist.accuracy
+            row["in_dist_roc_auc"] = None if in_dist is None else in_dist.roc_auc
+            row["status"] = "ok"
+            rows.append(row)
+            details.evaluations[s] = ev
+            if in_dist is not None:
+                details.in_distribution[s] = in_dist
+            if keep_estimators:
+                details.estimators[s] = model
+            if csv_path is not None:
+                write_csv(csv_path, rows)
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        details.interrupted = True
+        warnings.warn(
+            f"Cross-source evaluation interrupted after {len(rows)} of {len(held_out)} sources; "
+            f"finished rows are kept.", UserWarning, stacklevel=2,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if csv_path is not None:
+        write_csv(csv_path, rows)
+    details.table = to_table(rows)
+    if return_details:
+        return details.table, details
+    return details.table

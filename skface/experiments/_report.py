@@ -1,0 +1,465 @@
+"""One folder per run: report.html (self-contained), report.md, metrics.json, CSVs, figures."""
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import EvaluationResult
+from ._ablation import AblationDetails
+from ._cross_source import CrossSourceDetails
+from ..utils import atomic_write_text
+from ._io import as_records, records_to_csv_text
+from ._plots import (
+    plot_confusion_matrix,
+    plot_misclassified,
+    plot_pr_curves,
+    plot_roc_curves,
+    plot_training_curves,
+    save_figure,
+)
+
+__all__ = ["write_report"]
+
+_CSS = """
+body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;padding:0 1.2em;color:#1f2328;line-height:1.45;background:#fff}
+h1{border-bottom:2px solid #d0d7de;padding-bottom:.3em}
+h2{margin-top:1.8em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}
+.meta{color:#57606a;font-size:.9em}
+.cards{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:.6em 1em;min-width:110px;
+background:#f6f8fa}
+.card .v{font-size:1.6em;font-weight:600}.card .k{color:#57606a;font-size:.85em}
+.tw{overflow-x:auto}table{border-collapse:collapse;margin:.8em 0;font-size:.88em}
+th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right;white-space:nowrap}
+th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
+tr.sel td{background:#dafbe1;font-weight:600}
+tr:nth-child(even) td{background-color:#fbfcfd}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eaeef2}
+figcaption{color:#57606a;font-size:.88em}
+.note{background:#fff8c5;border:1px solid #eed888;padding:.5em .8em;border-radius:6px}
+"""
+
+_MAIN_METRICS = (
+    ("accuracy", "Accuracy"), ("precision", "Precision"), ("recall", "Recall"), ("f1", "F1"),
+    ("roc_auc", "ROC-AUC"), ("average_precision", "Avg. precision"), ("eer", "EER"),
+)
+
+
+def _fmt(v, digits=4):
+    if v is None:
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else ""
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return "n/a"
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+class _Doc:
+    """Builds the HTML and Markdown versions side by side."""
+
+    def __init__(self):
+        self.html = []
+        self.md = []
+
+    def heading(self, text, level=2):
+        self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.md.append(f"{'#' * level} {text}\n")
+
+    def para(self, text, cls=None):
+        attr = f' class="{cls}"' if cls else ""
+        self.html.append(f"<p{attr}>{html.escape(text)}</p>")
+        self.md.append(f"{text}\n")
+
+    def cards(self, items):
+        self.html.append('<div class="cards">' + "".join(
+            f'<div class="card"><div class="v">{html.escape(v)}</div>'
+            f'<div class="k">{html.escape(k)}</div></div>' for k, v in items) + "</div>")
+        self.md.append(" | ".join(f"**{k}**: {v}" for k, v in items) + "\n")
+
+    def table(self, header, rows, selected=None):
+        selected = selected or [False] * len(rows)
+        heads = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+        h = ['<div class="tw"><table><thead><tr>' + heads
+             + "</tr></thead><tbody>"]
+        for row, sel in zip(rows, selected):
+            cls = ' class="sel"' if sel else ""
+            h.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+                     + "</tr>")
+        h.append("</tbody></table></div>")
+        self.html.append("".join(h))
+
+        def md_cell(c):
+            return str(c).replace("|", "\\|").replace("\n", " ")
+
+        md = ["| " + " | ".join(md_cell(c) for c in header) + " |",
+              "|" + "|".join("---" for _ in header) + "|"]
+        for row, sel in zip(rows, selected):
+            cells = [md_cell(c) for c in row]
+            if sel:
+                cells = [f"**{c}**" if c else c for c in cells]
+            md.append("| " + " | ".join(cells) + " |")
+        self.md.append("\n".join(md) + "\n")
+
+    def figure(self, png_bytes, rel_path, caption):
+        b64 = base64.b64encode(png_bytes).decode("ascii")
+        self.html.append(
+            f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+        self.md.append(f"![{caption}]({rel_path})\n\n*{caption}*\n")
+
+
+def _evaluation_section(doc, result, heading="Test-set evaluation"):
+    doc.heading(heading)
+    doc.cards([(label, _fmt(getattr(result, key), 3)) for key, label in _MAIN_METRICS])
+    if result.threshold is None:
+        thr = "the estimator's own predict"
+    else:
+        thr = f"P(fake) >= {result.threshold:.3f}"
+    doc.para(
+        f"{result.n_samples} test images; fake = {result.pos_label!r} is the positive class; "
+        f"decision rule: {thr}. Confusion matrix (rows true, columns predicted): "
+        f"TN={result.tn}, FP={result.fp}, FN={result.fn}, TP={result.tp}."
+    )
+    if result.per_source:
+        doc.heading("Per source", 3)
+        header = ["source", "n", "accuracy", "precision", "recall", "specificity", "F1",
+                  "ROC-AUC", "TN", "FP", "FN", "TP"]
+        rows = []
+        for src, r in result.per_source.items():
+            rows.append([src, r.n_samples, _fmt(r.accuracy), _fmt(r.precision), _fmt(r.recall),
+                         _fmt(r.specificity), _fmt(r.f1), _fmt(r.roc_auc), r.tn, r.fp, r.fn, r.tp])
+        doc.table(header, rows)
+        doc.para("n/a: undefined on that source (e.g. recall on a source without fakes).", "meta")
+
+
+def _pm(rec, metric):
+    m, s = rec.get(f"{metric}_mean"), rec.get(f"{metric}_std")
+    if m is None:
+        return "n/a"
+    return f"{m:.3f} ± {s:.3f}" if s is not None else f"{m:.3f}"
+
+
+def _ablation_section(doc, records):
+    doc.heading("Ablation: attention, focal loss, class weighting")
+    if records and "accuracy_mean" in records[0]:
+        params = [k for k in records[0] if k not in ("config", "n_seeds", "selected", "n_params")
+                  and not k.endswith(("_mean", "_std"))]
+        header = params + ["seeds", "accuracy", "precision", "recall", "F1", "ROC-AUC",
+                           "val score", "params", "epochs (best)", "fit s"]
+        rows, sel = [], []
+        for r in records:
+            epochs = "n/a"
+            if r.get("n_epochs_mean") is not None:
+                epochs = f"{r['n_epochs_mean']:.1f}"
+                if r.get("best_epoch_mean") is not None:
+                    epochs += f" ({r['best_epoch_mean']:.1f})"
+            rows.append([str(r[p]) for p in params] + [
+                r.get("n_seeds"), _pm(r, "accuracy"), _pm(r, "precision"), _pm(r, "recall"),
+                _pm(r, "f1"), _pm(r, "roc_auc"), _pm(r, "val_score"),
+                _fmt(r.get("n_params")), epochs, _fmt(r.get("fit_time_s_mean"), 1),
+            ])
+            sel.append(bool(r.get("selected")))
+        doc.table(header, rows, sel)
+        doc.para("Test-split metrics, mean ± sample std over seeds. The highlighted row has the "
+                 "best mean validation score (model selection never looks at the test split).",
+                 "meta")
+    else:
+        _generic_table(doc, records)
+
+
+def _generic_table(doc, records):
+    if not records:
+        doc.para("(no rows)")
+        return
+    cols = []
+    for r in records:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    doc.table(cols, [[_fmt(r.get(c)) for c in cols] for r in records])
+
+
+def _cross_section(doc, records):
+    doc.heading("Cross-source: leave one source out")
+    doc.para("Each row trains on all other sources and tests on the held-out one. "
+             "held-out accuracy = share of the held-out source classified correctly; ROC-AUC "
+             "compares it with the other class's test images; in-dist = the same model on the "
+             "test images of the sources it was trained on.")
+    header = ["held out", "class", "n held out", "held-out accuracy", "mean P(fake)", "ROC-AUC",
+              "avg. precision", "in-dist accuracy", "in-dist ROC-AUC", "status"]
+    rows = [[r.get("held_out"), r.get("held_out_class"), _fmt(r.get("n_held_out")),
+             _fmt(r.get("held_out_accuracy")), _fmt(r.get("held_out_mean_p_fake")),
+             _fmt(r.get("roc_auc")), _fmt(r.get("average_precision")),
+             _fmt(r.get("in_dist_accuracy")), _fmt(r.get("in_dist_roc_auc")), r.get("status")]
+            for r in records]
+    doc.table(header, rows)
+
+
+def _unpack(obj, details_type):
+    """Accept a table, a details object or a ``(table, details)`` tuple."""
+    if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], details_type):
+        return as_records(obj[0]), obj[1]
+    if isinstance(obj, details_type):
+        return as_records(obj.table), obj
+    return as_records(obj), None
+
+
+def _face_models(models):
+    from ._explain import find_face_classifier
+
+    out = {}
+    for label, m in (models or {}).items():
+        try:
+            find_face_classifier(m)
+        except TypeError:
+            continue
+        out[label] = m
+    return out
+
+
+def write_report(out_dir, *, title="skface report", evaluation=None, evaluations=None,
+                 ablation=None, cross_source=None, models=None, images=None, model_inputs=None,
+                 figures=None, manifest=None, notes=None, n_images=16, max_curves=8,
+                 overwrite=False):
+    """Write one run's report folder.
+
+    The folder holds ``report.html`` (self-contained: figures embedded as base64 PNG),
+    ``report.md`` (figures under ``figures/``), ``metrics.json``, the tables as CSV
+    (``ablation.csv``, ``ablation_runs.csv``, ``cross_source.csv``, ``per_source.csv``) and a copy
+    of the manifest. Everything is written into a temporary sibling folder that is renamed into
+    place at the end, so a folder named ``out_dir`` is always complete.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The run folder. It must not exist unless ``overwrite=True``.
+    title : str
+    evaluation : EvaluationResult, optional
+        The main test-set result: metric cards, per-source table, confusion matrix, ROC and PR
+        curves, and with ``images`` the most confidently misclassified images.
+    evaluations : dict of str to EvaluationResult, optional
+        Results to compare in ROC / PR plots (one curve each). Taken from ``ablation`` details
+        (first seed) when not given.
+    ablation : table, AblationDetails or (table, AblationDetails), optional
+        :func:`run_ablation` output. With details, its estimators feed the training curves and
+        attention maps.
+    cross_source : table, CrossSourceDetails or (table, CrossSourceDetails), optional
+    models : dict of str to fitted model, optional
+        FaceCNNClassifier models (or pipelines ending in one) for training curves and, with
+        ``images``, Grad-CAM / attention maps. Defaults to the ablation's estimators (first seed).
+    images : array-like of images, optional
+        The test images in the order of ``evaluation`` (uint8 or floats in [0, 1]).
+    model_inputs : array-like, optional
+        What the models take for those images (e.g. paths for a pipeline starting with an
+        ImageLoader); defaults to ``images``.
+    figures : dict of str to (Figure or path to PNG), optional
+        Extra figures, added at the end.
+    manifest : str or Path, optional
+        The data manifest used; copied into the folder.
+    notes : str, optional
+        A paragraph shown under the title.
+    n_images : int, default=16
+        Misclassified images shown.
+    max_curves : int, default=8
+        With more ablation configurations than this, the curves, training curves and attention
+        maps show :meth:`AblationDetails.representatives` only (one per attention setting).
+    overwrite : bool, default=False
+        Replace an existing ``out_dir`` (only after the new report is complete).
+
+    Returns
+    -------
+    out_dir : Path
+
+    Raises
+    ------
+    FileExistsError
+        ``out_dir`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        ``manifest`` or a figure path does not exist.
+    ValueError
+        Nothing to report.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        raise FileExistsError(
+            f"Report folder {out_dir} already exists; choose a new folder or pass overwrite=True."
+        )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a folder.")
+    if all(v is None for v in (evaluation, evaluations, ablation, cross_source, models, figures)):
+        raise ValueError("write_report got nothing to report (no evaluation, ablation, "
+                         "cross-source table, models or figures).")
+    if evaluation is not None and not isinstance(evaluation, EvaluationResult):
+        raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")
+    if manifest is not None and not Path(manifest).is_file():
+        raise FileNotFoundError(f"manifest {manifest} does not exist.")
+    for name, fig in (figures or {}).items():
+        if isinstance(fig, (str, os.PathLike)) and not Path(fig).is_file():
+            raise FileNotFoundError(f"figure {name!r}: {fig} does not exist.")
+
+    ab_records, ab_details = _unpack(ablation, AblationDetails)
+    cs_records, _ = _unpack(cross_source, CrossSourceDetails)
+    picked_note = None
+    if ab_details is not None and ab_details.evaluations:
+        shown = ab_details.configs
+        if len(shown) > max_curves:
+            shown = ab_details.representatives()
+            picked_note = (f"{len(shown)} of {len(ab_details.configs)} configurations are drawn: "
+                           f"per attention setting, the one with the best validation score "
+                           f"(seed {ab_details._seed(None)}).")
+        if evaluations is None:
+            evaluations = {c: e for c, e in ab_details.evaluations_for_seed().items()
+                           if c in shown}
+        if models is None and ab_details.estimators:
+            models = {c: m for c, m in ab_details.estimators_for_seed().items() if c in shown}
+    face_models = _face_models(models)
+    if model_inputs is None:
+        model_inputs = images
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        fig_dir = tmp / "figures"
+        fig_dir.mkdir()
+        doc = _Doc()
+        created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        from .. import __version__
+
+        doc.html.append(f"<h1>{html.escape(title)}</h1>")
+        doc.md.append(f"# {title}\n")
+        doc.para(f"Created {created} with skface {__version__}.", "meta")
+        if notes:
+            doc.para(notes, "note")
+        saved = []
+
+        def add_figure(name, fig, caption):
+            path = fig_dir / f"{name}.png"
+            if isinstance(fig, (str, os.PathLike)):
+                shutil.copyfile(fig, path)
+            else:
+                save_figure(fig, path)
+            doc.figure(path.read_bytes(), f"figures/{name}.png", caption)
+            saved.append(f"figures/{name}.png")
+
+        if evaluation is not None:
+            _evaluation_section(doc, evaluation)
+            add_figure("confusion_matrix", plot_confusion_matrix(evaluation),
+                       "Confusion matrix on the test split.")
+            if evaluation.y_score is not None and not evaluations:
+                add_figure("roc", plot_roc_curves({"model": evaluation}), "ROC curve.")
+                add_figure("pr", plot_pr_curves({"model": evaluation}),
+                           "Precision-recall curve (fake = positive).")
+            if images is not None and evaluation.y_score is not None:
+                add_figure("misclassified",
+                           plot_misclassified(evaluation, images, n_images=n_images),
+                           "The test images misclassified with the highest confidence.")
+        if ablation is not None:
+            _ablation_section(doc, ab_records)
+        if evaluations:
+            doc.heading("ROC and precision-recall curves", 2)
+            if picked_note:
+                doc.para(picked_note, "meta")
+            add_figure("roc_curves", plot_roc_curves(evaluations),
+                       "ROC curves on the test split, one per configuration.")
+            add_figure("pr_curves", plot_pr_curves(evaluations),
+                       "Precision-recall curves on the test split, one per configuration.")
+        if face_models:
+            doc.heading("Training", 2)
+            add_figure("training_curves", plot_training_curves(face_models),
+                       "Train and validation loss per epoch; the dashed line marks the epoch "
+                       "whose weights were kept (early stopping on validation loss).")
+            if model_inputs is not None:
+                from ._explain import plot_attention
+
+                doc.heading("Where the models look", 2)
+                add_figure("attention", plot_attention(face_models, model_inputs),
+                           "Grad-CAM of the fake logit and the deepest attention block's map, "
+                           "per model variant.")
+        if cross_source is not None:
+            _cross_section(doc, cs_records)
+        for name, fig in (figures or {}).items():
+            doc.heading(str(name), 2)
+            safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
+            add_figure(f"extra_{safe}", fig, str(name))
+
+        files = ["report.html", "report.md", "metrics.json"]
+        if ab_records:
+            atomic_write_text(tmp / "ablation.csv", records_to_csv_text(ab_records))
+            files.append("ablation.csv")
+        if ab_details is not None and ab_details.runs is not None:
+            atomic_write_text(tmp / "ablation_runs.csv",
+                              records_to_csv_text(as_records(ab_details.runs)))
+            files.append("ablation_runs.csv")
+        if cs_records:
+            atomic_write_text(tmp / "cross_source.csv", records_to_csv_text(cs_records))
+            files.append("cross_source.csv")
+        if evaluation is not None and evaluation.per_source:
+            per = [{"source": s, **r.metrics()} for s, r in evaluation.per_source.items()]
+            atomic_write_text(tmp / "per_source.csv", records_to_csv_text(per))
+            files.append("per_source.csv")
+        if manifest is not None:
+            name = Path(manifest).name
+            shutil.copyfile(manifest, tmp / name)
+            files.append(name)
+            doc.para(f"Data manifest used: {name} (copied into this folder).", "meta")
+
+        metrics = {
+            "title": title,
+            "created": created,
+            "skface_version": __version__,
+            "evaluation": None if evaluation is None else evaluation.to_dict(),
+            "evaluations": {k: v.to_dict() for k, v in (evaluations or {}).items()},
+            "ablation": ab_records,
+            "ablation_runs": None if ab_details is None else as_records(ab_details.runs),
+            "ablation_selected": None if ab_details is None else ab_details.selected,
+            "cross_source": cs_records,
+            "figures": saved,
+            "files": files,
+        }
+        atomic_write_text(tmp / "metrics.json", json.dumps(_jsonable(metrics), indent=2))
+        body = "\n".join(doc.html)
+        page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+                f"<body>\n{body}\n</body></html>\n")
+        atomic_write_text(tmp / "report.html", page)
+        atomic_write_text(tmp / "report.md", "\n".join(doc.md))
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            old.rmdir()
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from skface.experiments import cross_source_evaluate
+
+from .conftest import make_split
+
+
+def test_leave_one_source_out(faces, lr_pipeline, tmp_path):
+    X, y, src = faces
+    split = make_split(len(y))
+    out = tmp_path / "cs.csv"
+    table, details = cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=out,
+                                           return_details=True, progress=False)
+    assert list(table["held_out"]) == ["ffhq", "gan_a", "gan_b", "lfw"]
+    assert (table["status"] == "ok").all()
+    for _, row in table.iterrows():
+        s = row["held_out"]
+        assert row["n_held_out"] == int(np.sum(src == s))
+        ev = details.evaluations[s]
+        own = ev.per_source[s]
+        assert own.n_samples == row["n_held_out"]
+        assert own.accuracy == pytest.approx(row["held_out_accuracy"])
+        # the comparison images are the other class's test images from other sources only
+        other = ev.per_source["(other sources)"]
+        held_class = y[src == s][0]
+        te = split[2]
+        expected = np.sum((src[te] != s) & (y[te] != held_class))
+        assert other.n_samples == row["n_other_class_test"] == expected
+        assert set(other.y_true.tolist()) == {1 - held_class}
+        assert row["roc_auc"] == pytest.approx(ev.roc_auc)
+        # training never saw the held-out source
+        assert row["n_train"] == np.sum(src[split[0]] != s)
+    assert out.read_text().count("\n") == 5
+    assert set(details.estimators) == set(table["held_out"])
+    assert set(details.in_distribution) == set(table["held_out"])
+
+
+def test_default_split_and_skip_when_one_class_left(faces, lr_pipeline):
+    X, y, src = faces
+    src = src.copy()
+    src[y == 0] = "only_real"
+    with pytest.warns(UserWarning, match="only_real"):
+        table = cross_source_evaluate(lr_pipeline, X, y, src, progress=False)
+    row = table.set_index("held_out").loc["only_real"]
+    assert row["status"].startswith("skipped")
+    ok = table[table["status"] == "ok"]
+    assert set(ok["held_out"]) == {"gan_a", "gan_b"}
+    assert ok["roc_auc"].notna().all()
+    assert ok["in_dist_accuracy"].isna().all()  # no in-distribution reference without a split
+    # the folds are LeaveOneSourceOut's: held-out source + complement, the rest train / validate
+    for _, row in ok.iterrows():
+        assert row["n_train"] + row["n_val"] + row["n_held_out"] + row["n_other_class_test"] \
+            == len(y)
+        assert row["n_held_out"] == np.sum(src == row["held_out"])
+
+
+def test_bad_input(faces, lr_pipeline):
+    X, y, src = faces
+    with pytest.raises(ValueError, match="sources has 3"):
+        cross_source_evaluate(lr_pipeline, X, y, src[:3], progress=False)
+    with pytest.raises(ValueError, match="at least two sources"):
+        cross_source_evaluate(lr_pipeline, X, y, np.full(len(y), "a"), progress=False)
+    with pytest.raises(ValueError, match="unknown sources"):
+        cross_source_evaluate(lr_pipeline, X, y, src, held_out=["nope"], progress=False)

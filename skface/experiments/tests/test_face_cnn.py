@@ -1,0 +1,146 @@
+"""Experiments with the real FaceCNNClassifier (tiny images, 2 epochs)."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skface import FaceCNNClassifier
+from skface.experiments import (
+    attention_maps,
+    find_face_classifier,
+    grad_cam,
+    plot_attention,
+    plot_training_curves,
+    run_ablation,
+    write_report,
+)
+from skface.metrics import evaluate, tune_threshold
+
+from .conftest import make_faces, make_split
+
+SMALL = dict(width=4, depth=2, max_epochs=2, batch_size=32, device="cpu", n_iter_no_change=1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, src = make_faces(n=64, size=12, signal=60)
+    return X, y, src, make_split(len(y))
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    X, y, _, (tr, va, _) = data
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for att in (None, "se", "cbam", "nonlocal"):
+            clf = FaceCNNClassifier(attention=att, random_state=0, **SMALL)
+            out[str(att)] = clf.fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
+    return out
+
+
+def test_grad_cam(models, data):
+    X, y, _, (_, _, te) = data
+    for name, clf in models.items():
+        maps = grad_cam(clf, X[te[:5]])
+        assert maps.shape == (5, 12, 12)
+        assert np.isfinite(maps).all() and maps.min() >= 0 and maps.max() <= 1
+        module = clf.net_.module_
+        assert not module.training
+        assert not module.stages[-1]._forward_hooks  # hooks removed
+    clf = models["cbam"]
+    fake, real = grad_cam(clf, X[te[:4]]), grad_cam(clf, X[te[:4]], target=0)
+    assert not np.allclose(fake, real)
+    # through a pipeline: the earlier steps are applied first
+    pipe = Pipeline([("id", FunctionTransformer(lambda Z: Z)), ("clf", clf)])
+    np.testing.assert_allclose(grad_cam(pipe, X[te[:4]]), fake, atol=1e-6)
+    with pytest.raises(ValueError, match="not one of the classes"):
+        grad_cam(clf, X[:2], target="dog")
+
+
+def test_attention_maps(models, data):
+    X = data[0][:3]
+    assert attention_maps(models["None"], X) == {}
+    counts = {"se": 2, "cbam": 2, "nonlocal": 1}
+    for name, n_blocks in counts.items():
+        maps = attention_maps(models[name], X)
+        assert len(maps) == n_blocks
+        for key, m in maps.items():
+            assert f"({name})" in key
+            assert m.shape == (3, 12, 12)
+            assert np.isfinite(m).all() and 0 <= m.min() and m.max() <= 1
+
+
+def test_find_face_classifier(models):
+    from sklearn.linear_model import LogisticRegression
+
+    clf = models["se"]
+    assert find_face_classifier(Pipeline([("c", clf)])) is clf
+    with pytest.raises(TypeError, match="FaceCNNClassifier"):
+        find_face_classifier(LogisticRegression())
+
+
+def test_pictures_of_models(models, data, tmp_path):
+    X, y, src, (_, _, te) = data
+    fig = plot_attention(models, X[te], n_images=3)
+    assert len(fig.axes[0].get_images()) == 1 and len(fig.axes[3].get_images()) == 2
+    # image + Grad-CAM for each of 4 models + one attention map for the 3 attention models
+    assert len(fig.axes) == 3 * (1 + 4 + 3)
+    fig = plot_training_curves(models)
+    for ax, clf in zip(fig.axes, models.values()):
+        assert any(list(line.get_xdata()) == [clf.best_epoch_] * 2 for line in ax.get_lines())
+    ev = evaluate(models["cbam"], X[te], y[te], sources=src[te])
+    subset = {k: models[k] for k in ("None", "cbam")}
+    out = write_report(tmp_path / "cnn", evaluation=ev, models=subset, images=X[te])
+    figs = set(os.listdir(out / "figures"))
+    assert {"training_curves.png", "attention.png", "confusion_matrix.png"} <= figs
+    t = tune_threshold(models["cbam"], X[data[3][1]], y[data[3][1]])
+    assert 0 < t < 1
+
+
+def test_ablation_with_face_cnn(data, tmp_path):
+    X, y, src, split = data
+    grid = {"classifier__attention": [None, "cbam"], "classifier__gamma": [2.0]}
+    pipe = Pipeline([("classifier", FaceCNNClassifier(**SMALL))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table, details = run_ablation(pipe, grid, X, y, split, seeds=(0, 1), sources=src,
+                                      csv_path=tmp_path / "a.csv", return_details=True,
+                                      progress=False)
+    assert len(table) == 2 and len(details.runs) == 4
+    assert table["n_epochs_mean"].between(1, 2).all()
+    assert table["best_epoch_mean"].between(1, 2).all()
+    params = dict(zip(table["config"], table["n_params"]))
+    assert params["attention=cbam, gamma=2"] > params["attention=None, gamma=2"]
+    for (label, seed), model in details.estimators.items():
+        clf = find_face_classifier(model)
+        assert clf.random_state == seed
+        assert clf.history_[0]["valid_loss"] is not None
+    out = write_report(tmp_path / "rep", ablation=(table, details))
+    assert {"training_curves.png", "roc_curves.png", "pr_curves.png"} <= set(
+        os.listdir(out / "figures"))
+
+
+class _StopsOnSecondFit(FaceCNNClassifier):
+    fits = 0
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        super().fit(X, y, X_val=X_val, y_val=y_val)
+        type(self).fits += 1
+        if type(self).fits == 2:
+            self.interrupted_ = True  # what Ctrl-C inside skorch's loop leaves behind
+        return self
+
+
+def test_ctrl_c_inside_training_stops_the_ablation(data, tmp_path):
+    X, y, _, split = data
+    _StopsOnSecondFit.fits = 0
+    with pytest.warns(UserWarning, match="interrupted: 1 of 3 runs"):
+        table, details = run_ablation(_StopsOnSecondFit(**SMALL), {"gamma": [0.0, 1.0, 2.0]},
+                                      X, y, split, seeds=(0,), csv_path=tmp_path / "a.csv",
+                                      return_details=True, progress=False)
+    assert details.interrupted and len(table) == 1

@@ -1,0 +1,188 @@
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from skface.experiments import (
+    plot_confusion_matrix,
+    plot_misclassified,
+    plot_pr_curves,
+    plot_roc_curves,
+    plot_training_curves,
+    run_ablation,
+    save_figure,
+    write_report,
+)
+from skface.experiments import _report
+from skface.metrics import EvaluationResult
+
+from .conftest import make_split
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def run(faces, lr_pipeline):
+    X, y, src = faces
+    split = make_split(len(y))
+    table, details = run_ablation(lr_pipeline, {"classifier__C": [0.01, 1.0]}, X, y, split,
+                                  seeds=(0,), sources=src, csv_path=None, return_details=True,
+                                  progress=False)
+    ev = details.evaluations[(details.selected, 0)]
+    return X, y, src, split, table, details, ev
+
+
+def _is_png(path):
+    with open(path, "rb") as fh:
+        return fh.read(8) == PNG
+
+
+def test_every_figure(run, tmp_path):
+    X, y, src, split, table, details, ev = run
+    history = [{"epoch": e, "train_loss": 1.0 / e, "valid_loss": 0.5 + 0.1 * abs(e - 3)}
+               for e in range(1, 7)]
+    figs = {
+        "cm": plot_confusion_matrix(ev),
+        "cm_norm": plot_confusion_matrix(ev, normalize="true"),
+        "roc": plot_roc_curves(details.evaluations_for_seed(0)),
+        "pr": plot_pr_curves(details.evaluations_for_seed(0)),
+        "train": plot_training_curves({"a": history, "b": history[:4]}),
+        "wrong": plot_misclassified(ev, X[split[2]], n_images=6),
+    }
+    for name, fig in figs.items():
+        assert isinstance(fig, Figure)
+        path = save_figure(fig, tmp_path / f"{name}.png")
+        assert _is_png(path) and path.stat().st_size > 2000
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    roc_ax = figs["roc"].axes[0]
+    assert len(roc_ax.get_legend().get_texts()) == 2  # one curve per configuration
+    # the early-stopping epoch is marked
+    lines = figs["train"].axes[0].get_lines()
+    assert any(list(line.get_xdata()) == [3, 3] for line in lines)
+
+
+def test_misclassified_orders_by_confidence(run):
+    X, y, src, split, table, details, ev = run
+    fig = plot_misclassified(ev, X[split[2]], n_images=3)
+    wrong = np.flatnonzero(ev.y_pred != ev.y_true)
+    shown = [ax for ax in fig.axes if ax.get_title()]
+    assert len(shown) == min(3, len(wrong))
+    with pytest.raises(ValueError, match="entries"):
+        plot_misclassified(ev, X[:3])
+
+
+def test_plots_need_predictions(run):
+    ev = run[-1]
+    light = EvaluationResult.from_json(ev.to_json())
+    plot_confusion_matrix(light)  # counts suffice
+    with pytest.raises(ValueError, match="no stored predictions"):
+        plot_roc_curves({"x": light})
+
+
+def test_write_report(run, tmp_path):
+    X, y, src, split, table, details, ev = run
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,label,source\na.png,fake,gan_a\n")
+    out = write_report(tmp_path / "run1", title="Toy run", evaluation=ev,
+                       ablation=(table, details), images=X[split[2]], manifest=manifest,
+                       notes="Generated test images.")
+    files = set(os.listdir(out))
+    assert {"report.html", "report.md", "metrics.json", "ablation.csv", "ablation_runs.csv",
+            "per_source.csv", "manifest.csv", "figures"} <= files
+    figs = set(os.listdir(out / "figures"))
+    assert {"confusion_matrix.png", "roc_curves.png", "pr_curves.png", "misclassified.png"} <= figs
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(figs)
+    assert "src=\"http" not in html and "<link" not in html  # self-contained
+    assert "Toy run" in html and "±" in html and "gan_a" in html
+    md = (out / "report.md").read_text()
+    assert "![" in md and "| accuracy" in md
+    metrics = json.loads((out / "metrics.json").read_text())
+    back = EvaluationResult.from_dict(metrics["evaluation"])
+    assert back.to_dict() == ev.to_dict()
+    assert metrics["ablation_selected"] == details.selected
+    assert len(metrics["ablation"]) == 2
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".run1")]
+
+
+def test_existing_folder_is_never_overwritten(run, tmp_path):
+    ev = run[-1]
+    out = tmp_path / "r"
+    write_report(out, evaluation=ev)
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_report(out, evaluation=ev)
+    assert (out / "keep.txt").exists()
+    write_report(out, evaluation=ev, overwrite=True)
+    assert not (out / "keep.txt").exists() and (out / "report.html").exists()
+    assert sorted(p for p in os.listdir(tmp_path)) == ["r"]
+
+
+def test_failed_report_leaves_nothing(run, tmp_path, monkeypatch):
+    ev = run[-1]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(_report, "plot_confusion_matrix", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report(tmp_path / "r", evaluation=ev)
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(ValueError, match="nothing to report"):
+        write_report(tmp_path / "r2")
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        write_report(tmp_path / "r3", evaluation=ev, manifest=tmp_path / "missing.csv")
+
+
+def test_cross_source_in_report(faces, lr_pipeline, tmp_path):
+    from skface.experiments import cross_source_evaluate
+
+    X, y, src = faces
+    cs = cross_source_evaluate(lr_pipeline, X, y, src, split=make_split(len(y)),
+                               return_details=True, progress=False)
+    out = write_report(tmp_path / "cs", cross_source=cs)
+    assert "gan_b" in (out / "report.html").read_text()
+    assert (out / "cross_source.csv").read_text().count("\n") == 5
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed")
+def test_report_renders_in_chromium(run, tmp_path):
+    from PIL import Image
+
+    X, y, src, split, table, details, ev = run
+    out = write_report(tmp_path / "shot", evaluation=ev, ablation=(table, details),
+                       images=X[split[2]])
+    shot = tmp_path / "report.png"
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    try:
+        subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={shot}",
+             "--window-size=1200,2400", (out / "report.html").as_uri()],
+            check=False, capture_output=True, timeout=180,
+        )
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    assert shot.exists(), "Chromium wrote no screenshot"
+    with Image.open(shot) as im:
+        pixels = np.asarray(im.convert("L"), dtype=float)
+    assert pixels.shape == (2400, 1200)
+    assert pixels.std() > 10  # not a blank page: text, tables and figures were drawn
+    # figures render: a good share of the page is neither white nor near-white
+    assert np.mean(pixels < 200) > 0.02
+    if os.environ.get("SKFACE_KEEP_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["SKFACE_KEEP_SCREENSHOT"])

@@ -1,0 +1,517 @@
+"""Evaluate a fitted binary classifier: the brief's metrics, ranking metrics and per-source figures.
+
+Label convention
+----------------
+skface treats *fake* (AI-generated) as the positive class. :func:`resolve_pos_label` decides which
+of an estimator's two ``classes_`` that is:
+
+- labels ``{0, 1}`` (also ``{0.0, 1.0}`` or ``{False, True}``): the positive class is ``1``
+  (= ``classes_[1]``);
+- labels ``{"real", "fake"}`` (any letter case): the positive class is ``"fake"``. Note that sorting
+  puts ``"fake"`` first, so here the positive class is ``classes_[0]``;
+- anything else must be named with ``pos_label=``; otherwise a ``ValueError`` says so.
+"""
+
+import json
+import math
+import numbers
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    make_scorer,
+    matthews_corrcoef,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.model_selection import TunedThresholdClassifierCV
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["EvaluationResult", "evaluate", "resolve_pos_label", "tune_threshold"]
+
+_METRIC_NAMES = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "eer",
+    "eer_threshold",
+)
+
+
+def _py(value):
+    """Turn a numpy scalar into the matching plain Python value (for JSON)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def resolve_pos_label(classes, pos_label=None):
+    """Return ``(pos_label, neg_label)`` for a binary problem, fake being the positive class.
+
+    Parameters
+    ----------
+    classes : array-like of shape (2,)
+        The estimator's ``classes_``.
+    pos_label : object, optional
+        The label of the fake class when it cannot be inferred (see the module docstring).
+
+    Returns
+    -------
+    pos_label, neg_label : object
+        Plain Python values (numpy scalars are converted).
+
+    Raises
+    ------
+    ValueError
+        When there are not exactly two classes, ``pos_label`` is not one of them, or the fake class
+        cannot be inferred.
+    """
+    classes = [_py(c) for c in np.asarray(classes, dtype=object).ravel()]
+    if len(classes) != 2:
+        raise ValueError(
+            f"skface metrics need a binary classifier (real vs. fake); got {len(classes)} classes: "
+            f"{classes!r}."
+        )
+    if pos_label is not None:
+        pos_label = _py(pos_label)
+        if pos_label not in classes:
+            raise ValueError(f"pos_label={pos_label!r} is not one of the classes {classes!r}.")
+        neg = classes[1 - classes.index(pos_label)]
+        return pos_label, neg
+    if all(isinstance(c, numbers.Real) for c in classes) and set(classes) == {0, 1}:
+        pos = classes[0] if classes[0] == 1 else classes[1]
+        return pos, classes[1 - classes.index(pos)]
+    strings = all(isinstance(c, str) for c in classes)
+    if strings and {c.lower() for c in classes} == {"real", "fake"}:
+        pos = classes[0] if classes[0].lower() == "fake" else classes[1]
+        return pos, classes[1 - classes.index(pos)]
+    raise ValueError(
+        f"Cannot tell which class is 'fake' among {classes!r}: skface infers it only for 0/1 "
+        f"labels (1 = fake) or 'real'/'fake' labels. Pass pos_label=<the fake label>."
+    )
+
+
+def _check_proba_estimator(estimator):
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no predict_proba; skface metrics need probabilities "
+            f"for ROC-AUC, average precision, EER and threshold tuning. Wrap it in "
+            f"sklearn.calibration.CalibratedClassifierCV or use a probabilistic classifier."
+        )
+    check_is_fitted(estimator)
+    if not hasattr(estimator, "classes_"):
+        raise TypeError(f"{type(estimator).__name__} has no classes_; is it a classifier?")
+
+
+def _positive_scores(estimator, X, pos_label):
+    """Return ``P(pos_label | x)`` for every row of ``X``."""
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    classes = [_py(c) for c in np.asarray(estimator.classes_, dtype=object)]
+    if proba.ndim != 2 or proba.shape[1] != len(classes):
+        raise ValueError(
+            f"predict_proba returned shape {proba.shape}; expected (n_samples, {len(classes)})."
+        )
+    if not np.all(np.isfinite(proba)):
+        raise ValueError("predict_proba returned NaN or infinite values.")
+    return proba[:, classes.index(pos_label)]
+
+
+def _equal_error_rate(is_pos, scores):
+    """EER: the error rate where the false-positive and false-negative rates are equal."""
+    fpr, tpr, thr = roc_curve(is_pos, scores)
+    fnr = 1.0 - tpr
+    diff = fnr - fpr  # starts at +1 (nothing flagged), ends at -1 (everything flagged)
+    i = int(np.argmax(diff <= 0))
+    if diff[i] == 0 or i == 0:
+        eer, threshold = fpr[i], thr[i]
+    else:
+        t = diff[i - 1] / (diff[i - 1] - diff[i])
+        eer = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+        threshold = thr[i]
+    threshold = float(threshold)
+    if not math.isfinite(threshold):
+        threshold = 1.0
+    return float(eer), threshold
+
+
+def _ratio(num, den):
+    return float(num) / float(den) if den else None
+
+
+@dataclass(eq=False)
+class EvaluationResult:
+    """Metrics of a binary real-vs-fake classifier on one labelled set (fake = positive class).
+
+    Metrics that are undefined on the evaluated set are ``None`` (for example precision when nothing
+    was predicted fake, recall on a set without fakes, ROC-AUC on a set with only one class).
+
+    Attributes
+    ----------
+    n_samples : int
+    pos_label, neg_label : int or str
+        The fake (positive) and real (negative) labels.
+    threshold : float or None
+        The probability threshold used (``P(fake) >= threshold`` means fake), or ``None`` when the
+        estimator's own ``predict`` decided.
+    accuracy, balanced_accuracy, precision, recall, specificity, f1 : float or None
+        Threshold metrics from the confusion matrix; recall is the share of fakes caught,
+        specificity the share of real faces kept.
+    roc_auc, average_precision : float or None
+        Ranking metrics of ``P(fake)``.
+    eer, eer_threshold : float or None
+        Equal error rate and the threshold where it occurs.
+    confusion_matrix : list of list of int
+        ``[[tn, fp], [fn, tp]]``: rows are true ``[neg_label, pos_label]``, columns predicted.
+    per_source : dict of str to EvaluationResult
+        The same figures for each source (empty when no sources were given).
+    y_true, y_score, y_pred, sources : ndarray or None
+        The evaluated labels, ``P(fake)``, predictions and sources, kept for plots. They are written
+        by ``to_dict(include_predictions=True)`` only.
+    """
+
+    n_samples: int
+    pos_label: object
+    neg_label: object
+    threshold: object = None
+    accuracy: object = None
+    balanced_accuracy: object = None
+    precision: object = None
+    recall: object = None
+    specificity: object = None
+    f1: object = None
+    roc_auc: object = None
+    average_precision: object = None
+    eer: object = None
+    eer_threshold: object = None
+    confusion_matrix: list = field(default_factory=list)
+    per_source: dict = field(default_factory=dict)
+    y_true: object = field(default=None, repr=False)
+    y_score: object = field(default=None, repr=False)
+    y_pred: object = field(default=None, repr=False)
+    sources: object = field(default=None, repr=False)
+
+    _ARRAY_FIELDS = ("y_true", "y_score", "y_pred", "sources")
+
+    @property
+    def labels(self):
+        """``[neg_label, pos_label]``, the row/column order of ``confusion_matrix``."""
+        return [self.neg_label, self.pos_label]
+
+    @property
+    def tn(self):
+        """True negatives: real faces kept as real."""
+        return self.confusion_matrix[0][0]
+
+    @property
+    def fp(self):
+        """False positives: real faces called fake."""
+        return self.confusion_matrix[0][1]
+
+    @property
+    def fn(self):
+        """False negatives: fakes that passed as real."""
+        return self.confusion_matrix[1][0]
+
+    @property
+    def tp(self):
+        """True positives: fakes caught."""
+        return self.confusion_matrix[1][1]
+
+    def metrics(self):
+        """Return the scalar metrics as a flat ``dict`` (no arrays, no per-source part)."""
+        out = {"n_samples": self.n_samples, "threshold": self.threshold}
+        out.update({name: getattr(self, name) for name in _METRIC_NAMES})
+        out.update({"tn": self.tn, "fp": self.fp, "fn": self.fn, "tp": self.tp})
+        return out
+
+    def to_dict(self, include_predictions=False):
+        """Return a JSON-able ``dict``; :meth:`from_dict` reverses it.
+
+        Parameters
+        ----------
+        include_predictions : bool, default=False
+            Also write ``y_true``, ``y_score``, ``y_pred`` and ``sources`` (one entry per sample).
+        """
+        out = {}
+        for f in fields(self):
+            if f.name in self._ARRAY_FIELDS:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "per_source":
+                value = {
+                    str(k): v.to_dict(include_predictions=False) for k, v in value.items()
+                }
+            elif f.name == "confusion_matrix":
+                value = [[int(c) for c in row] for row in value]
+            else:
+                value = _py(value)
+            out[f.name] = value
+        if include_predictions:
+            for name in self._ARRAY_FIELDS:
+                arr = getattr(self, name)
+                out[name] = None if arr is None else [_py(v) for v in np.asarray(arr).tolist()]
+        return out
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a result from :meth:`to_dict` output."""
+        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"Unknown EvaluationResult fields: {sorted(unknown)}.")
+        data["per_source"] = {
+            k: cls.from_dict(v) for k, v in (data.get("per_source") or {}).items()
+        }
+        for name in cls._ARRAY_FIELDS:
+            if data.get(name) is not None:
+                arr = np.asarray(data[name])
+                if name == "y_score":
+                    arr = arr.astype(np.float64)
+                data[name] = arr
+        return cls(**data)
+
+    def to_json(self, include_predictions=False, **kwargs):
+        """Return the result as a JSON string (see :meth:`to_dict`)."""
+        kwargs.setdefault("indent", 2)
+        return json.dumps(self.to_dict(include_predictions=include_predictions), **kwargs)
+
+    @classmethod
+    def from_json(cls, text):
+        """Rebuild a result from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+    def __eq__(self, other):
+        if not isinstance(other, EvaluationResult):
+            return NotImplemented
+        return self.to_dict(include_predictions=True) == other.to_dict(include_predictions=True)
+
+    def __str__(self):
+        def fmt(v):
+            return "n/a" if v is None else f"{v:.4f}"
+
+        lines = [f"EvaluationResult on {self.n_samples} images (positive = {self.pos_label!r})"]
+        shown = ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer")
+        for name in shown:
+            lines.append(f"  {name:<18}{fmt(getattr(self, name))}")
+        lines.append(f"  confusion matrix (rows true {self.labels!r}): {self.confusion_matrix}")
+        for src, res in self.per_source.items():
+            lines.append(
+                f"  source {src}: n={res.n_samples} accuracy={fmt(res.accuracy)} "
+                f"roc_auc={fmt(res.roc_auc)}"
+            )
+        return "\n".join(lines)
+
+
+def _result_from_scores(y_true, y_score, y_pred, pos_label, neg_label, threshold, sources=None):
+    """Compute every figure from labels, ``P(fake)`` and predictions; one class is allowed."""
+    is_pos = y_true == pos_label
+    pred_pos = y_pred == pos_label
+    tp = int(np.sum(is_pos & pred_pos))
+    fn = int(np.sum(is_pos & ~pred_pos))
+    fp = int(np.sum(~is_pos & pred_pos))
+    tn = int(np.sum(~is_pos & ~pred_pos))
+    n = len(y_true)
+    recall = _ratio(tp, tp + fn)
+    specificity = _ratio(tn, tn + fp)
+    both = bool(is_pos.any() and (~is_pos).any())
+    res = EvaluationResult(
+        n_samples=int(n),
+        pos_label=pos_label,
+        neg_label=neg_label,
+        threshold=None if threshold is None else float(threshold),
+        accuracy=_ratio(tp + tn, n),
+        balanced_accuracy=(recall + specificity) / 2 if both else None,
+        precision=_ratio(tp, tp + fp),
+        recall=recall,
+        specificity=specificity,
+        f1=_ratio(2 * tp, 2 * tp + fp + fn),
+        confusion_matrix=[[tn, fp], [fn, tp]],
+        y_true=y_true,
+        y_score=y_score,
+        y_pred=y_pred,
+        sources=sources,
+    )
+    if both:
+        res.roc_auc = float(roc_auc_score(is_pos, y_score))
+        res.average_precision = float(average_precision_score(is_pos, y_score))
+        res.eer, res.eer_threshold = _equal_error_rate(is_pos, y_score)
+    return res
+
+
+def _as_label_array(y, name="y"):
+    arr = np.asarray(y, dtype=object).ravel()
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty.")
+    return np.array([_py(v) for v in arr], dtype=object)
+
+
+def _as_source_array(sources, n):
+    """Sources as an object array of ``str``, one per sample."""
+    sources = np.asarray([str(s) for s in np.asarray(sources, dtype=object).ravel()], dtype=object)
+    if len(sources) != n:
+        raise ValueError(f"sources has {len(sources)} entries but y has {n}; they must match.")
+    return sources
+
+
+def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
+    """Evaluate a fitted probabilistic classifier on a labelled, two-class set.
+
+    Parameters
+    ----------
+    estimator : fitted classifier or pipeline
+        Must have ``predict_proba`` and two ``classes_``.
+    X : array-like or list
+        Whatever the estimator takes (images, or paths for a pipeline starting with an ImageLoader).
+    y : array-like of shape (n_samples,)
+        True labels; both classes must be present.
+    sources : array-like of shape (n_samples,), optional
+        The source (data set / generator) of every sample; adds ``per_source`` results. A source may
+        hold one class only; its undefined metrics are ``None``.
+    threshold : float in (0, 1), optional
+        Predict fake when ``P(fake) >= threshold``. By default the estimator's own ``predict`` is
+        used, so wrappers such as ``TunedThresholdClassifierCV`` keep their threshold.
+    pos_label : int or str, optional
+        The fake label when it cannot be inferred (see :func:`resolve_pos_label`).
+
+    Returns
+    -------
+    result : EvaluationResult
+
+    Raises
+    ------
+    TypeError
+        The estimator has no ``predict_proba``.
+    ValueError
+        ``y`` holds one class only, labels unknown to the estimator, lengths disagree, or the
+        threshold is outside (0, 1).
+    """
+    _check_proba_estimator(estimator)
+    pos, neg = resolve_pos_label(estimator.classes_, pos_label)
+    y_true = _as_label_array(y)
+    unknown = sorted({repr(v) for v in y_true} - {repr(pos), repr(neg)})
+    if unknown:
+        raise ValueError(
+            f"y holds labels {', '.join(unknown)} that the estimator does not know; its classes "
+            f"are {[neg, pos]!r}."
+        )
+    present = set(y_true.tolist())
+    if len(present) < 2:
+        raise ValueError(
+            f"The evaluation set holds only one class ({next(iter(present))!r}, "
+            f"{len(y_true)} samples): accuracy, precision, recall, F1, ROC-AUC and the confusion "
+            f"matrix need real and fake samples. Use a balanced test split; to study one source, "
+            f"pass sources= or use skface.experiments.cross_source_evaluate."
+        )
+    if threshold is not None:
+        if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
+            raise ValueError(f"threshold must be a float in (0, 1); got {threshold!r}.")
+    if sources is not None:
+        sources = _as_source_array(sources, len(y_true))
+    scores = _positive_scores(estimator, X, pos)
+    if len(scores) != len(y_true):
+        raise ValueError(f"X has {len(scores)} samples but y has {len(y_true)}.")
+    if threshold is None:
+        y_pred = _as_label_array(estimator.predict(X), name="predictions")
+    else:
+        y_pred = np.where(scores >= float(threshold), pos, neg).astype(object)
+    result = _result_from_scores(y_true, scores, y_pred, pos, neg, threshold, sources)
+    if sources is not None:
+        for src in sorted(set(sources.tolist())):
+            mask = sources == src
+            result.per_source[src] = _result_from_scores(
+                y_true[mask], scores[mask], y_pred[mask], pos, neg, threshold, sources[mask]
+            )
+    return result
+
+
+def _symmetric(func):
+    """Let a metric without ``pos_label`` accept it, so the curve scorer knows the fake column."""
+
+    def score(y_true, y_pred, pos_label=None):
+        return func(y_true, y_pred)
+
+    score.__name__ = func.__name__
+    return score
+
+
+_TUNING_METRICS = {
+    "balanced_accuracy": _symmetric(balanced_accuracy_score),
+    "accuracy": _symmetric(accuracy_score),
+    "mcc": _symmetric(matthews_corrcoef),
+    "f1": f1_score,
+    "precision": precision_score,
+    "recall": recall_score,
+}
+
+
+def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_label=None,
+                   thresholds=200):
+    """Pick the ``P(fake)`` threshold that maximises a metric on the validation split.
+
+    Uses scikit-learn's :class:`~sklearn.model_selection.TunedThresholdClassifierCV` on the already
+    fitted estimator (``cv="prefit"``, ``refit=False``): nothing is refitted, only the decision
+    threshold is searched on ``(X_val, y_val)``. Pass the result as ``evaluate(...,
+    threshold=...)`` or wrap the estimator in
+    :class:`~sklearn.model_selection.FixedThresholdClassifier`.
+
+    Parameters
+    ----------
+    estimator : fitted classifier or pipeline with ``predict_proba``
+    X_val, y_val : validation data (both classes)
+    metric : {"balanced_accuracy", "accuracy", "mcc", "f1", "precision", "recall"} or callable
+        A callable is called as ``metric(y_true, y_pred)`` and must return higher-is-better.
+    pos_label : int or str, optional
+        The fake label when it cannot be inferred.
+    thresholds : int or array-like, default=200
+        Number of evenly spaced candidates between the lowest and highest score, or the candidates.
+
+    Returns
+    -------
+    threshold : float
+        Predict fake when ``P(fake) >= threshold``.
+    """
+    _check_proba_estimator(estimator)
+    pos, _ = resolve_pos_label(estimator.classes_, pos_label)
+    y_val = _as_label_array(y_val, name="y_val")
+    if len(set(y_val.tolist())) < 2:
+        raise ValueError("tune_threshold needs both classes in y_val; it holds only one.")
+    if callable(metric):
+        func = _symmetric(metric)
+    elif metric in _TUNING_METRICS:
+        func = _TUNING_METRICS[metric]
+    else:
+        raise ValueError(
+            f"Unknown metric {metric!r}; choose one of {sorted(_TUNING_METRICS)} or pass a "
+            f"callable."
+        )
+    scorer = make_scorer(func, pos_label=pos)
+    tuner = TunedThresholdClassifierCV(
+        estimator,
+        scoring=scorer,
+        response_method="predict_proba",
+        thresholds=thresholds,
+        cv="prefit",
+        refit=False,
+    )
+    try:
+        tuner.fit(X_val, np.asarray(y_val.tolist()))
+    except ValueError as exc:
+        if "constant predictions" in str(exc):
+            raise ValueError(
+                "The estimator gives the same P(fake) to every validation image, so no threshold "
+                "can separate them."
+            ) from exc
+        raise
+    return float(tuner.best_threshold_)

@@ -1,0 +1,182 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.svm import LinearSVC
+
+from skface.metrics import EvaluationResult, evaluate, resolve_pos_label, tune_threshold
+
+
+def _data(n=200, seed=0, shift=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = (X[:, 0] + 0.8 * rng.normal(size=n) > shift).astype(int)
+    sources = np.where(y == 1, np.array(["gan_a", "gan_b"])[rng.integers(0, 2, n)],
+                       np.array(["ffhq", "lfw"])[rng.integers(0, 2, n)])
+    return X, y, sources
+
+
+@pytest.fixture
+def fitted():
+    X, y, s = _data()
+    return LogisticRegression().fit(X, y), X, y, s
+
+
+def test_matches_sklearn_metrics(fitted):
+    clf, X, y, _ = fitted
+    res = evaluate(clf, X, y)
+    pred = clf.predict(X)
+    score = clf.predict_proba(X)[:, 1]
+    assert res.accuracy == pytest.approx(accuracy_score(y, pred))
+    assert res.precision == pytest.approx(precision_score(y, pred))
+    assert res.recall == pytest.approx(recall_score(y, pred))
+    assert res.f1 == pytest.approx(f1_score(y, pred))
+    assert res.balanced_accuracy == pytest.approx(balanced_accuracy_score(y, pred))
+    assert res.roc_auc == pytest.approx(roc_auc_score(y, score))
+    assert res.average_precision == pytest.approx(average_precision_score(y, score))
+    assert res.confusion_matrix == confusion_matrix(y, pred, labels=[0, 1]).tolist()
+    assert 0.0 < res.eer < 0.5
+    assert res.pos_label == 1 and res.neg_label == 0
+
+
+def test_real_fake_strings_positive_is_fake(fitted):
+    clf, X, y, _ = fitted
+    ys = np.where(y == 1, "fake", "real")
+    clf_s = LogisticRegression().fit(X, ys)
+    assert list(clf_s.classes_) == ["fake", "real"]  # fake is classes_[0] here
+    a, b = evaluate(clf, X, y), evaluate(clf_s, X, ys)
+    assert b.pos_label == "fake"
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name))
+    assert a.confusion_matrix == b.confusion_matrix
+
+
+def test_resolve_pos_label():
+    assert resolve_pos_label([0, 1]) == (1, 0)
+    assert resolve_pos_label(np.array([False, True])) == (True, False)
+    assert resolve_pos_label(np.array([0.0, 1.0])) == (1.0, 0.0)
+    assert resolve_pos_label(["Fake", "Real"]) == ("Fake", "Real")
+    assert resolve_pos_label(["a", "b"], pos_label="a") == ("a", "b")
+    with pytest.raises(ValueError, match="pos_label"):
+        resolve_pos_label(["cat", "dog"])
+    with pytest.raises(ValueError, match="not one of"):
+        resolve_pos_label([0, 1], pos_label=2)
+    with pytest.raises(ValueError, match="3 classes"):
+        resolve_pos_label([0, 1, 2])
+
+
+def test_per_source_adds_up(fitted):
+    clf, X, y, s = fitted
+    res = evaluate(clf, X, y, sources=s)
+    assert set(res.per_source) == {"ffhq", "lfw", "gan_a", "gan_b"}
+    total = np.sum([np.array(r.confusion_matrix) for r in res.per_source.values()], axis=0)
+    assert total.tolist() == res.confusion_matrix
+    assert sum(r.n_samples for r in res.per_source.values()) == res.n_samples
+    real = res.per_source["ffhq"]
+    # one-class source: undefined figures are None, defined ones are right
+    assert real.roc_auc is None and real.recall is None
+    mask = s == "ffhq"
+    assert real.specificity == pytest.approx(np.mean(clf.predict(X[mask]) == 0))
+    assert real.accuracy == real.specificity
+
+
+def test_threshold_changes_predictions(fitted):
+    clf, X, y, _ = fitted
+    score = clf.predict_proba(X)[:, 1]
+    res = evaluate(clf, X, y, threshold=0.8)
+    assert res.threshold == 0.8
+    assert res.tp + res.fp == int(np.sum(score >= 0.8))
+    assert res.roc_auc == evaluate(clf, X, y).roc_auc
+    with pytest.raises(ValueError, match=r"threshold must be a float in \(0, 1\)"):
+        evaluate(clf, X, y, threshold=1.5)
+
+
+def test_json_round_trip(fitted):
+    clf, X, y, s = fitted
+    res = evaluate(clf, X, y, sources=s, threshold=0.4)
+    back = EvaluationResult.from_json(res.to_json(include_predictions=True))
+    assert back == res
+    np.testing.assert_allclose(back.y_score, res.y_score)
+    light = EvaluationResult.from_json(res.to_json())
+    assert light.to_dict() == res.to_dict()
+    assert light.y_score is None
+    assert json.loads(res.to_json())["per_source"]["lfw"]["roc_auc"] is None
+    ys = np.where(y == 1, "fake", "real")
+    res_s = evaluate(LogisticRegression().fit(X, ys), X, ys)
+    assert EvaluationResult.from_dict(json.loads(res_s.to_json())).pos_label == "fake"
+    with pytest.raises(ValueError, match="Unknown EvaluationResult fields"):
+        EvaluationResult.from_dict({**res.to_dict(), "bogus": 1})
+
+
+def test_one_class_test_set_is_an_error(fitted):
+    clf, X, y, _ = fitted
+    with pytest.raises(ValueError, match="only one class"):
+        evaluate(clf, X[y == 1], y[y == 1])
+
+
+def test_estimator_without_predict_proba():
+    X, y, _ = _data()
+    with pytest.raises(TypeError, match="predict_proba"):
+        evaluate(LinearSVC().fit(X, y), X, y)
+    with pytest.raises(TypeError, match="predict_proba"):
+        tune_threshold(LinearSVC().fit(X, y), X, y)
+
+
+def test_unfitted_and_bad_labels(fitted):
+    clf, X, y, s = fitted
+    with pytest.raises(NotFittedError):
+        evaluate(LogisticRegression(), X, y)
+    with pytest.raises(ValueError, match="does not know"):
+        evaluate(clf, X, np.where(y == 1, "fake", "real"))
+    with pytest.raises(ValueError, match="sources has 3 entries"):
+        evaluate(clf, X, y, sources=s[:3])
+
+
+def test_eer_perfect_and_known():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.array([0, 0, 1, 1])
+    clf = LogisticRegression(C=100).fit(X, y)
+    assert evaluate(clf, X, y).eer == pytest.approx(0.0)
+    # half of each class on the wrong side: EER 0.5
+    y2 = np.array([0, 1, 0, 1])
+    X2 = np.array([[0.0], [1.0], [2.0], [3.0]])
+    clf2 = LogisticRegression().fit(X2, np.array([0, 0, 1, 1]))
+    assert evaluate(clf2, X2, y2).eer == pytest.approx(0.5)
+
+
+def test_tune_threshold_improves_miscalibrated_model():
+    # trained where fakes are rare, evaluated on a balanced validation set
+    X, y, _ = _data(n=600, seed=1, shift=1.2)
+    clf = LogisticRegression().fit(X, y)
+    Xv, yv, _ = _data(n=400, seed=2, shift=0.0)
+    t = tune_threshold(clf, Xv, yv)
+    assert 0.0 < t < 0.5
+    assert evaluate(clf, Xv, yv, threshold=t).balanced_accuracy > \
+        evaluate(clf, Xv, yv).balanced_accuracy
+    # the same threshold in P(fake) space with string labels
+    ys, yvs = np.where(y == 1, "fake", "real"), np.where(yv == 1, "fake", "real")
+    clf_s = LogisticRegression().fit(X, ys)
+    assert tune_threshold(clf_s, Xv, yvs) == pytest.approx(t, abs=1e-6)
+    # FixedThresholdClassifier with the tuned threshold agrees with evaluate(threshold=t)
+    fixed = FixedThresholdClassifier(clf, threshold=t, response_method="predict_proba").fit(X, y)
+    assert evaluate(fixed, Xv, yv).confusion_matrix == \
+        evaluate(clf, Xv, yv, threshold=t).confusion_matrix
+    assert tune_threshold(clf, Xv, yv, metric="f1") > 0
+    assert tune_threshold(clf, Xv, yv, metric=lambda a, b: np.mean(a == b)) > 0
+    with pytest.raises(ValueError, match="Unknown metric"):
+        tune_threshold(clf, Xv, yv, metric="nope")
+    with pytest.raises(ValueError, match="only one"):
+        tune_threshold(clf, Xv[yv == 1], yv[yv == 1])
