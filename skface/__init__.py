@@ -32,9 +32,11 @@ from .preprocessing import (  # noqa: E402
 )
 from .metrics import EvaluationResult, evaluate, tune_threshold  # noqa: E402
 from .experiments import cross_source_evaluate, run_ablation, write_report  # noqa: E402
+from ._recommended import make_recommended_pipeline  # noqa: E402
 
 __all__ = [
     "FaceCNNClassifier",
+    "make_recommended_pipeline",
     "__version__",
 ]
 # skface.datasets

@@ -1,0 +1,184 @@
+"""Detection quality of the recommended configuration on the shared face folder.
+
+Trains :func:`skface.make_recommended_pipeline` (the configuration ``skface train`` uses by
+default) on ``../shared/data/faces`` with the 70/15/15 protocol of
+:func:`skface.datasets.train_val_test_split` for seeds 0, 1 and 2, and prints for each seed and
+as mean +- std over the seeds: test accuracy, F1 (fake = positive) and ROC-AUC, accuracy per
+source, and the training wall and CPU time.
+
+The validation split is not used for training (the recipe runs a fixed one-cycle schedule
+without early stopping); it is scored and printed so that recipe choices can be made on it
+and never on the test split.
+
+Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
+CPU time of the training process (user + system, all threads) is printed beside the wall time.
+
+Usage::
+
+    PYTHONPATH=. python benchmarks/bench_quality.py
+    PYTHONPATH=. python benchmarks/bench_quality.py --seeds 0 --data /path/to/faces
+    PYTHONPATH=. python benchmarks/bench_quality.py --json results.json
+
+The data folder is found from ``--data``, the ``SKFACE_FACES_DIR`` environment variable or
+``../shared/data/faces`` next to the repository; the script exits with a message when none
+exists.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from skface import make_recommended_pipeline  # noqa: E402
+from skface.datasets import load_faces, train_val_test_split  # noqa: E402
+from skface.metrics import evaluate  # noqa: E402
+
+
+def find_data(arg):
+    for cand in (arg, os.environ.get("SKFACE_FACES_DIR"),
+                 ROOT / ".." / "shared" / "data" / "faces"):
+        if cand and (Path(cand) / "real").is_dir() and (Path(cand) / "fake").is_dir():
+            return Path(cand).resolve()
+    return None
+
+
+def cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def run_seed(data, seed, args):
+    train, val, test = train_val_test_split(data.filenames, data.target, random_state=seed)
+    files = np.asarray(data.filenames)
+    pipe = make_recommended_pipeline(size=args.size, random_state=seed, verbose=args.verbose)
+    if args.memory:
+        pipe.set_params(load__memory=args.memory)
+    if args.max_epochs:
+        pipe.set_params(clf__max_epochs=args.max_epochs)
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    pipe.fit(files[train], data.target[train])
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    res_val = evaluate(pipe, files[val], data.target[val], sources=data.source[val])
+    res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
+    row = {
+        "seed": seed, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+        "val_accuracy": res_val.accuracy, "val_roc_auc": res_val.roc_auc,
+        "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
+        "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
+        "per_source_n": {s: r.n_samples for s, r in sorted(res.per_source.items())},
+        "fit_wall_s": wall, "fit_cpu_s": cpu,
+    }
+    print(f"seed {seed}: train {len(train)} / val {len(val)} / test {len(test)} | "
+          f"val acc {res_val.accuracy:.3f} auc {res_val.roc_auc:.3f} | "
+          f"test acc {res.accuracy:.3f} F1 {res.f1:.3f} AUC {res.roc_auc:.3f} | "
+          f"fit {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+    for s, acc in row["per_source"].items():
+        print(f"    {s:<24} n={row['per_source_n'][s]:>4}  acc {acc:.3f}")
+    return row
+
+
+def run_spectrum(data, seed, args):
+    """Classical baseline: ImageLoader -> FormatNormalizer -> SpectrumFeatures -> logistic."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skface.preprocessing import FormatNormalizer, ImageLoader, SpectrumFeatures
+
+    train, val, test = train_val_test_split(data.filenames, data.target, random_state=seed)
+    files = np.asarray(data.filenames)
+    pipe = make_pipeline(ImageLoader(size=args.spectrum_size, memory=args.memory),
+                         FormatNormalizer(quality=90), SpectrumFeatures(), StandardScaler(),
+                         LogisticRegression(C=1.0, max_iter=5000))
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    pipe.fit(files[train], data.target[train])
+    wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    res_val = evaluate(pipe, files[val], data.target[val])
+    res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
+    print(f"spectrum baseline ({args.spectrum_size}px), seed {seed}: "
+          f"val acc {res_val.accuracy:.3f} | test acc {res.accuracy:.3f} F1 {res.f1:.3f} "
+          f"AUC {res.roc_auc:.3f} | fit {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+    return {"seed": seed, "val_accuracy": res_val.accuracy, "accuracy": res.accuracy,
+            "f1": res.f1, "roc_auc": res.roc_auc, "fit_wall_s": wall, "fit_cpu_s": cpu,
+            "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())}}
+
+
+def summarise(rows, title="Recommended configuration"):
+    def ms(key):
+        vals = [r[key] for r in rows if r.get(key) is not None and r[key] == r[key]]
+        if not vals:
+            return float("nan"), float("nan")
+        sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        return statistics.mean(vals), sd
+
+    print(f"\n{title}, seeds {[r['seed'] for r in rows]} (mean +- std)")
+    for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"),
+                      ("roc_auc", "test ROC-AUC"), ("val_accuracy", "val accuracy"),
+                      ("fit_wall_s", "fit wall time (s)"), ("fit_cpu_s", "fit CPU time (s)")):
+        m, sd = ms(key)
+        print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
+    print("  per-source test accuracy:")
+    for s in rows[0]["per_source"]:
+        vals = [r["per_source"][s] for r in rows if r["per_source"].get(s) is not None]
+        sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        print(f"    {s:<24} {statistics.mean(vals):.3f} +- {sd:.3f}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=None, help="faces folder with real/ and fake/")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--max-epochs", type=int, default=None, help="override (quick runs only)")
+    p.add_argument("--memory", default=None, help="ImageLoader cache folder")
+    p.add_argument("--json", default=None, help="write the per-seed rows here")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--summarise", nargs="+", default=None, metavar="JSON",
+                   help="only print the summary of rows saved by earlier --json runs")
+    p.add_argument("--spectrum", action="store_true",
+                   help="run the SpectrumFeatures + LogisticRegression baseline instead")
+    p.add_argument("--spectrum-size", type=int, default=256)
+    p.add_argument("--verbose", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.summarise:
+        summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data_dir = find_data(args.data)
+    if data_dir is None:
+        print("bench_quality: no face folder found (use --data or SKFACE_FACES_DIR).")
+        return 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        data = load_faces(data_dir / "real", data_dir / "fake", source_from="subfolder",
+                          progress=False)
+    print(f"{len(data.target)} images from {data_dir} "
+          f"({int((data.target == 0).sum())} real, {int((data.target == 1).sum())} fake)")
+    rows = []
+    try:
+        for seed in args.seeds:
+            rows.append((run_spectrum if args.spectrum else run_seed)(data, seed, args))
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=2))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; {len(rows)} seed(s) finished")
+    if rows:
+        summarise(rows, "SpectrumFeatures + LogisticRegression" if args.spectrum
+                  else "Recommended configuration")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Training and inference speed of FaceCNNClassifier against a hand-written PyTorch loop.
+
+Both sides train the same :class:`skface.nn.FaceCNN` (same width, depth, seed) on the same
+uint8 images with the same batch size, optimiser (AdamW), one-cycle schedule, loss
+(cross-entropy through :class:`skface.nn.FocalLoss` with ``gamma=0``) and torch thread count.
+The hand-written loop is the floor: shuffle indices, slice the uint8 array, divide by 255,
+forward, backward, step. Nothing else (no validation, no early stopping, no augmentation).
+
+Timings alternate between the two sides (``--repeats`` rounds) and the median is reported,
+because other processes share the CPU. The ratio printed is ``classifier / hand-written``
+images per second; the goal is >= 0.9.
+
+Usage::
+
+    PYTHONPATH=. python benchmarks/bench_train.py            # 4096 random 64 px images
+    PYTHONPATH=. python benchmarks/bench_train.py --n 2048 --size 32 --epochs 1 --repeats 1
+    PYTHONPATH=. python benchmarks/bench_train.py --memory   # also peak RSS (subprocesses)
+    PYTHONPATH=. python benchmarks/bench_train.py --memory-only --width 8 --memory-n 1000 16000
+
+``--memory`` runs :func:`memory_probe` in fresh subprocesses: the peak resident memory of
+``fit`` for N images of size S, minus the process's memory just before ``X`` was made, set
+against the uint8 array plus the model (parameters, gradients and the two AdamW moments).
+"""
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from skface import FaceCNNClassifier  # noqa: E402
+from skface.nn import FaceCNN, FocalLoss  # noqa: E402
+
+
+def make_data(n, size, seed=0):
+    """Random uint8 images with a learnable signal (brighter centre for class 1)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 200, size=(n, 3, size, size), dtype=np.uint8)
+    y = np.arange(n) % 2
+    c = size // 4
+    X[y == 1, :, c:-c, c:-c] += 40
+    return X, y
+
+
+def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay, seed):
+    """The reference loop; returns (seconds, module)."""
+    torch.manual_seed(seed)
+    module = FaceCNN(in_channels=X.shape[1], n_classes=2, width=width, depth=depth)
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = math.ceil(len(X) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
+    crit = FocalLoss()
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y).long()
+    g = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    module.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(X), generator=g)
+        for b in range(steps):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            xb = Xt[idx].float().div_(255.0)
+            loss = crit(module(xb), yt[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    return time.perf_counter() - start, module
+
+
+def classifier_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay, seed):
+    clf = FaceCNNClassifier(width=width, depth=depth, max_epochs=epochs, batch_size=batch_size,
+                            lr=lr, weight_decay=weight_decay, lr_schedule="onecycle",
+                            early_stopping=False, device="cpu", random_state=seed)
+    start = time.perf_counter()
+    clf.fit(X, y)
+    return time.perf_counter() - start, clf
+
+
+def handwritten_predict(module, X, batch_size=256):
+    module.eval()
+    Xt = torch.from_numpy(X)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for b in range(0, len(X), batch_size):
+            torch.softmax(module(Xt[b:b + batch_size].float().div_(255.0)), 1)
+    return time.perf_counter() - start
+
+
+def memory_probe(n, size, width, depth, epochs):
+    """Run in a subprocess: peak RSS of one ``fit`` (JSON on stdout)."""
+    import resource
+
+    def rss_now():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+
+    torch.set_num_threads(1)
+    before = rss_now()
+    X, y = make_data(n, size)
+    clf = FaceCNNClassifier(width=width, depth=depth, max_epochs=epochs, batch_size=64,
+                            early_stopping=False, device="cpu", random_state=0)
+    clf.fit(X, y)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    n_params = sum(p.numel() for p in clf.net_.module_.parameters())
+    model_bytes = n_params * 4 * 4  # weights, gradients, two AdamW moments
+    print(json.dumps({"n": n, "size": size, "x_bytes": int(X.nbytes), "model_bytes": model_bytes,
+                      "rss_before": before, "peak": peak, "extra": peak - before}))
+
+
+def run_memory(args):
+    rows = []
+    for n in args.memory_n:
+        cmd = [sys.executable, __file__, "--_probe", str(n), "--size", str(args.size),
+               "--width", str(args.width), "--depth", str(args.depth)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print("\nPeak memory of fit (fresh subprocess, 1 epoch, batch 64, 1 thread)")
+    print(f"{'N':>7} {'S':>4} {'uint8 MiB':>10} {'model MiB':>10} {'extra MiB':>10} "
+          f"{'extra/(X+model)':>16}")
+    for r in rows:
+        base = r["x_bytes"] + r["model_bytes"]
+        print(f"{r['n']:>7} {r['size']:>4} {r['x_bytes'] / 2**20:>10.1f} "
+              f"{r['model_bytes'] / 2**20:>10.1f} {r['extra'] / 2**20:>10.1f} "
+              f"{r['extra'] / base:>16.2f}")
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        slope = (b["extra"] - a["extra"]) / (b["x_bytes"] - a["x_bytes"])
+        print(f"marginal memory per byte of uint8 images: {slope:.2f} "
+              "(1.0 = images kept uint8, no float copy of the data set)")
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=4096)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--memory", action="store_true")
+    p.add_argument("--memory-only", action="store_true", help="skip the speed comparison")
+    p.add_argument("--memory-n", type=int, nargs="+", default=[2000, 20000])
+    p.add_argument("--_probe", type=int, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args._probe is not None:
+        memory_probe(args._probe, args.size, args.width, args.depth, 1)
+        return
+    if args.memory_only:
+        run_memory(args)
+        return
+    torch.set_num_threads(args.threads)
+    X, y = make_data(args.n, args.size)
+    kw = dict(width=args.width, depth=args.depth, epochs=args.epochs,
+              batch_size=args.batch_size, lr=1e-3, weight_decay=1e-4, seed=0)
+    n_img = args.n * args.epochs
+    print(f"{args.n} images {args.size}px, width {args.width}, depth {args.depth}, "
+          f"{args.epochs} epochs, batch {args.batch_size}, {args.threads} threads")
+    # warm-up (allocator, oneDNN kernels)
+    handwritten_fit(X[:256], y[:256], **{**kw, "epochs": 1})
+    hand, clf_t = [], []
+    module = clf = None
+    for r in range(args.repeats):
+        t, module = handwritten_fit(X, y, **kw)
+        hand.append(n_img / t)
+        t, clf = classifier_fit(X, y, **kw)
+        clf_t.append(n_img / clf.fit_time_)
+        print(f"  round {r + 1}: hand-written {hand[-1]:.0f} img/s, "
+              f"FaceCNNClassifier {clf_t[-1]:.0f} img/s (fit loop), "
+              f"{n_img / t:.0f} img/s (whole fit call)")
+    h, c = statistics.median(hand), statistics.median(clf_t)
+    print(f"train  hand-written {h:.0f} img/s | FaceCNNClassifier {c:.0f} img/s | "
+          f"ratio {c / h:.2f}")
+    hp, cp = [], []
+    for _ in range(args.repeats):
+        hp.append(args.n / handwritten_predict(module, X))
+        start = time.perf_counter()
+        clf.predict_proba(X)
+        cp.append(args.n / (time.perf_counter() - start))
+    h, c = statistics.median(hp), statistics.median(cp)
+    print(f"infer  hand-written {h:.0f} img/s | FaceCNNClassifier.predict_proba {c:.0f} img/s | "
+          f"ratio {c / h:.2f}")
+    if args.memory:
+        run_memory(args)
+
+
+if __name__ == "__main__":
+    main()

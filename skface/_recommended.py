@@ -1,0 +1,120 @@
+"""The recommended configuration: the pipeline ``skface train`` uses by default."""
+
+import os
+from numbers import Integral
+
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+
+from ._classifier import FaceCNNClassifier
+
+#: Parameters of :class:`FaceCNNClassifier` in the recommended recipe (see
+#: ``benchmarks/RESULTS.md``, "Detection quality", for the measurements behind each choice).
+RECOMMENDED_CLASSIFIER_PARAMS = dict(
+    width=32,
+    depth=4,
+    convs_per_block=1,
+    residual=False,
+    dropout=0.3,
+    label_smoothing=0.1,
+    gamma=2.0,
+    tta=True,
+    max_epochs=30,
+    batch_size=64,
+    lr=3e-3,
+    weight_decay=5e-4,
+    lr_schedule="onecycle",
+    early_stopping=False,
+)
+
+#: Parameters of :class:`skface.preprocessing.Augmenter` in the recommended recipe.
+RECOMMENDED_AUGMENT_PARAMS = dict(
+    flip_prob=0.5,
+    crop_prob=0.5,
+    crop_scale=(0.8, 1.0),
+    jitter_prob=0.5,
+    brightness=0.2,
+    contrast=0.2,
+    saturation=0.2,
+    blur_prob=0.1,
+    jpeg_prob=0.1,
+)
+
+#: JPEG quality of the format normalisation step.
+RECOMMENDED_JPEG_QUALITY = 90
+
+
+@validate_params(
+    {
+        "size": [Interval(Integral, 8, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "device": [str],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_recommended_pipeline(size=64, *, random_state=None, n_jobs=None, memory=None,
+                              device="auto", verbose=0):
+    """Build the recommended real-vs-generated face detector, unfitted.
+
+    A :class:`~sklearn.pipeline.Pipeline` of three steps that is fitted on image file paths:
+
+    1. ``"load"``: :class:`skface.preprocessing.ImageLoader` decodes each file and resizes it
+       (centre crop) to ``size`` x ``size`` RGB, kept as ``uint8``.
+    2. ``"format"``: :class:`skface.preprocessing.FormatNormalizer` re-encodes every image as
+       a JPEG of one quality, so that file format, JPEG quality and original size cannot be
+       learned as a shortcut.
+    3. ``"clf"``: :class:`skface.FaceCNNClassifier` with the recipe in
+       :data:`RECOMMENDED_CLASSIFIER_PARAMS` and training-time augmentation
+       :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`).
+
+    The recipe was chosen on the validation split of the shared development faces; the
+    measurements are in ``benchmarks/RESULTS.md`` and ``benchmarks/bench_quality.py``
+    reproduces the final figures.
+
+    Parameters
+    ----------
+    size : int, default=64
+        Side of the square network input in pixels. The recipe was tuned at 64; larger sizes
+        cost roughly ``(size / 64) ** 2`` times more and were not better on the shared data.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the classifier (weights, data order, augmentation).
+    n_jobs : int, default=None
+        Parallel image decoding (joblib semantics).
+    memory : str, path-like or joblib.Memory, default=None
+        Cache folder for decoded images (see :class:`~skface.preprocessing.ImageLoader`).
+    device : str, default="auto"
+        Where the network trains and predicts.
+    verbose : int, default=0
+        Progress output of the loader and the classifier.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Steps ``"load"``, ``"format"`` and ``"clf"``; change any part with
+        ``pipeline.set_params(clf__max_epochs=..., load__memory=...)``.
+
+    Examples
+    --------
+    >>> from skface import make_recommended_pipeline
+    >>> pipe = make_recommended_pipeline(size=64, random_state=0)
+    >>> [name for name, _ in pipe.steps]
+    ['load', 'format', 'clf']
+    >>> # pipe.fit(paths, y); pipe.predict_proba(new_paths)
+    """
+    from .preprocessing import Augmenter, FormatNormalizer, ImageLoader
+
+    clf = FaceCNNClassifier(
+        **RECOMMENDED_CLASSIFIER_PARAMS,
+        augment=Augmenter(**RECOMMENDED_AUGMENT_PARAMS),
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return Pipeline([
+        ("load", ImageLoader(size=size, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+        ("format", FormatNormalizer(quality=RECOMMENDED_JPEG_QUALITY)),
+        ("clf", clf),
+    ])

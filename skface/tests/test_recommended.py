@@ -1,0 +1,73 @@
+"""Tests of the recommended configuration (tiny images, one epoch)."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+pytest.importorskip("skface.preprocessing")
+
+from skface import FaceCNNClassifier, make_recommended_pipeline  # noqa: E402
+from skface._recommended import (  # noqa: E402
+    RECOMMENDED_AUGMENT_PARAMS,
+    RECOMMENDED_CLASSIFIER_PARAMS,
+    RECOMMENDED_JPEG_QUALITY,
+)
+from skface.preprocessing import Augmenter, FormatNormalizer, ImageLoader  # noqa: E402
+
+
+def test_structure_and_params():
+    pipe = make_recommended_pipeline(size=48, random_state=3, device="cpu")
+    assert isinstance(pipe, Pipeline)
+    assert [name for name, _ in pipe.steps] == ["load", "format", "clf"]
+    load, fmt, clf = (step for _, step in pipe.steps)
+    assert isinstance(load, ImageLoader) and load.size == 48
+    assert isinstance(fmt, FormatNormalizer) and fmt.quality == RECOMMENDED_JPEG_QUALITY
+    assert isinstance(clf, FaceCNNClassifier)
+    assert clf.random_state == 3 and clf.device == "cpu"
+    for key, value in RECOMMENDED_CLASSIFIER_PARAMS.items():
+        assert clf.get_params()[key] == value, key
+    assert isinstance(clf.augment, Augmenter)
+    for key, value in RECOMMENDED_AUGMENT_PARAMS.items():
+        assert clf.augment.get_params()[key] == value, key
+
+
+def test_clone_keeps_params():
+    pipe = make_recommended_pipeline(size=32, random_state=0)
+    cloned = clone(pipe)
+    assert cloned.get_params()["clf__lr"] == pipe.get_params()["clf__lr"]
+    assert cloned.get_params()["load__size"] == 32
+
+
+@pytest.mark.parametrize("size", [0, 4, "64", 64.5])
+def test_bad_size_raises(size):
+    with pytest.raises(ValueError, match="size"):
+        make_recommended_pipeline(size=size)
+
+
+def test_fit_predict_on_files(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths, y = [], []
+    for i in range(16):
+        label = i % 2
+        img = rng.integers(0, 120, size=(20, 20, 3), dtype=np.uint8)
+        if label:
+            img[5:15, 5:15] += 100
+        path = tmp_path / f"img{i}.{'png' if i % 4 else 'jpg'}"
+        Image.fromarray(img).save(path)
+        paths.append(str(path))
+        y.append(label)
+    pipe = make_recommended_pipeline(size=16, random_state=0, device="cpu")
+    pipe.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
+    pipe.fit(paths, y)
+    proba = pipe.predict_proba(paths)
+    assert proba.shape == (16, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    assert set(pipe.predict(paths)) <= {0, 1}
+    # a second fit with the same seed gives the same model
+    again = make_recommended_pipeline(size=16, random_state=0, device="cpu")
+    again.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
+    again.fit(paths, y)
+    np.testing.assert_allclose(again.predict_proba(paths), proba, rtol=1e-5, atol=1e-6)
