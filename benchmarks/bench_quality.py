@@ -42,6 +42,7 @@ if str(ROOT) not in sys.path:
 
 from skface import make_recommended_pipeline  # noqa: E402
 from skface.datasets import load_faces, train_val_test_split  # noqa: E402
+from skface.experiments import validation_fit_params  # noqa: E402
 from skface.metrics import evaluate  # noqa: E402
 
 
@@ -66,8 +67,13 @@ def run_seed(data, seed, args):
         pipe.set_params(load__memory=args.memory)
     if args.max_epochs:
         pipe.set_params(clf__max_epochs=args.max_epochs)
+    fit_params = {}
+    if args.early_stopping:  # what `skface train` does: stop on the protocol's validation split
+        pipe.set_params(clf__early_stopping=True)
+        fit_params = validation_fit_params(pipe, files[train], data.target[train],
+                                           files[val], data.target[val])
     wall, cpu = time.perf_counter(), cpu_seconds()
-    pipe.fit(files[train], data.target[train])
+    pipe.fit(files[train], data.target[train], **fit_params)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     res_val = evaluate(pipe, files[val], data.target[val], sources=data.source[val])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
@@ -78,11 +84,13 @@ def run_seed(data, seed, args):
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
         "per_source_n": {s: r.n_samples for s, r in sorted(res.per_source.items())},
         "fit_wall_s": wall, "fit_cpu_s": cpu,
+        "n_epochs": pipe[-1].n_epochs_, "best_epoch": pipe[-1].best_epoch_,
     }
     print(f"seed {seed}: train {len(train)} / val {len(val)} / test {len(test)} | "
           f"val acc {res_val.accuracy:.3f} auc {res_val.roc_auc:.3f} | "
           f"test acc {res.accuracy:.3f} F1 {res.f1:.3f} AUC {res.roc_auc:.3f} | "
-          f"fit {wall:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+          f"fit {wall:.0f} s wall, {cpu:.0f} s CPU, epochs {row['n_epochs']} "
+          f"(kept {row['best_epoch']})", flush=True)
     for s, acc in row["per_source"].items():
         print(f"    {s:<24} n={row['per_source_n'][s]:>4}  acc {acc:.3f}")
     return row
@@ -101,8 +109,13 @@ def run_spectrum(data, seed, args):
     pipe = make_pipeline(ImageLoader(size=args.spectrum_size, memory=args.memory),
                          FormatNormalizer(quality=90), SpectrumFeatures(), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=5000))
+    fit_params = {}
+    if args.early_stopping:  # what `skface train` does: stop on the protocol's validation split
+        pipe.set_params(clf__early_stopping=True)
+        fit_params = validation_fit_params(pipe, files[train], data.target[train],
+                                           files[val], data.target[val])
     wall, cpu = time.perf_counter(), cpu_seconds()
-    pipe.fit(files[train], data.target[train])
+    pipe.fit(files[train], data.target[train], **fit_params)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     res_val = evaluate(pipe, files[val], data.target[val])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
@@ -150,6 +163,8 @@ def main(argv=None):
                    help="run the SpectrumFeatures + LogisticRegression baseline instead")
     p.add_argument("--spectrum-size", type=int, default=256)
     p.add_argument("--verbose", type=int, default=0)
+    p.add_argument("--early-stopping", action="store_true",
+                   help="early stopping on the validation split, as `skface train` does")
     args = p.parse_args(argv)
     if args.summarise:
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])

@@ -6,7 +6,12 @@ every public class and function; ``python docs/make_api.py`` refreshes the commi
 
 import importlib
 import inspect
+import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # document the checkout this file belongs to
+    sys.path.insert(0, str(ROOT))
 
 SECTIONS = [
     ("skface", "The estimator", "Top-level names that live in no subpackage."),
@@ -24,10 +29,7 @@ SECTIONS = [
 
 def documented_names(module_name):
     """Public classes and functions of a module (constants are left out)."""
-    try:
-        mod = importlib.import_module(module_name)
-    except ImportError:
-        return None
+    mod = importlib.import_module(module_name)  # an import error must stop the build
     names = []
     for name in getattr(mod, "__all__", []):
         obj = getattr(mod, name)

@@ -18,13 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from skface import (
-    FaceCNNClassifier,
-    cross_source_evaluate,
-    run_ablation,
-    train_val_test_split,
-    write_report,
-)
+from skface import FaceCNNClassifier
+from skface.datasets import train_val_test_split
+from skface.experiments import cross_source_evaluate, run_ablation, write_report
 from skface.metrics import evaluate, tune_threshold
 
 # %%

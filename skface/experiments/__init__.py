@@ -1,6 +1,12 @@
 """Experiments: the ablation runner, cross-source tests, figures, model explanations and reports."""
 
-from ._ablation import AblationDetails, check_split, default_param_grid, run_ablation
+from ._ablation import (
+    AblationDetails,
+    check_split,
+    default_param_grid,
+    run_ablation,
+    validation_fit_params,
+)
 from ._cross_source import CrossSourceDetails, cross_source_evaluate
 from ._explain import attention_maps, find_face_classifier, grad_cam, plot_attention
 from ._plots import (
@@ -30,5 +36,6 @@ __all__ = [
     "plot_training_curves",
     "run_ablation",
     "save_figure",
+    "validation_fit_params",
     "write_report",
 ]

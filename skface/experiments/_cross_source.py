@@ -66,8 +66,8 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                           return_details=False, progress=True):
     """Leave one source out: train on the other sources, test on the held-out one.
 
-    Design
-    ------
+    Notes
+    -----
     For each held-out source ``s`` (a generator or a real-photo data set):
 
     - **training / validation**: the samples of the other sources in the training / validation part
