@@ -68,8 +68,7 @@ def run_seed(data, seed, args):
     if args.max_epochs:
         pipe.set_params(clf__max_epochs=args.max_epochs)
     fit_params = {}
-    if args.early_stopping:  # what `skface train` does: stop on the protocol's validation split
-        pipe.set_params(clf__early_stopping=True)
+    if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
                                            files[val], data.target[val])
     wall, cpu = time.perf_counter(), cpu_seconds()
@@ -110,8 +109,7 @@ def run_spectrum(data, seed, args):
                          FormatNormalizer(quality=90), SpectrumFeatures(), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=5000))
     fit_params = {}
-    if args.early_stopping:  # what `skface train` does: stop on the protocol's validation split
-        pipe.set_params(clf__early_stopping=True)
+    if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
                                            files[val], data.target[val])
     wall, cpu = time.perf_counter(), cpu_seconds()
@@ -163,8 +161,6 @@ def main(argv=None):
                    help="run the SpectrumFeatures + LogisticRegression baseline instead")
     p.add_argument("--spectrum-size", type=int, default=256)
     p.add_argument("--verbose", type=int, default=0)
-    p.add_argument("--early-stopping", action="store_true",
-                   help="early stopping on the validation split, as `skface train` does")
     args = p.parse_args(argv)
     if args.summarise:
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])

@@ -24,7 +24,10 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     lr=3e-3,
     weight_decay=5e-4,
     lr_schedule="onecycle",
-    early_stopping=False,
+    # stop on the protocol's validation loss, with room for the one-cycle warm-up (its first
+    # ~9 epochs raise the learning rate, and the validation loss with it)
+    early_stopping=True,
+    n_iter_no_change=10,
 )
 
 #: Parameters of :class:`skface.preprocessing.Augmenter` in the recommended recipe.

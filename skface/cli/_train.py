@@ -38,9 +38,9 @@ def add_arguments(p):
                    help="upper bound on epochs; early stopping usually ends sooner")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="images per training step (default: recommended)")
-    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
                    help="stop when the validation loss stops improving and keep the best "
-                   "epoch (default: on)")
+                   "epoch (default: the recommended setting, on)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -71,17 +71,19 @@ def read_split(manifest, split):
 
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
-                  max_epochs=None, batch_size=None, early_stopping=True, seed=0,
+                  max_epochs=None, batch_size=None, early_stopping=None, seed=0,
                   device="auto", verbose=1):
     """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
 
     The recipe is the library's (:func:`skface.make_recommended_pipeline`); only the given
-    flags override it. ``early_stopping=True`` stops on the validation split of the protocol.
+    flags override it; early stopping (the recipe's default) stops on the protocol's validation
+    split.
     """
     import skface
 
-    over = {"random_state": seed, "device": device, "verbose": verbose,
-            "early_stopping": early_stopping}
+    over = {"random_state": seed, "device": device, "verbose": verbose}
+    if early_stopping is not None:
+        over["early_stopping"] = early_stopping
     if attention is not None:
         over["attention"] = None if attention == "none" else attention
     if gamma is not None:
