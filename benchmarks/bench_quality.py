@@ -108,12 +108,8 @@ def run_spectrum(data, seed, args):
     pipe = make_pipeline(ImageLoader(size=args.spectrum_size, memory=args.memory),
                          FormatNormalizer(quality=90), SpectrumFeatures(), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=5000))
-    fit_params = {}
-    if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
-        fit_params = validation_fit_params(pipe, files[train], data.target[train],
-                                           files[val], data.target[val])
     wall, cpu = time.perf_counter(), cpu_seconds()
-    pipe.fit(files[train], data.target[train], **fit_params)
+    pipe.fit(files[train], data.target[train])
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     res_val = evaluate(pipe, files[val], data.target[val])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
