@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import EvaluationResult
+from ..utils import atomic_write_text
 from ._ablation import AblationDetails
 from ._cross_source import CrossSourceDetails
-from ..utils import atomic_write_text
 from ._io import as_records, records_to_csv_text
 from ._plots import (
     plot_confusion_matrix,

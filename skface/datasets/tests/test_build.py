@@ -1,7 +1,6 @@
 import shutil
 import warnings
 
-import numpy as np
 import pytest
 from PIL import Image
 
