@@ -110,12 +110,21 @@ class FaceCNN(nn.Module):
         Reduction ratio of the SE and CBAM MLPs.
     dropout : float, default=0.3
         Dropout before the linear head.
+    space_to_depth : int, default=1
+        Fold each ``s x s`` block of pixels into ``s * s`` times the channels before the first
+        stage (:func:`torch.nn.functional.pixel_unshuffle`). The network then sees every pixel
+        of an ``s`` times larger image at about the cost of the smaller one, instead of a
+        down-scaled copy whose fine detail is averaged away. Height and width must be
+        multiples of ``s``.
     """
 
     def __init__(self, in_channels=3, n_classes=2, width=32, depth=4, convs_per_block=1,
                  residual=False, attention=None, attention_stages=None, reduction=16,
-                 dropout=0.3):
+                 dropout=0.3, space_to_depth=1):
         super().__init__()
+        if int(space_to_depth) < 1:
+            raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}.")
+        self.space_to_depth = int(space_to_depth)
         if attention is not None and attention not in ATTENTION_BLOCKS:
             raise ValueError(
                 f"Unknown attention {attention!r}; expected one of {sorted(ATTENTION_BLOCKS)} "
@@ -127,7 +136,7 @@ class FaceCNN(nn.Module):
         if bad:
             raise ValueError(f"attention_stages {bad} are outside 0..{depth - 1} (depth={depth}).")
         stages = []
-        channels = in_channels
+        channels = in_channels * self.space_to_depth**2
         for i in range(depth):
             out = min(width * 2**i, _MAX_CHANNELS)
             stages.append(
@@ -147,14 +156,24 @@ class FaceCNN(nn.Module):
     def forward_features(self, x):
         """Return the last stage's feature map ``(N, C', h, w)``."""
         x = (x - self.input_mean[:, None, None]) / self.input_std[:, None, None]
+        if self.space_to_depth > 1:
+            s = self.space_to_depth
+            if x.shape[-2] % s or x.shape[-1] % s:
+                raise ValueError(
+                    f"space_to_depth={s} needs image sides that are multiples of {s}; got "
+                    f"{tuple(x.shape[-2:])}.")
+            x = F.pixel_unshuffle(x, s)
         for stage in self.stages:
             x = stage(x)
         return x
 
     def forward(self, x):
         x = self.forward_features(x)
-        x = x.mean(dim=(2, 3))
-        return self.head(self.dropout(x))
+        x = self.dropout(x.mean(dim=(2, 3)))
+        # The head as a per-row product and sum rather than a matrix product: a BLAS GEMM
+        # blocks rows by their position in the batch, so an image's score would change in the
+        # last bits with the images around it; this way every row is computed the same way.
+        return (x[:, None, :] * self.head.weight[None]).sum(dim=-1) + self.head.bias
 
 
 def attention_modules(module):

@@ -110,3 +110,48 @@ def test_focal_loss_down_weights_easy_examples():
 def test_focal_loss_rejects_negative_gamma():
     with pytest.raises(ValueError, match="gamma must be >= 0"):
         FocalLoss(gamma=-1)
+
+
+def test_space_to_depth_keeps_every_pixel():
+    torch.manual_seed(0)
+    net = FaceCNN(width=4, depth=2, space_to_depth=2).eval()
+    assert net.stages[0].conv.body[0].in_channels == 12
+    x = torch.rand(3, 3, 16, 16)
+    assert net(x).shape == (3, 2)
+    # the first stage sees the folded image: a one-pixel change moves its input
+    folded = F.pixel_unshuffle(x, 2)
+    assert folded.shape == (3, 12, 8, 8)
+    x2 = x.clone()
+    x2[:, :, 1, 1] += 1.0
+    assert not torch.allclose(net(x), net(x2))
+    with pytest.raises(ValueError, match="multiples of 2"):
+        net(torch.rand(1, 3, 15, 16))
+    with pytest.raises(ValueError, match="space_to_depth"):
+        FaceCNN(space_to_depth=0)
+
+
+def test_probability_average_returns_log_mean_probability():
+    from skface.nn import ProbabilityAverage
+
+    torch.manual_seed(0)
+    members = [FaceCNN(width=4, depth=2).eval() for _ in range(3)]
+    x = torch.rand(5, 3, 8, 8)
+    out = ProbabilityAverage(members).eval()(x)
+    expected = torch.stack([torch.softmax(m(x), 1) for m in members]).mean(0)
+    torch.testing.assert_close(torch.softmax(out, 1), expected)
+    torch.testing.assert_close(out.exp(), expected)
+    with pytest.raises(ValueError, match="at least one"):
+        ProbabilityAverage([])
+
+
+def test_scores_do_not_depend_on_the_rest_of_the_batch():
+    torch.manual_seed(0)
+    net = FaceCNN(width=8, depth=2).eval()
+    x = torch.rand(37, 3, 8, 8)
+    perm = torch.randperm(37)
+    with torch.no_grad():
+        whole = net(x)
+        assert torch.equal(net(x[perm]), whole[perm])
+        assert torch.equal(torch.cat([net(x[:5]), net(x[5:])]), whole)
+        # the same map as the linear layer it holds
+        torch.testing.assert_close(whole, net.head(net.forward_features(x).mean(dim=(2, 3))))
