@@ -22,7 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
-from .nn import FaceCNN, FocalLoss
+from .nn import FaceCNN, FocalLoss, ProbabilityAverage
 from .utils import (
     atomic_write_bytes,
     atomic_write_text,
@@ -35,6 +35,8 @@ from .utils import (
 
 #: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
 MODEL_FORMAT = 1
+#: Share of the one-cycle schedule spent raising the learning rate (torch's default).
+_ONECYCLE_WARMUP = 0.3
 _CONFIG_NAME = "config.json"
 _WEIGHTS_NAME = "weights.pt"
 
@@ -126,11 +128,39 @@ class _TailMergingBatchSampler(torch.utils.data.Sampler):
         return full + (rest > 0)
 
 
+def _member_seed(seed, k):
+    """Seed of ensemble member ``k`` (member 0 uses ``seed`` itself)."""
+    return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0])
+
+
 def _train_loader(dataset, batch_size, generator=None, **kwargs):
     """The training iterator skorch calls: shuffled, tail-merged batches."""
     kwargs.pop("shuffle", None)
     sampler = _TailMergingBatchSampler(len(dataset), batch_size, generator)
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **kwargs)
+
+
+class _WarmupEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping``, except that the first ``warmup_epochs`` epochs count no misses.
+
+    A one-cycle schedule raises the learning rate over its first 30 % of steps, and the
+    validation loss often rises with it; those epochs say nothing about whether training has
+    stopped improving. The best epoch is still tracked (and restored) over all epochs.
+    """
+
+    def __init__(self, *args, warmup_epochs=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.warmup_epochs = warmup_epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) > self.warmup_epochs:
+            return super().on_epoch_end(net, **kwargs)
+        patience, self.patience = self.patience, -1  # misses_ never equals -1: no stop
+        try:
+            super().on_epoch_end(net, **kwargs)
+        finally:
+            self.patience = patience
+            self.misses_ = 0
 
 
 class _EpochAccuracy(Callback):
@@ -209,6 +239,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Use residual blocks.
     dropout : float, default=0.3
         Dropout before the linear head.
+    space_to_depth : int, default=1
+        Fold each ``s x s`` pixel block into channels before the first stage, so that a
+        ``s`` times larger image costs about as much as the smaller one while keeping every
+        pixel (see :class:`skface.nn.FaceCNN`). Image sides must be multiples of it.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` to unflatten 2-D input. Without it, a 2-D ``X`` of shape
         ``(n, F)`` is read as one-channel ``1 x F`` images.
@@ -218,6 +252,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         shape. Applied to training batches only, never at predict time.
     tta : bool, default=False
         Average the predicted probabilities of each image and its horizontal mirror.
+    n_members : int, default=1
+        Number of networks to train, each from its own seed (weights, data order,
+        augmentation) on the same data; their predicted probabilities are averaged (a deep
+        ensemble). Training time grows linearly with it.
     max_epochs : int, default=30
     batch_size : int, default=64
     lr : float, default=1e-3
@@ -231,6 +269,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Stop when the validation loss has not improved for ``n_iter_no_change`` epochs and
         restore the best epoch's weights. The validation data are ``X_val, y_val`` when given
         to :meth:`fit`, otherwise a stratified ``validation_fraction`` of ``X``.
+        With the one-cycle schedule, the epochs of its warm-up (the first 30 % of
+        ``max_epochs``, while the learning rate rises) count no misses.
     validation_fraction : float, default=0.15
         Share of ``X`` held out when early stopping without ``X_val``.
     n_iter_no_change : int, default=5
@@ -255,20 +295,26 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     image_shape_ : tuple of int
         ``(C, H, W)`` of the training images.
     net_ : skorch.NeuralNet
-        The trained skorch net; ``net_.module_`` is the :class:`skface.nn.FaceCNN`.
+        The trained skorch net; ``net_.module_`` is the :class:`skface.nn.FaceCNN`, or with
+        several members a :class:`skface.nn.ProbabilityAverage` of them.
     history_ : list of dict
         One dict per epoch with ``epoch`` (1-based), ``train_loss``, ``valid_loss``,
-        ``train_accuracy``, ``valid_accuracy`` (None without validation) and ``dur`` (seconds).
+        ``train_accuracy``, ``valid_accuracy`` (None without validation) and ``dur`` (seconds),
+        of the first network (``members_`` has every network's).
     best_epoch_ : int
-        The epoch whose weights were kept (1-based).
+        The epoch whose weights were kept (1-based), of the first network.
     n_epochs_ : int
-        Epochs actually run.
+        Epochs actually run by the first network.
+    members_ : list of dict
+        One dict per trained network: ``seed``, ``n_epochs``, ``best_epoch``, ``interrupted``,
+        ``fit_time`` and ``history``.
     n_params_ : int
-        Number of trainable parameters.
+        Number of trainable parameters (all networks together).
     interrupted_ : bool
-        True when training was stopped by Ctrl-C; the best weights so far are kept.
+        True when training was stopped by Ctrl-C; the best weights so far are kept, and with
+        ``n_members > 1`` the networks finished before (fewer than ``n_members`` then).
     fit_time_ : float
-        Wall time of the training loop in seconds.
+        Wall time of the training loops in seconds (all networks together).
 
     Examples
     --------
@@ -294,9 +340,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "convs_per_block": [Interval(Integral, 1, None, closed="left")],
         "residual": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "space_to_depth": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "augment": [HasMethods(["augment_batch"]), None],
         "tta": ["boolean"],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -324,9 +372,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         convs_per_block=1,
         residual=False,
         dropout=0.3,
+        space_to_depth=1,
         image_shape=None,
         augment=None,
         tta=False,
+        n_members=1,
         max_epochs=30,
         batch_size=64,
         lr=1e-3,
@@ -351,9 +401,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.convs_per_block = convs_per_block
         self.residual = residual
         self.dropout = dropout
+        self.space_to_depth = space_to_depth
         self.image_shape = image_shape
         self.augment = augment
         self.tta = tta
+        self.n_members = n_members
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -410,6 +462,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             attention_stages=stages,
             reduction=int(self.reduction),
             dropout=float(self.dropout),
+            space_to_depth=int(self.space_to_depth),
         )
 
     def _class_weights(self, y_enc):
@@ -541,6 +594,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = int(np.prod(self.image_shape_))
+        block = int(self.space_to_depth)
+        if self.image_shape_[1] % block or self.image_shape_[2] % block:
+            raise ValueError(
+                f"space_to_depth={block} needs image height and width that are multiples of "
+                f"{block}; the images are {self.image_shape_[1]}x{self.image_shape_[2]}.")
         seed = check_seed(self.random_state)
         device = resolve_device(self.device)
 
@@ -558,52 +616,69 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         y_train = y_enc if train_idx is None else y_enc[train_idx]
         weights = self._class_weights(y_train)
 
+        mean, std = self._channel_stats(X, train_idx)
+        criterion_kwargs = {
+            "gamma": float(self.gamma),
+            "weight": None if weights is None else torch.as_tensor(weights, dtype=torch.float32),
+            "label_smoothing": float(self.label_smoothing),
+        }
+        train_ds = _ImageDataset(X, y_enc, indices=train_idx)
+        valid_ds = None if X_val is None else _ImageDataset(X_val, y_val_enc, indices=val_idx)
+        members = []
+        for k in range(int(self.n_members)):
+            member_seed = seed if k == 0 else _member_seed(seed, k)
+            net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
+                                           device, member_seed)
+            if record["n_epochs"] == 0 and members:  # stopped before its first epoch ended
+                break
+            members.append((net, record))
+            if record["interrupted"]:
+                break
+            if self.verbose and int(self.n_members) > 1:
+                print(f"member {k + 1}/{int(self.n_members)}: {record['n_epochs']} epochs, "
+                      f"kept epoch {record['best_epoch']}", flush=True)
+        self._finish_fit(members, device)
+        return self
+
+    def _fit_member(self, train_ds, valid_ds, mean, std, criterion_kwargs, device, seed):
+        """Train one network from ``seed``; return the skorch net and a summary of the run."""
         with torch_seeded(seed):
             module = FaceCNN(**self._module_kwargs())
-            mean, std = self._channel_stats(X, train_idx)
             module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
             if device.startswith("cuda"):
                 module = module.to(memory_format=torch.channels_last)
 
             callbacks = [("accuracy", _EpochAccuracy())]
-            train_ds = _ImageDataset(X, y_enc, indices=train_idx)
             n_batches = len(_TailMergingBatchSampler(len(train_ds), int(self.batch_size), None))
             if self.lr_schedule == "onecycle":
                 callbacks.append(("lr_scheduler", LRScheduler(
                     policy=torch.optim.lr_scheduler.OneCycleLR, max_lr=float(self.lr),
-                    total_steps=int(self.max_epochs) * n_batches, step_every="batch")))
+                    total_steps=int(self.max_epochs) * n_batches, pct_start=_ONECYCLE_WARMUP,
+                    step_every="batch")))
             elif self.lr_schedule == "cosine":
                 callbacks.append(("lr_scheduler", LRScheduler(
-                    policy=torch.optim.lr_scheduler.CosineAnnealingLR, T_max=int(self.max_epochs), step_every="epoch")))
+                    policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                    T_max=int(self.max_epochs), step_every="epoch")))
             stopper = None
-            if X_val is not None and self.early_stopping:
-                stopper = EarlyStopping(monitor="valid_loss", patience=int(self.n_iter_no_change),
-                                        threshold=float(self.tol), threshold_mode="abs",
-                                        load_best=True)
+            if valid_ds is not None and self.early_stopping:
+                warmup = (math.ceil(_ONECYCLE_WARMUP * int(self.max_epochs))
+                          if self.lr_schedule == "onecycle" else 0)
+                stopper = _WarmupEarlyStopping(
+                    monitor="valid_loss", patience=int(self.n_iter_no_change),
+                    threshold=float(self.tol), threshold_mode="abs", load_best=True,
+                    warmup_epochs=warmup)
                 callbacks.append(("early_stopping", stopper))
             if self.verbose and int(self.verbose) >= 2:
                 callbacks.append(("progress", ProgressBar()))
-            train_split = None
-            if X_val is not None:
-                train_split = predefined_split(_ImageDataset(X_val, y_val_enc, indices=val_idx))
-
-            criterion_kwargs = {
-                "gamma": float(self.gamma),
-                "weight": None if weights is None else torch.as_tensor(weights, dtype=torch.float32),
-                "label_smoothing": float(self.label_smoothing),
-            }
+            train_split = None if valid_ds is None else predefined_split(valid_ds)
             collate = _Collate(self.augment, np.random.default_rng(seed))
             net = self._make_net(module, device, criterion_kwargs, callbacks, train_split,
                                  collate, make_torch_generator(seed))
             start = time.perf_counter()
             net.fit(train_ds, y=None)
-            self.fit_time_ = time.perf_counter() - start
+            fit_time = time.perf_counter() - start
 
-        self._finish_fit(net, stopper, has_valid=X_val is not None)
-        return self
-
-    def _finish_fit(self, net, stopper, has_valid):
         history = []
         for row in net.history:
             if "train_loss" not in row:  # an epoch cut short by Ctrl-C
@@ -616,26 +691,56 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 "valid_accuracy": row.get("valid_acc"),
                 "dur": float(row.get("dur", float("nan"))),
             })
-        self.history_ = history
-        self.n_epochs_ = len(history)
         early_stopped = stopper is not None and stopper.misses_ >= stopper.patience
-        self.interrupted_ = not early_stopped and self.n_epochs_ < int(self.max_epochs)
+        n_epochs = len(history)
         if stopper is not None and getattr(stopper, "best_epoch_", None):
-            self.best_epoch_ = int(stopper.best_epoch_)
+            best_epoch = int(stopper.best_epoch_)
         else:
-            self.best_epoch_ = self.n_epochs_
+            best_epoch = n_epochs
         # keep nothing that pins the training data or is not picklable
         net.train_split = None
         net.iterator_train__collate_fn = _Collate()
         net.iterator_train__generator = None
         if stopper is not None:
             stopper.best_model_weights_ = None
-        self.net_ = net
-        self.n_params_ = int(sum(p.numel() for p in net.module_.parameters() if p.requires_grad))
+        record = {
+            "seed": int(seed),
+            "n_epochs": n_epochs,
+            "best_epoch": best_epoch,
+            "interrupted": not early_stopped and n_epochs < int(self.max_epochs),
+            "fit_time": fit_time,
+            "history": history,
+        }
+        return net, record
+
+    def _finish_fit(self, members, device):
+        first = members[0][1]
+        self.members_ = [record for _, record in members]
+        self.history_ = first["history"]
+        self.n_epochs_ = first["n_epochs"]
+        self.best_epoch_ = first["best_epoch"]
+        self.fit_time_ = float(sum(record["fit_time"] for record in self.members_))
+        self.interrupted_ = (any(record["interrupted"] for record in self.members_)
+                             or len(members) < int(self.n_members))
+        if len(members) == 1:
+            self.net_ = members[0][0]
+        else:
+            module = ProbabilityAverage([net.module_ for net, _ in members])
+            net = self._make_net(module, device, {"gamma": float(self.gamma)})
+            net.initialize()
+            self.net_ = net
+        self.n_params_ = int(sum(p.numel() for p in self.net_.module_.parameters()
+                                 if p.requires_grad))
         if self.interrupted_:
-            warnings.warn(
-                f"Training was interrupted after {self.n_epochs_} epoch(s); keeping the weights "
-                f"of epoch {self.best_epoch_}.", UserWarning, stacklevel=3)
+            last = self.members_[-1]
+            if int(self.n_members) == 1:
+                msg = (f"Training was interrupted after {last['n_epochs']} epoch(s); keeping the "
+                       f"weights of epoch {last['best_epoch']}.")
+            else:
+                msg = (f"Training was interrupted; keeping the {len(members)} of "
+                       f"{int(self.n_members)} networks trained so far (the last one with the "
+                       f"weights of its epoch {last['best_epoch']}).")
+            warnings.warn(msg, UserWarning, stacklevel=3)
 
     # ---------------------------------------------------------------- predict
 
@@ -736,6 +841,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "n_epochs": self.n_epochs_,
             "interrupted": self.interrupted_,
             "fit_time": self.fit_time_,
+            "members": self.members_,
         }
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
         buffer = io.BytesIO()
@@ -783,7 +889,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             params["augment"] = _augmenter_from_config(config.get("augment"))
             params["device"] = device
             est = cls(**params)
-            dtype = object if config["classes_dtype"] == "object" else np.dtype(config["classes_dtype"])
+            dtype = (object if config["classes_dtype"] == "object"
+                     else np.dtype(config["classes_dtype"]))
             est.classes_ = np.asarray(config["classes"], dtype=dtype)
             est.image_shape_ = tuple(config["image_shape"])
             est.n_features_in_ = int(config["n_features_in"])
@@ -792,7 +899,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             est.n_epochs_ = int(config["n_epochs"])
             est.interrupted_ = bool(config["interrupted"])
             est.fit_time_ = float(config["fit_time"])
-            module = FaceCNN(**config["module"])
+            # models saved before ensembles existed hold one network and no "members" entry
+            est.members_ = config.get("members") or [{
+                "seed": params.get("random_state"), "n_epochs": est.n_epochs_,
+                "best_epoch": est.best_epoch_, "interrupted": est.interrupted_,
+                "fit_time": est.fit_time_, "history": est.history_}]
+            if len(est.members_) == 1:
+                module = FaceCNN(**config["module"])
+            else:
+                module = ProbabilityAverage(
+                    [FaceCNN(**config["module"]) for _ in est.members_])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{config_path} is incomplete or corrupted: {exc!r}") from None
         try:

@@ -38,6 +38,9 @@ def add_arguments(p):
                    help="upper bound on epochs; early stopping usually ends sooner")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="images per training step (default: recommended)")
+    p.add_argument("--members", type=positive_int, default=None, metavar="N",
+                   help="networks trained from different seeds and averaged; training time "
+                   "grows with N (default: recommended)")
     p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=None,
                    help="stop when the validation loss stops improving and keep the best "
                    "epoch (default: the recommended setting, on)")
@@ -71,8 +74,8 @@ def read_split(manifest, split):
 
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
-                  max_epochs=None, batch_size=None, early_stopping=None, seed=0,
-                  device="auto", verbose=1):
+                  max_epochs=None, batch_size=None, members=None, early_stopping=None,
+                  seed=0, device="auto", verbose=1):
     """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
 
     The recipe is the library's (:func:`skface.make_recommended_pipeline`); only the given
@@ -94,6 +97,8 @@ def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
         over["max_epochs"] = max_epochs
     if batch_size is not None:
         over["batch_size"] = batch_size
+    if members is not None:
+        over["n_members"] = members
     recommended = getattr(skface, "make_recommended_pipeline", None)
     if recommended is not None:
         pipe = recommended(**({} if size is None else {"size": size}))
@@ -141,7 +146,8 @@ def train(manifest, out, **kwargs):
 def run(args):
     pipe = train(args.manifest, args.out, size=args.size, attention=args.attention,
                  gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
-                 batch_size=args.batch_size, early_stopping=args.early_stopping, seed=args.seed,
+                 batch_size=args.batch_size, members=args.members,
+                 early_stopping=args.early_stopping, seed=args.seed,
                  device=args.device, verbose=0 if args.quiet else 2)
     clf = pipe.steps[-1][1]
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}

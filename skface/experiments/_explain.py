@@ -128,12 +128,20 @@ def grad_cam(model, X, *, target=None, batch_size=32):
     Returns
     -------
     maps : ndarray of shape (n_samples, H, W)
-        In [0, 1] per image (a flat map is all zeros).
+        In [0, 1] per image (a flat map is all zeros). For an ensemble (``n_members > 1``),
+        the mean of its networks' maps.
     """
     clf, Xt = _prefix_transform(model, X)
     _, T = _as_tensor(clf, Xt)
     idx = _target_index(clf, target)
     module, device = _module_and_device(clf)
+    # an ensemble (skface.nn.ProbabilityAverage): the mean of its networks' maps
+    networks = list(module.members) if hasattr(module, "members") else [module]
+    maps = [_grad_cam_one(network, T, idx, device, batch_size) for network in networks]
+    return maps[0] if len(maps) == 1 else np.mean(maps, axis=0)
+
+
+def _grad_cam_one(module, T, idx, device, batch_size):
     layer = module.stages[-1]
     store = {}
 

@@ -1,7 +1,9 @@
-"""PyTorch building blocks: the backbone, attention blocks and focal loss (no scikit-learn)."""
+"""PyTorch building blocks: the backbone, attention blocks, focal loss and the ensemble average
+(no scikit-learn)."""
 
 from ._attention import CBAM, NonLocalBlock, SEBlock
 from ._backbone import FaceCNN, attention_modules, default_attention_stages
+from ._ensemble import ProbabilityAverage
 from ._losses import FocalLoss
 
 __all__ = [
@@ -9,6 +11,7 @@ __all__ = [
     "FaceCNN",
     "FocalLoss",
     "NonLocalBlock",
+    "ProbabilityAverage",
     "SEBlock",
     "attention_modules",
     "default_attention_stages",

@@ -126,7 +126,8 @@ class NonLocalBlock(nn.Module):
         self.phi = nn.Conv2d(channels, inter, 1)
         self.g = nn.Conv2d(channels, inter, 1)
         self.softmax = nn.Softmax(dim=-1)
-        self.out = nn.Sequential(nn.Conv2d(inter, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        self.out = nn.Sequential(nn.Conv2d(inter, channels, 1, bias=False),
+                                 nn.BatchNorm2d(channels))
         nn.init.zeros_(self.out[1].weight)
 
     def forward(self, x):

@@ -45,7 +45,7 @@ def test_learns_upsampling_artifacts():
     assert clf.score(Xt, yt) > 0.95
     assert 1 <= clf.best_epoch_ <= clf.n_epochs_ <= 15
     assert set(clf.history_[0]) == {"epoch", "train_loss", "valid_loss", "train_accuracy",
-                                     "valid_accuracy", "dur"}
+                                    "valid_accuracy", "dur"}
 
 
 def test_grid_search_over_attention_and_gamma():
@@ -74,6 +74,37 @@ def test_early_stopping_on_plateau_restores_best_epoch():
     proba = clf.predict_proba(X[80:])
     loss = -np.mean(np.log(proba[np.arange(40), y[80:]]))
     assert loss == pytest.approx(min(valid), rel=1e-4)
+
+
+def test_warmup_epochs_count_no_early_stopping_misses():
+    from types import SimpleNamespace
+
+    from skorch.history import History
+
+    from skface._classifier import _WarmupEarlyStopping
+
+    def stop_and_best(losses, warmup, patience=2):
+        cb = _WarmupEarlyStopping(patience=patience, warmup_epochs=warmup, load_best=False)
+        net = SimpleNamespace(history=History(), verbose=0)
+        cb.on_train_begin(net)
+        for epoch, loss in enumerate(losses, 1):
+            net.history.new_epoch()
+            net.history.record("epoch", epoch)
+            net.history.record("valid_loss", loss)
+            try:
+                cb.on_epoch_end(net)
+            except KeyboardInterrupt:
+                return epoch, cb.best_epoch_
+        return len(losses), cb.best_epoch_
+
+    # the loss rises while a one-cycle warm-up raises the learning rate, then falls below
+    losses = [1.0, 1.2, 1.3, 1.4, 0.9, 0.95, 0.97, 0.99]
+    assert stop_and_best(losses, warmup=0) == (3, 1)
+    assert stop_and_best(losses, warmup=4) == (7, 5)
+    # a 20-epoch one-cycle fit: 6 warm-up epochs never stop it, whatever the patience
+    X, y = make_faces(64)
+    clf = FaceCNNClassifier(**{**TINY, "max_epochs": 20, "n_iter_no_change": 1}).fit(X, y)
+    assert clf.n_epochs_ >= 7
 
 
 def test_no_validation_without_early_stopping():
@@ -192,6 +223,63 @@ def test_persistence_round_trips(tmp_path):
     assert loaded.history_ == clf.history_
 
 
+def test_ensemble_averages_member_probabilities(tmp_path):
+    from skface.nn import FaceCNN, ProbabilityAverage
+
+    X, y = make_faces(64)
+    clf = FaceCNNClassifier(n_members=3, tta=True, **TINY).fit(X, y)
+    assert len(clf.members_) == 3 and not clf.interrupted_
+    assert len({m["seed"] for m in clf.members_}) == 3
+    module = clf.net_.module_
+    assert isinstance(module, ProbabilityAverage) and len(module.members) == 3
+    assert all(isinstance(m, FaceCNN) for m in module.members)
+    # the first network is the one a single-network fit with the same seed trains
+    single = FaceCNNClassifier(tta=True, **TINY).fit(X, y)
+    for a, b in zip(module.members[0].parameters(), single.net_.module_.parameters()):
+        torch.testing.assert_close(a, b)
+    losses = [(h["train_loss"], h["valid_loss"]) for h in clf.history_]
+    assert losses == [(h["train_loss"], h["valid_loss"]) for h in single.history_]
+    assert clf.n_params_ == 3 * single.n_params_
+    # predict_proba is the mean of the networks' softmax outputs over the image and its mirror
+    T = torch.as_tensor(X, dtype=torch.float32) / 255.0
+    with torch.no_grad():
+        expected = np.mean([
+            (torch.softmax(m.eval()(T), 1) + torch.softmax(m(torch.flip(T, (-1,))), 1)).numpy() / 2
+            for m in module.members], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(clf.predict_proba(X), single.predict_proba(X))
+    # persistence keeps every network
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "ens"))
+    assert len(loaded.members_) == 3
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), rtol=1e-6)
+
+
+def test_ctrl_c_in_an_ensemble_keeps_the_networks_finished():
+    X, y = make_faces(64)
+    # 4 training batches per epoch, 3 epochs: the second network stops in its second epoch
+    with pytest.warns(UserWarning, match="keeping the 2 of 3 networks"):
+        clf = FaceCNNClassifier(n_members=3, augment=CountingAugmenter(stop_after=18),
+                                **TINY).fit(X, y)
+    assert clf.interrupted_
+    assert [m["n_epochs"] for m in clf.members_] == [3, 1]
+    assert [m["interrupted"] for m in clf.members_] == [False, True]
+    assert clf.predict_proba(X).shape == (64, 2)
+
+
+def test_space_to_depth_trains_on_larger_images(tmp_path):
+    X, y = make_faces(64, size=32)
+    clf = FaceCNNClassifier(space_to_depth=2, **TINY).fit(X, y)
+    assert clf.net_.module_.stages[0].conv.body[0].in_channels == 12
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "s2d"))
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)
+    with pytest.raises(ValueError, match="multiples of 3; the images are 32x32"):
+        FaceCNNClassifier(space_to_depth=3, **TINY).fit(X, y)
+
+
 def test_loading_never_unpickles_code(tmp_path):
     X, y = make_faces(32)
     path = FaceCNNClassifier(**TINY).fit(X, y).save(tmp_path / "model")
@@ -234,6 +322,7 @@ def test_in_a_pipeline():
         ({"class_weight": "auto"}, "'class_weight' parameter"),
         ({"lr_schedule": "step"}, "'lr_schedule' parameter"),
         ({"validation_fraction": 1.5}, "'validation_fraction' parameter"),
+        ({"n_members": 0}, "'n_members' parameter"),
     ],
 )
 def test_bad_parameters(params, match):

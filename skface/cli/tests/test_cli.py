@@ -138,6 +138,17 @@ def test_train_writes_loadable_model_folder(workflow):
     assert not no_partial_files(workflow["root"])
 
 
+def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
+    from skface import FaceCNNClassifier
+
+    out = tmp_path / "ensemble"
+    assert main(["train", "--manifest", str(workflow["manifest"]), "--out", str(out),
+                 "--size", "16", "--max-epochs", "2", "--batch-size", "8", "--members", "2",
+                 "--device", "cpu", "--quiet"]) == 0
+    loaded = FaceCNNClassifier.load(out)
+    assert loaded.n_members == 2 and len(loaded.members_) == 2
+
+
 def test_evaluate_on_manifest(workflow, capsys):
     out = workflow["root"] / "results"
     status, stdout, err = run_cli(capsys, "evaluate", "--model", workflow["model"],

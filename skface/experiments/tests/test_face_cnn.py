@@ -62,6 +62,29 @@ def test_grad_cam(models, data):
         grad_cam(clf, X[:2], target="dog")
 
 
+def test_grad_cam_and_attention_maps_of_an_ensemble(models, data):
+    X, y, _, (tr, va, te) = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ens = FaceCNNClassifier(attention="cbam", n_members=2, random_state=0, **SMALL)
+        ens.fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
+    first = models["cbam"]  # the same seed trains the same first network
+    maps = grad_cam(ens, X[te[:4]])
+    assert maps.shape == (4, 12, 12) and maps.min() >= 0 and maps.max() <= 1
+    own = [grad_cam(first, X[te[:4]])]
+    saved = first.net_.module_
+    try:  # each network of the ensemble on its own, through the single-network path
+        for member in ens.net_.module_.members:
+            first.net_.module_ = member
+            own.append(grad_cam(first, X[te[:4]]))
+    finally:
+        first.net_.module_ = saved
+    np.testing.assert_allclose(own[1], own[0], atol=1e-6)
+    np.testing.assert_allclose(maps, (own[1] + own[2]) / 2, atol=1e-6)
+    att = attention_maps(ens, X[:3])
+    assert len(att) == 4 and all(k.startswith("members.") for k in att)
+
+
 def test_attention_maps(models, data):
     X = data[0][:3]
     assert attention_maps(models["None"], X) == {}

@@ -1,0 +1,39 @@
+"""Several networks averaged in probability space, as one module."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ProbabilityAverage(nn.Module):
+    """Average the softmax outputs of several classifiers (a deep ensemble).
+
+    The forward pass returns ``log(mean_k softmax(member_k(x)))``: log-probabilities, so that a
+    softmax of the output gives back the mean of the members' probabilities and any code that
+    treats the output as logits (``argmax``, ``softmax``, a log-odds difference) keeps working.
+
+    Parameters
+    ----------
+    members : sequence of torch.nn.Module
+        Networks with the same input and number of classes, each returning logits
+        ``(N, n_classes)``. They are kept in :attr:`members` and trained separately; this module
+        only combines them.
+
+    References
+    ----------
+    Lakshminarayanan, Pritzel and Blundell, "Simple and scalable predictive uncertainty
+    estimation using deep ensembles", NeurIPS 2017.
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ValueError("ProbabilityAverage needs at least one member network.")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x):
+        logp = torch.stack([F.log_softmax(member(x).float(), dim=1) for member in self.members])
+        return torch.logsumexp(logp, dim=0) - math.log(len(self.members))
