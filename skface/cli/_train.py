@@ -138,6 +138,8 @@ def train(manifest, out, **kwargs):
         "best_epoch": int(clf.best_epoch_),
         "n_epochs": int(clf.n_epochs_),
         "interrupted": bool(clf.interrupted_),
+        "members": [{"n_epochs": int(m["n_epochs"]), "best_epoch": int(m["best_epoch"])}
+                    for m in clf.members_],
     }
     save_model(out, pipe, info=info)
     return pipe
@@ -153,10 +155,19 @@ def run(args):
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}
     vl, va = best.get("valid_loss"), best.get("valid_accuracy")
     detail = "" if vl is None else f" (val loss {vl:.4f}, val accuracy {va:.3f})"
+    if clf.interrupted_ and clf.n_members > 1:
+        print(f"training interrupted; saved the {len(clf.members_)} of {clf.n_members} networks "
+              f"trained so far (the last at its best epoch so far) to {args.out}")
+        return 130
     if clf.interrupted_:
         print(f"training interrupted after {clf.n_epochs_} epoch(s); saved the best model so far "
               f"(epoch {clf.best_epoch_}{detail}) to {args.out}")
         return 130
-    print(f"trained {clf.n_epochs_} epoch(s), kept epoch {clf.best_epoch_}{detail}; "
-          f"model saved to {args.out}")
+    if len(clf.members_) > 1:
+        runs = ", ".join(f"{m['n_epochs']} (kept {m['best_epoch']})" for m in clf.members_)
+        print(f"trained {len(clf.members_)} networks, epochs {runs}; the first one's best "
+              f"epoch{detail}; model saved to {args.out}")
+    else:
+        print(f"trained {clf.n_epochs_} epoch(s), kept epoch {clf.best_epoch_}{detail}; "
+              f"model saved to {args.out}")
     print(f"next: skface evaluate --model {args.out} --manifest {args.manifest} --out results")
