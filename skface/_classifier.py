@@ -557,6 +557,14 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
         )
 
+    def _predicting_net(self, module, device):
+        """A skorch net around trained ``module`` on ``device``, for prediction only."""
+        if device.startswith("cuda"):
+            module = module.to(memory_format=torch.channels_last)
+        net = self._make_net(module, device, {"gamma": float(self.gamma)})
+        net.initialize()
+        return net
+
     # ---------------------------------------------------------------- fit
 
     def fit(self, X, y, X_val=None, y_val=None):
@@ -725,12 +733,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         if len(members) == 1:
             self.net_ = members[0][0]
         else:
-            module = ProbabilityAverage([net.module_ for net, _ in members])
-            net = self._make_net(module, device, {"gamma": float(self.gamma)})
-            net.initialize()
-            self.net_ = net
-        self.n_params_ = int(sum(p.numel() for p in self.net_.module_.parameters()
-                                 if p.requires_grad))
+            self.net_ = self._predicting_net(
+                ProbabilityAverage([net.module_ for net, _ in members]), device)
+        self.n_params_ = _count_params(self.net_.module_)
         if self.interrupted_:
             last = self.members_[-1]
             if int(self.n_members) == 1:
@@ -916,14 +921,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             module.load_state_dict(state)
         except Exception as exc:  # torch raises many types for damaged files
             raise ValueError(f"{weights_path} could not be loaded: {exc}") from None
-        dev = resolve_device(device)
-        if dev.startswith("cuda"):
-            module = module.to(memory_format=torch.channels_last)
-        net = est._make_net(module, dev, {"gamma": float(est.gamma)})
-        net.initialize()
-        est.net_ = net
-        est.n_params_ = int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+        est.net_ = est._predicting_net(module, resolve_device(device))
+        est.n_params_ = _count_params(module)
         return est
+
+
+def _count_params(module):
+    return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
 
 
 def _json_default(obj):
