@@ -23,7 +23,6 @@ from PIL import Image
 from skface.preprocessing import ImageLoader
 
 
-
 def default_faces():
     """$SKFACE_FACES_DIR, else the first ``shared/data/faces`` beside the repo or a parent of it."""
     if os.environ.get("SKFACE_FACES_DIR"):

@@ -112,12 +112,12 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
                     progress=True):
     """Measure how far file metadata alone predicts real vs fake.
 
-    A random forest (a single tree for one feature group) sees only pixel size, format, file size, estimated JPEG quality and
-    whether EXIF is present; its cross-validated balanced accuracy says how much a detector
-    could learn without looking at faces. Each feature group is also scored alone. Images are
-    then binned by ``(width, height, format, JPEG quality, EXIF)``: a bin of at least
-    ``min_cell_size`` images that holds one label only means those images' label is fixed by
-    metadata.
+    A random forest (a single tree for one feature group) sees only pixel size, format, file
+    size, estimated JPEG quality and whether EXIF is present; its cross-validated balanced
+    accuracy says how much a detector could learn without looking at faces. Each feature group
+    is also scored alone. Images are then binned by ``(width, height, format, JPEG quality,
+    EXIF)``: a bin of at least ``min_cell_size`` images that holds one label only means those
+    images' label is fixed by metadata.
 
     Parameters
     ----------
@@ -224,6 +224,7 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
     )
     if flagged:
         warnings.warn("File metadata alone predicts the label (balanced accuracy "
-                      f"{best:.2f} from {best_feature}, {share:.0%} of images fixed by metadata): the data set has "
-                      "a shortcut.\n" + audit.summary(), ShortcutWarning, stacklevel=2)
+                      f"{best:.2f} from {best_feature}, {share:.0%} of images fixed by metadata): "
+                      "the data set has a shortcut.\n" + audit.summary(),
+                      ShortcutWarning, stacklevel=2)
     return audit

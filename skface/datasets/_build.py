@@ -134,7 +134,8 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="undersample
     for col in METADATA_COLUMNS:
         out[col] = data[col][rows]
     counts = {s: (int(np.sum((out.split == s) & (out.target == 0))),
-                  int(np.sum((out.split == s) & (out.target == 1)))) for s in ("train", "val", "test")}
+                  int(np.sum((out.split == s) & (out.target == 1))))
+              for s in ("train", "val", "test")}
     out.DESCR = (
         f"{len(rows)} rows from {len(set(out.source))} sources (seed {seed}, balance={balance}); "
         + ", ".join(f"{s}: {r} real / {f} fake" for s, (r, f) in counts.items())

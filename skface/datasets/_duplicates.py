@@ -12,6 +12,7 @@ from sklearn.utils import Bunch
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, hash_image
 from ._scan import SkippedFilesWarning, run_chunked
 
+
 def _hash_chunk(paths, max_pixels):
     out = []
     for p in paths:
@@ -192,7 +193,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
     sizes = Counter(groups[idx_ok])
     by_pair = {}
     src = source if source is not None else np.array(["all"] * n, dtype=object)
-    for kind, pairs in (("exact", [(a, b) for a, b in exact]), ("near", [(a, b) for a, b, _ in near])):
+    for kind, pairs in (("exact", [(a, b) for a, b in exact]),
+                        ("near", [(a, b) for a, b, _ in near])):
         for a, b in pairs:
             key = tuple(sorted((str(src[a]), str(src[b]))))
             by_pair.setdefault(key, {"exact": 0, "near": 0})[kind] += 1
@@ -202,7 +204,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         for i in idx_ok:
             labels.setdefault(groups[i], set()).add(y[i])
         mixed = sorted(g for g, s in labels.items() if len(s) > 1)
-    pairs = np.array([(a, b, 0, "exact") for a, b in exact] + [(a, b, d, "near") for a, b, d in near],
+    pairs = np.array([(a, b, 0, "exact") for a, b in exact]
+                     + [(a, b, d, "near") for a, b, d in near],
                      dtype=object).reshape(-1, 4)
     skipped_b = Bunch(filenames=np.array([p for p, _ in skipped], dtype=object),
                       reasons=np.array([r for _, r in skipped], dtype=object), n=len(skipped))

@@ -235,7 +235,8 @@ def fetch_ai_generated_faces(*, data_home=None, max_images=None, random_state=0,
                          random_state=random_state, download_if_missing=download_if_missing)
 
 
-fetch_ai_generated_faces.__doc__ = """Fetch Kaggle's "AI-Generated Faces" (``chelove4draste/ai-generated-faces``).
+fetch_ai_generated_faces.__doc__ = """\
+Fetch Kaggle's "AI-Generated Faces" (``chelove4draste/ai-generated-faces``).
 
     The whole download folder is returned (scanned recursively by :func:`load_faces`).
 """ + _COMMON_DOC
@@ -264,7 +265,11 @@ fetch_lfw.__doc__ = """Fetch real faces from LFW (Labeled Faces in the Wild, 250
     With ``backend="sklearn"`` scikit-learn's downloader fetches the funnelled archive into
     ``data_home/sklearn/lfw_home`` and keeps the JPEG files (``lfw_funneled/<Person>/*.jpg``);
     ``backend="kaggle"`` uses ``jessicali9530/lfw-dataset`` (``lfw-deepfunneled/``).
-""" + _COMMON_DOC.replace("        If False, raise OSError instead of downloading when the set is not in ``data_home``.\n", """        If False, raise OSError instead of downloading when the set is not in ``data_home``.
+""" + _COMMON_DOC.replace(
+    "        If False, raise OSError instead of downloading when the set is not in "
+    "``data_home``.\n",
+    """\
+        If False, raise OSError instead of downloading when the set is not in ``data_home``.
     backend : {"sklearn", "kaggle"}, default="sklearn"
         Where to download from.
 """)

@@ -45,7 +45,8 @@ tr.sel td{background:#dafbe1;font-weight:600}
 tr:nth-child(even) td{background-color:#fbfcfd}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eaeef2}
 figcaption{color:#57606a;font-size:.88em}
-.note{background:#fff8c5;border:1px solid #eed888;padding:.5em .8em;border-radius:6px;white-space:pre-wrap}
+.note{background:#fff8c5;border:1px solid #eed888;padding:.5em .8em;border-radius:6px;\
+white-space:pre-wrap}
 """
 
 _MAIN_METRICS = (

@@ -84,6 +84,7 @@ def test_jitter_changes_colour_statistics():
 def test_blur_smooths():
     x = _batch(4)
     y = _only(blur_prob=1.0, blur_sigma=(1.0, 2.0)).augment_batch(x, np.random.default_rng(0))
+
     # High-frequency energy drops; mean brightness stays.
     def tv(t):
         return (t[..., 1:] - t[..., :-1]).abs().mean()

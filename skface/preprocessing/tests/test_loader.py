@@ -631,7 +631,8 @@ def test_error_kinds_and_full_decode_check(tmp_path, bad_files):
         with pytest.raises(ImageLoadError) as info:
             open_image(bad_files[name])
         assert info.value.kind == kind, name
-    with pytest.raises(ImageLoadError, match=r"64x64 = 4096 pixels exceeds max_pixels=4095") as info:
+    with pytest.raises(ImageLoadError,
+                       match=r"64x64 = 4096 pixels exceeds max_pixels=4095") as info:
         open_image(io.BytesIO(buf.getvalue()), max_pixels=4095)
     assert info.value.kind == "bomb"
     err = pickle.loads(pickle.dumps(ImageLoadError("a.jpg", "too big", "bomb")))
