@@ -4,7 +4,8 @@ The estimator, the transformers and the recommended pipeline live at the top lev
 tools, metrics, experiments and the PyTorch modules live in their subpackages:
 
 - :mod:`skface.datasets` -- scanning, fetching, duplicates, balancing, splits, audits, manifests;
-- :mod:`skface.preprocessing` -- image loading, format normalisation, augmentation, spectra;
+- :mod:`skface.preprocessing` -- image loading, format normalisation, augmentation,
+  spectra and residual co-occurrences;
 - :mod:`skface.metrics` -- evaluation of a real-vs-fake detector;
 - :mod:`skface.experiments` -- ablations, cross-source tests, figures and reports;
 - :mod:`skface.nn` -- the backbone, attention blocks and focal loss (pure PyTorch).
@@ -22,6 +23,7 @@ from .preprocessing import (  # noqa: E402
     Augmenter,
     FormatNormalizer,
     ImageLoader,
+    ResidualCooccurrence,
     SpectrumFeatures,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "FaceCNNClassifier",
     "FormatNormalizer",
     "ImageLoader",
+    "ResidualCooccurrence",
     "SpectrumFeatures",
     "__version__",
     "datasets",

@@ -1,4 +1,5 @@
-"""Turn image files into model input: loading, format normalisation, augmentation, spectra.
+"""Turn image files into model input: loading, format normalisation, augmentation, and
+classical features (spectra, residual co-occurrences).
 
 :mod:`skface.preprocessing._loader` is the only module in skface that decodes image files; other
 subpackages call :func:`open_image` / :func:`load_image` from here.
@@ -16,6 +17,7 @@ from ._loader import (
     load_images,
     open_image,
 )
+from ._residual import ResidualCooccurrence
 from ._spectrum import SpectrumFeatures
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "FormatNormalizer",
     "ImageLoadError",
     "ImageLoader",
+    "ResidualCooccurrence",
     "SpectrumFeatures",
     "image_header",
     "jpeg_roundtrip",
