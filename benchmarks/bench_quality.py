@@ -166,7 +166,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="faces folder with real/ and fake/")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--size", type=int, default=128, help="loaded image side (the recipe's)")
     p.add_argument("--max-epochs", type=int, default=None, help="override (quick runs only)")
     p.add_argument("--members", type=int, default=None,
                    help="override the number of networks averaged (lever measurements)")

@@ -22,7 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
-from .nn import FaceCNN, FocalLoss, ProbabilityAverage
+from .nn import FaceCNN, FocalLoss, ProbabilityAverage, view_box
 from .utils import (
     atomic_write_bytes,
     atomic_write_text,
@@ -243,6 +243,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Fold each ``s x s`` pixel block into channels before the first stage, so that a
         ``s`` times larger image costs about as much as the smaller one while keeping every
         pixel (see :class:`skface.nn.FaceCNN`). Image sides must be multiples of it.
+    views : sequence of float >= 1, default=None
+        Multi-view ensembles: network ``k`` looks at the centred ``1 / views[k]`` of each image
+        (cycling through ``views`` when it is shorter than ``n_members``), resized to
+        ``view_size``. With ``ImageLoader(size=128)``, ``views=(1, 4/3, 2)`` and
+        ``view_size=64``, one network sees the whole face at 64 px and the others its middle
+        at 1.3 and 2 times that detail, for the cost of three 64 px networks. Networks that
+        look at different views make more different mistakes than networks that differ only
+        by seed, so their average gains more. None: every network sees the whole image.
+    view_size : int, default=None
+        Side of the square each view is resized to; None keeps the crop's own size.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` to unflatten 2-D input. Without it, a 2-D ``X`` of shape
         ``(n, F)`` is read as one-channel ``1 x F`` images.
@@ -341,6 +351,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "residual": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "space_to_depth": [Interval(Integral, 1, None, closed="left")],
+        "views": ["array-like", None],
+        "view_size": [Interval(Integral, 1, None, closed="left"), None],
         "image_shape": [tuple, list, None],
         "augment": [HasMethods(["augment_batch"]), None],
         "tta": ["boolean"],
@@ -373,6 +385,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         residual=False,
         dropout=0.3,
         space_to_depth=1,
+        views=None,
+        view_size=None,
         image_shape=None,
         augment=None,
         tta=False,
@@ -402,6 +416,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.residual = residual
         self.dropout = dropout
         self.space_to_depth = space_to_depth
+        self.views = views
+        self.view_size = view_size
         self.image_shape = image_shape
         self.augment = augment
         self.tta = tta
@@ -449,7 +465,23 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return np.searchsorted(self.classes_, y)
 
-    def _module_kwargs(self):
+    def _zooms(self):
+        """The zoom of every view (``[1.0]`` without views), checked."""
+        if self.views is None:
+            return [1.0]
+        try:
+            zooms = [float(z) for z in np.asarray(self.views, dtype=object).ravel()]
+        except (TypeError, ValueError):
+            raise ValueError(f"views must be a sequence of numbers >= 1, got {self.views!r}.")
+        if not zooms:
+            raise ValueError("views is empty; pass None or at least one zoom factor >= 1.")
+        bad = [z for z in zooms if not (math.isfinite(z) and z >= 1.0)]
+        if bad:
+            raise ValueError(f"views must hold finite zoom factors >= 1; got {bad}.")
+        return zooms
+
+    def _module_kwargs(self, member=0):
+        zooms = self._zooms()
         stages = None if self.attention_stages is None else [int(s) for s in self.attention_stages]
         return dict(
             in_channels=int(self.image_shape_[0]),
@@ -463,6 +495,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             reduction=int(self.reduction),
             dropout=float(self.dropout),
             space_to_depth=int(self.space_to_depth),
+            zoom=zooms[member % len(zooms)],
+            view_size=None if self.view_size is None else int(self.view_size),
         )
 
     def _class_weights(self, y_enc):
@@ -603,10 +637,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = int(np.prod(self.image_shape_))
         block = int(self.space_to_depth)
-        if self.image_shape_[1] % block or self.image_shape_[2] % block:
-            raise ValueError(
-                f"space_to_depth={block} needs image height and width that are multiples of "
-                f"{block}; the images are {self.image_shape_[1]}x{self.image_shape_[2]}.")
+        for zoom in self._zooms():
+            _, _, vh, vw = view_box(*self.image_shape_[1:], zoom)
+            if self.view_size is not None:
+                vh = vw = int(self.view_size)
+            if vh % block or vw % block:
+                raise ValueError(
+                    f"space_to_depth={block} needs a network input whose height and width are "
+                    f"multiples of {block}; the images are {self.image_shape_[1]}x"
+                    f"{self.image_shape_[2]} and the network sees {vh}x{vw}.")
         seed = check_seed(self.random_state)
         device = resolve_device(self.device)
 
@@ -636,7 +675,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         for k in range(int(self.n_members)):
             member_seed = seed if k == 0 else _member_seed(seed, k)
             net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
-                                           device, member_seed)
+                                           device, member_seed, k)
             if record["n_epochs"] == 0 and members:  # stopped before its first epoch ended
                 break
             members.append((net, record))
@@ -648,10 +687,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self._finish_fit(members, device)
         return self
 
-    def _fit_member(self, train_ds, valid_ds, mean, std, criterion_kwargs, device, seed):
-        """Train one network from ``seed``; return the skorch net and a summary of the run."""
+    def _fit_member(self, train_ds, valid_ds, mean, std, criterion_kwargs, device, seed,
+                    member=0):
+        """Train network ``member`` from ``seed``; return the skorch net and a run summary."""
         with torch_seeded(seed):
-            module = FaceCNN(**self._module_kwargs())
+            module = FaceCNN(**self._module_kwargs(member))
             module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
             if device.startswith("cuda"):
@@ -825,6 +865,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         params["device"] = str(params["device"])
         if not isinstance(params["random_state"], (int, type(None))):
             params["random_state"] = None
+        if params["views"] is not None:
+            params["views"] = self._zooms()
         if params["attention_stages"] is not None:
             params["attention_stages"] = [int(s) for s in params["attention_stages"]]
         if params["image_shape"] is not None:
@@ -841,6 +883,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "image_shape": list(self.image_shape_),
             "n_features_in": self.n_features_in_,
             "module": self._module_kwargs(),
+            "member_modules": [self._module_kwargs(k) for k in range(len(self.members_))],
             "history": self.history_,
             "best_epoch": self.best_epoch_,
             "n_epochs": self.n_epochs_,
@@ -909,11 +952,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 "seed": params.get("random_state"), "n_epochs": est.n_epochs_,
                 "best_epoch": est.best_epoch_, "interrupted": est.interrupted_,
                 "fit_time": est.fit_time_, "history": est.history_}]
+            # models saved before multi-view ensembles have one "module" for every network
+            kwargs = config.get("member_modules") or [config["module"]] * len(est.members_)
+            if len(kwargs) != len(est.members_):
+                raise ValueError(f"{len(kwargs)} network descriptions for "
+                                 f"{len(est.members_)} networks")
             if len(est.members_) == 1:
-                module = FaceCNN(**config["module"])
+                module = FaceCNN(**kwargs[0])
             else:
-                module = ProbabilityAverage(
-                    [FaceCNN(**config["module"]) for _ in est.members_])
+                module = ProbabilityAverage([FaceCNN(**kw) for kw in kwargs])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{config_path} is incomplete or corrupted: {exc!r}") from None
         try:

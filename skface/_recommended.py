@@ -19,9 +19,12 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     label_smoothing=0.1,
     gamma=2.0,
     tta=True,
-    # three networks from different seeds, probabilities averaged: +1 to +2 points of
-    # validation accuracy over one network, and about 11 minutes on 2 CPU cores
+    # three networks, probabilities averaged, each looking at its own view of the face: the
+    # whole image, its middle 3/4 and its middle half, all resized to the same side (half the
+    # loaded size). Views make the networks' mistakes differ far more than seeds alone do
+    # (benchmarks/RESULTS.md, "Multi-view ensembles"); about 14 minutes on 2 CPU cores
     n_members=3,
+    views=(1.0, 4 / 3, 2.0),
     max_epochs=30,
     batch_size=64,
     lr=3e-3,
@@ -61,7 +64,7 @@ RECOMMENDED_JPEG_QUALITY = 90
     },
     prefer_skip_nested_validation=True,
 )
-def make_recommended_pipeline(size=64, *, random_state=None, n_jobs=None, memory=None,
+def make_recommended_pipeline(size=128, *, random_state=None, n_jobs=None, memory=None,
                               device="auto", verbose=0):
     """Build the recommended real-vs-generated face detector, unfitted.
 
@@ -75,8 +78,11 @@ def make_recommended_pipeline(size=64, *, random_state=None, n_jobs=None, memory
     3. ``"clf"``: :class:`skface.FaceCNNClassifier` with the recipe in
        :data:`RECOMMENDED_CLASSIFIER_PARAMS` and training-time augmentation
        :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`): three
-       small networks trained from different seeds whose probabilities are averaged
-       (``n_members=3``; ``pipeline.set_params(clf__n_members=1)`` trains a third as long).
+       small networks trained from different seeds, each on its own view of the face (the
+       whole image, its middle 3/4, its middle half, all at ``size // 2`` pixels), whose
+       probabilities are averaged (``n_members=3``;
+       ``pipeline.set_params(clf__n_members=1)`` trains only the whole-image network, in a
+       third of the time).
 
     The recipe was chosen on the validation split of the shared development faces; the
     measurements are in ``benchmarks/RESULTS.md`` and ``benchmarks/bench_quality.py``
@@ -84,9 +90,11 @@ def make_recommended_pipeline(size=64, *, random_state=None, n_jobs=None, memory
 
     Parameters
     ----------
-    size : int, default=64
-        Side of the square network input in pixels. The recipe was tuned at 64; larger sizes
-        cost roughly ``(size / 64) ** 2`` times more and were not better on the shared data.
+    size : int, default=128
+        Side of the square images the loader produces, in pixels. The networks see views of
+        side ``size // 2`` (``clf__view_size``): the whole image down-scaled 2x, its middle
+        3/4 and its middle half at full detail (``clf__views``). The recipe was tuned at 128;
+        training costs roughly ``(size / 128) ** 2`` times as much at other sizes.
     random_state : int, RandomState instance or None, default=None
         Seed of the classifier (weights, data order, augmentation).
     n_jobs : int, default=None
@@ -117,6 +125,7 @@ def make_recommended_pipeline(size=64, *, random_state=None, n_jobs=None, memory
     clf = FaceCNNClassifier(
         **RECOMMENDED_CLASSIFIER_PARAMS,
         augment=Augmenter(**RECOMMENDED_AUGMENT_PARAMS),
+        view_size=max(1, size // 2),
         device=device,
         random_state=random_state,
         verbose=verbose,

@@ -52,7 +52,8 @@ def add_arguments(p):
 # one gray channel, small batches so that 140 training images still make ~9 steps an epoch,
 # and one network instead of the recipe's ensemble of three, so the demo stays under a minute.
 DEMO_LOADER = {"color": "gray"}
-DEMO_CLASSIFIER = {"batch_size": 16, "n_members": 1}
+# one network on the whole image: the demo stays under a minute
+DEMO_CLASSIFIER = {"batch_size": 16, "n_members": 1, "views": None, "view_size": None}
 
 
 def _demo_pipeline(args, **kwargs):

@@ -89,6 +89,20 @@ def _normalise(maps, size):
     return flat.reshape(maps.shape).cpu().numpy()
 
 
+def _place(maps, module, size):
+    """Maps ``(N, h, w)`` of what ``module`` saw, at their place in images of ``size``.
+
+    A network that looks at a zoomed view (``FaceCNN.zoom > 1``) saw only the centre of the
+    image: its maps are scaled to that region and the rest is 0.
+    """
+    top, left, h, w = module.view_box(*size)
+    if (h, w) == tuple(size):
+        return _normalise(maps, size)
+    out = np.zeros((len(maps), *size), dtype=np.float32)
+    out[:, top:top + h, left:left + w] = _normalise(maps, (h, w))
+    return out
+
+
 def _target_index(clf, target):
     from ..metrics import resolve_pos_label
 
@@ -129,7 +143,8 @@ def grad_cam(model, X, *, target=None, batch_size=32):
     -------
     maps : ndarray of shape (n_samples, H, W)
         In [0, 1] per image (a flat map is all zeros). For an ensemble (``n_members > 1``),
-        the mean of its networks' maps.
+        the mean of its networks' maps; a network that looks at a zoomed view
+        (``FaceCNNClassifier(views=...)``) contributes its map on that view and 0 around it.
     """
     clf, Xt = _prefix_transform(model, X)
     _, T = _as_tensor(clf, Xt)
@@ -167,7 +182,7 @@ def _grad_cam_one(module, T, idx, device, batch_size):
                 act, grad = store["act"], store["act"].grad
                 weights = grad.mean(dim=(2, 3), keepdim=True)
                 cam = torch.relu((weights * act).sum(dim=1)).detach()
-                out_maps.append(_normalise(cam, T.shape[-2:]))
+                out_maps.append(_place(cam, module, tuple(T.shape[-2:])))
     finally:
         handle.remove()
         module.train(was_training)
@@ -201,6 +216,12 @@ def attention_maps(model, X, *, batch_size=32):
     _, T = _as_tensor(clf, Xt)
     module, device = _module_and_device(clf)
     blocks = attention_modules(module)
+    networks = list(module.members) if hasattr(module, "members") else [module]
+    if blocks and any(getattr(network, "zoom", 1.0) != 1.0 for network in networks):
+        raise ValueError(
+            "attention_maps does not support attention blocks in networks that look at zoomed "
+            "views (FaceCNNClassifier(views=...)); grad_cam places each network's map on its "
+            "view.")
     results = {}
     handles = []
     store = {}

@@ -2,7 +2,7 @@
 (no scikit-learn)."""
 
 from ._attention import CBAM, NonLocalBlock, SEBlock
-from ._backbone import FaceCNN, attention_modules, default_attention_stages
+from ._backbone import FaceCNN, attention_modules, default_attention_stages, view_box
 from ._ensemble import ProbabilityAverage
 from ._losses import FocalLoss
 
@@ -15,4 +15,5 @@ __all__ = [
     "SEBlock",
     "attention_modules",
     "default_attention_stages",
+    "view_box",
 ]

@@ -1,5 +1,7 @@
 """The VGG-style convolutional backbone with optional attention."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,6 +73,13 @@ class Stage(nn.Module):
         return x
 
 
+def view_box(height, width, zoom):
+    """``(top, left, h, w)`` of the centred ``1 / zoom`` of a ``height x width`` image."""
+    h = min(height, max(1, round(height / zoom)))
+    w = min(width, max(1, round(width / zoom)))
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
 def default_attention_stages(attention, depth):
     """Stages that get an attention block when ``attention_stages`` is None.
 
@@ -116,15 +125,28 @@ class FaceCNN(nn.Module):
         of an ``s`` times larger image at about the cost of the smaller one, instead of a
         down-scaled copy whose fine detail is averaged away. Height and width must be
         multiples of ``s``.
+    zoom : float >= 1, default=1.0
+        The network looks at the centred ``1 / zoom`` of the image's height and width (the
+        crop is rounded to whole pixels), resized to ``view_size``: ``zoom=2`` sees the middle
+        half at twice the detail of the whole image at the same size.
+    view_size : int or None, default=None
+        Side of the square the crop is resized to (area averaging when shrinking, bilinear when
+        enlarging); None keeps the crop's own size.
     """
 
     def __init__(self, in_channels=3, n_classes=2, width=32, depth=4, convs_per_block=1,
                  residual=False, attention=None, attention_stages=None, reduction=16,
-                 dropout=0.3, space_to_depth=1):
+                 dropout=0.3, space_to_depth=1, zoom=1.0, view_size=None):
         super().__init__()
         if int(space_to_depth) < 1:
             raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}.")
         self.space_to_depth = int(space_to_depth)
+        if not float(zoom) >= 1.0 or not math.isfinite(float(zoom)):
+            raise ValueError(f"zoom must be a finite number >= 1, got {zoom!r}.")
+        if view_size is not None and int(view_size) < 1:
+            raise ValueError(f"view_size must be a positive int or None, got {view_size!r}.")
+        self.zoom = float(zoom)
+        self.view_size = None if view_size is None else int(view_size)
         if attention is not None and attention not in ATTENTION_BLOCKS:
             raise ValueError(
                 f"Unknown attention {attention!r}; expected one of {sorted(ATTENTION_BLOCKS)} "
@@ -153,8 +175,26 @@ class FaceCNN(nn.Module):
         self.head = nn.Linear(channels, n_classes)
         self.n_features_out = channels
 
+    def view_box(self, height, width):
+        """``(top, left, h, w)``: the region of a ``height x width`` image the network sees."""
+        return view_box(height, width, self.zoom)
+
+    def view(self, x):
+        """Crop the centred ``1 / zoom`` of a batch ``(N, C, H, W)`` and resize it to
+        ``view_size`` (the identity with the defaults)."""
+        top, left, h, w = self.view_box(*x.shape[-2:])
+        if (h, w) != tuple(x.shape[-2:]):
+            x = x[..., top:top + h, left:left + w]
+        if self.view_size is not None and (h, w) != (self.view_size, self.view_size):
+            size = (self.view_size, self.view_size)
+            shrink = self.view_size <= min(h, w)
+            x = (F.interpolate(x, size=size, mode="area") if shrink
+                 else F.interpolate(x, size=size, mode="bilinear", align_corners=False))
+        return x
+
     def forward_features(self, x):
         """Return the last stage's feature map ``(N, C', h, w)``."""
+        x = self.view(x)
         x = (x - self.input_mean[:, None, None]) / self.input_std[:, None, None]
         if self.space_to_depth > 1:
             s = self.space_to_depth

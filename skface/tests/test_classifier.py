@@ -388,3 +388,56 @@ def test_channel_stats_match_numpy_without_copying_the_images():
     mean, std = FaceCNNClassifier._channel_stats(Xf)
     np.testing.assert_allclose(mean, [Xf.astype(np.float64).mean()], rtol=1e-6)
     np.testing.assert_allclose(std, [Xf.astype(np.float64).std()], rtol=1e-5)
+
+
+def test_multi_view_ensemble(tmp_path):
+    from skface.nn import view_box
+
+    X, y = make_faces(64)  # 16 x 16 images
+    clf = FaceCNNClassifier(n_members=3, views=(1, 4 / 3, 2), view_size=8, tta=True,
+                            **TINY).fit(X, y)
+    members = clf.net_.module_.members
+    assert [m.zoom for m in members] == [1.0, 4 / 3, 2.0]
+    assert all(m.view_size == 8 for m in members)
+    # each network sees its centred crop, resized to 8 x 8
+    T = torch.as_tensor(X[:4], dtype=torch.float32) / 255.0
+    assert view_box(16, 16, 2.0) == (4, 4, 8, 8) and view_box(16, 16, 4 / 3) == (2, 2, 12, 12)
+    torch.testing.assert_close(members[2].view(T), T[..., 4:12, 4:12])
+    torch.testing.assert_close(members[0].view(T),
+                               torch.nn.functional.avg_pool2d(T, 2))
+    assert members[1].view(T).shape == (4, 3, 8, 8)
+    # the networks really differ in what they see: a change outside the middle half moves
+    # the whole-image network's output and leaves the zoom-2 network's alone
+    T2 = T.clone()
+    T2[..., :4, :] = 1.0 - T2[..., :4, :]
+    with torch.no_grad():
+        assert not torch.allclose(members[0].eval()(T), members[0](T2))
+        torch.testing.assert_close(members[2].eval()(T), members[2](T2))
+    # fewer views than networks: they repeat in turn
+    two = FaceCNNClassifier(n_members=3, views=[1, 2], view_size=8, **TINY).fit(X, y)
+    assert [m.zoom for m in two.net_.module_.members] == [1.0, 2.0, 1.0]
+    # persistence keeps every network's view
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "views"))
+    assert [m.zoom for m in loaded.net_.module_.members] == [1.0, 4 / 3, 2.0]
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)
+    assert loaded.get_params()["views"] == [1.0, 4 / 3, 2.0]
+
+
+@pytest.mark.parametrize("views, match", [
+    ((), "views is empty"),
+    ((0.5,), r"zoom factors >= 1; got \[0.5\]"),
+    ((1, float("nan")), "zoom factors >= 1"),
+    (("wide",), "sequence of numbers"),
+])
+def test_bad_views(views, match):
+    X, y = make_faces(16)
+    with pytest.raises(ValueError, match=match):
+        FaceCNNClassifier(views=views, **TINY).fit(X, y)
+
+
+def test_views_and_space_to_depth_must_agree():
+    X, y = make_faces(16)  # 16 x 16: zoom 3 sees 5 x 5, not a multiple of 2
+    with pytest.raises(ValueError, match="the network sees 5x5"):
+        FaceCNNClassifier(views=(3,), space_to_depth=2, **TINY).fit(X, y)
+    FaceCNNClassifier(views=(3,), view_size=8, space_to_depth=2, **TINY).fit(X, y)

@@ -25,6 +25,7 @@ def test_structure_and_params():
     assert isinstance(fmt, FormatNormalizer) and fmt.quality == RECOMMENDED_JPEG_QUALITY
     assert isinstance(clf, FaceCNNClassifier)
     assert clf.random_state == 3 and clf.device == "cpu"
+    assert clf.view_size == 24  # the networks see views of half the loaded side
     for key, value in RECOMMENDED_CLASSIFIER_PARAMS.items():
         assert clf.get_params()[key] == value, key
     assert isinstance(clf.augment, Augmenter)

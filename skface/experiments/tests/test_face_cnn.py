@@ -85,6 +85,37 @@ def test_grad_cam_and_attention_maps_of_an_ensemble(models, data):
     assert len(att) == 4 and all(k.startswith("members.") for k in att)
 
 
+def test_grad_cam_of_a_multi_view_ensemble(data):
+    X, y, _, (tr, va, te) = data  # 12 x 12 images
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ens = FaceCNNClassifier(n_members=2, views=(1, 2), view_size=6, random_state=0,
+                                **SMALL).fit(X[tr], y[tr], X_val=X[va], y_val=y[va])
+    maps = grad_cam(ens, X[te[:4]])
+    assert maps.shape == (4, 12, 12) and maps.min() >= 0 and maps.max() <= 1
+    whole, middle = ens.net_.module_.members
+    saved = ens.net_.module_
+    own = []
+    try:  # each network on its own, through the single-network path
+        for member in (whole, middle):
+            ens.net_.module_ = member
+            own.append(grad_cam(ens, X[te[:4]]))
+    finally:
+        ens.net_.module_ = saved
+    # the zoom-2 network saw the middle 6 x 6 only: its map is 0 around it
+    ring = np.ones((12, 12), bool)
+    ring[3:9, 3:9] = False
+    assert np.all(own[1][:, ring] == 0) and own[1][:, 3:9, 3:9].max() > 0
+    np.testing.assert_allclose(maps, (own[0] + own[1]) / 2, atol=1e-6)
+    assert attention_maps(ens, X[:2]) == {}  # no attention blocks: nothing to show
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        se = FaceCNNClassifier(attention="se", n_members=2, views=(1, 2), view_size=6,
+                               random_state=0, **SMALL).fit(X[tr], y[tr])
+    with pytest.raises(ValueError, match="zoomed"):
+        attention_maps(se, X[:2])
+
+
 def test_attention_maps(models, data):
     X = data[0][:3]
     assert attention_maps(models["None"], X) == {}

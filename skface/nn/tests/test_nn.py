@@ -155,3 +155,21 @@ def test_scores_do_not_depend_on_the_rest_of_the_batch():
         assert torch.equal(torch.cat([net(x[:5]), net(x[5:])]), whole)
         # the same map as the linear layer it holds
         torch.testing.assert_close(whole, net.head(net.forward_features(x).mean(dim=(2, 3))))
+
+
+def test_facecnn_zoomed_view():
+    from skface.nn import FaceCNN, view_box
+
+    x = torch.rand(2, 3, 20, 20)
+    net = FaceCNN(width=4, depth=2, zoom=2.0)  # no view_size: the 10 x 10 middle as it is
+    assert net.view_box(20, 20) == view_box(20, 20, 2.0) == (5, 5, 10, 10)
+    torch.testing.assert_close(net.view(x), x[..., 5:15, 5:15])
+    up = FaceCNN(width=4, depth=2, zoom=2.0, view_size=16).view(x)  # enlarged: bilinear
+    assert up.shape == (2, 3, 16, 16)
+    assert FaceCNN(width=4, depth=2).view(x) is x  # the defaults change nothing
+    assert net(x).shape == (2, 2)
+    for bad in (0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="zoom must be a finite number >= 1"):
+            FaceCNN(zoom=bad)
+    with pytest.raises(ValueError, match="view_size"):
+        FaceCNN(view_size=0)
