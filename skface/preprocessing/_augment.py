@@ -12,9 +12,9 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import column_or_1d
 
 from ..utils import check_image_array, check_seed
+from ._common import LUMA
 from ._loader import jpeg_roundtrip
 
-_LUMA = (0.299, 0.587, 0.114)
 _RGB_TO_YIQ = torch.tensor(
     [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float32
 )
@@ -35,7 +35,7 @@ def _gray(x):
     if x.shape[1] == 1:
         return x
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    return _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+    return LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
 
 
 class Augmenter(BaseEstimator):

@@ -4,6 +4,16 @@ import numpy as np
 
 from ..utils import check_image_array
 
+#: ITU-R 601 luma weights of R, G and B.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def gray_batch(x):
+    """``(N, C, H, W)`` float array -> ``(N, H, W)``: luma for 3 channels, else the mean."""
+    if x.shape[1] == 3:
+        return np.tensordot(x, np.asarray(LUMA), axes=([1], [0]))
+    return x.mean(axis=1)
+
 
 def check_fit_images(estimator, X, *, reset):
     """Validate an image batch for a stateless image transformer.

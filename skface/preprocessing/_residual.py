@@ -12,9 +12,8 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._common import check_fit_images
+from ._common import check_fit_images, gray_batch
 
-_LUMA = np.array([0.299, 0.587, 0.114])
 
 #: The residual filters, in feature order: name -> function of a gray batch (n, H, W).
 _RESIDUALS = {
@@ -145,11 +144,11 @@ class ResidualCooccurrence(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return np.log(out + self.eps) if self.log else out
 
     def _histograms(self, X):
-        n, c = X.shape[:2]
+        n = X.shape[0]
         x = X.astype(np.float64)
         if X.dtype != np.uint8:
             x = np.rint(x * 255.0)  # the 8-bit values, as uint8 input would give them
-        gray = np.tensordot(x, _LUMA, axes=([1], [0])) if c == 3 else x.mean(axis=1)
+        gray = gray_batch(x)
         gray = np.rint(gray).astype(np.int32)
         t = self.truncation
         k = 2 * t + 1

@@ -13,9 +13,8 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._common import check_fit_images
+from ._common import check_fit_images, gray_batch
 
-_LUMA = np.array([0.299, 0.587, 0.114])
 _R_MAX = np.sqrt(0.5)  # radius of the corner frequency (0.5, 0.5) in cycles per pixel
 
 
@@ -130,7 +129,7 @@ class SpectrumFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         gray = X.astype(np.float64)
         if X.dtype == np.uint8:
             gray /= 255.0
-        gray = np.tensordot(gray, _LUMA, axes=([1], [0])) if c == 3 else gray.mean(axis=1)
+        gray = gray_batch(gray)
         power = np.abs(np.fft.fft2(gray)) ** 2
         log_power = np.log(power + self.eps).reshape(n, h * w)
         matrix, filled = _radial_matrix(h, w, self.n_bins)
