@@ -22,7 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
-from .nn import FaceCNN, FocalLoss, ProbabilityAverage, view_box
+from .nn import FaceCNN, FocalLoss, ProbabilityAverage, crop_view, view_box
 from .utils import (
     atomic_write_bytes,
     atomic_write_text,
@@ -83,11 +83,14 @@ class _ImageDataset(torch.utils.data.Dataset):
 
 
 class _Collate:
-    """Turns a fetched batch into float32 (uint8 / 255), augmenting it when training."""
+    """Turns a fetched batch into float32 (uint8 / 255), cuts a network's view out of it
+    (``zoom``, ``view_size``: see :func:`skface.nn.crop_view`) and augments it when training."""
 
-    def __init__(self, augment=None, rng=None):
+    def __init__(self, augment=None, rng=None, zoom=1.0, view_size=None):
         self.augment = augment
         self.rng = rng
+        self.zoom = zoom
+        self.view_size = view_size
 
     def __call__(self, data):
         if isinstance(data, tuple):  # from __getitems__
@@ -99,6 +102,7 @@ class _Collate:
             xb = xb.float().div_(255.0)
         else:
             xb = xb.float()
+        xb = crop_view(xb, self.zoom, self.view_size)
         if self.augment is not None:
             xb = self.augment.augment_batch(xb, self.rng)
         return xb.contiguous(), yb
@@ -567,7 +571,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return mean, std
 
     def _make_net(self, module, device, criterion_kwargs, callbacks=(), train_split=None,
-                  collate=None, generator=None):
+                  collate=None, generator=None, valid_collate=None):
         pin = device.startswith("cuda")
         return _Net(
             module=module,
@@ -582,7 +586,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             iterator_train__collate_fn=collate or _Collate(),
             iterator_train__generator=generator,
             iterator_train__pin_memory=pin,
-            iterator_valid__collate_fn=_Collate(),
+            iterator_valid__collate_fn=valid_collate or _Collate(),
             iterator_valid__pin_memory=pin,
             callbacks=list(callbacks),
             predict_nonlinearity=None,
@@ -690,8 +694,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def _fit_member(self, train_ds, valid_ds, mean, std, criterion_kwargs, device, seed,
                     member=0):
         """Train network ``member`` from ``seed``; return the skorch net and a run summary."""
+        kwargs = self._module_kwargs(member)
+        # The network trains on its view cut out of each batch before augmentation (so the
+        # augmentation works on the small view, not the whole image), and gets the view back
+        # once trained, so that it predicts from whole images. Weights are the same either way.
+        zoom, view_size = kwargs.pop("zoom"), kwargs.pop("view_size")
         with torch_seeded(seed):
-            module = FaceCNN(**self._module_kwargs(member))
+            module = FaceCNN(**kwargs)
             module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
             if device.startswith("cuda"):
@@ -720,11 +729,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             if self.verbose and int(self.verbose) >= 2:
                 callbacks.append(("progress", ProgressBar()))
             train_split = None if valid_ds is None else predefined_split(valid_ds)
-            collate = _Collate(self.augment, np.random.default_rng(seed))
+            collate = _Collate(self.augment, np.random.default_rng(seed), zoom, view_size)
             net = self._make_net(module, device, criterion_kwargs, callbacks, train_split,
-                                 collate, make_torch_generator(seed))
+                                 collate, make_torch_generator(seed),
+                                 valid_collate=_Collate(zoom=zoom, view_size=view_size))
             start = time.perf_counter()
-            net.fit(train_ds, y=None)
+            try:
+                net.fit(train_ds, y=None)
+            finally:
+                net.module_.zoom, net.module_.view_size = float(zoom), view_size
             fit_time = time.perf_counter() - start
 
         history = []
@@ -747,7 +760,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             best_epoch = n_epochs
         # keep nothing that pins the training data or is not picklable
         net.train_split = None
-        net.iterator_train__collate_fn = _Collate()
+        net.iterator_train__collate_fn = net.iterator_valid__collate_fn = _Collate()
         net.iterator_train__generator = None
         if stopper is not None:
             stopper.best_model_weights_ = None

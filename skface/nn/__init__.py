@@ -2,7 +2,8 @@
 (no scikit-learn)."""
 
 from ._attention import CBAM, NonLocalBlock, SEBlock
-from ._backbone import FaceCNN, attention_modules, default_attention_stages, view_box
+from ._backbone import (FaceCNN, attention_modules, crop_view, default_attention_stages,
+                        view_box)
 from ._ensemble import ProbabilityAverage
 from ._losses import FocalLoss
 
@@ -14,6 +15,7 @@ __all__ = [
     "ProbabilityAverage",
     "SEBlock",
     "attention_modules",
+    "crop_view",
     "default_attention_stages",
     "view_box",
 ]

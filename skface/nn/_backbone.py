@@ -80,6 +80,25 @@ def view_box(height, width, zoom):
     return (height - h) // 2, (width - w) // 2, h, w
 
 
+def crop_view(x, zoom=1.0, view_size=None):
+    """Crop the centred ``1 / zoom`` of a batch ``(N, C, H, W)`` and resize it to ``view_size``.
+
+    Area averaging when shrinking, bilinear interpolation when enlarging; ``zoom=1`` with
+    ``view_size=None`` returns ``x`` itself. This is what :meth:`FaceCNN.view` applies; the
+    estimator also calls it on training batches before augmentation, so that augmentation
+    runs on the smaller view.
+    """
+    top, left, h, w = view_box(*x.shape[-2:], zoom)
+    if (h, w) != tuple(x.shape[-2:]):
+        x = x[..., top:top + h, left:left + w]
+    if view_size is not None and (h, w) != (view_size, view_size):
+        size = (int(view_size), int(view_size))
+        shrink = view_size <= min(h, w)
+        x = (F.interpolate(x, size=size, mode="area") if shrink
+             else F.interpolate(x, size=size, mode="bilinear", align_corners=False))
+    return x
+
+
 def default_attention_stages(attention, depth):
     """Stages that get an attention block when ``attention_stages`` is None.
 
@@ -181,16 +200,8 @@ class FaceCNN(nn.Module):
 
     def view(self, x):
         """Crop the centred ``1 / zoom`` of a batch ``(N, C, H, W)`` and resize it to
-        ``view_size`` (the identity with the defaults)."""
-        top, left, h, w = self.view_box(*x.shape[-2:])
-        if (h, w) != tuple(x.shape[-2:]):
-            x = x[..., top:top + h, left:left + w]
-        if self.view_size is not None and (h, w) != (self.view_size, self.view_size):
-            size = (self.view_size, self.view_size)
-            shrink = self.view_size <= min(h, w)
-            x = (F.interpolate(x, size=size, mode="area") if shrink
-                 else F.interpolate(x, size=size, mode="bilinear", align_corners=False))
-        return x
+        ``view_size`` (the identity with the defaults); see :func:`crop_view`."""
+        return crop_view(x, self.zoom, self.view_size)
 
     def forward_features(self, x):
         """Return the last stage's feature map ``(N, C', h, w)``."""

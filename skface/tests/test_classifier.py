@@ -424,6 +424,31 @@ def test_multi_view_ensemble(tmp_path):
     assert loaded.get_params()["views"] == [1.0, 4 / 3, 2.0]
 
 
+class _ShapeRecorder:
+    """An augmenter that changes nothing and records the shapes of the batches it gets."""
+
+    def __init__(self):
+        self.shapes = set()
+
+    def augment_batch(self, X, rng):
+        self.shapes.add(tuple(X.shape[1:]))
+        return X
+
+
+def test_views_are_cut_before_augmentation_and_validation():
+    X, y = make_faces(96)  # 16 x 16 images
+    recorder = _ShapeRecorder()
+    params = dict(TINY, views=(2,), view_size=4, tta=False, gamma=0.0, augment=recorder)
+    clf = FaceCNNClassifier(**params).fit(X[:64], y[:64], X_val=X[64:], y_val=y[64:])
+    # the augmenter works on the 4 x 4 view, never on the 16 x 16 image
+    assert recorder.shapes == {(3, 4, 4)}
+    assert clf.net_.module_.zoom == 2.0 and clf.net_.module_.view_size == 4
+    # the validation loss of training was computed on the same view the fitted model uses
+    proba = clf.predict_proba(X[64:])
+    loss = -np.mean(np.log(proba[np.arange(32), clf._encode(y[64:])]))
+    assert clf.history_[-1]["valid_loss"] == pytest.approx(loss, rel=1e-4)
+
+
 @pytest.mark.parametrize("views, match", [
     ((), "views is empty"),
     ((0.5,), r"zoom factors >= 1; got \[0.5\]"),
