@@ -11,7 +11,9 @@ The validation split is used the way ``skface train`` uses it: early stopping wa
 recipe choices can be made on it and never on the test split.
 
 Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
-CPU time of the training process (user + system, all threads) is printed beside the wall time.
+CPU time of the training process (user + system, all threads) is printed beside the wall time,
+and so is the machine's speed at the time: the milliseconds of one training step of a fixed
+workload (:func:`reference_step_ms`), measured before and after each fit.
 
 Usage::
 
@@ -61,6 +63,31 @@ def cpu_seconds():
     return t.user + t.system
 
 
+def reference_step_ms(n_steps=20):
+    """Milliseconds per training step of a fixed workload: the recipe's 64 px network, one
+    AdamW step on a batch of 64 random images, in this process's torch threads.
+
+    Printed beside every fit time, so that wall times measured on a shared machine whose speed
+    drifts (2x swings were seen on the development host) can be compared across runs.
+    """
+    from skface.nn import FaceCNN
+
+    gen = torch.Generator().manual_seed(0)
+    net = FaceCNN(width=32, depth=4, dropout=0.3)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    xb = torch.rand(64, 3, 64, 64, generator=gen)
+    yb = torch.randint(0, 2, (64,), generator=gen)
+    times = []
+    for i in range(n_steps + 3):
+        start = time.perf_counter()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(xb), yb).backward()
+        opt.step()
+        if i >= 3:  # warm-up steps are not counted
+            times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
 def run_seed(data, seed, args):
     train, val, test = train_val_test_split(data.filenames, data.target, random_state=seed)
     files = np.asarray(data.filenames)
@@ -75,9 +102,11 @@ def run_seed(data, seed, args):
     if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
                                            files[val], data.target[val])
+    ref_before = reference_step_ms()
     wall, cpu = time.perf_counter(), cpu_seconds()
     pipe.fit(files[train], data.target[train], **fit_params)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+    ref_step = (ref_before + reference_step_ms()) / 2
     res_val = evaluate(pipe, files[val], data.target[val], sources=data.source[val])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
     row = {
@@ -86,7 +115,7 @@ def run_seed(data, seed, args):
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
         "per_source_n": {s: r.n_samples for s, r in sorted(res.per_source.items())},
-        "fit_wall_s": wall, "fit_cpu_s": cpu,
+        "fit_wall_s": wall, "fit_cpu_s": cpu, "ref_step_ms": ref_step,
         "n_epochs": pipe[-1].n_epochs_, "best_epoch": pipe[-1].best_epoch_,
         "members": [{"n_epochs": m["n_epochs"], "best_epoch": m["best_epoch"],
                      "fit_time": m["fit_time"]} for m in pipe[-1].members_],
@@ -94,7 +123,7 @@ def run_seed(data, seed, args):
     print(f"seed {seed}: train {len(train)} / val {len(val)} / test {len(test)} | "
           f"val acc {res_val.accuracy:.3f} auc {res_val.roc_auc:.3f} | "
           f"test acc {res.accuracy:.3f} F1 {res.f1:.3f} AUC {res.roc_auc:.3f} | "
-          f"fit {wall:.0f} s wall, {cpu:.0f} s CPU, epochs "
+          f"fit {wall:.0f} s wall, {cpu:.0f} s CPU (reference step {ref_step:.0f} ms), epochs "
           + ", ".join(f"{m['n_epochs']} (kept {m['best_epoch']})" for m in row["members"]),
           flush=True)
     for s, acc in row["per_source"].items():
@@ -152,7 +181,8 @@ def summarise(rows, title="Recommended configuration"):
     print(f"\n{title}, seeds {[r['seed'] for r in rows]} (mean +- std)")
     for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"),
                       ("roc_auc", "test ROC-AUC"), ("val_accuracy", "val accuracy"),
-                      ("fit_wall_s", "fit wall time (s)"), ("fit_cpu_s", "fit CPU time (s)")):
+                      ("fit_wall_s", "fit wall time (s)"), ("fit_cpu_s", "fit CPU time (s)"),
+                      ("ref_step_ms", "reference step (ms)")):
         m, sd = ms(key)
         print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
     print("  per-source test accuracy:")

@@ -255,6 +255,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         at 1.3 and 2 times that detail, for the cost of three 64 px networks. Networks that
         look at different views make more different mistakes than networks that differ only
         by seed, so their average gains more. None: every network sees the whole image.
+        In training the view is cut out of each batch before ``augment`` runs, so
+        augmentation costs what it costs on ``view_size`` images.
     view_size : int, default=None
         Side of the square each view is resized to; None keeps the crop's own size.
     image_shape : tuple of int, default=None
