@@ -241,10 +241,13 @@ def test_ensemble_averages_member_probabilities(tmp_path):
     assert losses == [(h["train_loss"], h["valid_loss"]) for h in single.history_]
     assert clf.n_params_ == 3 * single.n_params_
     # predict_proba is the mean of the networks' softmax outputs over the image and its mirror
+    # (in the precision the estimator computes in on this machine)
     T = torch.as_tensor(X, dtype=torch.float32) / 255.0
-    with torch.no_grad():
+    bf16 = clf.precision_ == "bfloat16"
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         expected = np.mean([
-            (torch.softmax(m.eval()(T), 1) + torch.softmax(m(torch.flip(T, (-1,))), 1)).numpy() / 2
+            (torch.softmax(m.eval()(T).float(), 1)
+             + torch.softmax(m(torch.flip(T, (-1,))).float(), 1)).numpy() / 2
             for m in module.members], axis=0)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(clf.predict_proba(X), single.predict_proba(X))
@@ -422,6 +425,31 @@ def test_multi_view_ensemble(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
                                atol=1e-7)
     assert loaded.get_params()["views"] == [1.0, 4 / 3, 2.0]
+
+
+def test_precision(monkeypatch, tmp_path):
+    X, y = make_faces(96)
+    params = dict(TINY, max_epochs=8, lr=1e-2)
+    bf = FaceCNNClassifier(precision="bfloat16", **params).fit(X, y)
+    assert bf.precision_ == "bfloat16" and bf.net_.bf16
+    assert bf.net_.module_.stages[0].conv.body[0].weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert bf.net_.module_.stages[0].conv.body[0].weight.dtype == torch.float32
+    assert bf.score(X, y) > 0.9  # it learns the checkerboard in bfloat16 too
+    f32 = FaceCNNClassifier(precision="float32", **params).fit(X, y)
+    assert f32.precision_ == "float32" and not f32.net_.bf16
+    # the two differ in the last digits only where the computation does
+    assert not np.array_equal(bf.predict_proba(X), f32.predict_proba(X))
+    loaded = FaceCNNClassifier.load(bf.save(tmp_path / "bf16"))
+    assert loaded.precision == "bfloat16" and loaded.precision_ == "bfloat16"
+    np.testing.assert_allclose(loaded.predict_proba(X), bf.predict_proba(X), atol=1e-6)
+    # "auto" resolves per machine: float32 on a CPU without AMX
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert FaceCNNClassifier(device="cpu", **TINY).fit(X, y).precision_ == "float32"
+    with pytest.warns(UserWarning, match="without native bfloat16 units"):
+        FaceCNNClassifier(precision="bfloat16", device="cpu", **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="precision"):
+        FaceCNNClassifier(precision="half", **TINY).fit(X, y)
 
 
 class _ShapeRecorder:

@@ -2,7 +2,7 @@
 
 from ._io import atomic_write_bytes, atomic_write_text
 from ._random import check_seed, make_torch_generator, torch_seeded
-from ._validation import check_image_array, resolve_device
+from ._validation import check_image_array, native_bfloat16, resolve_device, resolve_precision
 
 __all__ = [
     "atomic_write_bytes",
@@ -10,6 +10,8 @@ __all__ = [
     "check_image_array",
     "check_seed",
     "make_torch_generator",
+    "native_bfloat16",
     "resolve_device",
+    "resolve_precision",
     "torch_seeded",
 ]

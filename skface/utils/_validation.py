@@ -99,3 +99,53 @@ def resolve_device(device):
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
     return str(device)
+
+
+def native_bfloat16(device):
+    """Whether ``device`` computes bfloat16 matrix products natively (so autocast is faster).
+
+    True for CUDA devices, and for CPUs with Intel AMX tile units (Xeon 4th generation and
+    later), where oneDNN runs bf16 convolutions on them; False elsewhere, where PyTorch
+    emulates bf16 and float32 is faster.
+
+    Parameters
+    ----------
+    device : str
+        A resolved device (see :func:`resolve_device`).
+
+    Returns
+    -------
+    native : bool
+    """
+    device = str(device)
+    if device.startswith("cuda"):
+        return True
+    if device != "cpu":
+        return False
+    try:  # a private helper of torch.cpu; absent or failing means "not known to be native"
+        return bool(torch.cpu._is_amx_tile_supported())
+    except Exception:  # pragma: no cover - depends on the torch build
+        return False
+
+
+def resolve_precision(precision, device):
+    """``"bfloat16"`` or ``"float32"``: what a network on ``device`` computes in.
+
+    Parameters
+    ----------
+    precision : {"auto", "float32", "bfloat16"}
+        ``"auto"`` is bfloat16 autocast where the device computes it natively
+        (:func:`native_bfloat16`), float32 elsewhere.
+    device : str
+        A resolved device.
+
+    Returns
+    -------
+    precision : str
+    """
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16(device) else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(
+            f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}.")
+    return precision

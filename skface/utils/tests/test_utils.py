@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from skface.utils import check_image_array, check_seed, resolve_device, torch_seeded
+from skface.utils import (check_image_array, check_seed, native_bfloat16, resolve_device,
+                          resolve_precision, torch_seeded)
 
 
 def test_layouts_are_normalised_to_nchw():
@@ -60,3 +61,19 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_resolve_precision(monkeypatch):
+    assert native_bfloat16("cuda") and native_bfloat16("cuda:1")
+    assert not native_bfloat16("mps")
+    assert resolve_precision("auto", "cuda") == "bfloat16"
+    assert resolve_precision("float32", "cuda") == "float32"
+    assert resolve_precision("bfloat16", "cpu") == "bfloat16"
+    # "auto" on a CPU follows whether it has AMX tile units
+    for has_amx in (True, False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: has_amx)
+        assert native_bfloat16("cpu") is has_amx
+        assert resolve_precision("auto", "cpu") == ("bfloat16" if has_amx else "float32")
+    with pytest.raises(ValueError, match="precision must be 'auto', 'float32' or 'bfloat16', "
+                                         "got 'half'"):
+        resolve_precision("half", "cpu")
