@@ -96,6 +96,8 @@ def run_seed(data, seed, args):
         pipe.set_params(load__memory=args.memory)
     if args.max_epochs:
         pipe.set_params(clf__max_epochs=args.max_epochs)
+    if args.views:
+        pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views))
     if args.members:
         pipe.set_params(clf__n_members=args.members)
     fit_params = {}
@@ -200,6 +202,9 @@ def main(argv=None):
     p.add_argument("--max-epochs", type=int, default=None, help="override (quick runs only)")
     p.add_argument("--members", type=int, default=None,
                    help="override the number of networks averaged (lever measurements)")
+    p.add_argument("--views", type=float, nargs="+", default=None,
+                   help="override the networks' zoom factors, one network each (lever "
+                        "measurements)")
     p.add_argument("--memory", default=None, help="ImageLoader cache folder")
     p.add_argument("--json", default=None, help="write the per-seed rows here")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")

@@ -22,8 +22,9 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     # three networks, probabilities averaged, each looking at its own view of the face: the
     # whole image, its middle 3/4 and its middle half, all resized to the same side (half the
     # loaded size). Views make the networks' mistakes differ far more than seeds alone do
-    # (benchmarks/RESULTS.md, "Multi-view ensembles"); about 19 minutes on 2 CPU cores for the
-    # 1,883 development training faces, over the 15-minute goal (n_members=2: about 12.5)
+    # (benchmarks/RESULTS.md, "Multi-view ensembles"). For the 1,883 development training
+    # faces on 2 CPU cores: about 5 minutes where bfloat16 is native (precision="auto" on a
+    # CPU with Intel AMX), 11 in float32 on the same machine, up to 19 when it is loaded
     n_members=3,
     views=(1.0, 4 / 3, 2.0),
     max_epochs=30,

@@ -47,6 +47,9 @@ def add_arguments(p):
                    "epoch (default: the recommended setting, on)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="auto: bfloat16 where the hardware computes it natively (CUDA, CPUs "
+                   "with Intel AMX), float32 elsewhere")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 
@@ -76,7 +79,7 @@ def read_split(manifest, split):
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
                   max_epochs=None, batch_size=None, members=None, early_stopping=None,
-                  seed=0, device="auto", verbose=1):
+                  seed=0, device="auto", precision="auto", verbose=1):
     """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
 
     The recipe is the library's (:func:`skface.make_recommended_pipeline`); only the given
@@ -85,7 +88,8 @@ def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
     """
     import skface
 
-    over = {"random_state": seed, "device": device, "verbose": verbose}
+    over = {"random_state": seed, "device": device, "precision": precision,
+            "verbose": verbose}
     if early_stopping is not None:
         over["early_stopping"] = early_stopping
     if attention is not None:
@@ -151,7 +155,7 @@ def run(args):
                  gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
                  batch_size=args.batch_size, members=args.members,
                  early_stopping=args.early_stopping, seed=args.seed,
-                 device=args.device, verbose=0 if args.quiet else 2)
+                 device=args.device, precision=args.precision, verbose=0 if args.quiet else 2)
     clf = pipe.steps[-1][1]
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}
     vl, va = best.get("valid_loss"), best.get("valid_accuracy")

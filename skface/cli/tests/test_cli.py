@@ -144,9 +144,10 @@ def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
     out = tmp_path / "ensemble"
     assert main(["train", "--manifest", str(workflow["manifest"]), "--out", str(out),
                  "--size", "16", "--max-epochs", "2", "--batch-size", "8", "--members", "2",
-                 "--device", "cpu", "--quiet"]) == 0
+                 "--device", "cpu", "--precision", "float32", "--quiet"]) == 0
     loaded = FaceCNNClassifier.load(out)
     assert loaded.n_members == 2 and len(loaded.members_) == 2
+    assert loaded.precision == "float32" and loaded.precision_ == "float32"
 
 
 def test_evaluate_on_manifest(workflow, capsys):
