@@ -85,8 +85,8 @@ class _ImageDataset(torch.utils.data.Dataset):
 
 
 class _Collate:
-    """Turns a fetched batch into float32 (uint8 / 255), cuts a network's view out of it
-    (``zoom``, ``view_size``: see :func:`skface.nn.crop_view`) and augments it when training."""
+    """Turns a fetched batch into float32 (uint8 / 255), augments it when training, then cuts a
+    network's view out of it (``zoom``, ``view_size``: see :func:`skface.nn.crop_view`)."""
 
     def __init__(self, augment=None, rng=None, zoom=1.0, view_size=None):
         self.augment = augment
@@ -104,9 +104,9 @@ class _Collate:
             xb = xb.float().div_(255.0)
         else:
             xb = xb.float()
-        xb = crop_view(xb, self.zoom, self.view_size)
         if self.augment is not None:
             xb = self.augment.augment_batch(xb, self.rng)
+        xb = crop_view(xb, self.zoom, self.view_size)
         return xb.contiguous(), yb
 
 
@@ -262,8 +262,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         at 1.3 and 2 times that detail, for the cost of three 64 px networks. Networks that
         look at different views make more different mistakes than networks that differ only
         by seed, so their average gains more. None: every network sees the whole image.
-        In training the view is cut out of each batch before ``augment`` runs, so
-        augmentation costs what it costs on ``view_size`` images.
+        In training, ``augment`` transforms the whole image and each network then cuts its
+        view out of the result.
     view_size : int, default=None
         Side of the square each view is resized to; None keeps the crop's own size.
     image_shape : tuple of int, default=None
@@ -727,9 +727,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     member=0):
         """Train network ``member`` from ``seed``; return the skorch net and a run summary."""
         kwargs = self._module_kwargs(member)
-        # The network trains on its view cut out of each batch before augmentation (so the
-        # augmentation works on the small view, not the whole image), and gets the view back
-        # once trained, so that it predicts from whole images. Weights are the same either way.
+        # The network trains on its view, cut out of each (augmented) batch by the collate
+        # function, and gets the view back once trained, so that it predicts from whole
+        # images. Augmentation runs on the whole image first: a re-crop, blur or JPEG
+        # re-encode happens to a photo, not to a part of it (and it scored better, see
+        # benchmarks/RESULTS.md, "Augment, then cut the view").
         zoom, view_size = kwargs.pop("zoom"), kwargs.pop("view_size")
         with torch_seeded(seed):
             module = FaceCNN(**kwargs)

@@ -85,8 +85,8 @@ def crop_view(x, zoom=1.0, view_size=None):
 
     Area averaging when shrinking, bilinear interpolation when enlarging; ``zoom=1`` with
     ``view_size=None`` returns ``x`` itself. This is what :meth:`FaceCNN.view` applies; the
-    estimator also calls it on training batches before augmentation, so that augmentation
-    runs on the smaller view.
+    estimator also calls it on (augmented) training and validation batches, so that the
+    network trains on its view alone.
     """
     top, left, h, w = view_box(*x.shape[-2:], zoom)
     if (h, w) != tuple(x.shape[-2:]):

@@ -463,13 +463,26 @@ class _ShapeRecorder:
         return X
 
 
-def test_views_are_cut_before_augmentation_and_validation():
+def test_views_are_cut_after_augmentation_and_for_validation():
+    import skface._classifier
+
     X, y = make_faces(96)  # 16 x 16 images
     recorder = _ShapeRecorder()
+    seen = set()
+
+    class Recording(skface._classifier.FaceCNN):
+        def forward_features(self, x):
+            seen.add((self.training, tuple(x.shape[1:])))
+            return super().forward_features(x)
+
     params = dict(TINY, views=(2,), view_size=4, tta=False, gamma=0.0, augment=recorder)
-    clf = FaceCNNClassifier(**params).fit(X[:64], y[:64], X_val=X[64:], y_val=y[64:])
-    # the augmenter works on the 4 x 4 view, never on the 16 x 16 image
-    assert recorder.shapes == {(3, 4, 4)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(skface._classifier, "FaceCNN", Recording)
+        clf = FaceCNNClassifier(**params).fit(X[:64], y[:64], X_val=X[64:], y_val=y[64:])
+    # training and validation batches reach the network already cut to its 4 x 4 view
+    assert seen == {(True, (3, 4, 4)), (False, (3, 4, 4))}
+    # the augmenter transforms the whole 16 x 16 image; the network trains on its 4 x 4 view
+    assert recorder.shapes == {(3, 16, 16)}
     assert clf.net_.module_.zoom == 2.0 and clf.net_.module_.view_size == 4
     # the validation loss of training was computed on the same view the fitted model uses
     proba = clf.predict_proba(X[64:])
