@@ -100,6 +100,8 @@ def run_seed(data, seed, args):
         pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views))
     if args.members:
         pipe.set_params(clf__n_members=args.members)
+    if args.precision:
+        pipe.set_params(clf__precision=args.precision)
     fit_params = {}
     if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
@@ -205,6 +207,8 @@ def main(argv=None):
     p.add_argument("--views", type=float, nargs="+", default=None,
                    help="override the networks' zoom factors, one network each (lever "
                         "measurements)")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
+                   help="override the classifier's precision (default: the recipe's, auto)")
     p.add_argument("--memory", default=None, help="ImageLoader cache folder")
     p.add_argument("--json", default=None, help="write the per-seed rows here")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
