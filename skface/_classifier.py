@@ -594,7 +594,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return mean, std
 
     def _make_net(self, module, device, criterion_kwargs, callbacks=(), train_split=None,
-                  collate=None, generator=None, valid_collate=None):
+                  collate=None, generator=None, valid_collate=None, bf16=False):
         pin = device.startswith("cuda")
         net = _Net(
             module=module,
@@ -617,15 +617,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             verbose=int(self.verbose),
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
         )
-        net.bf16 = resolve_precision(self.precision, device) == "bfloat16"
+        net.bf16 = bool(bf16)
         return net
 
     def _predicting_net(self, module, device):
         """A skorch net around trained ``module`` on ``device``, for prediction only."""
         self.precision_ = resolve_precision(self.precision, device)
-        if device.startswith("cuda") or self.precision_ == "bfloat16":
+        bf16 = self.precision_ == "bfloat16"
+        if device.startswith("cuda") or bf16:
             module = module.to(memory_format=torch.channels_last)
-        net = self._make_net(module, device, {"gamma": float(self.gamma)})
+        net = self._make_net(module, device, {"gamma": float(self.gamma)}, bf16=bf16)
         net.initialize()
         return net
 
@@ -711,7 +712,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         for k in range(int(self.n_members)):
             member_seed = seed if k == 0 else _member_seed(seed, k)
             net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
-                                           device, member_seed, k)
+                                           device, precision, member_seed, k)
             if record["n_epochs"] == 0 and members:  # stopped before its first epoch ended
                 break
             members.append((net, record))
@@ -720,11 +721,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             if self.verbose and int(self.n_members) > 1:
                 print(f"member {k + 1}/{int(self.n_members)}: {record['n_epochs']} epochs, "
                       f"kept epoch {record['best_epoch']}", flush=True)
-        self._finish_fit(members, device)
+        self._finish_fit(members, device, precision)
         return self
 
-    def _fit_member(self, train_ds, valid_ds, mean, std, criterion_kwargs, device, seed,
-                    member=0):
+    def _fit_member(self, train_ds, valid_ds, mean, std, criterion_kwargs, device, precision,
+                    seed, member=0):
         """Train network ``member`` from ``seed``; return the skorch net and a run summary."""
         kwargs = self._module_kwargs(member)
         # The network trains on its view, cut out of each (augmented) batch by the collate
@@ -737,8 +738,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             module = FaceCNN(**kwargs)
             module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
-            if device.startswith("cuda") or resolve_precision(self.precision,
-                                                              device) == "bfloat16":
+            bf16 = precision == "bfloat16"
+            if device.startswith("cuda") or bf16:
                 module = module.to(memory_format=torch.channels_last)
 
             callbacks = [("accuracy", _EpochAccuracy())]
@@ -767,7 +768,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             collate = _Collate(self.augment, np.random.default_rng(seed), zoom, view_size)
             net = self._make_net(module, device, criterion_kwargs, callbacks, train_split,
                                  collate, make_torch_generator(seed),
-                                 valid_collate=_Collate(zoom=zoom, view_size=view_size))
+                                 valid_collate=_Collate(zoom=zoom, view_size=view_size),
+                                 bf16=bf16)
             start = time.perf_counter()
             try:
                 net.fit(train_ds, y=None)
@@ -809,14 +811,14 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         }
         return net, record
 
-    def _finish_fit(self, members, device):
+    def _finish_fit(self, members, device, precision):
         first = members[0][1]
         self.members_ = [record for _, record in members]
         self.history_ = first["history"]
         self.n_epochs_ = first["n_epochs"]
         self.best_epoch_ = first["best_epoch"]
         self.fit_time_ = float(sum(record["fit_time"] for record in self.members_))
-        self.precision_ = resolve_precision(self.precision, device)
+        self.precision_ = precision
         self.interrupted_ = (any(record["interrupted"] for record in self.members_)
                              or len(members) < int(self.n_members))
         if len(members) == 1:
