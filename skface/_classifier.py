@@ -307,7 +307,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         What the network computes in, in training and prediction. ``"bfloat16"``: bfloat16
         autocast on channels-last tensors (weights, optimiser and loss stay float32).
         ``"auto"``: bfloat16 where the device computes it natively, on CUDA and on CPUs with
-        Intel AMX units (Xeon 4th generation and later; about 3x faster training on 2 cores
+        Intel AMX units (Xeon 4th generation and later; 2-3x faster training on 2 cores
         there), float32 elsewhere (see :func:`skface.utils.native_bfloat16`). Results differ
         from float32 in the last digits, so a model can score slightly differently on
         machines of the two kinds. ``"float32"`` computes in full precision everywhere.
