@@ -596,6 +596,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def _make_net(self, module, device, criterion_kwargs, callbacks=(), train_split=None,
                   collate=None, generator=None, valid_collate=None, bf16=False):
         pin = device.startswith("cuda")
+        if pin or bf16:  # the memory layout cuDNN and oneDNN's bf16 kernels want
+            module = module.to(memory_format=torch.channels_last)
         net = _Net(
             module=module,
             criterion=FocalLoss,
@@ -623,10 +625,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def _predicting_net(self, module, device):
         """A skorch net around trained ``module`` on ``device``, for prediction only."""
         self.precision_ = resolve_precision(self.precision, device)
-        bf16 = self.precision_ == "bfloat16"
-        if device.startswith("cuda") or bf16:
-            module = module.to(memory_format=torch.channels_last)
-        net = self._make_net(module, device, {"gamma": float(self.gamma)}, bf16=bf16)
+        net = self._make_net(module, device, {"gamma": float(self.gamma)},
+                             bf16=self.precision_ == "bfloat16")
         net.initialize()
         return net
 
@@ -738,9 +738,6 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             module = FaceCNN(**kwargs)
             module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
-            bf16 = precision == "bfloat16"
-            if device.startswith("cuda") or bf16:
-                module = module.to(memory_format=torch.channels_last)
 
             callbacks = [("accuracy", _EpochAccuracy())]
             n_batches = len(_TailMergingBatchSampler(len(train_ds), int(self.batch_size), None))
@@ -769,7 +766,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             net = self._make_net(module, device, criterion_kwargs, callbacks, train_split,
                                  collate, make_torch_generator(seed),
                                  valid_collate=_Collate(zoom=zoom, view_size=view_size),
-                                 bf16=bf16)
+                                 bf16=precision == "bfloat16")
             start = time.perf_counter()
             try:
                 net.fit(train_ds, y=None)
