@@ -24,7 +24,7 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     # loaded size). Views make the networks' mistakes differ far more than seeds alone do
     # (benchmarks/RESULTS.md, "Multi-view ensembles"). For the 1,883 development training
     # faces on 2 CPU cores: about 5 minutes where bfloat16 is native (precision="auto" on a
-    # CPU with Intel AMX), 11 in float32 on the same machine, up to 19 when it is loaded
+    # CPU with Intel AMX), 12 in float32 on the same machine, up to 19 when it is loaded
     n_members=3,
     views=(1.0, 4 / 3, 2.0),
     max_epochs=30,
