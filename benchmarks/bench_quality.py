@@ -20,6 +20,7 @@ Usage::
     PYTHONPATH=. python benchmarks/bench_quality.py
     PYTHONPATH=. python benchmarks/bench_quality.py --seeds 0 --data /path/to/faces
     PYTHONPATH=. python benchmarks/bench_quality.py --json results.json
+    PYTHONPATH=. python benchmarks/bench_quality.py --set clf__weight_decay=0.05  # a lever
     PYTHONPATH=. python benchmarks/bench_quality.py --spectrum   # classical baselines
     PYTHONPATH=. python benchmarks/bench_quality.py --residual
 
@@ -51,11 +52,26 @@ from skface.metrics import evaluate  # noqa: E402
 
 
 def find_data(arg):
-    for cand in (arg, os.environ.get("SKFACE_FACES_DIR"),
-                 ROOT / ".." / "shared" / "data" / "faces"):
+    """The faces folder: ``arg`` when given (and only it), else ``SKFACE_FACES_DIR``, else
+    ``../shared/data/faces``; None when the chosen one has no ``real/`` and ``fake/``."""
+    cands = [arg] if arg else [os.environ.get("SKFACE_FACES_DIR"),
+                               ROOT / ".." / "shared" / "data" / "faces"]
+    for cand in cands:
         if cand and (Path(cand) / "real").is_dir() and (Path(cand) / "fake").is_dir():
             return Path(cand).resolve()
     return None
+
+
+def pipeline_param(text):
+    """``"clf__weight_decay=0.05"`` -> ``("clf__weight_decay", 0.05)``, for ``--set``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected PARAM=VALUE, got {text!r}")
+    try:
+        value = json.loads(value)
+    except json.JSONDecodeError:
+        pass
+    return name, tuple(value) if isinstance(value, list) else value
 
 
 def cpu_seconds():
@@ -102,6 +118,8 @@ def run_seed(data, seed, args):
         pipe.set_params(clf__n_members=args.members)
     if args.precision:
         pipe.set_params(clf__precision=args.precision)
+    if args.set:
+        pipe.set_params(**args.set)
     fit_params = {}
     if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
@@ -209,6 +227,9 @@ def main(argv=None):
                         "measurements)")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
                    help="override the classifier's precision (default: the recipe's, auto)")
+    p.add_argument("--set", nargs="+", default=None, metavar="PARAM=VALUE", type=pipeline_param,
+                   help="override any pipeline parameter, e.g. clf__weight_decay=0.05 "
+                        "(values are read as JSON where they parse, else as strings)")
     p.add_argument("--memory", default=None, help="ImageLoader cache folder")
     p.add_argument("--json", default=None, help="write the per-seed rows here")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -222,6 +243,8 @@ def main(argv=None):
                    help="image side of the classical baselines")
     p.add_argument("--verbose", type=int, default=0)
     args = p.parse_args(argv)
+    if args.set:
+        args.set = dict(args.set)
     if args.summarise:
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
         return 0
@@ -229,7 +252,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     data_dir = find_data(args.data)
     if data_dir is None:
-        print("bench_quality: no face folder found (use --data or SKFACE_FACES_DIR).")
+        where = (f"{args.data} has no real/ and fake/ folders" if args.data
+                 else "no face folder found")
+        print(f"bench_quality: {where} (use --data or SKFACE_FACES_DIR).")
         return 1
     with warnings.catch_warnings():
         warnings.simplefilter("default")
