@@ -837,12 +837,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
 
-    def _logproba(self, X):
+    def _logproba(self, X, net=None):
         check_is_fitted(self)
         X = self._check_X(X, fitted=True)
         views = [False, True] if self.tta else [False]
         probas = []
-        net = self.net_
+        net = self.net_ if net is None else net
         # a DataLoader draws its base seed from the global generator: keep that untouched
         with torch.random.fork_rng(devices=[]):
             for flip in views:
@@ -864,6 +864,35 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
         return self._logproba(X)
+
+    def member_proba(self, X):
+        """Class probabilities of each network of the ensemble on its own.
+
+        :meth:`predict_proba` is their mean over the networks. Use it to see what each view
+        (``views``) or seed contributes, or to score sub-ensembles without training again.
+
+        Parameters
+        ----------
+        X : array-like
+            Images, as for :meth:`predict_proba`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_members, n_samples, n_classes)
+            ``proba[k]`` is network ``k``'s :meth:`predict_proba` (with ``tta``, its mean
+            over the image and its mirror); ``n_members`` is ``len(members_)``, which is 1
+            for a single network.
+        """
+        check_is_fitted(self)
+        module = self.net_.module_
+        members = module.members if isinstance(module, ProbabilityAverage) else [module]
+        out = []
+        for member in members:
+            net = self._make_net(member, self.net_.device, {"gamma": float(self.gamma)},
+                                 bf16=self.precision_ == "bfloat16")
+            net.initialize()
+            out.append(np.exp(self._logproba(X, net)))
+        return np.stack(out)
 
     def decision_function(self, X):
         """Confidence scores.

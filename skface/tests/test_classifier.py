@@ -251,6 +251,17 @@ def test_ensemble_averages_member_probabilities(tmp_path):
             for m in module.members], axis=0)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(clf.predict_proba(X), single.predict_proba(X))
+    # each network's own probabilities: their mean is predict_proba, and the first one is the
+    # single network's
+    per_member = clf.member_proba(X)
+    assert per_member.shape == (3, len(X), 2)
+    np.testing.assert_allclose(per_member.mean(0), clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(per_member[0], single.predict_proba(X), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(per_member[1], per_member[0])
+    np.testing.assert_allclose(single.member_proba(X), single.predict_proba(X)[None],
+                               rtol=1e-6)
+    with pytest.raises(NotFittedError):
+        FaceCNNClassifier().member_proba(X)
     # persistence keeps every network
     loaded = FaceCNNClassifier.load(clf.save(tmp_path / "ens"))
     assert len(loaded.members_) == 3
