@@ -888,9 +888,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         members = module.members if isinstance(module, ProbabilityAverage) else [module]
         out = []
         for member in members:
-            net = self._make_net(member, self.net_.device, {"gamma": float(self.gamma)},
-                                 bf16=self.precision_ == "bfloat16")
-            net.initialize()
+            net = self._predicting_net(member, self.net_.device)
             out.append(np.exp(self._logproba(X, net)))
         return np.stack(out)
 
