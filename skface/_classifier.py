@@ -622,11 +622,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         net.bf16 = bool(bf16)
         return net
 
-    def _predicting_net(self, module, device):
-        """A skorch net around trained ``module`` on ``device``, for prediction only."""
-        self.precision_ = resolve_precision(self.precision, device)
+    def _predicting_net(self, module, device, precision):
+        """A skorch net around trained ``module`` on ``device``, computing in ``precision``
+        (resolved), for prediction only."""
         net = self._make_net(module, device, {"gamma": float(self.gamma)},
-                             bf16=self.precision_ == "bfloat16")
+                             bf16=precision == "bfloat16")
         net.initialize()
         return net
 
@@ -822,7 +822,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             self.net_ = members[0][0]
         else:
             self.net_ = self._predicting_net(
-                ProbabilityAverage([net.module_ for net, _ in members]), device)
+                ProbabilityAverage([net.module_ for net, _ in members]), device, precision)
         self.n_params_ = _count_params(self.net_.module_)
         if self.interrupted_:
             last = self.members_[-1]
@@ -837,12 +837,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- predict
 
-    def _logproba(self, X, net=None):
+    def _logproba(self, X):
         check_is_fitted(self)
-        X = self._check_X(X, fitted=True)
+        return self._net_logproba(self.net_, self._check_X(X, fitted=True))
+
+    def _net_logproba(self, net, X):
+        """Log-probabilities of skorch ``net`` on checked images ``X`` (with ``tta``, the mean
+        over the image and its mirror)."""
         views = [False, True] if self.tta else [False]
         probas = []
-        net = self.net_ if net is None else net
         # a DataLoader draws its base seed from the global generator: keep that untouched
         with torch.random.fork_rng(devices=[]):
             for flip in views:
@@ -884,13 +887,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             for a single network.
         """
         check_is_fitted(self)
+        X = self._check_X(X, fitted=True)
         module = self.net_.module_
         members = module.members if isinstance(module, ProbabilityAverage) else [module]
-        out = []
-        for member in members:
-            net = self._predicting_net(member, self.net_.device)
-            out.append(np.exp(self._logproba(X, net)))
-        return np.stack(out)
+        return np.stack([
+            np.exp(self._net_logproba(
+                self._predicting_net(member, self.net_.device, self.precision_), X))
+            for member in members])
 
     def decision_function(self, X):
         """Confidence scores.
@@ -1043,7 +1046,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             module.load_state_dict(state)
         except Exception as exc:  # torch raises many types for damaged files
             raise ValueError(f"{weights_path} could not be loaded: {exc}") from None
-        est.net_ = est._predicting_net(module, resolve_device(device))
+        device = resolve_device(device)
+        est.precision_ = resolve_precision(est.precision, device)
+        est.net_ = est._predicting_net(module, device, est.precision_)
         est.n_params_ = _count_params(module)
         return est
 
