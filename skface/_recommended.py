@@ -11,6 +11,9 @@ from ._classifier import FaceCNNClassifier
 #: Parameters of :class:`FaceCNNClassifier` in the recommended recipe (see
 #: ``benchmarks/RESULTS.md``, "Detection quality", for the measurements behind each choice).
 RECOMMENDED_CLASSIFIER_PARAMS = dict(
+    # width 48 and SE attention were measured level with this network on all three seeds;
+    # two convolutions per block fitted the development sources better but cost 1.6x and
+    # caught fewer fakes of an unseen generator (benchmarks/RESULTS.md, "fifth round")
     width=32,
     depth=4,
     convs_per_block=1,
