@@ -146,20 +146,33 @@ def _train_loader(dataset, batch_size, generator=None, **kwargs):
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **kwargs)
 
 
-class _WarmupEarlyStopping(EarlyStopping):
-    """skorch's ``EarlyStopping``, except that the first ``warmup_epochs`` epochs count no misses.
+def _high_lr_epochs(lr_schedule, max_epochs):
+    """Number of epochs at the start of a fit whose learning rate is at least half its peak.
 
-    A one-cycle schedule raises the learning rate over its first 30 % of steps, and the
-    validation loss often rises with it; those epochs say nothing about whether training has
+    One-cycle: the warm-up (30 % of the steps) and the first half of the cosine annealing that
+    follows, 65 % of ``max_epochs`` in all. Cosine (per epoch, from ``lr`` to 0): the first
+    half. A constant learning rate (``None``): none.
+    """
+    share = {"onecycle": _ONECYCLE_WARMUP + (1 - _ONECYCLE_WARMUP) / 2, "cosine": 0.5}
+    return math.ceil(share.get(lr_schedule, 0.0) * int(max_epochs))
+
+
+class _AnnealedEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping``, except that the first ``grace_epochs`` epochs count no misses.
+
+    While a schedule holds the learning rate high (a one-cycle warm-up and the start of its
+    annealing), the validation loss jumps from epoch to epoch and the lowest losses of a run
+    come later, once the rate has come down (``benchmarks/RESULTS.md``, "Early stopping while
+    the learning rate is high"); misses in those epochs say nothing about whether training has
     stopped improving. The best epoch is still tracked (and restored) over all epochs.
     """
 
-    def __init__(self, *args, warmup_epochs=0, **kwargs):
+    def __init__(self, *args, grace_epochs=0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.warmup_epochs = warmup_epochs
+        self.grace_epochs = grace_epochs
 
     def on_epoch_end(self, net, **kwargs):
-        if len(net.history) > self.warmup_epochs:
+        if len(net.history) > self.grace_epochs:
             return super().on_epoch_end(net, **kwargs)
         patience, self.patience = self.patience, -1  # misses_ never equals -1: no stop
         try:
@@ -292,8 +305,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Stop when the validation loss has not improved for ``n_iter_no_change`` epochs and
         restore the best epoch's weights. The validation data are ``X_val, y_val`` when given
         to :meth:`fit`, otherwise a stratified ``validation_fraction`` of ``X``.
-        With the one-cycle schedule, the epochs of its warm-up (the first 30 % of
-        ``max_epochs``, while the learning rate rises) count no misses.
+        While the learning-rate schedule holds the rate at half its peak or more (the first
+        65 % of ``max_epochs`` with one-cycle, the first half with cosine), epochs count no
+        misses; the best epoch is chosen over all epochs.
     validation_fraction : float, default=0.15
         Share of ``X`` held out when early stopping without ``X_val``.
     n_iter_no_change : int, default=5
@@ -752,12 +766,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     T_max=int(self.max_epochs), step_every="epoch")))
             stopper = None
             if valid_ds is not None and self.early_stopping:
-                warmup = (math.ceil(_ONECYCLE_WARMUP * int(self.max_epochs))
-                          if self.lr_schedule == "onecycle" else 0)
-                stopper = _WarmupEarlyStopping(
+                stopper = _AnnealedEarlyStopping(
                     monitor="valid_loss", patience=int(self.n_iter_no_change),
                     threshold=float(self.tol), threshold_mode="abs", load_best=True,
-                    warmup_epochs=warmup)
+                    grace_epochs=_high_lr_epochs(self.lr_schedule, self.max_epochs))
                 callbacks.append(("early_stopping", stopper))
             if self.verbose and int(self.verbose) >= 2:
                 callbacks.append(("progress", ProgressBar()))

@@ -76,15 +76,15 @@ def test_early_stopping_on_plateau_restores_best_epoch():
     assert loss == pytest.approx(min(valid), rel=1e-4)
 
 
-def test_warmup_epochs_count_no_early_stopping_misses():
+def test_high_learning_rate_epochs_count_no_early_stopping_misses():
     from types import SimpleNamespace
 
     from skorch.history import History
 
-    from skface._classifier import _WarmupEarlyStopping
+    from skface._classifier import _AnnealedEarlyStopping, _high_lr_epochs
 
-    def stop_and_best(losses, warmup, patience=2):
-        cb = _WarmupEarlyStopping(patience=patience, warmup_epochs=warmup, load_best=False)
+    def stop_and_best(losses, grace, patience=2):
+        cb = _AnnealedEarlyStopping(patience=patience, grace_epochs=grace, load_best=False)
         net = SimpleNamespace(history=History(), verbose=0)
         cb.on_train_begin(net)
         for epoch, loss in enumerate(losses, 1):
@@ -97,14 +97,33 @@ def test_warmup_epochs_count_no_early_stopping_misses():
                 return epoch, cb.best_epoch_
         return len(losses), cb.best_epoch_
 
-    # the loss rises while a one-cycle warm-up raises the learning rate, then falls below
+    # the loss jumps while the learning rate is high, then falls below its early values
     losses = [1.0, 1.2, 1.3, 1.4, 0.9, 0.95, 0.97, 0.99]
-    assert stop_and_best(losses, warmup=0) == (3, 1)
-    assert stop_and_best(losses, warmup=4) == (7, 5)
-    # a 20-epoch one-cycle fit: 6 warm-up epochs never stop it, whatever the patience
+    assert stop_and_best(losses, grace=0) == (3, 1)
+    assert stop_and_best(losses, grace=4) == (7, 5)
+    # the best epoch is chosen over all epochs, grace epochs included
+    assert stop_and_best([0.5, 1.2, 1.3, 1.4, 0.9, 0.95], grace=4) == (6, 1)
+
+    # one-cycle: lr >= half its peak for the 30 % warm-up and half the annealing after it
+    assert _high_lr_epochs("onecycle", 30) == 20
+    assert _high_lr_epochs("onecycle", 20) == 13
+    assert _high_lr_epochs("cosine", 30) == 15
+    assert _high_lr_epochs(None, 30) == 0
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), max_lr=1.0,
+        total_steps=30 * 10, pct_start=0.3)
+    lrs = []
+    for _ in range(30 * 10):
+        lrs.append(sched.get_last_lr()[0])
+        sched.optimizer.step()
+        sched.step()
+    epoch_start = np.asarray(lrs[::10])  # the rate at the first step of each epoch
+    assert epoch_start[19] >= 0.5 > epoch_start[20]  # epochs 1-20 start at half the peak or more
+
+    # a 20-epoch one-cycle fit: its first 13 epochs never stop it, whatever the patience
     X, y = make_faces(64)
     clf = FaceCNNClassifier(**{**TINY, "max_epochs": 20, "n_iter_no_change": 1}).fit(X, y)
-    assert clf.n_epochs_ >= 7
+    assert clf.n_epochs_ >= 14
 
 
 def test_no_validation_without_early_stopping():
