@@ -162,9 +162,9 @@ class _AnnealedEarlyStopping(EarlyStopping):
 
     While a schedule holds the learning rate high (a one-cycle warm-up and the start of its
     annealing), the validation loss jumps from epoch to epoch and the lowest losses of a run
-    come later, once the rate has come down (``benchmarks/RESULTS.md``, "Early stopping while
-    the learning rate is high"); misses in those epochs say nothing about whether training has
-    stopped improving. The best epoch is still tracked (and restored) over all epochs.
+    come later, once the rate has come down (``benchmarks/RESULTS.md``, "sixth round"); misses
+    in those epochs say nothing about whether training has stopped improving. The best epoch
+    is still tracked (and restored) over all epochs.
     """
 
     def __init__(self, *args, grace_epochs=0, **kwargs):

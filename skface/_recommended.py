@@ -40,8 +40,7 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     # stop on the protocol's validation loss, keeping the epoch with the lowest; misses count
     # only once the one-cycle learning rate is below half its peak (after epoch 20 of 30).
     # Patience 5 then stopped networks at epoch 25 while the loss was still falling, and lost
-    # 1.1 points of test accuracy (benchmarks/RESULTS.md, "Early stopping while the learning
-    # rate is high")
+    # 1.5 points of test accuracy (benchmarks/RESULTS.md, "sixth round")
     early_stopping=True,
     n_iter_no_change=10,
 )
