@@ -1,0 +1,60 @@
+"""The quality benchmark's leave-sources-out option, on the offline demo faces."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from skface.datasets import load_demo_faces
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "benchmarks" / "bench_quality.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    if not SCRIPT.is_file():
+        pytest.skip("benchmarks/ is not next to this installed package")
+    spec = importlib.util.spec_from_file_location("bench_quality", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    """Demo faces in two real and two fake source folders."""
+    root = tmp_path_factory.mktemp("faces")
+    load_demo_faces(n_fake_per_generator=40, out_dir=root)
+    other = root / "real" / "lfw-b"
+    other.mkdir()
+    for path in sorted((root / "real" / "lfw").iterdir())[::3]:
+        shutil.move(str(path), other / path.name)
+    return root
+
+
+def test_hold_out_scores_unseen_sources_apart(bench, faces, tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs", "1",
+                     "--hold-out", "lfw-b", "resize-conv", "--json", str(out)])
+    assert rc == 0
+    (row,) = json.loads(out.read_text())
+    n_held = len(list((faces / "real" / "lfw-b").iterdir())) + 40
+    assert row["n_unseen"] == n_held
+    assert row["held_out"] == ["lfw-b", "resize-conv"]
+    assert set(row["unseen_per_source"]) == {"lfw-b", "resize-conv"}
+    # the held-out images are in none of the protocol's parts
+    assert row["n_train"] + row["n_val"] + row["n_test"] == 100 + 80 - n_held
+    assert set(row["per_source"]) == {"lfw", "tconv"}
+    assert 0.0 <= row["unseen_accuracy"] <= 1.0 and 0.0 <= row["unseen_roc_auc"] <= 1.0
+    text = capsys.readouterr().out
+    assert f"held-out sources, {n_held} images" in text
+    assert "per-source held-out accuracy" in text
+
+
+def test_hold_out_rejects_unknown_source(bench, faces, capsys):
+    rc = bench.main(["--data", str(faces), "--seeds", "0", "--hold-out", "nope"])
+    assert rc == 1
+    assert "unknown source(s) ['nope']" in capsys.readouterr().out
