@@ -304,6 +304,13 @@ def main(argv=None):
         if args.baseline:
             print("bench_quality: --hold-out applies to the CNN recipe, not the baselines.")
             return 1
+        held_labels = set(data.target[np.isin(data.source, args.hold_out)].tolist())
+        if len(held_labels) < 2:
+            print("bench_quality: --hold-out needs at least one real and one fake source (the "
+                  "held-out images are scored with accuracy and ROC-AUC, which need both "
+                  "classes); add a source of the other class, or use "
+                  "skface.experiments.cross_source_evaluate for one source at a time.")
+            return 1
     print(f"{len(data.target)} images from {data_dir} "
           f"({int((data.target == 0).sum())} real, {int((data.target == 1).sum())} fake)")
     rows = []

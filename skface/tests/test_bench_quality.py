@@ -54,6 +54,12 @@ def test_hold_out_scores_unseen_sources_apart(bench, faces, tmp_path, capsys):
     assert "per-source held-out accuracy" in text
 
 
+def test_hold_out_needs_both_classes(bench, faces, capsys):
+    rc = bench.main(["--data", str(faces), "--seeds", "0", "--hold-out", "resize-conv"])
+    assert rc == 1
+    assert "needs at least one real and one fake source" in capsys.readouterr().out
+
+
 def test_hold_out_rejects_unknown_source(bench, faces, capsys):
     rc = bench.main(["--data", str(faces), "--seeds", "0", "--hold-out", "nope"])
     assert rc == 1
