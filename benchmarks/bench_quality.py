@@ -230,20 +230,21 @@ def summarise(rows, title="Recommended configuration"):
                       ("ref_step_ms", "reference step (ms)")):
         m, sd = ms(key)
         print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
-    for prefix, name in (("", "test"), ("unseen_", "held-out")):
-        if prefix and not all(prefix + "accuracy" in r for r in rows):
-            continue
-        if prefix:
-            for key, label in (("unseen_accuracy", "held-out accuracy"),
-                               ("unseen_roc_auc", "held-out ROC-AUC")):
-                m, sd = ms(key)
-                print(f"  {label:<20} {m:8.3f} +- {sd:.3f}")
+
+    def per_source(key, name):
         print(f"  per-source {name} accuracy:")
-        for s in rows[0][prefix + "per_source"]:
-            vals = [r[prefix + "per_source"][s] for r in rows
-                    if r[prefix + "per_source"].get(s) is not None]
+        for s in rows[0][key]:
+            vals = [r[key][s] for r in rows if r[key].get(s) is not None]
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
             print(f"    {s:<24} {statistics.mean(vals):.3f} +- {sd:.3f}")
+
+    per_source("per_source", "test")
+    if all("unseen_accuracy" in r for r in rows):  # --hold-out runs
+        for key, name in (("unseen_accuracy", "held-out accuracy"),
+                          ("unseen_roc_auc", "held-out ROC-AUC")):
+            m, sd = ms(key)
+            print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
+        per_source("unseen_per_source", "held-out")
 
 
 def main(argv=None):
@@ -296,10 +297,11 @@ def main(argv=None):
         data = load_faces(data_dir / "real", data_dir / "fake", source_from="subfolder",
                           progress=False)
     if args.hold_out:
-        unknown = sorted(set(args.hold_out) - set(np.asarray(data.source).tolist()))
+        sources = set(np.asarray(data.source).tolist())
+        unknown = sorted(set(args.hold_out) - sources)
         if unknown:
             print(f"bench_quality: --hold-out names unknown source(s) {unknown}; the sources "
-                  f"are {sorted(set(np.asarray(data.source).tolist()))}.")
+                  f"are {sorted(sources)}.")
             return 1
         if args.baseline:
             print("bench_quality: --hold-out applies to the CNN recipe, not the baselines.")
