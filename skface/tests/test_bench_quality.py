@@ -64,3 +64,27 @@ def test_hold_out_rejects_unknown_source(bench, faces, capsys):
     rc = bench.main(["--data", str(faces), "--seeds", "0", "--hold-out", "nope"])
     assert rc == 1
     assert "unknown source(s) ['nope']" in capsys.readouterr().out
+
+
+def test_balance_resamples_train_and_val_but_not_test(bench, faces, tmp_path):
+    rows = {}
+    for balance in ("none", "undersample"):
+        out = tmp_path / f"{balance}.json"
+        rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32",
+                         "--max-epochs", "1", "--balance", balance, "--json", str(out)])
+        assert rc == 0
+        (rows[balance],) = json.loads(out.read_text())
+    none, under = rows["none"], rows["undersample"]
+    assert none["balance"] == "none" and under["balance"] == "undersample"
+    # 100 real and 80 fake demo faces: the training part is imbalanced until resampled
+    assert none["n_train_fake"] < none["n_train"] - none["n_train_fake"]
+    assert under["n_train"] == 2 * under["n_train_fake"] < none["n_train"]
+    assert under["n_val"] <= none["n_val"]
+    assert under["n_test"] == none["n_test"]
+    assert under["per_source_n"] == none["per_source_n"]
+
+
+def test_balance_is_refused_for_the_baselines(bench, faces, capsys):
+    rc = bench.main(["--data", str(faces), "--spectrum", "--balance", "undersample"])
+    assert rc == 1
+    assert "--balance applies to the CNN recipe" in capsys.readouterr().out
