@@ -20,7 +20,7 @@ way ``skface build`` does by default (:func:`skface.datasets.balance_indices`, s
 data set with the CLI (on the shared faces, which hold no duplicates, the three parts are then
 exactly those of ``build_dataset(..., random_state=seed)``; checked for seed 0). The test part
 is never resampled, so the rows pair with ``--balance none`` (the default: every training
-image, 61 % of them real on the shared faces).
+image, 59 % of them real on the shared faces).
 
 Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
 CPU time of the training process (user + system, all threads) is printed beside the wall time,
