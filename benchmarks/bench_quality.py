@@ -20,7 +20,9 @@ way ``skface build`` does by default (:func:`skface.datasets.balance_indices`, s
 data set with the CLI (on the shared faces, which hold no duplicates, the three parts are then
 exactly those of ``build_dataset(..., random_state=seed)``; checked for seed 0). The test part
 is never resampled, so the rows pair with ``--balance none`` (the default: every training
-image, 59 % of them real on the shared faces).
+image, 59 % of them real on the shared faces). Early stopping watches the resampled validation
+part, as ``skface train`` would; the validation scores are computed on every validation image
+once, so that they pair too.
 
 Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
 CPU time of the training process (user + system, all threads) is printed beside the wall time,
@@ -124,6 +126,7 @@ def run_seed(data, seed, args):
     held = np.isin(data.source, args.hold_out or [])
     if held.any():  # the sources to generalise to: out of all three parts, scored on their own
         train, val, test = (idx[~held[idx]] for idx in (train, val, test))
+    val_scored = val  # validation scores: every validation image once, resampled or not
     if args.balance != "none":  # as build_dataset resamples: train with seed + 1, val seed + 2
         train, val = (part[balance_indices(data.target[part], balance=args.balance,
                                            random_state=seed + k + 1)]
@@ -150,10 +153,12 @@ def run_seed(data, seed, args):
     pipe.fit(files[train], data.target[train], **fit_params)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     ref_step = (ref_before + reference_step_ms()) / 2
-    res_val = evaluate(pipe, files[val], data.target[val], sources=data.source[val])
+    res_val = evaluate(pipe, files[val_scored], data.target[val_scored],
+                       sources=data.source[val_scored])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
     row = {
-        "seed": seed, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+        "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),
+        "n_test": len(test),
         "balance": args.balance, "n_train_fake": int(data.target[train].sum()),
         "val_accuracy": res_val.accuracy, "val_roc_auc": res_val.roc_auc,
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,

@@ -80,6 +80,8 @@ def test_balance_resamples_train_and_val_but_not_test(bench, faces, tmp_path):
     assert none["n_train_fake"] < none["n_train"] - none["n_train_fake"]
     assert under["n_train"] == 2 * under["n_train_fake"] < none["n_train"]
     assert under["n_val"] <= none["n_val"]
+    # validation scores come from every validation image once, resampled or not
+    assert under["n_val_scored"] == none["n_val_scored"] == none["n_val"]
     assert under["n_test"] == none["n_test"]
     assert under["per_source_n"] == none["per_source_n"]
 
