@@ -306,9 +306,11 @@ def main(argv=None):
     if args.summarise:
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
         return 0
-    if args.baseline and args.balance != "none":
-        print("bench_quality: --balance applies to the CNN recipe, not the baselines.")
-        return 1
+    if args.baseline:  # the recipe-only options, refused before any image is read
+        for flag, used in (("--hold-out", args.hold_out), ("--balance", args.balance != "none")):
+            if used:
+                print(f"bench_quality: {flag} applies to the CNN recipe, not the baselines.")
+                return 1
     if args.threads:
         torch.set_num_threads(args.threads)
     data_dir = find_data(args.data)
@@ -327,9 +329,6 @@ def main(argv=None):
         if unknown:
             print(f"bench_quality: --hold-out names unknown source(s) {unknown}; the sources "
                   f"are {sorted(sources)}.")
-            return 1
-        if args.baseline:
-            print("bench_quality: --hold-out applies to the CNN recipe, not the baselines.")
             return 1
         held_labels = set(data.target[np.isin(data.source, args.hold_out)].tolist())
         if len(held_labels) < 2:

@@ -90,3 +90,9 @@ def test_balance_is_refused_for_the_baselines(bench, faces, capsys):
     rc = bench.main(["--data", str(faces), "--spectrum", "--balance", "undersample"])
     assert rc == 1
     assert "--balance applies to the CNN recipe" in capsys.readouterr().out
+
+
+def test_hold_out_is_refused_for_the_baselines(bench, faces, capsys):
+    rc = bench.main(["--data", str(faces), "--residual", "--hold-out", "lfw-b", "tconv"])
+    assert rc == 1
+    assert "--hold-out applies to the CNN recipe" in capsys.readouterr().out
