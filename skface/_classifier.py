@@ -251,6 +251,17 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     class_weight : {None, "balanced"} or dict, default=None
         Per-class loss weights (``alpha_t`` of the focal loss). ``"balanced"`` uses
         ``n_samples / (n_classes * bincount(y))`` on the training part.
+    balance : {None, "oversample", "undersample"}, default=None
+        Resample the training part, once per fit, so that every class is equally represented
+        (:func:`skface.datasets.balance_indices`, the function behind ``skface build
+        --balance``). ``"oversample"`` repeats randomly drawn images of the smaller classes
+        until each class matches the largest; ``"undersample"`` trains on a random subset of
+        each larger class the size of the smallest, leaving the other images out of training
+        (``train_class_counts_`` records what was used). The validation part, ``X_val`` or the
+        held-out ``validation_fraction``, is resampled the same way, so that early stopping
+        watches a loss in which the classes weigh the same. Only indices are repeated, never
+        the images. None trains on the data as given. With ``class_weight="balanced"`` as
+        well, the weights are computed after resampling (all 1 for two classes).
     label_smoothing : float, default=0.0
         Label smoothing in ``[0, 1)``.
     width : int, default=32
@@ -355,6 +366,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         ``fit_time`` and ``history``.
     n_params_ : int
         Number of trainable parameters (all networks together).
+    train_class_counts_ : ndarray of shape (n_classes,)
+        Training images per class that the networks learned from, after ``balance`` (a
+        repeated image counts each time). None on a model :meth:`load`-ed from a folder
+        saved before this attribute existed.
     interrupted_ : bool
         True when training was stopped by Ctrl-C; the best weights so far are kept, and with
         ``n_members > 1`` the networks finished before (fewer than ``n_members`` then).
@@ -382,6 +397,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "reduction": [Interval(Integral, 1, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "balance": [StrOptions({"oversample", "undersample"}), None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "width": [Interval(Integral, 1, None, closed="left")],
         "depth": [Interval(Integral, 1, None, closed="left")],
@@ -417,6 +433,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         reduction=16,
         gamma=0.0,
         class_weight=None,
+        balance=None,
         label_smoothing=0.0,
         width=32,
         depth=4,
@@ -449,6 +466,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.reduction = reduction
         self.gamma = gamma
         self.class_weight = class_weight
+        self.balance = balance
         self.label_smoothing = label_smoothing
         self.width = width
         self.depth = depth
@@ -561,6 +579,26 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError(f"class_weight values must be finite and >= 0, got {weights}.")
         return weights
+
+    def _balanced(self, y_enc, indices, seed, part):
+        """Indices of the ``balance`` resample of the rows ``indices`` (all when None) of a
+        part whose encoded labels are ``y_enc``; seeded as ``skface build`` seeds its parts."""
+        from .datasets import balance_indices
+
+        rows = np.arange(len(y_enc)) if indices is None else np.asarray(indices)
+        counts = np.bincount(y_enc[rows], minlength=len(self.classes_))
+        if np.count_nonzero(counts) < len(self.classes_):
+            raise ValueError(
+                f"balance={self.balance!r} needs every class in the {part} part; missing "
+                f"{self.classes_[counts == 0].tolist()}."
+            )
+        picked = rows[balance_indices(y_enc[rows], balance=self.balance, random_state=seed)]
+        if self.verbose:
+            after = np.bincount(y_enc[picked], minlength=len(self.classes_))
+            print(f"balance={self.balance}: {part} part "
+                  + ", ".join(f"{c!s} {a} -> {b}" for c, a, b
+                              in zip(self.classes_.tolist(), counts, after)), flush=True)
+        return picked
 
     def _validation_split(self, y_enc, seed):
         n = len(y_enc)
@@ -711,7 +749,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             train_idx, val_idx = self._validation_split(y_enc, seed)
             X_val, y_val_enc = X, y_enc
+        if self.balance is not None:
+            train_idx = self._balanced(y_enc, train_idx, seed + 1, "training")
+            if X_val is not None:
+                val_idx = self._balanced(y_val_enc, val_idx, seed + 2, "validation")
         y_train = y_enc if train_idx is None else y_enc[train_idx]
+        self.train_class_counts_ = np.bincount(y_train, minlength=len(self.classes_))
         weights = self._class_weights(y_train)
 
         mean, std = self._channel_stats(X, train_idx)
@@ -979,6 +1022,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "n_epochs": self.n_epochs_,
             "interrupted": self.interrupted_,
             "fit_time": self.fit_time_,
+            "train_class_counts": self.train_class_counts_.tolist(),
             "members": self.members_,
         }
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
@@ -1037,6 +1081,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             est.n_epochs_ = int(config["n_epochs"])
             est.interrupted_ = bool(config["interrupted"])
             est.fit_time_ = float(config["fit_time"])
+            # models saved before `balance` existed do not record their class counts
+            counts = config.get("train_class_counts")
+            est.train_class_counts_ = None if counts is None else np.asarray(counts, dtype=int)
             # models saved before ensembles existed hold one network and no "members" entry
             est.members_ = config.get("members") or [{
                 "seed": params.get("random_state"), "n_epochs": est.n_epochs_,

@@ -35,6 +35,10 @@ def add_arguments(p):
                    help="focal-loss gamma; 0 is cross-entropy (default: recommended)")
     p.add_argument("--class-weight", choices=("balanced", "none"), default=None,
                    help="class weighting of the loss (default: recommended)")
+    p.add_argument("--balance", choices=("oversample", "undersample", "none"), default=None,
+                   help="resample the train and val splits so that both classes count the "
+                   "same: oversample repeats images of the smaller class, undersample leaves "
+                   "images of the larger one out (default: recommended)")
     p.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
                    help="upper bound on epochs; early stopping usually ends sooner")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
@@ -77,7 +81,7 @@ def read_split(manifest, split):
     return files, y, source
 
 
-def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
+def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, balance=None,
                   max_epochs=None, batch_size=None, members=None, early_stopping=None,
                   seed=0, device="auto", precision="auto", verbose=1):
     """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
@@ -98,6 +102,8 @@ def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None,
         over["gamma"] = gamma
     if class_weight is not None:
         over["class_weight"] = None if class_weight == "none" else class_weight
+    if balance is not None:
+        over["balance"] = None if balance == "none" else balance
     if max_epochs is not None:
         over["max_epochs"] = max_epochs
     if batch_size is not None:
@@ -152,7 +158,8 @@ def train(manifest, out, **kwargs):
 
 def run(args):
     pipe = train(args.manifest, args.out, size=args.size, attention=args.attention,
-                 gamma=args.gamma, class_weight=args.class_weight, max_epochs=args.max_epochs,
+                 gamma=args.gamma, class_weight=args.class_weight, balance=args.balance,
+                 max_epochs=args.max_epochs,
                  batch_size=args.batch_size, members=args.members,
                  early_stopping=args.early_stopping, seed=args.seed,
                  device=args.device, precision=args.precision, verbose=0 if args.quiet else 2)

@@ -240,6 +240,47 @@ def test_persistence_round_trips(tmp_path):
     loaded = FaceCNNClassifier.load(tmp_path / "model")
     assert loaded.get_params()["attention"] == "cbam"
     assert loaded.history_ == clf.history_
+    np.testing.assert_array_equal(loaded.train_class_counts_, clf.train_class_counts_)
+
+
+def imbalanced(X, y, n_fake):
+    """Every real image of ``(X, y)`` and only the first ``n_fake`` fakes."""
+    keep = np.flatnonzero(y == 0).tolist() + np.flatnonzero(y == 1)[:n_fake].tolist()
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
+def test_balance_resamples_both_parts_as_skface_build_does(capsys):
+    from skface.datasets import balance_indices
+
+    X, y = imbalanced(*make_faces(96, seed=3), n_fake=16)  # 48 real, 16 fake
+    Xv, yv = imbalanced(*make_faces(40, seed=4), n_fake=8)  # 20 real, 8 fake
+    params = {**TINY, "verbose": 1}
+    clf = FaceCNNClassifier(balance="oversample", **params).fit(X, y, X_val=Xv, y_val=yv)
+    np.testing.assert_array_equal(clf.train_class_counts_, [48, 48])
+    out = capsys.readouterr().out
+    assert "training part 0 48 -> 48, 1 16 -> 48" in out
+    assert "validation part 0 20 -> 20, 1 8 -> 20" in out
+    # the same as training on the parts resampled beforehand with build's function and seeds
+    tr = balance_indices(y, balance="oversample", random_state=TINY["random_state"] + 1)
+    va = balance_indices(yv, balance="oversample", random_state=TINY["random_state"] + 2)
+    ref = FaceCNNClassifier(**TINY).fit(X[tr], y[tr], X_val=Xv[va], y_val=yv[va])
+    np.testing.assert_allclose(clf.predict_proba(Xv), ref.predict_proba(Xv), atol=1e-6)
+    assert [r["valid_loss"] for r in clf.history_] == pytest.approx(
+        [r["valid_loss"] for r in ref.history_])
+    # undersampling keeps 16 of each class; without X_val the held-out part is balanced too
+    none = FaceCNNClassifier(**TINY).fit(X, y)
+    assert none.train_class_counts_.sum() == 64 - 10  # 15 % (10 images) held out
+    under = FaceCNNClassifier(balance="undersample", **TINY).fit(X, y)
+    np.testing.assert_array_equal(under.train_class_counts_, [none.train_class_counts_.min()] * 2)
+
+
+def test_balance_needs_every_class_in_each_part():
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(balance="oversample", **TINY)
+    match = r"needs every class in the validation part; missing \[1\]"
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y, X_val=X[y == 0], y_val=y[y == 0])
 
 
 def test_ensemble_averages_member_probabilities(tmp_path):
@@ -353,6 +394,7 @@ def test_in_a_pipeline():
         ({"attention": "transformer"}, "'attention' parameter"),
         ({"gamma": -1.0}, "'gamma' parameter"),
         ({"class_weight": "auto"}, "'class_weight' parameter"),
+        ({"balance": "smote"}, "'balance' parameter"),
         ({"lr_schedule": "step"}, "'lr_schedule' parameter"),
         ({"validation_fraction": 1.5}, "'validation_fraction' parameter"),
         ({"n_members": 0}, "'n_members' parameter"),

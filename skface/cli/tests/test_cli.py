@@ -138,6 +138,19 @@ def test_train_writes_loadable_model_folder(workflow):
     assert not no_partial_files(workflow["root"])
 
 
+def test_train_flags_override_the_recipe():
+    from skface._recommended import RECOMMENDED_CLASSIFIER_PARAMS
+    from skface.cli._train import make_pipeline
+
+    clf = make_pipeline()[-1]
+    assert clf.balance == RECOMMENDED_CLASSIFIER_PARAMS.get("balance")
+    assert clf.class_weight == RECOMMENDED_CLASSIFIER_PARAMS.get("class_weight")
+    clf = make_pipeline(balance="oversample", class_weight="balanced", attention="se")[-1]
+    assert (clf.balance, clf.class_weight, clf.attention) == ("oversample", "balanced", "se")
+    clf = make_pipeline(balance="none", class_weight="none", attention="none")[-1]
+    assert (clf.balance, clf.class_weight, clf.attention) == (None, None, None)
+
+
 def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
     from skface import FaceCNNClassifier
 
