@@ -15,14 +15,18 @@ sources leave the training, validation and test parts of every split, and all th
 are scored on their own ("held-out" accuracy, ROC-AUC and per-source accuracy).
 
 ``--balance undersample`` (or ``oversample``) resamples the training and validation parts the
-way ``skface build`` does by default (:func:`skface.datasets.balance_indices`, same seeds as
+way ``skface build --balance ...`` does (:func:`skface.datasets.balance_indices`, same seeds as
 :func:`skface.datasets.build_dataset`), so that the figures are those of a user who builds the
-data set with the CLI (on the shared faces, which hold no duplicates, the three parts are then
-exactly those of ``build_dataset(..., random_state=seed)``; checked for seed 0). The test part
-is never resampled, so the rows pair with ``--balance none`` (the default: every training
-image, 59 % of them real on the shared faces). Early stopping watches the resampled validation
-part, as ``skface train`` would; the validation scores are computed on every validation image
-once, so that they pair too.
+data set that way with the CLI (on the shared faces, which hold no duplicates, the three parts
+are then exactly those of ``build_dataset(..., random_state=seed)``; checked for seed 0). The
+test part is never resampled, so the rows pair with ``--balance none`` (the default, and
+``skface build``'s: every training image, 59 % of them real on the shared faces). Early
+stopping watches the resampled validation part, as ``skface train`` would; the validation
+scores are computed on every validation image once, so that they pair too.
+
+``--train-fraction F`` trains on a stratified share ``F`` of the training part (the same
+validation and test parts; for one seed the smaller shares are subsets of the larger ones), for
+a learning curve of the recipe.
 
 Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
 CPU time of the training process (user + system, all threads) is printed beside the wall time,
@@ -90,6 +94,17 @@ def pipeline_param(text):
     return name, tuple(value) if isinstance(value, list) else value
 
 
+def fraction(text):
+    """argparse type: a float in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+    return value
+
+
 def cpu_seconds():
     t = os.times()
     return t.user + t.system
@@ -126,6 +141,11 @@ def run_seed(data, seed, args):
     held = np.isin(data.source, args.hold_out or [])
     if held.any():  # the sources to generalise to: out of all three parts, scored on their own
         train, val, test = (idx[~held[idx]] for idx in (train, val, test))
+    if args.train_fraction < 1:  # learning curve: the first F of each class, seeded shuffle
+        rng = np.random.default_rng(seed)
+        train = np.sort(np.concatenate([
+            rng.permutation(part)[:max(1, round(args.train_fraction * len(part)))]
+            for part in (train[data.target[train] == c] for c in np.unique(data.target))]))
     val_scored = val  # validation scores: every validation image once, resampled or not
     if args.balance != "none":  # as build_dataset resamples: train with seed + 1, val seed + 2
         train, val = (part[balance_indices(data.target[part], balance=args.balance,
@@ -160,6 +180,7 @@ def run_seed(data, seed, args):
         "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),
         "n_test": len(test),
         "balance": args.balance, "n_train_fake": int(data.target[train].sum()),
+        "train_fraction": args.train_fraction,
         "val_accuracy": res_val.accuracy, "val_roc_auc": res_val.roc_auc,
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
@@ -286,8 +307,12 @@ def main(argv=None):
                    help="leave these sources out of training, validation and test, and score "
                         "all their images as unseen sources (generalisation check)")
     p.add_argument("--balance", choices=["none", "undersample", "oversample"], default="none",
-                   help="resample the training and validation parts as `skface build` does "
-                        "(its default is undersample); the test part is never resampled")
+                   help="resample the training and validation parts as `skface build "
+                        "--balance` does (its default, none, keeps every image); the test part "
+                        "is never resampled")
+    p.add_argument("--train-fraction", type=fraction, default=1.0, metavar="F",
+                   help="train on this stratified share of the training part, in (0, 1] "
+                        "(learning curves); validation and test parts are unchanged")
     p.add_argument("--memory", default=None, help="ImageLoader cache folder")
     p.add_argument("--json", default=None, help="write the per-seed rows here")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -307,7 +332,8 @@ def main(argv=None):
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
         return 0
     if args.baseline:  # the recipe-only options, refused before any image is read
-        for flag, used in (("--hold-out", args.hold_out), ("--balance", args.balance != "none")):
+        for flag, used in (("--hold-out", args.hold_out), ("--balance", args.balance != "none"),
+                           ("--train-fraction", args.train_fraction < 1)):
             if used:
                 print(f"bench_quality: {flag} applies to the CNN recipe, not the baselines.")
                 return 1

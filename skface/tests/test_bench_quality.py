@@ -1,4 +1,5 @@
-"""The quality benchmark's leave-sources-out option, on the offline demo faces."""
+"""The quality benchmark's options (leave-sources-out, balancing, training share), on the
+offline demo faces."""
 
 import importlib.util
 import json
@@ -96,3 +97,32 @@ def test_hold_out_is_refused_for_the_baselines(bench, faces, capsys):
     rc = bench.main(["--data", str(faces), "--residual", "--hold-out", "lfw-b", "tconv"])
     assert rc == 1
     assert "--hold-out applies to the CNN recipe" in capsys.readouterr().out
+
+
+def test_train_fraction_trains_on_a_stratified_share(bench, faces, tmp_path):
+    rows = {}
+    for frac in ("1", "0.5"):
+        out = tmp_path / f"{frac}.json"
+        rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32",
+                         "--max-epochs", "1", "--train-fraction", frac, "--json", str(out)])
+        assert rc == 0
+        (rows[frac],) = json.loads(out.read_text())
+    full, half = rows["1"], rows["0.5"]
+    assert (full["train_fraction"], half["train_fraction"]) == (1.0, 0.5)
+    for key in ("n_train", "n_train_fake"):
+        assert abs(half[key] - full[key] / 2) <= 1, key
+    assert half["n_val"] == full["n_val"] and half["n_test"] == full["n_test"]
+    assert half["per_source_n"] == full["per_source_n"]
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "half"])
+def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--data", str(faces), "--train-fraction", value])
+    assert "--train-fraction" in capsys.readouterr().err
+
+
+def test_train_fraction_is_refused_for_the_baselines(bench, faces, capsys):
+    rc = bench.main(["--data", str(faces), "--spectrum", "--train-fraction", "0.5"])
+    assert rc == 1
+    assert "--train-fraction applies to the CNN recipe" in capsys.readouterr().out
