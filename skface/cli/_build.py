@@ -1,19 +1,20 @@
-"""``skface build``: folders -> de-duplicated, balanced 70/15/15 split -> manifest CSV."""
+"""``skface build``: folders -> de-duplicated 70/15/15 split, balanced test set -> manifest CSV."""
 
 from pathlib import Path
 
 from ._common import CLIError, add_folder_arguments, existing_dirs
 
-HELP = "scan folders, remove duplicates, balance, split 70/15/15, write a manifest"
+HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
 Build the data set of the protocol from folders of real and AI-generated faces: scan every file
 (broken files are reported, not silently dropped), find exact and near duplicates across all
-folders (groups never straddle two splits; --dedupe keeps one image per group), balance the
-classes, split 70/15/15 into train/val/test with a balanced test set, and write one CSV row per
-image (path, label, source, split, group, metadata). Each folder is one source."""
+folders (groups never straddle two splits; --dedupe keeps one image per group), split 70/15/15
+into train/val/test with a balanced test set, optionally resample the train and val splits to
+even classes (--balance), and write one CSV row per image (path, label, source, split, group,
+metadata). Each folder is one source."""
 EXAMPLES = (
     "skface build --real data/real/ffhq --fake data/fake/tpdne --out manifest.csv",
-    "skface build --real r1 r2 --fake f1 --out m.csv --no-dedupe --balance none --seed 1",
+    "skface build --real r1 r2 --fake f1 --out m.csv --no-dedupe --balance oversample --seed 1",
 )
 
 
@@ -24,14 +25,18 @@ def add_arguments(p):
     p.add_argument("--out", required=True, metavar="manifest.csv", help="manifest CSV to write")
     p.add_argument("--dedupe", action=argparse.BooleanOptionalAction, default=True,
                    help="keep one image per duplicate group (default: on)")
-    p.add_argument("--balance", choices=("undersample", "oversample", "none"),
-                   default="undersample", help="how the train and validation splits are balanced")
+    p.add_argument("--balance", choices=("none", "undersample", "oversample"),
+                   default="none",
+                   help="resample the train and validation splits to even classes: none keeps "
+                   "every image once (default; `skface train --balance` or --class-weight can "
+                   "balance at training time), undersample leaves images of the larger class "
+                   "out, oversample repeats images of the smaller one")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the resampling")
     p.add_argument("--relative", action="store_true",
                    help="write image paths relative to the manifest's folder (portable)")
 
 
-def build(real, fake, out, *, dedupe=True, balance="undersample", seed=0, relative=False):
+def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=False):
     """Run build_dataset and write the manifest; return the data set."""
     from skface.datasets import build_dataset, write_manifest
 

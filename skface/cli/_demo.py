@@ -18,7 +18,7 @@ PROXY_NOTE = (
 )
 DESCRIPTION = """\
 Run every step of the protocol on the embedded demo data, offline: write the demo images,
-build a de-duplicated, balanced 70/15/15 manifest, audit it for shortcuts, train the
+build a de-duplicated 70/15/15 manifest (balanced test split), audit it for shortcuts, train the
 recommended model with early stopping, evaluate it on the test split (overall and per
 generator), hold out each generator in turn (cross-source evaluation), run a small
 attention x focal-loss ablation, and write a report.
@@ -102,9 +102,8 @@ def _run(args):
         real = [str(tmp / "data" / "real" / "lfw")]
         fake = [str(tmp / "data" / "fake" / g) for g in sorted(set(demo.source) - {"lfw"})]
 
-        _step(2, n_steps, "building the data set: scan, duplicates, balance, split 70/15/15")
-        data = build_dataset(real, fake, dedupe=True, balance="undersample",
-                             random_state=args.seed)
+        _step(2, n_steps, "building the data set: scan, duplicates, split 70/15/15")
+        data = build_dataset(real, fake, dedupe=True, random_state=args.seed)
         manifest = tmp / "manifest.csv"
         write_manifest(data, manifest, root=tmp)  # relative paths: the folder can move
 

@@ -18,7 +18,7 @@ class LabelConflictWarning(UserWarning):
     """Warned when one picture appears under both real and fake and is dropped."""
 
 
-def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="undersample",
+def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
                   by_source=False, sizes=(0.70, 0.15, 0.15), balanced_test=True,
                   random_state=None, source_from="folder", as_frame=False,
                   max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress=True):
@@ -39,9 +39,15 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="undersample
         still grouped, so they never land in different splits.
     threshold : int, default=24
         Near-duplicate Hamming threshold, see :func:`find_duplicates`.
-    balance : {"undersample", "oversample", "none"}, default="undersample"
-        How the train and validation splits are balanced. With "none", use the returned
-        ``class_weight`` (computed on the training split) in the estimator instead.
+    balance : {"none", "undersample", "oversample"}, default="none"
+        How the train and validation splits are resampled to even classes (see
+        :func:`balance_indices`). ``"none"`` keeps every image once: with scarce data each
+        image counts, and on the development faces the recommended classifier trained on every
+        image generalised best to sources it never saw (``benchmarks/RESULTS.md``, "Levers,
+        ninth round"). To balance at training time instead, pass the returned
+        ``class_weight`` (computed on the training split) or ``balance="oversample"`` to
+        :class:`skface.FaceCNNClassifier`. ``"undersample"`` leaves images of the larger class
+        out (counted in ``dropped["undersampled"]``); ``"oversample"`` repeats rows.
     by_source : bool, default=False
         Also give every source of a class the same share (see :func:`balance_indices`).
     sizes : tuple, default=(0.70, 0.15, 0.15)

@@ -36,6 +36,18 @@ def faces(tmp_path_factory):
     return root
 
 
+def one_epoch_rows(bench, faces, tmp_path, flag, *values):
+    """The benchmark's row for seed 0 (32 px, one epoch) with ``flag`` set to each value."""
+    rows = []
+    for k, value in enumerate(values):
+        out = tmp_path / f"rows{k}.json"
+        rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32",
+                         "--max-epochs", "1", flag, value, "--json", str(out)])
+        assert rc == 0
+        rows += json.loads(out.read_text())
+    return rows
+
+
 def test_hold_out_scores_unseen_sources_apart(bench, faces, tmp_path, capsys):
     out = tmp_path / "rows.json"
     rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs", "1",
@@ -68,14 +80,7 @@ def test_hold_out_rejects_unknown_source(bench, faces, capsys):
 
 
 def test_balance_resamples_train_and_val_but_not_test(bench, faces, tmp_path):
-    rows = {}
-    for balance in ("none", "undersample"):
-        out = tmp_path / f"{balance}.json"
-        rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32",
-                         "--max-epochs", "1", "--balance", balance, "--json", str(out)])
-        assert rc == 0
-        (rows[balance],) = json.loads(out.read_text())
-    none, under = rows["none"], rows["undersample"]
+    none, under = one_epoch_rows(bench, faces, tmp_path, "--balance", "none", "undersample")
     assert none["balance"] == "none" and under["balance"] == "undersample"
     # 100 real and 80 fake demo faces: the training part is imbalanced until resampled
     assert none["n_train_fake"] < none["n_train"] - none["n_train_fake"]
@@ -100,14 +105,7 @@ def test_hold_out_is_refused_for_the_baselines(bench, faces, capsys):
 
 
 def test_train_fraction_trains_on_a_stratified_share(bench, faces, tmp_path):
-    rows = {}
-    for frac in ("1", "0.5"):
-        out = tmp_path / f"{frac}.json"
-        rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32",
-                         "--max-epochs", "1", "--train-fraction", frac, "--json", str(out)])
-        assert rc == 0
-        (rows[frac],) = json.loads(out.read_text())
-    full, half = rows["1"], rows["0.5"]
+    full, half = one_epoch_rows(bench, faces, tmp_path, "--train-fraction", "1", "0.5")
     assert (full["train_fraction"], half["train_fraction"]) == (1.0, 0.5)
     for key in ("n_train", "n_train_fake"):
         assert abs(half[key] - full[key] / 2) <= 1, key

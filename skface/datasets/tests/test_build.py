@@ -25,7 +25,7 @@ def sources(tmp_path):
 
 def test_build_dataset_end_to_end(sources, tmp_path):
     data = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
-                         random_state=0, progress=False)
+                         balance="undersample", random_state=0, progress=False)
     assert set(data.source) == {"ffhq", "lfw", "tpdne", "atpde"}
     assert data.dropped["duplicates"] == 4 and data.duplicates.n_redundant == 4
     assert data.duplicates.by_source_pair[("atpde", "tpdne")]["near"] == 4
@@ -37,7 +37,7 @@ def test_build_dataset_end_to_end(sources, tmp_path):
         assert not set(data.group[data.split == a]) & set(data.group[data.split == b])
     assert data.random_state == 0 and set(data.class_weight) == {0, 1}
     again = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
-                          random_state=0, progress=False)
+                          balance="undersample", random_state=0, progress=False)
     assert list(again.filenames) == list(data.filenames)
     assert list(again.split) == list(data.split)
     back = read_manifest(write_manifest(data, tmp_path / "manifest.csv"), verify=True)
@@ -57,8 +57,12 @@ def test_build_oversample_none_and_keep_duplicates(sources):
         assert not set(over.group[over.split == a]) & set(over.group[over.split == b])
     none = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
                          balance="none", random_state=1, progress=False)
-    assert len(none.filenames) == 72 - 4
+    assert len(none.filenames) == len(set(none.filenames)) == 72 - 4  # every image, once
+    assert none.dropped["undersampled"] == 0
     assert none.class_weight[0] < 1 < none.class_weight[1]
+    default = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                            random_state=1, progress=False)
+    assert default.balance == "none" and list(default.filenames) == list(none.filenames)
     with pytest.raises(ValueError, match="balance must be"):
         build_dataset(sources / "real", sources / "fake", balance="smote")
 
