@@ -588,9 +588,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         rows = np.arange(len(y_enc)) if indices is None else np.asarray(indices)
         counts = np.bincount(y_enc[rows], minlength=len(self.classes_))
         if np.count_nonzero(counts) < len(self.classes_):
+            hint = ("" if part == "training" else
+                    " Pass X_val and y_val holding every class, raise validation_fraction, or "
+                    "set balance=None.")
             raise ValueError(
                 f"balance={self.balance!r} needs every class in the {part} part; missing "
-                f"{self.classes_[counts == 0].tolist()}."
+                f"{self.classes_[counts == 0].tolist()}.{hint}"
             )
         picked = rows[balance_indices(y_enc[rows], balance=self.balance, random_state=seed)]
         if self.verbose:
