@@ -1025,7 +1025,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "n_epochs": self.n_epochs_,
             "interrupted": self.interrupted_,
             "fit_time": self.fit_time_,
-            "train_class_counts": self.train_class_counts_.tolist(),
+            "train_class_counts": (None if getattr(self, "train_class_counts_", None) is None
+                                   else self.train_class_counts_.tolist()),
             "members": self.members_,
         }
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}

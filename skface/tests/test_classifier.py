@@ -1,5 +1,6 @@
 """Tests of FaceCNNClassifier: the scikit-learn contract, learning, early stopping, persistence."""
 
+import json
 import pickle
 
 import joblib
@@ -241,6 +242,16 @@ def test_persistence_round_trips(tmp_path):
     assert loaded.get_params()["attention"] == "cbam"
     assert loaded.history_ == clf.history_
     np.testing.assert_array_equal(loaded.train_class_counts_, clf.train_class_counts_)
+    # a folder written before the class counts were saved loads, and saves again, without them
+    config = tmp_path / "model" / "config.json"
+    old = json.loads(config.read_text())
+    del old["train_class_counts"]
+    config.write_text(json.dumps(old))
+    older = FaceCNNClassifier.load(tmp_path / "model")
+    assert older.train_class_counts_ is None
+    again = FaceCNNClassifier.load(older.save(tmp_path / "again"))
+    assert again.train_class_counts_ is None
+    np.testing.assert_allclose(again.predict_proba(X), expected, rtol=1e-5, atol=1e-7)
 
 
 def imbalanced(X, y, n_fake):
