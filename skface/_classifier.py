@@ -1025,7 +1025,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "n_epochs": self.n_epochs_,
             "interrupted": self.interrupted_,
             "fit_time": self.fit_time_,
-            "train_class_counts": (None if getattr(self, "train_class_counts_", None) is None
+            "train_class_counts": (None if self.train_class_counts_ is None
                                    else self.train_class_counts_.tolist()),
             "members": self.members_,
         }

@@ -92,18 +92,6 @@ def test_balance_resamples_train_and_val_but_not_test(bench, faces, tmp_path):
     assert under["per_source_n"] == none["per_source_n"]
 
 
-def test_balance_is_refused_for_the_baselines(bench, faces, capsys):
-    rc = bench.main(["--data", str(faces), "--spectrum", "--balance", "undersample"])
-    assert rc == 1
-    assert "--balance applies to the CNN recipe" in capsys.readouterr().out
-
-
-def test_hold_out_is_refused_for_the_baselines(bench, faces, capsys):
-    rc = bench.main(["--data", str(faces), "--residual", "--hold-out", "lfw-b", "tconv"])
-    assert rc == 1
-    assert "--hold-out applies to the CNN recipe" in capsys.readouterr().out
-
-
 def test_train_fraction_trains_on_a_stratified_share(bench, faces, tmp_path):
     full, half = one_epoch_rows(bench, faces, tmp_path, "--train-fraction", "1", "0.5")
     assert (full["train_fraction"], half["train_fraction"]) == (1.0, 0.5)
@@ -120,7 +108,13 @@ def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     assert "--train-fraction" in capsys.readouterr().err
 
 
-def test_train_fraction_is_refused_for_the_baselines(bench, faces, capsys):
-    rc = bench.main(["--data", str(faces), "--spectrum", "--train-fraction", "0.5"])
+@pytest.mark.parametrize("baseline, option", [
+    ("--spectrum", ["--balance", "undersample"]),
+    ("--residual", ["--hold-out", "lfw-b", "tconv"]),
+    ("--spectrum", ["--train-fraction", "0.5"]),
+])
+def test_recipe_only_options_are_refused_for_the_baselines(bench, faces, capsys, baseline,
+                                                           option):
+    rc = bench.main(["--data", str(faces), baseline, *option])
     assert rc == 1
-    assert "--train-fraction applies to the CNN recipe" in capsys.readouterr().out
+    assert f"{option[0]} applies to the CNN recipe" in capsys.readouterr().out
