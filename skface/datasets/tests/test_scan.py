@@ -98,7 +98,7 @@ def test_bad_files_are_skipped_and_reported(tmp_path):
     reasons = dict(zip((os.path.basename(f) for f in data.skipped.filenames),
                        data.skipped.reasons))
     assert reasons["zero.jpg"].startswith("empty file")
-    assert "truncated" in reasons["truncated.jpg"] or "corrupt" in reasons["truncated.jpg"]
+    assert reasons["truncated.jpg"].startswith("corrupt or truncated JPEG")
     assert reasons["garbage.jpg"].startswith("not an image")
     assert reasons["text.png"].startswith("not an image")
     assert reasons["fakeheader.png"].startswith(("corrupt", "not an image"))
@@ -106,6 +106,22 @@ def test_bad_files_are_skipped_and_reported(tmp_path):
     assert reasons["broken.jpg"] == "broken symbolic link"
     assert data.skipped.n == 7 and sum(data.skipped.counts.values()) == 7
     assert (data.target == 0).sum() == 3
+
+
+@pytest.mark.parametrize("keep", [4, 20, 100])
+def test_jpeg_cut_short_is_called_truncated_wherever_the_cut_falls(tmp_path, keep):
+    # cut inside the header, Pillow cannot even identify the file; cut later, decoding fails:
+    # both are reported as a corrupt or truncated JPEG, never as "not an image"
+    good = io.BytesIO()
+    face_like(3, 48).save(good, "JPEG", quality=90)
+    make_folder(tmp_path / "fake", 2, seed0=50)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "cut.jpg").write_bytes(good.getvalue()[:keep])
+    make_folder(tmp_path / "real", 2)
+    with pytest.warns(SkippedFilesWarning, match="1 file"):
+        data = load_faces(tmp_path / "real", tmp_path / "fake", progress=False)
+    assert list(data.skipped.reasons)[0].startswith("corrupt or truncated JPEG"), \
+        data.skipped.reasons
 
 
 def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
