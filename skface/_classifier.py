@@ -335,10 +335,14 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Intel AMX units (Xeon 4th generation and later; 2-3x faster training on 2 cores
         there), float32 elsewhere (see :func:`skface.utils.native_bfloat16`). Results differ
         from float32 in the last digits, so a model can score slightly differently on
-        machines of the two kinds. ``"float32"`` computes in full precision everywhere.
+        machines of the two kinds. ``"float32"`` computes in full precision, except that on
+        CUDA PyTorch's default lets cuDNN run convolutions in TF32 (an H200 gave probabilities
+        within 2e-4 of the CPU's; ``torch.backends.cudnn.allow_tf32 = False`` turns it off).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, data order, augmentation and the validation split.
-        The global RNG state is left as it was.
+        The global RNG state is left as it was. A seed repeats a fit exactly on the CPU, and
+        did on an H200 in the test suite, but cuDNN does not promise bitwise-identical results
+        for every kernel and card.
     verbose : int, default=0
         1 prints one line per epoch; 2 also shows a tqdm progress bar per epoch.
 
