@@ -1,0 +1,32 @@
+"""The GPU benchmark script: its recipe timing runs (on the CPU here), and without CUDA it says
+so and exits 0."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_gpu.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    if not SCRIPT.is_file():
+        pytest.skip("benchmarks/ is not next to this installed package")
+    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_timing_trains_the_recommended_classifier(bench):
+    clf = bench.recipe_time(48, 16, 32, device="cpu")
+    assert len(clf.members_) == 3 and clf.views == (1.0, 4 / 3, 2.0)
+    assert clf.fit_time_ > 0 and all(m["n_epochs"] >= 1 for m in clf.members_)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is visible: the script would run")
+def test_without_cuda_it_says_why_and_exits_0(bench, capsys):
+    assert bench.main([]) == 0
+    assert "skipped -- no CUDA device" in capsys.readouterr().out
