@@ -28,6 +28,12 @@ scores are computed on every validation image once, so that they pair too.
 validation and test parts; for one seed the smaller shares are subsets of the larger ones), for
 a learning curve of the recipe.
 
+``--merge-val`` trains on the training and validation parts together, for the recipe's full
+``max_epochs`` without early stopping (nothing is left to stop on), and scores the same test
+part. The validation scores it prints are then on trained images and mean nothing; pair it
+with ``--set clf__early_stopping=false``, which trains the same fixed schedule on the training
+part alone.
+
 Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
 CPU time of the training process (user + system, all threads) is printed beside the wall time,
 and so is the machine's speed at the time: the milliseconds of one training step of a fixed
@@ -147,6 +153,8 @@ def run_seed(data, seed, args):
             rng.permutation(part)[:max(1, round(args.train_fraction * len(part)))]
             for part in (train[data.target[train] == c] for c in np.unique(data.target))]))
     val_scored = val  # validation scores: every validation image once, resampled or not
+    if args.merge_val:  # a fixed schedule on train + val; val_scored is then trained on
+        train = np.sort(np.concatenate([train, val]))
     if args.balance != "none":  # as build_dataset resamples: train with seed + 1, val seed + 2
         train, val = (part[balance_indices(data.target[part], balance=args.balance,
                                            random_state=seed + k + 1)]
@@ -164,6 +172,8 @@ def run_seed(data, seed, args):
         pipe.set_params(clf__precision=args.precision)
     if args.set:
         pipe.set_params(**args.set)
+    if args.merge_val:
+        pipe.set_params(clf__early_stopping=False)
     fit_params = {}
     if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
@@ -180,7 +190,7 @@ def run_seed(data, seed, args):
         "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),
         "n_test": len(test),
         "balance": args.balance, "n_train_fake": int(data.target[train].sum()),
-        "train_fraction": args.train_fraction,
+        "train_fraction": args.train_fraction, "merge_val": args.merge_val,
         "val_accuracy": res_val.accuracy, "val_roc_auc": res_val.roc_auc,
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
@@ -264,8 +274,11 @@ def summarise(rows, title="Recommended configuration"):
         return statistics.mean(vals), sd
 
     print(f"\n{title}, seeds {[r['seed'] for r in rows]} (mean +- std)")
+    val = [] if any(r.get("merge_val") for r in rows) else [("val_accuracy", "val accuracy")]
+    if not val:
+        print("  (trained on the validation part too: no validation scores)")
     for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"),
-                      ("roc_auc", "test ROC-AUC"), ("val_accuracy", "val accuracy"),
+                      ("roc_auc", "test ROC-AUC"), *val,
                       ("fit_wall_s", "fit wall time (s)"), ("fit_cpu_s", "fit CPU time (s)"),
                       ("ref_step_ms", "reference step (ms)")):
         m, sd = ms(key)
@@ -313,6 +326,10 @@ def main(argv=None):
     p.add_argument("--train-fraction", type=fraction, default=1.0, metavar="F",
                    help="train on this stratified share of the training part, in (0, 1] "
                         "(learning curves); validation and test parts are unchanged")
+    p.add_argument("--merge-val", action="store_true",
+                   help="train on the training and validation parts together for the full "
+                        "schedule, without early stopping (validation scores then mean "
+                        "nothing); the test part is unchanged")
     p.add_argument("--memory", default=None, help="ImageLoader cache folder")
     p.add_argument("--json", default=None, help="write the per-seed rows here")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
@@ -333,7 +350,8 @@ def main(argv=None):
         return 0
     if args.baseline:  # the recipe-only options, refused before any image is read
         for flag, used in (("--hold-out", args.hold_out), ("--balance", args.balance != "none"),
-                           ("--train-fraction", args.train_fraction < 1)):
+                           ("--train-fraction", args.train_fraction < 1),
+                           ("--merge-val", args.merge_val)):
             if used:
                 print(f"bench_quality: {flag} applies to the CNN recipe, not the baselines.")
                 return 1

@@ -101,6 +101,23 @@ def test_train_fraction_trains_on_a_stratified_share(bench, faces, tmp_path):
     assert half["per_source_n"] == full["per_source_n"]
 
 
+def test_merge_val_trains_on_train_and_val_without_early_stopping(bench, faces, tmp_path,
+                                                                  capsys):
+    rows = []
+    for k, flags in enumerate(([], ["--merge-val"])):
+        out = tmp_path / f"rows{k}.json"
+        assert bench.main(["--data", str(faces), "--seeds", "0", "--size", "32",
+                           "--max-epochs", "2", "--set", "clf__early_stopping=false",
+                           "--json", str(out), *flags]) == 0
+        rows += json.loads(out.read_text())
+    alone, merged = rows
+    assert (alone["merge_val"], merged["merge_val"]) == (False, True)
+    assert merged["n_train"] == alone["n_train"] + alone["n_val"]
+    assert merged["n_test"] == alone["n_test"] and merged["per_source_n"] == alone["per_source_n"]
+    assert merged["n_epochs"] == 2  # the full schedule: nothing to stop on
+    assert "no validation scores" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("value", ["0", "1.5", "half"])
 def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     with pytest.raises(SystemExit):
@@ -112,6 +129,7 @@ def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     ("--spectrum", ["--balance", "undersample"]),
     ("--residual", ["--hold-out", "lfw-b", "tconv"]),
     ("--spectrum", ["--train-fraction", "0.5"]),
+    ("--residual", ["--merge-val"]),
 ])
 def test_recipe_only_options_are_refused_for_the_baselines(bench, faces, capsys, baseline,
                                                            option):
