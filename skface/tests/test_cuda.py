@@ -1,8 +1,9 @@
 """Tests of FaceCNNClassifier on a CUDA device: skipped where torch sees no GPU.
 
 They check what the CPU tests cannot: that the GPU path (bf16 autocast, channels-last memory,
-pinned memory and non-blocking copies) learns, that its outputs are float32 probabilities, and
-that a model trained on the GPU saves, loads and predicts the same on the CPU.
+pinned memory and non-blocking copies) learns, that bf16 predictions come back as float
+probabilities that sum to one, and that a model trained on the GPU saves, loads and predicts
+the same on the CPU.
 """
 
 import json
@@ -35,7 +36,7 @@ def test_cuda_fit_learns_in_bf16_channels_last():
     assert conv.weight.device.type == "cuda"
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     proba = clf.predict_proba(Xt)
-    assert proba.dtype == np.float32 or proba.dtype == np.float64
+    assert proba.dtype.kind == "f"  # not bfloat16, which numpy cannot hold
     assert proba.shape == (200, 2)
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
     assert clf.score(Xt, yt) > 0.95
