@@ -1,23 +1,15 @@
 """The GPU benchmark script: its recipe timing runs (on the CPU here), and without CUDA it says
 so and exits 0."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_gpu.py"
+from ._benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not SCRIPT.is_file():
-        pytest.skip("benchmarks/ is not next to this installed package")
-    spec = importlib.util.spec_from_file_location("bench_gpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_gpu")
 
 
 def test_recipe_timing_trains_the_recommended_classifier(bench):

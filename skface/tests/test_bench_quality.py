@@ -1,27 +1,19 @@
 """The quality benchmark's options (leave-sources-out, balancing, training share), on the
 offline demo faces."""
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from skface.datasets import load_demo_faces
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "bench_quality.py"
+from ._benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    if not SCRIPT.is_file():
-        pytest.skip("benchmarks/ is not next to this installed package")
-    spec = importlib.util.spec_from_file_location("bench_quality", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_quality")
 
 
 @pytest.fixture(scope="module")
