@@ -136,9 +136,9 @@ def _skip_reason(err, fmt):
     if err.kind == "bomb":
         return err.reason if err.__cause__ is None else f"decompression bomb: {detail}"
     if err.kind == "unrecognised":
-        # the file starts like a {fmt} but its header does not parse: a damaged or cut-off file
-        # (Pillow versions differ in how far a truncated header gets before this)
-        return f"corrupt or truncated {fmt}: it starts like one, but Pillow cannot identify it"
+        # the file starts like a {fmt} (sniffed above) but its header does not parse, which the
+        # loader's reason says (Pillow versions differ in how far a cut header gets)
+        return err.reason
     return f"corrupt or truncated {fmt}: {detail}"
 
 

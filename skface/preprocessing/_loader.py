@@ -78,7 +78,8 @@ class ImageLoadError(ValueError):
     kind : str
         The kind of failure, for callers that sort failures: ``"missing"`` (no such file),
         ``"unreadable"`` (the file cannot be read, e.g. no permission), ``"empty"`` (0 bytes),
-        ``"unrecognised"`` (not an image format Pillow can identify), ``"bomb"`` (too many
+        ``"unrecognised"`` (Pillow cannot identify the file: not an image format, or one whose
+        header is cut short or broken, which the reason then says), ``"bomb"`` (too many
         pixels), ``"corrupt"`` (truncated or broken data, unsupported mode) or ``"resize"``.
         The original exception, when there is one, is the ``__cause__``.
     """
@@ -198,8 +199,9 @@ def _source_name(source):
     return str(getattr(source, "name", "<in-memory image>"))
 
 
-def _raise_load_error(source, exc):
-    """Re-raise any failure to read ``source`` as an :class:`ImageLoadError` naming it."""
+def _raise_load_error(source, exc, formats=None):
+    """Re-raise any failure to read ``source`` as an :class:`ImageLoadError` naming it
+    (``formats``: those Pillow was allowed to try)."""
     name = _source_name(source)
     if isinstance(exc, ImageLoadError):
         raise exc
@@ -216,6 +218,12 @@ def _raise_load_error(source, exc):
         empty = _file_size(source) == 0 if isinstance(source, (str, os.PathLike)) else False
         if empty:
             raise ImageLoadError(name, "the file is empty (0 bytes)", "empty") from exc
+        fmt = sniff_format(_head_bytes(source))
+        if fmt is not None and (formats is None or fmt in formats):
+            # an allowed format's signature is there, a readable header is not: cut or damaged
+            raise ImageLoadError(
+                name, f"corrupt or truncated {fmt}: it starts like one, but Pillow cannot "
+                "identify it", "unrecognised") from exc
         raise ImageLoadError(name, "not a recognised image format", "unrecognised") from exc
     if isinstance(exc, (PermissionError, IsADirectoryError)):
         raise ImageLoadError(name, f"{type(exc).__name__}: {exc}", "unreadable") from exc
@@ -310,7 +318,7 @@ def image_header(source, *, max_pixels=None, formats=None):
             _check_pixels(img, source, max_pixels)
             return _header_of(img)
     except Exception as exc:
-        _raise_load_error(source, exc)
+        _raise_load_error(source, exc, formats)
 
 
 def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats=None,
@@ -381,7 +389,19 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
                 out = img.copy()  # detach the first frame from the still-open multi-frame file
             return (out, header) if with_header else out
     except Exception as exc:
-        _raise_load_error(source, exc)
+        _raise_load_error(source, exc, formats)
+
+
+def _head_bytes(source, n=16):
+    """The first ``n`` bytes of a path or seekable file object; empty when unreadable."""
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as f:
+                return f.read(n)
+        source.seek(0)
+        return bytes(source.read(n))
+    except (AttributeError, OSError, ValueError, TypeError):
+        return b""
 
 
 def _file_size(path):

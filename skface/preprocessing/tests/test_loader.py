@@ -1,3 +1,4 @@
+import io
 import os
 import pickle
 import re
@@ -364,6 +365,18 @@ def test_raise_names_file(jpegs, bad_files, kind, reason):
     assert info.value.path == bad_files[kind]
 
 
+@pytest.mark.parametrize("keep", [4, 20])
+def test_jpeg_cut_inside_its_header_is_called_truncated(jpegs, tmp_path, keep):
+    # Pillow cannot even identify such a file; the signature says what it was meant to be
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(Path(jpegs[0]).read_bytes()[:keep])
+    with pytest.raises(ImageLoadError, match="corrupt or truncated JPEG") as info:
+        ImageLoader(8).fit_transform([cut])
+    assert info.value.kind == "unrecognised" and info.value.path == str(cut)
+    with pytest.raises(ImageLoadError, match="in-memory image.*corrupt or truncated JPEG"):
+        open_image(io.BytesIO(cut.read_bytes()))
+
+
 def test_raise_from_parallel_workers(jpegs, bad_files):
     paths = jpegs + [bad_files["text"]] + jpegs
     with pytest.raises(ImageLoadError, match=re.escape(bad_files["text"])):
@@ -415,7 +428,6 @@ def test_decompression_bomb(tmp_path, monkeypatch):
 
 
 def test_header_bytes_and_max_pixels(tmp_path, bad_files):
-    import io
 
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -580,7 +592,6 @@ def test_real_faces(faces_dir):
 
 
 def test_sniff_format_and_formats_restriction(tmp_path):
-    import io
 
     rng = np.random.default_rng(3)
     img = _rgb_image(rng, (12, 10))
@@ -600,7 +611,6 @@ def test_sniff_format_and_formats_restriction(tmp_path):
 
 
 def test_open_image_with_header_reads_one_open(tmp_path):
-    import io
 
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate: the header keeps the stored size, the image is turned
@@ -615,7 +625,6 @@ def test_open_image_with_header_reads_one_open(tmp_path):
 
 
 def test_error_kinds_and_full_decode_check(tmp_path, bad_files):
-    import io
 
     buf = io.BytesIO()
     _rgb_image(np.random.default_rng(5), (64, 64)).save(buf, "JPEG", quality=90)
