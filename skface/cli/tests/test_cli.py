@@ -163,6 +163,23 @@ def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
     assert loaded.precision == "float32" and loaded.precision_ == "float32"
 
 
+def test_train_depth_flag_sets_the_number_of_stages(workflow, tmp_path, capsys):
+    from skface import FaceCNNClassifier
+    from skface.cli._train import make_pipeline
+
+    out = tmp_path / "deep"
+    assert main(["train", "--manifest", str(workflow["manifest"]), "--out", str(out),
+                 "--size", "16", "--max-epochs", "1", "--batch-size", "8", "--members", "1",
+                 "--depth", "5", "--device", "cpu", "--quiet"]) == 0
+    loaded = FaceCNNClassifier.load(out)
+    assert loaded.depth == 5 and len(loaded.net_.module_.stages) == 5
+    assert make_pipeline()[-1].depth == 4  # without the flag: the recipe's
+    status, _, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
+                             tmp_path / "bad", "--depth", "0")
+    assert_one_line_error(status, err, 2)
+    assert "--depth" in err
+
+
 def test_evaluate_on_manifest(workflow, capsys):
     out = workflow["root"] / "results"
     status, stdout, err = run_cli(capsys, "evaluate", "--model", workflow["model"],
