@@ -86,8 +86,7 @@ def read_split(manifest, split):
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, balance=None,
                   max_epochs=None, depth=None, batch_size=None, members=None,
-                  early_stopping=None,
-                  seed=0, device="auto", precision="auto", verbose=1):
+                  early_stopping=None, seed=0, device="auto", precision="auto", verbose=1):
     """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
 
     The recipe is the library's (:func:`skface.make_recommended_pipeline`); only the given

@@ -428,7 +428,6 @@ def test_decompression_bomb(tmp_path, monkeypatch):
 
 
 def test_header_bytes_and_max_pixels(tmp_path, bad_files):
-
     exif = Image.Exif()
     exif[0x0112] = 6
     path = _save(_smooth_image(40), tmp_path / "h.jpg", quality=75, exif=exif)
@@ -592,7 +591,6 @@ def test_real_faces(faces_dir):
 
 
 def test_sniff_format_and_formats_restriction(tmp_path):
-
     rng = np.random.default_rng(3)
     img = _rgb_image(rng, (12, 10))
     blobs = {}
@@ -611,7 +609,6 @@ def test_sniff_format_and_formats_restriction(tmp_path):
 
 
 def test_open_image_with_header_reads_one_open(tmp_path):
-
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate: the header keeps the stored size, the image is turned
     path = _save(_rgb_image(np.random.default_rng(4), (200, 120)), tmp_path / "r.jpg",
@@ -625,7 +622,6 @@ def test_open_image_with_header_reads_one_open(tmp_path):
 
 
 def test_error_kinds_and_full_decode_check(tmp_path, bad_files):
-
     buf = io.BytesIO()
     _rgb_image(np.random.default_rng(5), (64, 64)).save(buf, "JPEG", quality=90)
     cut = buf.getvalue()[: len(buf.getvalue()) // 2]
