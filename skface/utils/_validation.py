@@ -122,9 +122,10 @@ def native_bfloat16(device):
         return True
     if device != "cpu":
         return False
-    try:  # a private helper of torch.cpu; absent or failing means "not known to be native"
+    try:  # a private helper of torch.cpu (not in torch 2.2); absent or failing means "not
+        # known to be native", so with torch 2.2 "auto" is float32 on every CPU
         return bool(torch.cpu._is_amx_tile_supported())
-    except Exception:  # pragma: no cover - depends on the torch build
+    except Exception:
         return False
 
 
