@@ -741,9 +741,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         if precision == "bfloat16" and device == "cpu" and not native_bfloat16(device):
             warnings.warn(
-                "precision='bfloat16' on a CPU without native bfloat16 units (Intel AMX): "
-                "PyTorch emulates it, which is slower than float32; precision='auto' picks "
-                "float32 here.", UserWarning, stacklevel=2)
+                "precision='bfloat16' on a CPU where torch finds no native bfloat16 units "
+                "(Intel AMX; torch 2.2 cannot detect them): without them PyTorch emulates "
+                "bfloat16, which is slower than float32; precision='auto' picks float32 here.",
+                UserWarning, stacklevel=2)
 
         if (X_val is None) != (y_val is None):
             raise ValueError("Pass both X_val and y_val, or neither.")

@@ -531,7 +531,7 @@ def test_precision(monkeypatch, tmp_path):
     # has no such query, and then skface does not assume AMX either)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     assert FaceCNNClassifier(device="cpu", **TINY).fit(X, y).precision_ == "float32"
-    with pytest.warns(UserWarning, match="without native bfloat16 units"):
+    with pytest.warns(UserWarning, match="no native bfloat16 units"):
         FaceCNNClassifier(precision="bfloat16", device="cpu", **TINY).fit(X, y)
     with pytest.raises(ValueError, match="precision"):
         FaceCNNClassifier(precision="half", **TINY).fit(X, y)
