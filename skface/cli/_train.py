@@ -93,38 +93,18 @@ def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, b
     flags override it; early stopping (the recipe's default) stops on the protocol's validation
     split.
     """
-    import skface
+    from skface import make_recommended_pipeline
 
     over = {"random_state": seed, "device": device, "precision": precision,
             "verbose": verbose}
-    if early_stopping is not None:
-        over["early_stopping"] = early_stopping
-    if attention is not None:
-        over["attention"] = None if attention == "none" else attention
-    if gamma is not None:
-        over["gamma"] = gamma
-    if class_weight is not None:
-        over["class_weight"] = None if class_weight == "none" else class_weight
-    if balance is not None:
-        over["balance"] = None if balance == "none" else balance
-    if max_epochs is not None:
-        over["max_epochs"] = max_epochs
-    if depth is not None:
-        over["depth"] = depth
-    if batch_size is not None:
-        over["batch_size"] = batch_size
-    if members is not None:
-        over["n_members"] = members
-    recommended = getattr(skface, "make_recommended_pipeline", None)
-    if recommended is not None:
-        pipe = recommended(**({} if size is None else {"size": size}))
-    else:  # the library's defaults, until a recommended recipe exists
-        from sklearn.pipeline import Pipeline
-
-        from skface.preprocessing import ImageLoader
-
-        loader = ImageLoader() if size is None else ImageLoader(size=size)
-        pipe = Pipeline([("load", loader), ("clf", skface.FaceCNNClassifier())])
+    # classifier parameter -> flag value; an unset flag (None) keeps the recipe's value, and
+    # "none" is how the choice flags spell None
+    flags = {"early_stopping": early_stopping, "attention": attention, "gamma": gamma,
+             "class_weight": class_weight, "balance": balance, "max_epochs": max_epochs,
+             "depth": depth, "batch_size": batch_size, "n_members": members}
+    over.update({name: None if value == "none" else value
+                 for name, value in flags.items() if value is not None})
+    pipe = make_recommended_pipeline(**({} if size is None else {"size": size}))
     pipe.steps[-1][1].set_params(**over)
     return pipe
 
