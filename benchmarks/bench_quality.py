@@ -28,6 +28,9 @@ scores are computed on every validation image once, so that they pair too.
 validation and test parts; for one seed the smaller shares are subsets of the larger ones), for
 a learning curve of the recipe.
 
+``--augment`` trains with the optional augmentation (``make_recommended_pipeline(augment=True)``,
+the recipe before the fourteenth round of ``RESULTS.md``); pair it with a run without.
+
 ``--merge-val`` trains on the training and validation parts together, for the recipe's full
 ``max_epochs`` without early stopping (nothing is left to stop on), and scores the same test
 part. The validation scores it prints are then on trained images and mean nothing; pair it
@@ -159,7 +162,8 @@ def run_seed(data, seed, args):
         train, val = (part[balance_indices(data.target[part], balance=args.balance,
                                            random_state=seed + k + 1)]
                       for k, part in enumerate((train, val)))
-    pipe = make_recommended_pipeline(size=args.size, random_state=seed, verbose=args.verbose)
+    pipe = make_recommended_pipeline(size=args.size, augment=args.augment, random_state=seed,
+                                     verbose=args.verbose)
     if args.memory:
         pipe.set_params(load__memory=args.memory)
     if args.max_epochs:
@@ -191,6 +195,7 @@ def run_seed(data, seed, args):
         "n_test": len(test),
         "balance": args.balance, "n_train_fake": int(data.target[train].sum()),
         "train_fraction": args.train_fraction, "merge_val": args.merge_val,
+        "augment": args.augment,
         "val_accuracy": res_val.accuracy, "val_roc_auc": res_val.roc_auc,
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
@@ -313,6 +318,9 @@ def main(argv=None):
                         "measurements)")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
                    help="override the classifier's precision (default: the recipe's, auto)")
+    p.add_argument("--augment", action="store_true",
+                   help="train with the optional augmentation "
+                        "(make_recommended_pipeline(augment=True); the recipe trains without)")
     p.add_argument("--set", nargs="+", default=None, metavar="PARAM=VALUE", type=pipeline_param,
                    help="override any pipeline parameter, e.g. clf__weight_decay=0.05 "
                         "(values are read as JSON where they parse, else as strings)")

@@ -28,9 +28,17 @@ def test_structure_and_params():
     assert clf.view_size == 24  # the networks see views of half the loaded side
     for key, value in RECOMMENDED_CLASSIFIER_PARAMS.items():
         assert clf.get_params()[key] == value, key
+    assert clf.augment is None  # the recipe trains without augmentation (RESULTS.md)
+    clf = make_recommended_pipeline(size=48, augment=True).named_steps["clf"]
     assert isinstance(clf.augment, Augmenter)
     for key, value in RECOMMENDED_AUGMENT_PARAMS.items():
         assert clf.augment.get_params()[key] == value, key
+
+
+@pytest.mark.parametrize("augment", ["yes", None, 2])
+def test_bad_augment_raises(augment):
+    with pytest.raises(ValueError, match="augment"):
+        make_recommended_pipeline(augment=augment)
 
 
 def test_clone_keeps_params():
@@ -46,7 +54,8 @@ def test_bad_size_raises(size):
         make_recommended_pipeline(size=size)
 
 
-def test_fit_predict_on_files(tmp_path):
+@pytest.mark.parametrize("augment", [False, True])
+def test_fit_predict_on_files(tmp_path, augment):
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -60,7 +69,7 @@ def test_fit_predict_on_files(tmp_path):
         Image.fromarray(img).save(path)
         paths.append(str(path))
         y.append(label)
-    pipe = make_recommended_pipeline(size=16, random_state=0, device="cpu")
+    pipe = make_recommended_pipeline(size=16, augment=augment, random_state=0, device="cpu")
     pipe.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
     pipe.fit(paths, y)
     proba = pipe.predict_proba(paths)
@@ -68,7 +77,7 @@ def test_fit_predict_on_files(tmp_path):
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
     assert set(pipe.predict(paths)) <= {0, 1}
     # a second fit with the same seed gives the same model
-    again = make_recommended_pipeline(size=16, random_state=0, device="cpu")
+    again = make_recommended_pipeline(size=16, augment=augment, random_state=0, device="cpu")
     again.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
     again.fit(paths, y)
     np.testing.assert_allclose(again.predict_proba(paths), proba, rtol=1e-5, atol=1e-6)

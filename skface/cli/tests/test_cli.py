@@ -151,6 +151,22 @@ def test_train_flags_override_the_recipe():
     assert (clf.balance, clf.class_weight, clf.attention) == (None, None, None)
 
 
+def test_train_augment_flag():
+    from skface._recommended import RECOMMENDED_AUGMENT_PARAMS
+    from skface.cli._train import make_pipeline
+    from skface.preprocessing import Augmenter
+
+    base = ["train", "--manifest", "m.csv", "--out", "model"]
+    assert build_parser().parse_args(base).augment is False
+    assert build_parser().parse_args(base + ["--augment"]).augment is True
+    assert build_parser().parse_args(base + ["--no-augment"]).augment is False
+    assert make_pipeline()[-1].augment is None  # the recipe trains without augmentation
+    aug = make_pipeline(augment=True)[-1].augment
+    assert isinstance(aug, Augmenter)
+    assert {k: aug.get_params()[k] for k in RECOMMENDED_AUGMENT_PARAMS} == \
+        RECOMMENDED_AUGMENT_PARAMS
+
+
 def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
     from skface import FaceCNNClassifier
 
