@@ -121,7 +121,7 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
         augmented ones lost 0.4. Turn it on when the images to judge may have been blurred or
         softened on their way to you. It also costs about 25 % more training time.
     random_state : int, RandomState instance or None, default=None
-        Seed of the classifier (weights, data order, augmentation).
+        Seed of the classifier (weights, data order, and augmentation when it is on).
     n_jobs : int, default=None
         Parallel image decoding (joblib semantics).
     memory : str, path-like or joblib.Memory, default=None
