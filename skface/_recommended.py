@@ -48,11 +48,8 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
 )
 
 #: Parameters of the optional training-time :class:`skface.preprocessing.Augmenter`
-#: (``make_recommended_pipeline(augment=True)``, ``skface train --augment``). The recipe trains
-#: without it: over six split seeds, networks trained without augmentation ranked faces from
-#: sources left out of training better (ROC-AUC 0.835 against 0.802, never lower) and scored
-#: higher on clean test images, but lost 3.4 points of accuracy on blurred test images, where
-#: the augmented ones lost 0.4 (benchmarks/RESULTS.md, "thirteenth" and "fourteenth round").
+#: (``make_recommended_pipeline(augment=True)``, ``skface train --augment``); the recipe trains
+#: without it, for the reasons given under ``augment`` in :func:`make_recommended_pipeline`.
 RECOMMENDED_AUGMENT_PARAMS = dict(
     flip_prob=0.5,
     crop_prob=0.5,
@@ -112,14 +109,15 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
         3/4 and its middle half at full detail (``clf__views``). The recipe was tuned at 128;
         training costs roughly ``(size / 128) ** 2`` times as much at other sizes.
     augment : bool, default=False
-        Train with :class:`skface.preprocessing.Augmenter`
-        (:data:`RECOMMENDED_AUGMENT_PARAMS`: flips, random crops, colour jitter, and blur and
-        JPEG re-compression at probability 0.1 each). Off in the recipe: on the development
-        faces, networks trained without it scored about a point higher on clean test images
-        and ranked faces from sources left out of training better (six split seeds), but lost
-        3.4 points of accuracy on test images blurred with a 1.5 px Gaussian, where the
-        augmented ones lost 0.4. Turn it on when the images to judge may have been blurred or
-        softened on their way to you. It also costs about 25 % more training time.
+        Train with :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`:
+        flips, random crops, colour jitter, and blur and JPEG re-compression at probability 0.1
+        each). Off in the recipe: on the development faces, networks trained without it scored
+        about a point higher on clean test images and ranked faces from sources left out of
+        training better (ROC-AUC 0.835 against 0.802 over six split seeds, never lower on one;
+        benchmarks/RESULTS.md, "thirteenth" and "fourteenth round"), but lost 3.4 points of
+        accuracy on test images blurred with a 1.5 px Gaussian, where the augmented ones lost
+        0.4. Turn it on when the images to judge may have been blurred or softened on their way
+        to you. It also costs about 25 % more training time.
     random_state : int, RandomState instance or None, default=None
         Seed of the classifier (weights, data order, and augmentation when it is on).
     n_jobs : int, default=None

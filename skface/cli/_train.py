@@ -110,7 +110,7 @@ def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, b
     over.update({name: None if value == "none" else value
                  for name, value in flags.items() if value is not None})
     pipe = make_recommended_pipeline(**({} if size is None else {"size": size}),
-                                     augment=bool(augment))
+                                     augment=augment)
     pipe.steps[-1][1].set_params(**over)
     return pipe
 
