@@ -5,6 +5,11 @@ uint8 images with the same batch size, optimiser (AdamW), one-cycle schedule, lo
 (cross-entropy through :class:`skface.nn.FocalLoss` with ``gamma=0``) and torch thread count.
 The hand-written loop is the floor: shuffle indices, slice the uint8 array, divide by 255,
 forward, backward, step. Nothing else (no validation, no early stopping, no augmentation).
+Both sides use channels-last tensors, as the classifier does on every device.
+
+In float32 a third side runs in each round: the hand-written loop in the layout before the
+fifteenth round of ``RESULTS.md`` (contiguous NCHW tensors, each stage's ReLU before its max
+pooling). The ``layout`` line prints the speed-up of the current layout over it.
 
 Timings alternate between the two sides (``--repeats`` rounds) and the median is reported,
 because other processes share the CPU. The ratio printed is ``classifier / hand-written``
@@ -31,10 +36,12 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -55,14 +62,33 @@ def make_data(n, size, seed=0):
     return X, y
 
 
+def _textbook_forward(stage, x):
+    """A stage in the textbook order: convolution, batch-norm, ReLU, then max pooling (the
+    library pools before the ReLU, which gives the same numbers)."""
+    x = stage.conv(x)
+    if stage.attention is not None:
+        x = stage.attention(x)
+    return F.max_pool2d(x, 2, ceil_mode=True) if stage.pool else x
+
+
 def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay, seed,
-                    precision="float32"):
-    """The reference loop; returns (seconds, module). ``precision="bfloat16"``: bf16
-    autocast on channels-last tensors, as the classifier does."""
+                    precision="float32", textbook=False):
+    """The reference loop; returns (seconds, module). Channels-last tensors and, with
+    ``precision="bfloat16"``, bf16 autocast, as the classifier does on a CPU.
+
+    ``textbook=True`` is the layout before the fifteenth round of ``RESULTS.md``: contiguous
+    (NCHW) float32 tensors and each stage in the order conv, ReLU, pool.
+    """
     torch.manual_seed(seed)
     module = FaceCNN(in_channels=X.shape[1], n_classes=2, width=width, depth=depth)
     bf16 = precision == "bfloat16"
-    if bf16:
+    channels_last = not textbook
+    if textbook:
+        if bf16:
+            raise ValueError("textbook=True is a float32 baseline.")
+        for stage in module.stages:
+            stage.forward = types.MethodType(_textbook_forward, stage)
+    else:
         module = module.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     steps = math.ceil(len(X) / batch_size)
@@ -78,7 +104,7 @@ def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay,
         for b in range(steps):
             idx = perm[b * batch_size:(b + 1) * batch_size]
             xb = Xt[idx].float().div_(255.0)
-            if bf16:
+            if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 out = module(xb)
@@ -102,6 +128,7 @@ def classifier_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay, 
 
 
 def handwritten_predict(module, X, batch_size=256, precision="float32"):
+    """Inference images/s of a module trained by :func:`handwritten_fit` (channels-last)."""
     module.eval()
     Xt = torch.from_numpy(X)
     bf16 = precision == "bfloat16"
@@ -109,8 +136,7 @@ def handwritten_predict(module, X, batch_size=256, precision="float32"):
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for b in range(0, len(X), batch_size):
             xb = Xt[b:b + batch_size].float().div_(255.0)
-            if bf16:
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            xb = xb.contiguous(memory_format=torch.channels_last)
             torch.softmax(module(xb).float(), 1)
     return time.perf_counter() - start
 
@@ -206,19 +232,27 @@ def compare(X, y, args, precision):
     print(f"precision {precision}:")
     # warm-up (allocator, oneDNN kernels)
     handwritten_fit(X[:256], y[:256], **{**kw, "epochs": 1})
-    hand, clf_t = [], []
+    hand, clf_t, textbook = [], [], []
     module = clf = None
     for r in range(args.repeats):
         t, module = handwritten_fit(X, y, **kw)
         hand.append(n_img / t)
         t, clf = classifier_fit(X, y, **kw)
         clf_t.append(n_img / clf.fit_time_)
-        print(f"  round {r + 1}: hand-written {hand[-1]:.0f} img/s, "
-              f"FaceCNNClassifier {clf_t[-1]:.0f} img/s (fit loop), "
-              f"{n_img / t:.0f} img/s (whole fit call)")
+        line = (f"  round {r + 1}: hand-written {hand[-1]:.0f} img/s, "
+                f"FaceCNNClassifier {clf_t[-1]:.0f} img/s (fit loop), "
+                f"{n_img / t:.0f} img/s (whole fit call)")
+        if precision == "float32":
+            textbook.append(n_img / handwritten_fit(X, y, **kw, textbook=True)[0])
+            line += f", hand-written textbook layout {textbook[-1]:.0f} img/s"
+        print(line)
     train_rates = h, c = statistics.median(hand), statistics.median(clf_t)
     print(f"train  hand-written {h:.0f} img/s | FaceCNNClassifier {c:.0f} img/s | "
           f"ratio {c / h:.2f}")
+    if textbook:
+        b = statistics.median(textbook)
+        print(f"layout hand-written, contiguous tensors and ReLU before pooling {b:.0f} img/s | "
+              f"channels-last, pooling first (the library's) {h:.0f} img/s | ratio {h / b:.2f}")
     hp, cp = [], []
     for _ in range(args.repeats):
         hp.append(args.n / handwritten_predict(module, X, precision=precision))

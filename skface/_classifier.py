@@ -204,16 +204,19 @@ class _EpochAccuracy(Callback):
 
 
 class _Net(NeuralNet):
-    """skorch net whose forward passes run under bf16 autocast on channels-last inputs when
-    ``bf16`` is set (an attribute, set by the estimator), with non-blocking copies on CUDA."""
+    """skorch net that feeds its module channels-last inputs when ``channels_last`` is set and
+    runs the forward pass under bf16 autocast when ``bf16`` is set (attributes, set by the
+    estimator), with non-blocking copies on CUDA."""
 
     bf16 = False
+    channels_last = False
 
     def infer(self, x, **fit_params):
         device = torch.device(self.device)
         x = x.to(device, non_blocking=device.type == "cuda")
-        if self.bf16:
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self.bf16:
             with torch.autocast(device.type, dtype=torch.bfloat16):
                 return self.module_(x, **fit_params).float()
         return self.module_(x, **fit_params)
@@ -655,7 +658,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def _make_net(self, module, device, criterion_kwargs, callbacks=(), train_split=None,
                   collate=None, generator=None, valid_collate=None, bf16=False):
         pin = device.startswith("cuda")
-        if pin or bf16:  # the memory layout cuDNN and oneDNN's bf16 kernels want
+        # channels-last is the memory layout cuDNN and oneDNN want; on a CPU without bfloat16
+        # units it made float32 training of the recipe's network 1.15x faster, max pooling
+        # most of all (benchmarks/RESULTS.md, "fifteenth round")
+        channels_last = torch.device(device).type in ("cpu", "cuda")
+        if channels_last:
             module = module.to(memory_format=torch.channels_last)
         net = _Net(
             module=module,
@@ -679,6 +686,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             **{f"criterion__{k}": v for k, v in criterion_kwargs.items()},
         )
         net.bf16 = bool(bf16)
+        net.channels_last = channels_last
         return net
 
     def _predicting_net(self, module, device, precision):

@@ -522,6 +522,9 @@ def test_precision(monkeypatch, tmp_path):
     assert bf.score(X, y) > 0.9  # it learns the checkerboard in bfloat16 too
     f32 = FaceCNNClassifier(precision="float32", **params).fit(X, y)
     assert f32.precision_ == "float32" and not f32.net_.bf16
+    # channels-last on a CPU in float32 too: oneDNN's layout, 1.3x faster there
+    assert f32.net_.channels_last and f32.net_.module_.stages[0].conv.body[0].weight.is_contiguous(
+        memory_format=torch.channels_last)
     # same seed and data: the two differ only because bfloat16 was really used
     assert not np.array_equal(bf.predict_proba(X), f32.predict_proba(X))
     loaded = FaceCNNClassifier.load(bf.save(tmp_path / "bf16"))

@@ -62,6 +62,34 @@ def test_backbone_variants_differ_and_train():
     assert len(attention_modules(FaceCNN(depth=3, attention="se", attention_stages=[1]))) == 1
 
 
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("convs", [1, 2])
+def test_stage_pools_before_its_relu_with_the_same_numbers(residual, convs):
+    # the stage pools the pre-activation and applies the ReLU after (cheaper); the textbook
+    # order (ReLU, then pool) must give the same outputs and gradients, odd sides included
+    from skface.nn._backbone import Stage
+
+    torch.manual_seed(0)
+    stage = Stage(3, 8, convs, residual, None, 16, pool=True)
+    x = torch.randn(5, 3, 9, 7)
+    x[0] = -5.0  # a whole image whose pre-activations may all be negative in some windows
+    runs = []
+    for pool_first in (True, False):
+        stage.zero_grad()
+        xi = x.clone().requires_grad_(True)
+        out = stage(xi) if pool_first else F.max_pool2d(stage.conv(xi), 2, ceil_mode=True)
+        out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
+        runs.append([out.detach(), xi.grad] + [p.grad.clone() for p in stage.parameters()])
+    assert runs[0][0].shape == (5, 8, 5, 4)
+    for a, b in zip(*runs):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # with attention between the ReLU and the pool the order cannot change
+    se = Stage(3, 8, 1, False, "se", 4, pool=True).eval()
+    with torch.no_grad():
+        expected = F.max_pool2d(se.attention(se.conv(x)), 2, ceil_mode=True)
+        torch.testing.assert_close(se(x), expected, rtol=0, atol=0)
+
+
 def test_backbone_handles_one_row_images_and_features():
     net = FaceCNN(in_channels=1, depth=4, width=4, attention="cbam").eval()
     assert net(torch.randn(3, 1, 1, 5)).shape == (3, 2)
