@@ -659,8 +659,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                   collate=None, generator=None, valid_collate=None, bf16=False):
         pin = device.startswith("cuda")
         # channels-last is the memory layout cuDNN and oneDNN want; on a CPU without bfloat16
-        # units it made float32 training of the recipe's network 1.15x faster, max pooling
-        # most of all (benchmarks/RESULTS.md, "fifteenth round")
+        # units it alone made a float32 fit of the recipe's network 1.1x faster
+        # (benchmarks/RESULTS.md, "fifteenth round")
         channels_last = torch.device(device).type in ("cpu", "cuda")
         if channels_last:
             module = module.to(memory_format=torch.channels_last)
