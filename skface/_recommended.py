@@ -40,10 +40,11 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     lr=3e-3,
     weight_decay=5e-4,
     lr_schedule="onecycle",
-    # stop on the protocol's validation loss, keeping the epoch with the lowest; misses count
-    # only once the one-cycle learning rate is below half its peak (after epoch 20 of 30).
-    # Patience 5 then stopped networks at epoch 25 while the loss was still falling, and lost
-    # 1.5 points of test accuracy (benchmarks/RESULTS.md, "sixth round")
+    # stop on the protocol's validation loss, keeping the epoch with the lowest; epochs count
+    # (as misses, and as candidates to keep) only once the one-cycle learning rate is below
+    # half its peak (after epoch 20 of 30: one network kept its epoch 6 before, "sixteenth
+    # round"). Patience 5 then stopped networks at epoch 25 while the loss was still falling,
+    # and lost 1.5 points of test accuracy (benchmarks/RESULTS.md, "sixth round")
     early_stopping=True,
     n_iter_no_change=10,
 )

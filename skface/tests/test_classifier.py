@@ -102,8 +102,10 @@ def test_high_learning_rate_epochs_count_no_early_stopping_misses():
     losses = [1.0, 1.2, 1.3, 1.4, 0.9, 0.95, 0.97, 0.99]
     assert stop_and_best(losses, grace=0) == (3, 1)
     assert stop_and_best(losses, grace=4) == (7, 5)
-    # the best epoch is chosen over all epochs, grace epochs included
-    assert stop_and_best([0.5, 1.2, 1.3, 1.4, 0.9, 0.95], grace=4) == (6, 1)
+    # the best epoch is chosen after the grace epochs: a lower loss while the rate was high
+    # (seen on the development faces: a network kept epoch 6 of 30) is not kept
+    assert stop_and_best([0.5, 1.2, 1.3, 1.4, 0.9, 0.95], grace=4) == (6, 5)
+    assert stop_and_best([0.5, 1.2, 1.3, 1.4], grace=4) == (4, 0)  # nothing after: the last
 
     # one-cycle: lr >= half its peak for the 30 % warm-up and half the annealing after it
     assert _high_lr_epochs("onecycle", 30) == 20
