@@ -7,9 +7,15 @@ The hand-written loop is the floor: shuffle indices, slice the uint8 array, divi
 forward, backward, step. Nothing else (no validation, no early stopping, no augmentation).
 Both sides use channels-last tensors, as the classifier does on every device.
 
-In float32 a third side runs in each round: the hand-written loop in the layout before the
-fifteenth round of ``RESULTS.md`` (contiguous NCHW tensors, each stage's ReLU before its max
-pooling). The ``layout`` line prints the speed-up of the current layout over it.
+Both sides run inside :func:`skface.utils.reuse_freed_memory` (glibc keeps freed large
+blocks for reuse), as the classifier does on a CPU. A third side runs in each round, in a
+fresh subprocess (the reuse leaves freed blocks in glibc's heap behind it, so the parent's
+allocation is no longer glibc's default): the hand-written loop with glibc's default
+allocation, which maps every block of 32 MiB or more afresh; the ``allocator`` line prints
+the speed-up of reusing them. In float32 a fourth side runs, in a subprocess too: the
+hand-written loop in the layout before the fifteenth round of ``RESULTS.md`` (contiguous NCHW
+tensors, each stage's ReLU before its max pooling). The ``layout`` line prints the speed-up of
+the current layout over it (both with default allocation).
 
 Timings alternate between the two sides (``--repeats`` rounds) and the median is reported,
 because other processes share the CPU. The ratio printed is ``classifier / hand-written``
@@ -49,7 +55,7 @@ if str(ROOT) not in sys.path:
 
 from skface import FaceCNNClassifier  # noqa: E402
 from skface.nn import FaceCNN, FocalLoss  # noqa: E402
-from skface.utils import native_bfloat16  # noqa: E402
+from skface.utils import native_bfloat16, reuse_freed_memory  # noqa: E402
 
 
 def make_data(n, size, seed=0):
@@ -72,9 +78,10 @@ def _textbook_forward(stage, x):
 
 
 def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay, seed,
-                    precision="float32", textbook=False):
-    """The reference loop; returns (seconds, module). Channels-last tensors and, with
-    ``precision="bfloat16"``, bf16 autocast, as the classifier does on a CPU.
+                    precision="float32", textbook=False, reuse=True):
+    """The reference loop; returns (seconds, module). Channels-last tensors, freed blocks
+    reused (``reuse``) and, with ``precision="bfloat16"``, bf16 autocast, as the classifier
+    does on a CPU.
 
     ``textbook=True`` is the layout before the fifteenth round of ``RESULTS.md``: contiguous
     (NCHW) float32 tensors and each stage in the order conv, ReLU, pool.
@@ -99,20 +106,21 @@ def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay,
     g = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     module.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(X), generator=g)
-        for b in range(steps):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
-            xb = Xt[idx].float().div_(255.0)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = module(xb)
-            loss = crit(out.float(), yt[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+    with reuse_freed_memory(enabled=reuse):
+        for _ in range(epochs):
+            perm = torch.randperm(len(X), generator=g)
+            for b in range(steps):
+                idx = perm[b * batch_size:(b + 1) * batch_size]
+                xb = Xt[idx].float().div_(255.0)
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    out = module(xb)
+                loss = crit(out.float(), yt[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
     return time.perf_counter() - start, module
 
 
@@ -133,7 +141,8 @@ def handwritten_predict(module, X, batch_size=256, precision="float32"):
     Xt = torch.from_numpy(X)
     bf16 = precision == "bfloat16"
     start = time.perf_counter()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), \
+            reuse_freed_memory():
         for b in range(0, len(X), batch_size):
             xb = Xt[b:b + batch_size].float().div_(255.0)
             xb = xb.contiguous(memory_format=torch.channels_last)
@@ -160,6 +169,23 @@ def memory_probe(n, size, width, depth, epochs):
     model_bytes = n_params * 4 * 4  # weights, gradients, two AdamW moments
     print(json.dumps({"n": n, "size": size, "x_bytes": int(X.nbytes), "model_bytes": model_bytes,
                       "rss_before": before, "peak": peak, "extra": peak - before}))
+
+
+def default_allocation_rate(args, precision, textbook=False):
+    """Training images/s of :func:`handwritten_fit` with glibc's default allocation, in a fresh
+    subprocess (same data, settings and thread count)."""
+    cmd = [sys.executable, __file__, "--_default-alloc", precision, "--n", str(args.n),
+           "--size", str(args.size), "--width", str(args.width), "--depth", str(args.depth),
+           "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
+           "--threads", str(args.threads)] + (["--_textbook"] if textbook else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _fit_kwargs(args, precision):
+    return dict(width=args.width, depth=args.depth, epochs=args.epochs,
+                batch_size=args.batch_size, lr=1e-3, weight_decay=1e-4, seed=0,
+                precision=precision)
 
 
 def run_memory(args):
@@ -201,9 +227,20 @@ def main(argv=None):
     p.add_argument("--memory-only", action="store_true", help="skip the speed comparison")
     p.add_argument("--memory-n", type=int, nargs="+", default=[2000, 20000])
     p.add_argument("--_probe", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--_default-alloc", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--_textbook", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._probe is not None:
         memory_probe(args._probe, args.size, args.width, args.depth, 1)
+        return
+    if args._default_alloc is not None:  # a subprocess of default_allocation_rate
+        torch.set_num_threads(args.threads)
+        X, y = make_data(args.n, args.size)
+        kw = _fit_kwargs(args, args._default_alloc)
+        handwritten_fit(X[:256], y[:256], **{**kw, "epochs": 1}, reuse=False,
+                        textbook=args._textbook)
+        seconds = handwritten_fit(X, y, **kw, reuse=False, textbook=args._textbook)[0]
+        print(args.n * args.epochs / seconds)
         return
     if args.memory_only:
         run_memory(args)
@@ -225,14 +262,12 @@ def main(argv=None):
 
 def compare(X, y, args, precision):
     """Train and predict with both sides in ``precision``; return their training images/s."""
-    kw = dict(width=args.width, depth=args.depth, epochs=args.epochs,
-              batch_size=args.batch_size, lr=1e-3, weight_decay=1e-4, seed=0,
-              precision=precision)
+    kw = _fit_kwargs(args, precision)
     n_img = args.n * args.epochs
     print(f"precision {precision}:")
     # warm-up (allocator, oneDNN kernels)
     handwritten_fit(X[:256], y[:256], **{**kw, "epochs": 1})
-    hand, clf_t, textbook = [], [], []
+    hand, clf_t, default_alloc, textbook = [], [], [], []
     module = clf = None
     for r in range(args.repeats):
         t, module = handwritten_fit(X, y, **kw)
@@ -242,17 +277,23 @@ def compare(X, y, args, precision):
         line = (f"  round {r + 1}: hand-written {hand[-1]:.0f} img/s, "
                 f"FaceCNNClassifier {clf_t[-1]:.0f} img/s (fit loop), "
                 f"{n_img / t:.0f} img/s (whole fit call)")
+        default_alloc.append(default_allocation_rate(args, precision))
+        line += f", hand-written default allocation {default_alloc[-1]:.0f} img/s"
         if precision == "float32":
-            textbook.append(n_img / handwritten_fit(X, y, **kw, textbook=True)[0])
+            textbook.append(default_allocation_rate(args, precision, textbook=True))
             line += f", hand-written textbook layout {textbook[-1]:.0f} img/s"
         print(line)
     train_rates = h, c = statistics.median(hand), statistics.median(clf_t)
     print(f"train  hand-written {h:.0f} img/s | FaceCNNClassifier {c:.0f} img/s | "
           f"ratio {c / h:.2f}")
+    a = statistics.median(default_alloc)
+    print(f"allocator hand-written, glibc's default allocation {a:.0f} img/s | "
+          f"freed blocks reused (the library's) {h:.0f} img/s | ratio {h / a:.2f}")
     if textbook:
         b = statistics.median(textbook)
-        print(f"layout hand-written, contiguous tensors and ReLU before pooling {b:.0f} img/s | "
-              f"channels-last, pooling first (the library's) {h:.0f} img/s | ratio {h / b:.2f}")
+        print(f"layout hand-written, default allocation: contiguous tensors and ReLU before "
+              f"pooling {b:.0f} img/s | channels-last, pooling first {a:.0f} img/s | "
+              f"ratio {a / b:.2f}")
     hp, cp = [], []
     for _ in range(args.repeats):
         hp.append(args.n / handwritten_predict(module, X, precision=precision))

@@ -32,6 +32,7 @@ from .utils import (
     native_bfloat16,
     resolve_device,
     resolve_precision,
+    reuse_freed_memory,
     torch_seeded,
 )
 
@@ -779,18 +780,19 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         train_ds = _ImageDataset(X, y_enc, indices=train_idx)
         valid_ds = None if X_val is None else _ImageDataset(X_val, y_val_enc, indices=val_idx)
         members = []
-        for k in range(int(self.n_members)):
-            member_seed = seed if k == 0 else _member_seed(seed, k)
-            net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
-                                           device, precision, member_seed, k)
-            if record["n_epochs"] == 0 and members:  # stopped before its first epoch ended
-                break
-            members.append((net, record))
-            if record["interrupted"]:
-                break
-            if self.verbose and int(self.n_members) > 1:
-                print(f"member {k + 1}/{int(self.n_members)}: {record['n_epochs']} epochs, "
-                      f"kept epoch {record['best_epoch']}", flush=True)
+        with reuse_freed_memory(enabled=torch.device(device).type == "cpu"):
+            for k in range(int(self.n_members)):
+                member_seed = seed if k == 0 else _member_seed(seed, k)
+                net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
+                                               device, precision, member_seed, k)
+                if record["n_epochs"] == 0 and members:  # stopped before its first epoch ended
+                    break
+                members.append((net, record))
+                if record["interrupted"]:
+                    break
+                if self.verbose and int(self.n_members) > 1:
+                    print(f"member {k + 1}/{int(self.n_members)}: {record['n_epochs']} "
+                          f"epochs, kept epoch {record['best_epoch']}", flush=True)
         self._finish_fit(members, device, precision)
         return self
 
@@ -915,7 +917,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         views = [False, True] if self.tta else [False]
         probas = []
         # a DataLoader draws its base seed from the global generator: keep that untouched
-        with torch.random.fork_rng(devices=[]):
+        on_cpu = torch.device(net.device).type == "cpu"
+        with torch.random.fork_rng(devices=[]), reuse_freed_memory(enabled=on_cpu):
             for flip in views:
                 ds = _ImageDataset(X, flip=flip)
                 logits = torch.cat([out.detach().cpu().float()

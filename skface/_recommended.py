@@ -29,8 +29,8 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     # loaded size). Views make the networks' mistakes differ far more than seeds alone do
     # (benchmarks/RESULTS.md, "Multi-view ensembles"). For the 1,883 development training
     # faces on 2 CPU cores: about 5 minutes where bfloat16 is native (precision="auto" on a
-    # CPU with Intel AMX), 16 in float32 on an AMD EPYC without AMX (benchmarks/RESULTS.md,
-    # "fifteenth round")
+    # CPU with Intel AMX), 12 in float32 on an AMD EPYC without AMX (benchmarks/RESULTS.md,
+    # "sixteenth round")
     n_members=3,
     views=(1.0, 4 / 3, 2.0),
     # 45 epochs, AdamW weight decay 0.05 and training without early stopping were each

@@ -1,6 +1,7 @@
-"""Validation and random-number helpers shared across skface."""
+"""Validation, random-number and memory helpers shared across skface."""
 
 from ._io import atomic_write_bytes, atomic_write_text
+from ._memory import reuse_freed_memory
 from ._random import check_seed, make_torch_generator, torch_seeded
 from ._validation import check_image_array, native_bfloat16, resolve_device, resolve_precision
 
@@ -13,5 +14,6 @@ __all__ = [
     "native_bfloat16",
     "resolve_device",
     "resolve_precision",
+    "reuse_freed_memory",
     "torch_seeded",
 ]

@@ -80,3 +80,100 @@ def test_resolve_precision(monkeypatch):
     with pytest.raises(ValueError, match="precision must be 'auto', 'float32' or 'bfloat16', "
                                          "got 'half'"):
         resolve_precision("half", "cpu")
+
+
+class _RecordingLibc:
+    """Stands in for glibc: records mallopt and malloc_trim calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        return 1
+
+    def malloc_trim(self, pad):
+        self.calls.append(("trim", pad))
+        return 1
+
+
+@pytest.fixture
+def plain_allocator_env(monkeypatch):
+    """An environment that neither tunes nor replaces the allocator."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("MALLOC_") or key in ("GLIBC_TUNABLES", "LD_PRELOAD"):
+            monkeypatch.delenv(key)
+
+
+def test_reuse_freed_memory_applies_once_and_restores(monkeypatch, plain_allocator_env):
+    from skface.utils import _memory
+
+    libc = _RecordingLibc()
+    monkeypatch.setattr(_memory, "_glibc", lambda: libc)
+    restore = list(_memory._RESTORE) + [("trim", 0)]
+    with _memory.reuse_freed_memory():
+        assert libc.calls == [(-4, 0), (-1, 2**31 - 1)]  # no mmap, no trimming
+        with _memory.reuse_freed_memory():  # nested: nothing more
+            pass
+        assert len(libc.calls) == 2
+    assert libc.calls[2:] == restore
+    assert (-3, 32 * 2**20) in restore and (-4, 65536) in restore
+
+    libc.calls.clear()
+    with pytest.raises(RuntimeError, match="boom"):
+        with _memory.reuse_freed_memory():
+            raise RuntimeError("boom")
+    assert libc.calls[2:] == restore  # restored on errors too
+    assert _memory._depth == 0
+
+    libc.calls.clear()
+    with _memory.reuse_freed_memory(enabled=False):
+        pass
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    with _memory.reuse_freed_memory():
+        pass
+    assert libc.calls == []
+
+
+@pytest.mark.parametrize("env, tuned", [
+    ({}, False),
+    ({"LD_PRELOAD": ""}, False),
+    ({"MALLOC_MMAP_MAX_": "0"}, True),
+    ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"}, True),
+    ({"GLIBC_TUNABLES": "glibc.pthread.rseq=0"}, False),
+    ({"LD_PRELOAD": "/usr/lib/libjemalloc.so.2"}, True),
+    ({"LD_PRELOAD": "/usr/lib/libtcmalloc_minimal.so.4"}, True),
+])
+def test_a_tuned_or_replaced_allocator_is_left_alone(env, tuned):
+    from skface.utils._memory import _user_tuned_allocator
+
+    assert _user_tuned_allocator(env) is tuned
+
+
+def test_reuse_freed_memory_stops_page_faults(plain_allocator_env):
+    """On glibc, large blocks freed inside the block are reused instead of being faulted in
+    afresh (counted as minor page faults of the process)."""
+    resource = pytest.importorskip("resource")
+    from skface.utils import _memory
+
+    if _memory._glibc() is None:
+        pytest.skip("glibc is not the allocator here")
+    n = 48 * 2**20  # above glibc's largest mmap threshold (32 MiB)
+
+    def faults(rounds=6):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(rounds):
+            block = torch.empty(n, dtype=torch.uint8)  # torch asks for no huge pages
+            block.fill_(1)
+            del block
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    outside = faults()
+    with _memory.reuse_freed_memory():
+        faults(2)  # the heap grows to hold the block (and whatever lands above it)
+        inside = faults()
+    if outside < 6 * n // (2 * 2**20):
+        pytest.skip(f"only {outside} page faults without reuse (huge pages?)")
+    assert inside < outside / 3, (inside, outside)
