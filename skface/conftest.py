@@ -26,3 +26,38 @@ def faces_dir():
     if path is None:
         pytest.skip("shared face images not found (set SKFACE_FACES_DIR)")
     return path
+
+
+@pytest.fixture
+def plain_allocator_env(monkeypatch):
+    """An environment that neither tunes nor replaces the allocator (``MALLOC_*``,
+    ``GLIBC_TUNABLES`` and ``LD_PRELOAD`` removed), so ``reuse_freed_memory`` acts."""
+    for key in list(os.environ):
+        if key.startswith("MALLOC_") or key in ("GLIBC_TUNABLES", "LD_PRELOAD"):
+            monkeypatch.delenv(key)
+
+
+class _RecordingLibc:
+    """Stands in for glibc: records mallopt and malloc_trim calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        return 1
+
+    def malloc_trim(self, pad):
+        self.calls.append(("trim", pad))
+        return 1
+
+
+@pytest.fixture
+def recording_libc(monkeypatch, plain_allocator_env):
+    """A fake glibc in place of the real one for ``skface.utils.reuse_freed_memory``; its
+    ``calls`` list the ``mallopt`` and ``malloc_trim`` calls made."""
+    from skface.utils import _memory
+
+    libc = _RecordingLibc()
+    monkeypatch.setattr(_memory, "_glibc", lambda: libc)
+    return libc

@@ -542,19 +542,12 @@ def test_precision(monkeypatch, tmp_path):
         FaceCNNClassifier(precision="half", **TINY).fit(X, y)
 
 
-def test_cpu_fit_and_predict_reuse_freed_memory(monkeypatch):
+def test_cpu_fit_and_predict_reuse_freed_memory(recording_libc):
     """Training and prediction on a CPU run inside ``reuse_freed_memory`` (glibc keeps freed
     32 MiB batches for the next step instead of faulting fresh pages in), once per call."""
-    import os
-
     from skface.utils import _memory
-    from skface.utils.tests.test_utils import _RecordingLibc
 
-    for key in list(os.environ):
-        if key.startswith("MALLOC_") or key in ("GLIBC_TUNABLES", "LD_PRELOAD"):
-            monkeypatch.delenv(key)
-    libc = _RecordingLibc()
-    monkeypatch.setattr(_memory, "_glibc", lambda: libc)
+    libc = recording_libc
     X, y = make_faces(64)
     clf = FaceCNNClassifier(device="cpu", **dict(TINY, n_members=2)).fit(X, y)
     reuse, restore = list(_memory._REUSE), list(_memory._RESTORE) + [("trim", 0)]

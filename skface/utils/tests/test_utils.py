@@ -82,36 +82,10 @@ def test_resolve_precision(monkeypatch):
         resolve_precision("half", "cpu")
 
 
-class _RecordingLibc:
-    """Stands in for glibc: records mallopt and malloc_trim calls."""
-
-    def __init__(self):
-        self.calls = []
-
-    def mallopt(self, param, value):
-        self.calls.append((param, value))
-        return 1
-
-    def malloc_trim(self, pad):
-        self.calls.append(("trim", pad))
-        return 1
-
-
-@pytest.fixture
-def plain_allocator_env(monkeypatch):
-    """An environment that neither tunes nor replaces the allocator."""
-    import os
-
-    for key in list(os.environ):
-        if key.startswith("MALLOC_") or key in ("GLIBC_TUNABLES", "LD_PRELOAD"):
-            monkeypatch.delenv(key)
-
-
-def test_reuse_freed_memory_applies_once_and_restores(monkeypatch, plain_allocator_env):
+def test_reuse_freed_memory_applies_once_and_restores(monkeypatch, recording_libc):
     from skface.utils import _memory
 
-    libc = _RecordingLibc()
-    monkeypatch.setattr(_memory, "_glibc", lambda: libc)
+    libc = recording_libc
     restore = list(_memory._RESTORE) + [("trim", 0)]
     with _memory.reuse_freed_memory():
         assert libc.calls == [(-4, 0), (-1, 2**31 - 1)]  # no mmap, no trimming
