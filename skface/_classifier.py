@@ -289,8 +289,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         by seed, so their average gains more. None: every network sees the whole image.
         In training, ``augment`` transforms the whole image and each network then cuts its
         view out of the result.
-    view_size : int, default=None
-        Side of the square each view is resized to; None keeps the crop's own size.
+    view_size : int, sequence of int or None, default=None
+        Side of the square each view is resized to; None keeps the crop's own size. A
+        sequence gives each view its own side, one entry per entry of ``views`` (one entry
+        when ``views`` is None): ``views=(1, 4/3, 2, 1), view_size=(64, 64, 64, 32)`` adds a
+        fourth network that sees the whole face at 32 px, at about a third of the cost of a
+        64 px one.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` to unflatten 2-D input. Without it, a 2-D ``X`` of shape
         ``(n, F)`` is read as one-channel ``1 x F`` images.
@@ -411,7 +415,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "space_to_depth": [Interval(Integral, 1, None, closed="left")],
         "views": ["array-like", None],
-        "view_size": [Interval(Integral, 1, None, closed="left"), None],
+        "view_size": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "image_shape": [tuple, list, None],
         "augment": [HasMethods(["augment_batch"]), None],
         "tta": ["boolean"],
@@ -544,8 +548,26 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"views must hold finite zoom factors >= 1; got {bad}.")
         return zooms
 
+    def _view_sizes(self):
+        """The side of every view (one per entry of :meth:`_zooms`; None keeps the crop's
+        size), checked."""
+        n_views = len(self._zooms())
+        if self.view_size is None or isinstance(self.view_size, Integral):
+            return [None if self.view_size is None else int(self.view_size)] * n_views
+        sizes = np.asarray(self.view_size, dtype=object).ravel().tolist()
+        if len(sizes) != n_views:
+            raise ValueError(
+                f"view_size holds {len(sizes)} sides for {n_views} "
+                f"view{'s' if n_views != 1 else ''} (views={self.views!r}); give one side per "
+                "view, or a single int for all.")
+        bad = [v for v in sizes if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
+        if bad:
+            raise ValueError(f"view_size must hold positive ints; got {bad}.")
+        return [int(v) for v in sizes]
+
     def _module_kwargs(self, member=0):
         zooms = self._zooms()
+        view = member % len(zooms)
         stages = None if self.attention_stages is None else [int(s) for s in self.attention_stages]
         return dict(
             in_channels=int(self.image_shape_[0]),
@@ -559,8 +581,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             reduction=int(self.reduction),
             dropout=float(self.dropout),
             space_to_depth=int(self.space_to_depth),
-            zoom=zooms[member % len(zooms)],
-            view_size=None if self.view_size is None else int(self.view_size),
+            zoom=zooms[view],
+            view_size=self._view_sizes()[view],
         )
 
     def _class_weights(self, y_enc):
@@ -733,10 +755,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = int(np.prod(self.image_shape_))
         block = int(self.space_to_depth)
-        for zoom in self._zooms():
+        for zoom, side in zip(self._zooms(), self._view_sizes()):
             _, _, vh, vw = view_box(*self.image_shape_[1:], zoom)
-            if self.view_size is not None:
-                vh = vw = int(self.view_size)
+            if side is not None:
+                vh = vw = side
             if vh % block or vw % block:
                 raise ValueError(
                     f"space_to_depth={block} needs a network input whose height and width are "
@@ -1016,6 +1038,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             params["random_state"] = None
         if params["views"] is not None:
             params["views"] = self._zooms()
+        if params["view_size"] is not None and not isinstance(params["view_size"], Integral):
+            params["view_size"] = self._view_sizes()
         if params["attention_stages"] is not None:
             params["attention_stages"] = [int(s) for s in params["attention_stages"]]
         if params["image_shape"] is not None:

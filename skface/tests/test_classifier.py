@@ -513,6 +513,32 @@ def test_multi_view_ensemble(tmp_path):
     assert loaded.get_params()["views"] == [1.0, 4 / 3, 2.0]
 
 
+def test_view_size_per_view(tmp_path):
+    X, y = make_faces(64)  # 16 x 16 images
+    clf = FaceCNNClassifier(n_members=4, views=(1, 2, 1, 2), view_size=(8, 8, 4, 4),
+                            device="cpu", **TINY).fit(X, y)
+    members = clf.net_.module_.members
+    assert [(m.zoom, m.view_size) for m in members] == [(1.0, 8), (2.0, 8), (1.0, 4), (2.0, 4)]
+    T = torch.as_tensor(X[:4], dtype=torch.float32) / 255.0
+    torch.testing.assert_close(members[2].view(T), torch.nn.functional.avg_pool2d(T, 4))
+    assert members[3].view(T).shape == (4, 3, 4, 4)
+    # the sides travel with the views when there are more networks than views, and persist
+    three = FaceCNNClassifier(n_members=3, views=(1, 2), view_size=[8, 4], **TINY).fit(X, y)
+    assert [m.view_size for m in three.net_.module_.members] == [8, 4, 8]
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "sizes"))
+    assert [m.view_size for m in loaded.net_.module_.members] == [8, 8, 4, 4]
+    assert loaded.get_params()["view_size"] == [8, 8, 4, 4]
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)
+    # one side per view, positive ints, checked before any training
+    with pytest.raises(ValueError, match="view_size holds 2 sides for 3 views"):
+        FaceCNNClassifier(views=(1, 2, 4), view_size=(8, 4), **TINY).fit(X, y)
+    with pytest.raises(ValueError, match=r"view_size holds 2 sides for 1 view \(views=None\)"):
+        FaceCNNClassifier(view_size=(8, 4), **TINY).fit(X, y)
+    with pytest.raises(ValueError, match=r"positive ints; got \[0, 2.5\]"):
+        FaceCNNClassifier(views=(1, 2, 4), view_size=(8, 0, 2.5), **TINY).fit(X, y)
+
+
 def test_precision(monkeypatch, tmp_path):
     X, y = make_faces(96)
     params = dict(TINY, max_epochs=8, lr=1e-2)
