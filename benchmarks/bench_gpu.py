@@ -7,8 +7,8 @@ and pinned, non-blocking host-to-device copies. This script measures, in one run
   on the same :class:`skface.nn.FaceCNN` (ratio, goal >= 0.9), and against the CPU;
 - inference images/s of ``predict_proba`` on CUDA and on the CPU;
 - peak CUDA memory of the fit;
-- the recommended recipe (``make_recommended_pipeline``'s classifier: three networks, three
-  views, augmentation, 30 epochs with early stopping) trained on CUDA on as many synthetic
+- the recommended recipe (``make_recommended_pipeline``'s classifier: four networks, four
+  views, 30 epochs with early stopping) trained on CUDA on as many synthetic
   128 px images as the protocol's training part (1,883), with its wall time per network.
 
 It finishes in well under 5 minutes on one GPU (the CPU side uses a small slice of the data).

@@ -7,6 +7,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from ._classifier import FaceCNNClassifier
+from .nn import view_box
 
 #: Parameters of :class:`FaceCNNClassifier` in the recommended recipe (see
 #: ``benchmarks/RESULTS.md``, "Detection quality", for the measurements behind each choice).
@@ -24,15 +25,18 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     label_smoothing=0.1,
     gamma=2.0,
     tta=True,
-    # three networks, probabilities averaged, each looking at its own view of the face: the
-    # whole image, its middle 3/4 and its middle half, all resized to the same side (half the
-    # loaded size). Views make the networks' mistakes differ far more than seeds alone do
-    # (benchmarks/RESULTS.md, "Multi-view ensembles"). For the 1,883 development training
-    # faces on 2 CPU cores: about 5 minutes where bfloat16 is native (precision="auto" on a
-    # CPU with Intel AMX), 12 in float32 on an AMD EPYC without AMX (benchmarks/RESULTS.md,
-    # "sixteenth round")
-    n_members=3,
-    views=(1.0, 4 / 3, 2.0),
+    # four networks, probabilities averaged, each looking at its own view of the face: the
+    # whole image, its middle 3/4 and its middle half, resized to half the loaded side, and
+    # its middle quarter at the loaded detail (a quarter of the side; make_recommended_pipeline
+    # sets the sides, see _recommended_view_sizes). Views make the networks' mistakes differ far more than seeds
+    # alone do (benchmarks/RESULTS.md, "Multi-view ensembles"); the fourth, middle-quarter
+    # network gained on the development test faces and on sources left out of training
+    # ("seventeenth round"). For the 1,883 development training faces on 2 CPU cores: about
+    # 6 minutes where bfloat16 is native (precision="auto" on a CPU with Intel AMX), about
+    # 13 in float32 on an AMD EPYC without AMX (benchmarks/RESULTS.md, "sixteenth" and
+    # "seventeenth round")
+    n_members=4,
+    views=(1.0, 4 / 3, 2.0, 4.0),
     # 45 epochs, AdamW weight decay 0.05 and training without early stopping were each
     # measured level with these on all three seeds (benchmarks/RESULTS.md, "fourth round")
     max_epochs=30,
@@ -68,6 +72,13 @@ RECOMMENDED_AUGMENT_PARAMS = dict(
 RECOMMENDED_JPEG_QUALITY = 90
 
 
+def _recommended_view_sizes(size, views):
+    """The side of each view in the recipe: half the loaded ``size``, or the view's own side
+    (its crop of a ``size`` x ``size`` image) where that is smaller, so that no view is
+    up-sampled and the middle half and quarter keep the loaded detail."""
+    return [max(1, min(size // 2, view_box(size, size, zoom)[2])) for zoom in views]
+
+
 @validate_params(
     {
         "size": [Interval(Integral, 8, None, closed="left")],
@@ -93,11 +104,11 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
        learned as a shortcut.
     3. ``"clf"``: :class:`skface.FaceCNNClassifier` with the recipe in
        :data:`RECOMMENDED_CLASSIFIER_PARAMS`, trained without augmentation unless
-       ``augment=True``: three small networks trained from different seeds, each on its own
-       view of the face (the whole image, its middle 3/4, its middle half, all at
-       ``size // 2`` pixels), whose probabilities are averaged (``n_members=3``;
-       ``pipeline.set_params(clf__n_members=1)`` trains only the whole-image network, in a
-       third of the time).
+       ``augment=True``: four small networks trained from different seeds, each on its own
+       view of the face (the whole image, its middle 3/4 and its middle half at
+       ``size // 2`` pixels, and its middle quarter at ``size // 4``), whose probabilities
+       are averaged (``n_members=4``; ``pipeline.set_params(clf__n_members=1)`` trains only
+       the whole-image network, in less than a third of the time).
 
     The recipe was chosen on the validation split of the shared development faces; the
     measurements are in ``benchmarks/RESULTS.md`` and ``benchmarks/bench_quality.py``
@@ -106,10 +117,12 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
     Parameters
     ----------
     size : int, default=128
-        Side of the square images the loader produces, in pixels. The networks see views of
-        side ``size // 2`` (``clf__view_size``): the whole image down-scaled 2x, its middle
-        3/4 and its middle half at full detail (``clf__views``). The recipe was tuned at 128;
-        training costs roughly ``(size / 128) ** 2`` times as much at other sizes.
+        Side of the square images the loader produces, in pixels. Each network sees its view
+        (``clf__views``) at half this side, or at the view's own side where that is smaller
+        (``clf__view_size``): the whole image down-scaled 2x, its middle 3/4 down-scaled
+        1.5x, and its middle half and middle quarter at full detail (64, 64, 64 and 32 px at
+        the default 128). The recipe was tuned at 128; training costs roughly
+        ``(size / 128) ** 2`` times as much at other sizes.
     augment : bool, default=False
         Train with :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`:
         flips, random crops, colour jitter, and blur and JPEG re-compression at probability 0.1
@@ -150,7 +163,7 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
     clf = FaceCNNClassifier(
         **RECOMMENDED_CLASSIFIER_PARAMS,
         augment=Augmenter(**RECOMMENDED_AUGMENT_PARAMS) if augment else None,
-        view_size=max(1, size // 2),
+        view_size=_recommended_view_sizes(size, RECOMMENDED_CLASSIFIER_PARAMS["views"]),
         device=device,
         random_state=random_state,
         verbose=verbose,

@@ -50,7 +50,7 @@ def add_arguments(p):
 
 # The demo's only departures from the recommended configuration, for its tiny gray images:
 # one gray channel, small batches so that 140 training images still make ~9 steps an epoch,
-# and one network instead of the recipe's ensemble of three, so the demo stays under a minute.
+# and one network instead of the recipe's ensemble of four, so the demo stays under a minute.
 DEMO_LOADER = {"color": "gray"}
 # one network on the whole image: the demo stays under a minute
 DEMO_CLASSIFIER = {"batch_size": 16, "n_members": 1, "views": None, "view_size": None}

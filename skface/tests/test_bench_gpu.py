@@ -14,7 +14,7 @@ def bench():
 
 def test_recipe_timing_trains_the_recommended_classifier(bench):
     clf = bench.recipe_time(48, 16, 32, device="cpu")
-    assert len(clf.members_) == 3 and clf.views == (1.0, 4 / 3, 2.0)
+    assert len(clf.members_) == 4 and clf.views == (1.0, 4 / 3, 2.0, 4.0)
     assert clf.fit_time_ > 0 and all(m["n_epochs"] >= 1 for m in clf.members_)
 
 

@@ -25,7 +25,10 @@ def test_structure_and_params():
     assert isinstance(fmt, FormatNormalizer) and fmt.quality == RECOMMENDED_JPEG_QUALITY
     assert isinstance(clf, FaceCNNClassifier)
     assert clf.random_state == 3 and clf.device == "cpu"
-    assert clf.view_size == 24  # the networks see views of half the loaded side
+    # the views at half the loaded side, the middle quarter at its own (full) detail
+    assert clf.view_size == [24, 24, 24, 12]
+    assert make_recommended_pipeline().named_steps["clf"].view_size == [64, 64, 64, 32]
+    assert make_recommended_pipeline(size=8).named_steps["clf"].view_size == [4, 4, 4, 2]
     for key, value in RECOMMENDED_CLASSIFIER_PARAMS.items():
         assert clf.get_params()[key] == value, key
     assert clf.augment is None  # the recipe trains without augmentation (RESULTS.md)
@@ -76,6 +79,8 @@ def test_fit_predict_on_files(tmp_path, augment):
     assert proba.shape == (16, 2)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
     assert set(pipe.predict(paths)) <= {0, 1}
+    members = pipe.named_steps["clf"].net_.module_.members
+    assert [(m.zoom, m.view_size) for m in members] == [(1.0, 8), (4 / 3, 8), (2.0, 8), (4.0, 4)]
     # a second fit with the same seed gives the same model
     again = make_recommended_pipeline(size=16, augment=augment, random_state=0, device="cpu")
     again.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
