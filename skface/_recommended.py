@@ -28,13 +28,13 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     # four networks, probabilities averaged, each looking at its own view of the face: the
     # whole image, its middle 3/4 and its middle half, resized to half the loaded side, and
     # its middle quarter at the loaded detail (a quarter of the side; make_recommended_pipeline
-    # sets the sides, see _recommended_view_sizes). Views make the networks' mistakes differ far more than seeds
-    # alone do (benchmarks/RESULTS.md, "Multi-view ensembles"); the fourth, middle-quarter
-    # network gained on the development test faces and on sources left out of training
-    # ("seventeenth round"). For the 1,883 development training faces on 2 CPU cores: about
-    # 6 minutes where bfloat16 is native (precision="auto" on a CPU with Intel AMX), about
-    # 13 in float32 on an AMD EPYC without AMX (benchmarks/RESULTS.md, "sixteenth" and
-    # "seventeenth round")
+    # sets the sides, see _recommended_view_sizes). Views make the networks' mistakes differ
+    # far more than seeds alone do (benchmarks/RESULTS.md, "Multi-view ensembles"); the
+    # fourth, middle-quarter network gained on the development test faces and on sources left
+    # out of training ("seventeenth round"). For the 1,883 development training faces on 2 CPU
+    # cores: about 6 minutes where bfloat16 is native (precision="auto" on a CPU with Intel
+    # AMX), about 13 (predicted) in float32 on an AMD EPYC without AMX (benchmarks/RESULTS.md,
+    # "sixteenth" and "seventeenth round")
     n_members=4,
     views=(1.0, 4 / 3, 2.0, 4.0),
     # 45 epochs, AdamW weight decay 0.05 and training without early stopping were each
