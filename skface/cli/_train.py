@@ -28,7 +28,8 @@ def add_arguments(p):
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
     p.add_argument("--size", type=positive_int, default=None, metavar="N",
                    help="loaded image side in pixels (default: the recommended 128; its "
-                        "networks see views of half that side)")
+                        "networks see views of half that side, the middle-quarter one of a "
+                        "quarter)")
     p.add_argument("--attention", choices=("none", "se", "cbam", "nonlocal"), default=None,
                    help="attention block (default: the recommended one)")
     p.add_argument("--gamma", type=non_negative_float, default=None, metavar="G",
