@@ -74,6 +74,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from skface import make_recommended_pipeline  # noqa: E402
+from skface._recommended import _recommended_view_sizes  # noqa: E402
 from skface.datasets import (  # noqa: E402
     balance_indices, load_faces, train_val_test_split)
 from skface.experiments import validation_fit_params  # noqa: E402
@@ -168,8 +169,9 @@ def run_seed(data, seed, args):
         pipe.set_params(load__memory=args.memory)
     if args.max_epochs:
         pipe.set_params(clf__max_epochs=args.max_epochs)
-    if args.views:
-        pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views))
+    if args.views:  # each view at the side the recipe would give it (--set clf__view_size=...)
+        pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views),
+                        clf__view_size=_recommended_view_sizes(args.size, args.views))
     if args.members:
         pipe.set_params(clf__n_members=args.members)
     if args.precision:
@@ -314,8 +316,9 @@ def main(argv=None):
     p.add_argument("--members", type=int, default=None,
                    help="override the number of networks averaged (lever measurements)")
     p.add_argument("--views", type=float, nargs="+", default=None,
-                   help="override the networks' zoom factors, one network each (lever "
-                        "measurements)")
+                   help="override the networks' zoom factors, one network each, each view "
+                        "at the side the recipe gives it: half the loaded side, or the view's "
+                        "own side where smaller (lever measurements)")
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default=None,
                    help="override the classifier's precision (default: the recipe's, auto)")
     p.add_argument("--augment", action="store_true",

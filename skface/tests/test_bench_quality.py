@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from skface import make_recommended_pipeline
 from skface.datasets import load_demo_faces
 
 from ._benchmarks import load_benchmark
@@ -38,6 +39,22 @@ def one_epoch_rows(bench, faces, tmp_path, flag, *values):
         assert rc == 0
         rows += json.loads(out.read_text())
     return rows
+
+
+def test_views_get_the_recipes_sides(bench, faces, tmp_path, monkeypatch):
+    """``--views`` of another length than the recipe's gives each view the side the recipe
+    would: half the loaded side, or the view's own where smaller."""
+    pipes = []
+
+    def recording(*args, **kwargs):
+        pipes.append(make_recommended_pipeline(*args, **kwargs))
+        return pipes[-1]
+
+    monkeypatch.setattr(bench, "make_recommended_pipeline", recording)
+    assert bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs",
+                       "1", "--views", "1", "4", "--json", str(tmp_path / "rows.json")]) == 0
+    members = pipes[0].named_steps["clf"].net_.module_.members
+    assert [(m.zoom, m.view_size) for m in members] == [(1.0, 16), (4.0, 8)]
 
 
 def test_hold_out_scores_unseen_sources_apart(bench, faces, tmp_path, capsys):
