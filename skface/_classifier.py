@@ -292,9 +292,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     view_size : int, sequence of int or None, default=None
         Side of the square each view is resized to; None keeps the crop's own size. A
         sequence gives each view its own side, one entry per entry of ``views`` (one entry
-        when ``views`` is None): ``views=(1, 4/3, 2, 1), view_size=(64, 64, 64, 32)`` adds a
-        fourth network that sees the whole face at 32 px, at about a third of the cost of a
-        64 px one.
+        when ``views`` is None): with ``ImageLoader(size=128)``, ``views=(1, 4/3, 2, 4)`` and
+        ``view_size=(64, 64, 64, 32)`` (the recommended configuration) add a fourth network
+        that sees the middle quarter at the full 128 px detail, at about a third of the cost
+        of a 64 px one.
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` to unflatten 2-D input. Without it, a 2-D ``X`` of shape
         ``(n, F)`` is read as one-channel ``1 x F`` images.
