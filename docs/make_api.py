@@ -23,7 +23,7 @@ SECTIONS = [
     ("skface.experiments", "Experiments", "Ablations, cross-source tests, plots, explanations "
      "and reports."),
     ("skface.nn", "Network building blocks", "Pure PyTorch modules used by FaceCNNClassifier."),
-    ("skface.utils", "Utilities", "Validation and seeding helpers."),
+    ("skface.utils", "Utilities", "Validation, seeding and memory helpers."),
 ]
 
 
