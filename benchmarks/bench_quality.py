@@ -10,6 +10,11 @@ The validation split is used the way ``skface train`` uses it: early stopping wa
 (through :func:`skface.experiments.validation_fit_params`). Its scores are printed too, so that
 recipe choices can be made on it and never on the test split.
 
+Each seed also prints test accuracy and F1 at the ``P(fake)`` threshold that maximises
+balanced accuracy on the validation split (:func:`skface.metrics.tune_threshold`), beside the
+default 0.5, and ``--json`` rows keep every scored image's label, ``P(fake)`` and source
+(``"scores"``), so that other decision rules can be compared later without training again.
+
 ``--hold-out SOURCE ...`` checks generalisation to sources never seen in training: the named
 sources leave the training, validation and test parts of every split, and all their images
 are scored on their own ("held-out" accuracy, ROC-AUC and per-source accuracy).
@@ -78,7 +83,7 @@ from skface._recommended import _recommended_view_sizes  # noqa: E402
 from skface.datasets import (  # noqa: E402
     balance_indices, load_faces, train_val_test_split)
 from skface.experiments import validation_fit_params  # noqa: E402
-from skface.metrics import evaluate  # noqa: E402
+from skface.metrics import evaluate, tune_threshold  # noqa: E402
 
 
 def find_data(arg):
@@ -145,6 +150,15 @@ def reference_step_ms(n_steps=20):
     return 1000.0 * statistics.median(times)
 
 
+def scores_of(result):
+    """The per-image record of an :class:`~skface.metrics.EvaluationResult` for the JSON rows:
+    labels (1 = fake), ``P(fake)`` to 5 decimals and sources, so that decision rules can be
+    compared afterwards without training again."""
+    return {"y": [int(v) for v in result.y_true],
+            "p_fake": [round(float(v), 5) for v in result.y_score],
+            "source": None if result.sources is None else [str(v) for v in result.sources]}
+
+
 def run_seed(data, seed, args):
     train, val, test = train_val_test_split(data.filenames, data.target, random_state=seed)
     files = np.asarray(data.filenames)
@@ -192,6 +206,10 @@ def run_seed(data, seed, args):
     res_val = evaluate(pipe, files[val_scored], data.target[val_scored],
                        sources=data.source[val_scored])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
+    # The decision threshold as a lever: P(fake) cut where balanced accuracy peaks on the
+    # validation split (tune_threshold), applied unchanged to the test (and held-out) images.
+    threshold = tune_threshold(pipe, files[val_scored], data.target[val_scored])
+    res_thr = evaluate(pipe, files[test], data.target[test], threshold=threshold)
     row = {
         "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),
         "n_test": len(test),
@@ -202,6 +220,9 @@ def run_seed(data, seed, args):
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
         "per_source_n": {s: r.n_samples for s, r in sorted(res.per_source.items())},
+        "val_threshold": threshold, "accuracy_at_val_threshold": res_thr.accuracy,
+        "f1_at_val_threshold": res_thr.f1,
+        "scores": {"val": scores_of(res_val), "test": scores_of(res)},
         "fit_wall_s": wall, "fit_cpu_s": cpu, "ref_step_ms": ref_step,
         "n_epochs": pipe[-1].n_epochs_, "best_epoch": pipe[-1].best_epoch_,
         "members": [{"n_epochs": m["n_epochs"], "best_epoch": m["best_epoch"],
@@ -216,18 +237,24 @@ def run_seed(data, seed, args):
             "unseen_accuracy": res_unseen.accuracy, "unseen_roc_auc": res_unseen.roc_auc,
             "unseen_per_source": {s: r.accuracy
                                   for s, r in sorted(res_unseen.per_source.items())},
+            "unseen_accuracy_at_val_threshold": evaluate(
+                pipe, files[unseen], data.target[unseen], threshold=threshold).accuracy,
         })
+        row["scores"]["unseen"] = scores_of(res_unseen)
     print(f"seed {seed}: train {len(train)} / val {len(val)} / test {len(test)} | "
           f"val acc {res_val.accuracy:.3f} auc {res_val.roc_auc:.3f} | "
           f"test acc {res.accuracy:.3f} F1 {res.f1:.3f} AUC {res.roc_auc:.3f} | "
           f"fit {wall:.0f} s wall, {cpu:.0f} s CPU (reference step {ref_step:.0f} ms), epochs "
           + ", ".join(f"{m['n_epochs']} (kept {m['best_epoch']})" for m in row["members"]),
           flush=True)
+    print(f"  at the threshold tuned on validation (P(fake) >= {threshold:.3f}): test acc "
+          f"{res_thr.accuracy:.3f} F1 {res_thr.f1:.3f}")
     for s, acc in row["per_source"].items():
         print(f"    {s:<24} n={row['per_source_n'][s]:>4}  acc {acc:.3f}")
     if held.any():
         print(f"  held-out sources, {len(unseen)} images never trained or validated on: acc "
-              f"{res_unseen.accuracy:.3f} AUC {res_unseen.roc_auc:.3f}")
+              f"{res_unseen.accuracy:.3f} AUC {res_unseen.roc_auc:.3f} (acc "
+              f"{row['unseen_accuracy_at_val_threshold']:.3f} at the tuned threshold)")
         for s, acc in row["unseen_per_source"].items():
             print(f"    {s:<24} n={res_unseen.per_source[s].n_samples:>4}  acc {acc:.3f}")
     return row
@@ -286,6 +313,9 @@ def summarise(rows, title="Recommended configuration"):
         print("  (trained on the validation part too: no validation scores)")
     for key, name in (("accuracy", "test accuracy"), ("f1", "test F1"),
                       ("roc_auc", "test ROC-AUC"), *val,
+                      ("val_threshold", "val-tuned threshold"),
+                      ("accuracy_at_val_threshold", "  test accuracy"),
+                      ("f1_at_val_threshold", "  test F1"),
                       ("fit_wall_s", "fit wall time (s)"), ("fit_cpu_s", "fit CPU time (s)"),
                       ("ref_step_ms", "reference step (ms)")):
         m, sd = ms(key)
@@ -301,7 +331,8 @@ def summarise(rows, title="Recommended configuration"):
     per_source("per_source", "test")
     if all("unseen_accuracy" in r for r in rows):  # --hold-out runs
         for key, name in (("unseen_accuracy", "held-out accuracy"),
-                          ("unseen_roc_auc", "held-out ROC-AUC")):
+                          ("unseen_roc_auc", "held-out ROC-AUC"),
+                          ("unseen_accuracy_at_val_threshold", "  at the tuned threshold")):
             m, sd = ms(key)
             print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
         per_source("unseen_per_source", "held-out")

@@ -4,6 +4,7 @@ offline demo faces."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from skface import make_recommended_pipeline
@@ -74,6 +75,29 @@ def test_hold_out_scores_unseen_sources_apart(bench, faces, tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"held-out sources, {n_held} images" in text
     assert "per-source held-out accuracy" in text
+
+
+def test_rows_keep_the_scores_and_the_validation_threshold(bench, faces, tmp_path):
+    """Every row records P(fake) per image (so decision rules can be compared afterwards) and
+    the test figures at the threshold tuned on the validation split, which the scores
+    reproduce."""
+    out = tmp_path / "rows.json"
+    assert bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs", "1",
+                       "--hold-out", "lfw-b", "resize-conv", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    scores = row["scores"]
+    for part, n in (("val", row["n_val_scored"]), ("test", row["n_test"]),
+                    ("unseen", row["n_unseen"])):
+        assert len(scores[part]["y"]) == len(scores[part]["p_fake"]) == n, part
+        assert all(0.0 <= p <= 1.0 for p in scores[part]["p_fake"]), part
+    assert set(scores["unseen"]["source"]) == {"lfw-b", "resize-conv"}
+    assert 0.0 < row["val_threshold"] < 1.0
+    for part, key in (("test", "accuracy_at_val_threshold"),
+                      ("unseen", "unseen_accuracy_at_val_threshold")):
+        y, p = np.array(scores[part]["y"]), np.array(scores[part]["p_fake"])
+        # scores are rounded to 5 decimals in the JSON: allow one image of disagreement
+        acc = np.mean((p >= row["val_threshold"]) == (y == 1))
+        assert abs(acc - row[key]) <= 1.0 / len(y) + 1e-9, part
 
 
 def test_hold_out_needs_both_classes(bench, faces, capsys):
