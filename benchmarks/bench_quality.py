@@ -207,9 +207,12 @@ def run_seed(data, seed, args):
                        sources=data.source[val_scored])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
     # The decision threshold as a lever: P(fake) cut where balanced accuracy peaks on the
-    # validation split (tune_threshold), applied unchanged to the test (and held-out) images.
-    threshold = tune_threshold(pipe, files[val_scored], data.target[val_scored])
-    res_thr = evaluate(pipe, files[test], data.target[test], threshold=threshold)
+    # validation split (tune_threshold), applied unchanged to the test (and held-out) images;
+    # not with --merge-val, whose validation images were trained on
+    threshold = res_thr = None
+    if not args.merge_val:
+        threshold = tune_threshold(pipe, files[val_scored], data.target[val_scored])
+        res_thr = evaluate(pipe, files[test], data.target[test], threshold=threshold)
     row = {
         "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),
         "n_test": len(test),
@@ -220,8 +223,9 @@ def run_seed(data, seed, args):
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
         "per_source_n": {s: r.n_samples for s, r in sorted(res.per_source.items())},
-        "val_threshold": threshold, "accuracy_at_val_threshold": res_thr.accuracy,
-        "f1_at_val_threshold": res_thr.f1,
+        "val_threshold": threshold,
+        "accuracy_at_val_threshold": None if res_thr is None else res_thr.accuracy,
+        "f1_at_val_threshold": None if res_thr is None else res_thr.f1,
         "scores": {"val": scores_of(res_val), "test": scores_of(res)},
         "fit_wall_s": wall, "fit_cpu_s": cpu, "ref_step_ms": ref_step,
         "n_epochs": pipe[-1].n_epochs_, "best_epoch": pipe[-1].best_epoch_,
@@ -237,7 +241,7 @@ def run_seed(data, seed, args):
             "unseen_accuracy": res_unseen.accuracy, "unseen_roc_auc": res_unseen.roc_auc,
             "unseen_per_source": {s: r.accuracy
                                   for s, r in sorted(res_unseen.per_source.items())},
-            "unseen_accuracy_at_val_threshold": evaluate(
+            "unseen_accuracy_at_val_threshold": None if threshold is None else evaluate(
                 pipe, files[unseen], data.target[unseen], threshold=threshold).accuracy,
         })
         row["scores"]["unseen"] = scores_of(res_unseen)
@@ -247,14 +251,16 @@ def run_seed(data, seed, args):
           f"fit {wall:.0f} s wall, {cpu:.0f} s CPU (reference step {ref_step:.0f} ms), epochs "
           + ", ".join(f"{m['n_epochs']} (kept {m['best_epoch']})" for m in row["members"]),
           flush=True)
-    print(f"  at the threshold tuned on validation (P(fake) >= {threshold:.3f}): test acc "
-          f"{res_thr.accuracy:.3f} F1 {res_thr.f1:.3f}")
+    if threshold is not None:
+        print(f"  at the threshold tuned on validation (P(fake) >= {threshold:.3f}): test acc "
+              f"{res_thr.accuracy:.3f} F1 {res_thr.f1:.3f}")
     for s, acc in row["per_source"].items():
         print(f"    {s:<24} n={row['per_source_n'][s]:>4}  acc {acc:.3f}")
     if held.any():
+        tuned = row["unseen_accuracy_at_val_threshold"]
         print(f"  held-out sources, {len(unseen)} images never trained or validated on: acc "
-              f"{res_unseen.accuracy:.3f} AUC {res_unseen.roc_auc:.3f} (acc "
-              f"{row['unseen_accuracy_at_val_threshold']:.3f} at the tuned threshold)")
+              f"{res_unseen.accuracy:.3f} AUC {res_unseen.roc_auc:.3f}"
+              + ("" if tuned is None else f" (acc {tuned:.3f} at the tuned threshold)"))
         for s, acc in row["unseen_per_source"].items():
             print(f"    {s:<24} n={res_unseen.per_source[s].n_samples:>4}  acc {acc:.3f}")
     return row
@@ -319,6 +325,8 @@ def summarise(rows, title="Recommended configuration"):
                       ("fit_wall_s", "fit wall time (s)"), ("fit_cpu_s", "fit CPU time (s)"),
                       ("ref_step_ms", "reference step (ms)")):
         m, sd = ms(key)
+        if m != m:  # in no row (rows written before the key existed, or --merge-val)
+            continue
         print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
 
     def per_source(key, name):
@@ -334,6 +342,8 @@ def summarise(rows, title="Recommended configuration"):
                           ("unseen_roc_auc", "held-out ROC-AUC"),
                           ("unseen_accuracy_at_val_threshold", "  at the tuned threshold")):
             m, sd = ms(key)
+            if m != m:
+                continue
             print(f"  {name:<20} {m:8.3f} +- {sd:.3f}")
         per_source("unseen_per_source", "held-out")
 

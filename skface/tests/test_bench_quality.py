@@ -148,7 +148,12 @@ def test_merge_val_trains_on_train_and_val_without_early_stopping(bench, faces, 
     assert merged["n_train"] == alone["n_train"] + alone["n_val"]
     assert merged["n_test"] == alone["n_test"] and merged["per_source_n"] == alone["per_source_n"]
     assert merged["n_epochs"] == 2  # the full schedule: nothing to stop on
-    assert "no validation scores" in capsys.readouterr().out
+    # no threshold is tuned on validation images that were trained on
+    assert merged["val_threshold"] is None and merged["accuracy_at_val_threshold"] is None
+    assert 0.0 < alone["val_threshold"] < 1.0
+    text = capsys.readouterr().out
+    assert "no validation scores" in text
+    assert "nan" not in text  # the summary leaves out what no row has
 
 
 @pytest.mark.parametrize("value", ["0", "1.5", "half"])
