@@ -128,9 +128,10 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
         Train with :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`:
         flips, random crops, colour jitter, and blur and JPEG re-compression at probability 0.1
         each). Off in the recipe: on the development faces, networks trained without it scored
-        about a point higher on clean test images and ranked faces from sources left out of
-        training better (ROC-AUC 0.835 against 0.802 over six split seeds, never lower on one;
-        benchmarks/RESULTS.md, "thirteenth" and "fourteenth round"), but lost 3.4 points of
+        higher on clean test images (1.2 points of accuracy with three networks, 1.9 with the
+        recipe's four) and ranked faces from sources left out of training better (ROC-AUC 0.835
+        against 0.802 over six split seeds, never lower on one; benchmarks/RESULTS.md,
+        "thirteenth", "fourteenth" and "nineteenth round"), but lost 3.4 points of
         accuracy on test images blurred with a 1.5 px Gaussian, where the augmented ones lost
         0.4. Turn it on when the images to judge may have been blurred or softened on their way
         to you. It also costs about 25 % more training time.
