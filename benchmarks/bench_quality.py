@@ -73,6 +73,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import accuracy_score, f1_score
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -159,6 +160,15 @@ def scores_of(result):
             "source": None if result.sources is None else [str(v) for v in result.sources]}
 
 
+def at_threshold(result, threshold):
+    """Accuracy and F1 (fake = positive) of an :class:`~skface.metrics.EvaluationResult`'s
+    kept ``P(fake)`` cut at ``threshold``: what ``evaluate(..., threshold=threshold)`` gives,
+    without running the networks over the images again."""
+    is_fake = result.y_true == result.pos_label
+    called_fake = result.y_score >= threshold
+    return accuracy_score(is_fake, called_fake), f1_score(is_fake, called_fake)
+
+
 def run_seed(data, seed, args):
     train, val, test = train_val_test_split(data.filenames, data.target, random_state=seed)
     files = np.asarray(data.filenames)
@@ -209,10 +219,10 @@ def run_seed(data, seed, args):
     # The decision threshold as a lever: P(fake) cut where balanced accuracy peaks on the
     # validation split (tune_threshold), applied unchanged to the test (and held-out) images;
     # not with --merge-val, whose validation images were trained on
-    threshold = res_thr = None
+    threshold = at_thr = None
     if not args.merge_val:
         threshold = tune_threshold(pipe, files[val_scored], data.target[val_scored])
-        res_thr = evaluate(pipe, files[test], data.target[test], threshold=threshold)
+        at_thr = at_threshold(res, threshold)
     row = {
         "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),
         "n_test": len(test),
@@ -224,8 +234,8 @@ def run_seed(data, seed, args):
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
         "per_source_n": {s: r.n_samples for s, r in sorted(res.per_source.items())},
         "val_threshold": threshold,
-        "accuracy_at_val_threshold": None if res_thr is None else res_thr.accuracy,
-        "f1_at_val_threshold": None if res_thr is None else res_thr.f1,
+        "accuracy_at_val_threshold": None if at_thr is None else at_thr[0],
+        "f1_at_val_threshold": None if at_thr is None else at_thr[1],
         "scores": {"val": scores_of(res_val), "test": scores_of(res)},
         "fit_wall_s": wall, "fit_cpu_s": cpu, "ref_step_ms": ref_step,
         "n_epochs": pipe[-1].n_epochs_, "best_epoch": pipe[-1].best_epoch_,
@@ -241,8 +251,8 @@ def run_seed(data, seed, args):
             "unseen_accuracy": res_unseen.accuracy, "unseen_roc_auc": res_unseen.roc_auc,
             "unseen_per_source": {s: r.accuracy
                                   for s, r in sorted(res_unseen.per_source.items())},
-            "unseen_accuracy_at_val_threshold": None if threshold is None else evaluate(
-                pipe, files[unseen], data.target[unseen], threshold=threshold).accuracy,
+            "unseen_accuracy_at_val_threshold": (
+                None if threshold is None else at_threshold(res_unseen, threshold)[0]),
         })
         row["scores"]["unseen"] = scores_of(res_unseen)
     print(f"seed {seed}: train {len(train)} / val {len(val)} / test {len(test)} | "
@@ -253,7 +263,7 @@ def run_seed(data, seed, args):
           flush=True)
     if threshold is not None:
         print(f"  at the threshold tuned on validation (P(fake) >= {threshold:.3f}): test acc "
-              f"{res_thr.accuracy:.3f} F1 {res_thr.f1:.3f}")
+              f"{at_thr[0]:.3f} F1 {at_thr[1]:.3f}")
     for s, acc in row["per_source"].items():
         print(f"    {s:<24} n={row['per_source_n'][s]:>4}  acc {acc:.3f}")
     if held.any():
