@@ -401,6 +401,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     (2, 2)
     """
 
+    # predict() is the class of highest predict_proba(): skface.metrics.evaluate then takes
+    # both from one pass over the images
+    _predict_is_proba_argmax = True
+
     _parameter_constraints = {
         "attention": [StrOptions({"se", "cbam", "nonlocal"}), None],
         "attention_stages": ["array-like", None],

@@ -31,6 +31,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 from sklearn.model_selection import TunedThresholdClassifierCV
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["EvaluationResult", "evaluate", "resolve_pos_label", "tune_threshold"]
@@ -114,17 +115,32 @@ def _check_proba_estimator(estimator):
         raise TypeError(f"{type(estimator).__name__} has no classes_; is it a classifier?")
 
 
-def _positive_scores(estimator, X, pos_label):
-    """Return ``P(pos_label | x)`` for every row of ``X``."""
+def _checked_proba(estimator, X):
+    """Return ``predict_proba(X)`` as float64, checked: one column per class, all finite."""
     proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    classes = [_py(c) for c in np.asarray(estimator.classes_, dtype=object)]
-    if proba.ndim != 2 or proba.shape[1] != len(classes):
+    n_classes = len(estimator.classes_)
+    if proba.ndim != 2 or proba.shape[1] != n_classes:
         raise ValueError(
-            f"predict_proba returned shape {proba.shape}; expected (n_samples, {len(classes)})."
+            f"predict_proba returned shape {proba.shape}; expected (n_samples, {n_classes})."
         )
     if not np.all(np.isfinite(proba)):
         raise ValueError("predict_proba returned NaN or infinite values.")
-    return proba[:, classes.index(pos_label)]
+    return proba
+
+
+def _positive_column(estimator, pos_label):
+    """Index of ``pos_label`` among the estimator's ``classes_``."""
+    return [_py(c) for c in np.asarray(estimator.classes_, dtype=object)].index(pos_label)
+
+
+def _predicts_by_argmax(estimator):
+    """Whether ``estimator.predict`` is the class of highest ``predict_proba``, so that one
+    prediction pass gives both. True for :class:`skface.FaceCNNClassifier` (which marks itself
+    with ``_predict_is_proba_argmax``) and pipelines ending in one; other estimators (threshold
+    wrappers, searches, third-party classifiers) keep their own ``predict``."""
+    while isinstance(estimator, Pipeline):
+        estimator = estimator[-1]
+    return getattr(type(estimator), "_predict_is_proba_argmax", False) is True
 
 
 def _equal_error_rate(is_pos, scores):
@@ -381,7 +397,10 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
         hold one class only; its undefined metrics are ``None``.
     threshold : float in (0, 1), optional
         Predict fake when ``P(fake) >= threshold``. By default the estimator's own ``predict`` is
-        used, so wrappers such as ``TunedThresholdClassifierCV`` keep their threshold.
+        used, so wrappers such as ``TunedThresholdClassifierCV`` keep their threshold. For a
+        :class:`~skface.FaceCNNClassifier`, or a pipeline ending in one, whose ``predict`` is the
+        class of highest probability, that decision is taken from the probabilities already
+        computed, so ``X`` is loaded and run through the network once.
     pos_label : int or str, optional
         The fake label when it cannot be inferred (see :func:`resolve_pos_label`).
 
@@ -419,10 +438,14 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
             raise ValueError(f"threshold must be a float in (0, 1); got {threshold!r}.")
     if sources is not None:
         sources = _as_source_array(sources, len(y_true))
-    scores = _positive_scores(estimator, X, pos)
+    proba = _checked_proba(estimator, X)
+    scores = proba[:, _positive_column(estimator, pos)]
     if len(scores) != len(y_true):
         raise ValueError(f"X has {len(scores)} samples but y has {len(y_true)}.")
-    if threshold is None:
+    if threshold is None and _predicts_by_argmax(estimator):  # one pass over X, not two
+        classes = np.asarray(estimator.classes_, dtype=object)
+        y_pred = _as_label_array(classes[np.argmax(proba, axis=1)], name="predictions")
+    elif threshold is None:
         y_pred = _as_label_array(estimator.predict(X), name="predictions")
     else:
         y_pred = np.where(scores >= float(threshold), pos, neg).astype(object)

@@ -180,3 +180,36 @@ def test_tune_threshold_improves_miscalibrated_model():
         tune_threshold(clf, Xv, yv, metric="nope")
     with pytest.raises(ValueError, match="only one"):
         tune_threshold(clf, Xv[yv == 1], yv[yv == 1])
+
+
+def test_face_classifier_is_run_once(monkeypatch):
+    # evaluate takes FaceCNNClassifier's predictions from its probabilities: the images go
+    # through the network once, and the figures are those of its own predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skface import FaceCNNClassifier
+    from skface.tests.test_classifier import make_faces
+
+    X, y = make_faces(96, size=16, seed=3)
+    clf = FaceCNNClassifier(width=4, depth=2, max_epochs=2, batch_size=16,
+                            random_state=0).fit(X, y)
+    pipe = make_pipeline(FunctionTransformer(), clf).fit(X, y)
+    calls = []
+    original = type(clf)._logproba
+    monkeypatch.setattr(type(clf), "_logproba",
+                        lambda self, X: calls.append(len(X)) or original(self, X))
+    for model in (clf, pipe):
+        calls.clear()
+        res = evaluate(model, X, y)
+        assert calls == [len(X)]
+        pred = model.predict(X)
+        assert res.confusion_matrix == confusion_matrix(y, pred, labels=[0, 1]).tolist()
+        assert res.accuracy == pytest.approx(accuracy_score(y, pred))
+    # a threshold wrapper keeps its own predict, so it runs twice
+    fixed = FixedThresholdClassifier(clf, threshold=0.3, response_method="predict_proba")
+    fixed.fit(X, y)
+    calls.clear()
+    res = evaluate(fixed, X, y)
+    assert len(calls) == 2
+    assert res.confusion_matrix == confusion_matrix(y, fixed.predict(X), labels=[0, 1]).tolist()
