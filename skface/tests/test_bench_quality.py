@@ -156,6 +156,40 @@ def test_merge_val_trains_on_train_and_val_without_early_stopping(bench, faces, 
     assert "nan" not in text  # the summary leaves out what no row has
 
 
+def test_robustness_scores_resaved_test_images(bench, faces, tmp_path, capsys):
+    """``--robustness`` scores every re-saving of the test images; a lossless PNG copy of the
+    decoded pixels gives the clean images' P(fake) exactly."""
+    out = tmp_path / "rows.json"
+    cache = tmp_path / "cache"
+    assert bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs", "1",
+                       "--robustness", "--memory", str(cache), "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert list(row["robustness"]) == list(bench.RESAVINGS)
+    for name, r in row["robustness"].items():
+        assert len(r["p_fake"]) == row["n_test"], name
+        assert all(0.0 <= r[k] <= 1.0 for k in ("accuracy", "f1", "roc_auc")), name
+    assert row["robustness"]["png"]["p_fake"] == row["scores"]["test"]["p_fake"]
+    assert row["robustness"]["blur1.5"]["p_fake"] != row["scores"]["test"]["p_fake"]
+    text = capsys.readouterr().out
+    assert "re-saved as blur1.5" in text and "re-saved test images" in text
+
+
+def test_resaved_copies_change_one_thing(bench, faces, tmp_path):
+    from PIL import Image
+
+    paths = sorted(str(p) for p in (faces / "real" / "lfw").iterdir())[:2]
+    with Image.open(paths[0]) as img:
+        side = img.size
+    for name, fmt in (("png", "PNG"), ("jpeg30", "JPEG"), ("blur1.5", "PNG"),
+                      ("shrink0.375", "PNG")):
+        copies = bench.resaved_copies(paths, tmp_path, name)
+        assert len(copies) == 2
+        with Image.open(copies[0]) as img:
+            assert img.format == fmt, name
+            expected = tuple(round(0.375 * v) for v in side) if name == "shrink0.375" else side
+            assert img.size == expected, name
+
+
 @pytest.mark.parametrize("value", ["0", "1.5", "half"])
 def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     with pytest.raises(SystemExit):
@@ -168,6 +202,7 @@ def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     ("--residual", ["--hold-out", "lfw-b", "tconv"]),
     ("--spectrum", ["--train-fraction", "0.5"]),
     ("--residual", ["--merge-val"]),
+    ("--spectrum", ["--robustness"]),
 ])
 def test_recipe_only_options_are_refused_for_the_baselines(bench, faces, capsys, baseline,
                                                            option):
