@@ -275,6 +275,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Use residual blocks.
     dropout : float, default=0.3
         Dropout before the linear head.
+    head_grid : int, default=1
+        Average-pool each network's last feature map to ``head_grid x head_grid`` cells
+        before the linear head (see :class:`skface.nn.FaceCNN`). 1 is global average pooling;
+        larger values let the head weigh a feature by where it sits in the face, which only
+        means something for aligned faces.
     space_to_depth : int, default=1
         Fold each ``s x s`` pixel block into channels before the first stage, so that a
         ``s`` times larger image costs about as much as the smaller one while keeping every
@@ -418,6 +423,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "convs_per_block": [Interval(Integral, 1, None, closed="left")],
         "residual": ["boolean"],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "head_grid": [Interval(Integral, 1, None, closed="left")],
         "space_to_depth": [Interval(Integral, 1, None, closed="left")],
         "views": ["array-like", None],
         "view_size": [Interval(Integral, 1, None, closed="left"), "array-like", None],
@@ -454,6 +460,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         convs_per_block=1,
         residual=False,
         dropout=0.3,
+        head_grid=1,
         space_to_depth=1,
         views=None,
         view_size=None,
@@ -487,6 +494,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.convs_per_block = convs_per_block
         self.residual = residual
         self.dropout = dropout
+        self.head_grid = head_grid
         self.space_to_depth = space_to_depth
         self.views = views
         self.view_size = view_size
@@ -586,6 +594,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             reduction=int(self.reduction),
             dropout=float(self.dropout),
             space_to_depth=int(self.space_to_depth),
+            head_grid=int(self.head_grid),
             zoom=zooms[view],
             view_size=self._view_sizes()[view],
         )

@@ -123,7 +123,7 @@ def default_attention_stages(attention, depth):
 
 
 class FaceCNN(nn.Module):
-    """A small VGG-style CNN: ``depth`` stages, global average pooling, dropout, linear head.
+    """A small VGG-style CNN: ``depth`` stages, average pooling, dropout, linear head.
 
     Stage ``i`` has ``min(width * 2**i, 512)`` channels and halves the resolution, except the
     last.
@@ -148,6 +148,12 @@ class FaceCNN(nn.Module):
         Reduction ratio of the SE and CBAM MLPs.
     dropout : float, default=0.3
         Dropout before the linear head.
+    head_grid : int, default=1
+        The last stage's feature map is average-pooled to ``head_grid x head_grid`` cells
+        before the head. 1 is global average pooling: the head sees what the network found,
+        not where. With ``g > 1`` the head has a weight for every cell of a ``g x g`` grid over
+        the view, so it can tell where in the (aligned) face a feature sits, at ``g * g``
+        times the head's parameters.
     space_to_depth : int, default=1
         Fold each ``s x s`` block of pixels into ``s * s`` times the channels before the first
         stage (:func:`torch.nn.functional.pixel_unshuffle`). The network then sees every pixel
@@ -165,7 +171,7 @@ class FaceCNN(nn.Module):
 
     def __init__(self, in_channels=3, n_classes=2, width=32, depth=4, convs_per_block=1,
                  residual=False, attention=None, attention_stages=None, reduction=16,
-                 dropout=0.3, space_to_depth=1, zoom=1.0, view_size=None):
+                 dropout=0.3, space_to_depth=1, zoom=1.0, view_size=None, head_grid=1):
         super().__init__()
         if int(space_to_depth) < 1:
             raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}.")
@@ -174,6 +180,9 @@ class FaceCNN(nn.Module):
             raise ValueError(f"zoom must be a finite number >= 1, got {zoom!r}.")
         if view_size is not None and int(view_size) < 1:
             raise ValueError(f"view_size must be a positive int or None, got {view_size!r}.")
+        if int(head_grid) < 1:
+            raise ValueError(f"head_grid must be >= 1, got {head_grid!r}.")
+        self.head_grid = int(head_grid)
         self.zoom = float(zoom)
         self.view_size = None if view_size is None else int(view_size)
         if attention is not None and attention not in ATTENTION_BLOCKS:
@@ -201,7 +210,7 @@ class FaceCNN(nn.Module):
         self.register_buffer("input_mean", torch.zeros(in_channels))
         self.register_buffer("input_std", torch.ones(in_channels))
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(channels, n_classes)
+        self.head = nn.Linear(channels * self.head_grid**2, n_classes)
         self.n_features_out = channels
 
     def view_box(self, height, width):
@@ -230,7 +239,11 @@ class FaceCNN(nn.Module):
 
     def forward(self, x):
         x = self.forward_features(x)
-        x = self.dropout(x.mean(dim=(2, 3)))
+        if self.head_grid == 1:
+            x = x.mean(dim=(2, 3))
+        else:  # (N, C, g, g) flattened channel-major, whatever the memory format
+            x = F.adaptive_avg_pool2d(x, self.head_grid).flatten(1)
+        x = self.dropout(x)
         # The head as a per-row product and sum rather than a matrix product: a BLAS GEMM
         # blocks rows by their position in the batch, so an image's score would change in the
         # last bits with the images around it; this way every row is computed the same way.

@@ -357,6 +357,28 @@ def test_ctrl_c_in_an_ensemble_keeps_the_networks_finished():
     assert clf.predict_proba(X).shape == (64, 2)
 
 
+def test_head_grid_learns_where_a_mark_is(tmp_path):
+    """A bright square in the left half is one class, in the right half the other: the same
+    pixels in different places. A head that sees a 2x2 grid of the last map learns it, saves
+    and loads."""
+    rng = np.random.default_rng(0)
+    n, size = 256, 16
+    X = rng.integers(0, 60, size=(n, 3, size, size)).astype(np.uint8)
+    y = np.arange(n) % 2
+    for i in range(n):
+        top, left = rng.integers(0, size - 4), rng.integers(0, size // 2 - 4)
+        left += size // 2 * y[i]
+        X[i, :, top:top + 4, left:left + 4] = 255
+    params = {**TINY, "width": 8, "max_epochs": 15, "lr": 1e-2, "early_stopping": False}
+    clf = FaceCNNClassifier(head_grid=2, **params).fit(X[:192], y[:192])
+    assert clf.net_.module_.head.in_features == 16 * 4  # 16 channels, 2 x 2 cells
+    assert clf.score(X[192:], y[192:]) >= 0.9
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "grid"))
+    assert loaded.get_params()["head_grid"] == 2
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)
+
+
 def test_space_to_depth_trains_on_larger_images(tmp_path):
     X, y = make_faces(64, size=32)
     clf = FaceCNNClassifier(space_to_depth=2, **TINY).fit(X, y)

@@ -96,7 +96,26 @@ def test_backbone_handles_one_row_images_and_features():
     assert net.forward_features(torch.randn(2, 1, 16, 16)).shape == (2, 32, 2, 2)
 
 
+def test_head_grid_keeps_where_features_sit():
+    net = FaceCNN(width=4, depth=3, head_grid=2).eval()
+    assert net.head.in_features == 16 * 2 * 2
+    x = torch.rand(2, 3, 16, 16)
+    feats = net.forward_features(x)  # (2, 16, 4, 4)
+    cells = torch.nn.functional.adaptive_avg_pool2d(feats, 2)
+    # the head weighs channel c of cell (i, j) with column 4c + 2i + j, in either layout
+    expected = cells.flatten(1) @ net.head.weight.T + net.head.bias
+    torch.testing.assert_close(net(x), expected)
+    net_cl = net.to(memory_format=torch.channels_last)
+    torch.testing.assert_close(net_cl(x.contiguous(memory_format=torch.channels_last)), expected)
+    # with one cell it is global average pooling again
+    one = FaceCNN(width=4, depth=3, head_grid=1).eval()
+    torch.testing.assert_close(
+        one(x), one.forward_features(x).mean(dim=(2, 3)) @ one.head.weight.T + one.head.bias)
+
+
 def test_backbone_rejects_bad_config():
+    with pytest.raises(ValueError, match="head_grid must be >= 1"):
+        FaceCNN(head_grid=0)
     with pytest.raises(ValueError, match="Unknown attention 'transformer'"):
         FaceCNN(attention="transformer")
     with pytest.raises(ValueError, match="outside 0..2"):
