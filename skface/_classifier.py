@@ -279,7 +279,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Average-pool each network's last feature map to ``head_grid x head_grid`` cells
         before the linear head (see :class:`skface.nn.FaceCNN`). 1 is global average pooling;
         larger values let the head weigh a feature by where it sits in the face, which only
-        means something for aligned faces.
+        means something for aligned faces. Not in the recommended configuration: on the
+        development faces ``head_grid=4`` scored higher on test images from the training
+        sources and lower on sources left out of training (``benchmarks/RESULTS.md``,
+        "twentieth round").
     space_to_depth : int, default=1
         Fold each ``s x s`` pixel block into channels before the first stage, so that a
         ``s`` times larger image costs about as much as the smaller one while keeping every
