@@ -137,10 +137,16 @@ def _predicts_by_argmax(estimator):
     """Whether ``estimator.predict`` is the class of highest ``predict_proba``, so that one
     prediction pass gives both. True for :class:`skface.FaceCNNClassifier` (which marks itself
     with ``_predict_is_proba_argmax``) and pipelines ending in one; other estimators (threshold
-    wrappers, searches, third-party classifiers) keep their own ``predict``."""
+    wrappers, searches, third-party classifiers) keep their own ``predict``, and so does a
+    subclass that redefines ``predict`` or ``predict_proba``."""
     while isinstance(estimator, Pipeline):
         estimator = estimator[-1]
-    return getattr(type(estimator), "_predict_is_proba_argmax", False) is True
+    cls = type(estimator)
+    for base in cls.__mro__:
+        if "_predict_is_proba_argmax" in vars(base):
+            return (vars(base)["_predict_is_proba_argmax"] is True
+                    and cls.predict is base.predict and cls.predict_proba is base.predict_proba)
+    return False
 
 
 def _equal_error_rate(is_pos, scores):

@@ -206,6 +206,15 @@ def test_face_classifier_is_run_once(monkeypatch):
         pred = model.predict(X)
         assert res.confusion_matrix == confusion_matrix(y, pred, labels=[0, 1]).tolist()
         assert res.accuracy == pytest.approx(accuracy_score(y, pred))
+    # a subclass with its own predict keeps it
+
+    class Cautious(type(clf)):
+        def predict(self, X):  # calls every face real
+            return np.full(len(X), self.classes_[0])
+
+    cautious = Cautious(width=4, depth=2, max_epochs=2, batch_size=16, random_state=0).fit(X, y)
+    res = evaluate(cautious, X, y)
+    assert res.confusion_matrix == [[48, 0], [48, 0]]
     # a threshold wrapper keeps its own predict, so it runs twice
     fixed = FixedThresholdClassifier(clf, threshold=0.3, response_method="predict_proba")
     fixed.fit(X, y)
