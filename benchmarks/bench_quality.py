@@ -214,7 +214,7 @@ def resaved_copies(paths, folder, name):
     return out
 
 
-def robustness(pipe, paths, y, sources):
+def robustness(pipe, paths, y):
     """Test figures of the fitted ``pipe`` on every re-saving of ``paths`` (a dict of
     name -> {accuracy, f1, roc_auc, p_fake}). The copies are decoded without the loader's
     cache, which is restored afterwards."""
@@ -226,7 +226,7 @@ def robustness(pipe, paths, y, sources):
     try:
         with tempfile.TemporaryDirectory(prefix="skface-resaved-") as folder:
             for name in RESAVINGS:
-                res = evaluate(pipe, resaved_copies(paths, folder, name), y, sources=sources)
+                res = evaluate(pipe, resaved_copies(paths, folder, name), y)
                 out[name] = {"accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
                              "p_fake": scores_of(res)["p_fake"]}
     finally:
@@ -308,7 +308,7 @@ def run_seed(data, seed, args):
                      "fit_time": m["fit_time"]} for m in pipe[-1].members_],
     }
     if args.robustness:
-        row["robustness"] = robustness(pipe, files[test], data.target[test], data.source[test])
+        row["robustness"] = robustness(pipe, files[test], data.target[test])
     if held.any():
         unseen = np.flatnonzero(held)
         res_unseen = evaluate(pipe, files[unseen], data.target[unseen],

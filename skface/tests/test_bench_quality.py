@@ -157,8 +157,9 @@ def test_merge_val_trains_on_train_and_val_without_early_stopping(bench, faces, 
 
 
 def test_robustness_scores_resaved_test_images(bench, faces, tmp_path, capsys):
-    """``--robustness`` scores every re-saving of the test images; a lossless PNG copy of the
-    decoded pixels gives the clean images' P(fake) exactly."""
+    """``--robustness`` scores every re-saving of the test images. The demo faces are PNG
+    files, so their PNG copies hold the same pixels and give the clean images' P(fake)
+    exactly (a JPEG original is decoded at a reduced scale and would differ slightly)."""
     out = tmp_path / "rows.json"
     cache = tmp_path / "cache"
     assert bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs", "1",

@@ -359,8 +359,9 @@ def test_ctrl_c_in_an_ensemble_keeps_the_networks_finished():
 
 def test_head_grid_learns_where_a_mark_is(tmp_path):
     """A bright square in the left half is one class, in the right half the other: the same
-    pixels in different places. A head that sees a 2x2 grid of the last map learns it, saves
-    and loads."""
+    pixels in different places. A classifier whose head sees a 2x2 grid of the last map
+    learns it, saves and loads. (Global pooling learns this one too, from the zero padding;
+    the grid's exact wiring is tested in skface/nn/tests.)"""
     rng = np.random.default_rng(0)
     n, size = 256, 16
     X = rng.integers(0, 60, size=(n, 3, size, size)).astype(np.uint8)
