@@ -11,9 +11,10 @@ The validation split is used the way ``skface train`` uses it: early stopping wa
 recipe choices can be made on it and never on the test split.
 
 Each seed also prints test accuracy and F1 at the ``P(fake)`` threshold that maximises
-balanced accuracy on the validation split (:func:`skface.metrics.tune_threshold`), beside the
-default 0.5, and ``--json`` rows keep every scored image's label, ``P(fake)`` and source
-(``"scores"``), so that other decision rules can be compared later without training again.
+balanced accuracy on the validation split (:func:`skface.metrics.best_threshold` on the
+validation scores already computed), beside the default 0.5, and ``--json`` rows keep every
+scored image's label, ``P(fake)`` and source (``"scores"``), so that other decision rules can
+be compared later without training again.
 
 ``--hold-out SOURCE ...`` checks generalisation to sources never seen in training: the named
 sources leave the training, validation and test parts of every split, and all their images
@@ -79,7 +80,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -90,7 +90,7 @@ from skface._recommended import _recommended_view_sizes  # noqa: E402
 from skface.datasets import (  # noqa: E402
     balance_indices, load_faces, train_val_test_split)
 from skface.experiments import validation_fit_params  # noqa: E402
-from skface.metrics import evaluate, tune_threshold  # noqa: E402
+from skface.metrics import best_threshold, evaluate, evaluate_scores  # noqa: E402
 
 
 def find_data(arg):
@@ -168,11 +168,10 @@ def scores_of(result):
 
 def at_threshold(result, threshold):
     """Accuracy and F1 (fake = positive) of an :class:`~skface.metrics.EvaluationResult`'s
-    kept ``P(fake)`` cut at ``threshold``: what ``evaluate(..., threshold=threshold)`` gives,
-    without running the networks over the images again."""
-    is_fake = result.y_true == result.pos_label
-    called_fake = result.y_score >= threshold
-    return accuracy_score(is_fake, called_fake), f1_score(is_fake, called_fake)
+    kept ``P(fake)`` cut at ``threshold``, without running the networks again."""
+    cut = evaluate_scores(result.y_true, result.y_score, threshold=threshold,
+                          pos_label=result.pos_label)
+    return cut.accuracy, cut.f1
 
 
 def _blur(img):
@@ -282,11 +281,12 @@ def run_seed(data, seed, args):
                        sources=data.source[val_scored])
     res = evaluate(pipe, files[test], data.target[test], sources=data.source[test])
     # The decision threshold as a lever: P(fake) cut where balanced accuracy peaks on the
-    # validation split (tune_threshold), applied unchanged to the test (and held-out) images;
-    # not with --merge-val, whose validation images were trained on
+    # validation split (best_threshold on its kept scores), applied unchanged to the test
+    # (and held-out) images; not with --merge-val, whose validation images were trained on
     threshold = at_thr = None
     if not args.merge_val:
-        threshold = tune_threshold(pipe, files[val_scored], data.target[val_scored])
+        threshold = best_threshold(res_val.y_true, res_val.y_score,
+                                   pos_label=res_val.pos_label)
         at_thr = at_threshold(res, threshold)
     row = {
         "seed": seed, "n_train": len(train), "n_val": len(val), "n_val_scored": len(val_scored),

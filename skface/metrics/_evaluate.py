@@ -15,6 +15,7 @@ of an estimator's two ``classes_`` that is:
 import json
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -23,18 +24,18 @@ from sklearn.metrics import (
     average_precision_score,
     balanced_accuracy_score,
     f1_score,
-    make_scorer,
     matthews_corrcoef,
     precision_score,
     recall_score,
     roc_auc_score,
     roc_curve,
 )
-from sklearn.model_selection import TunedThresholdClassifierCV
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["EvaluationResult", "evaluate", "resolve_pos_label", "tune_threshold"]
+__all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
+           "resolve_pos_label", "tune_threshold"]
 
 _METRIC_NAMES = (
     "accuracy",
@@ -387,6 +388,67 @@ def _as_source_array(sources, n):
     return sources
 
 
+def _check_both_classes(y_true, what="The evaluation set"):
+    """Raise unless ``y_true`` holds exactly two labels; return them."""
+    present = set(y_true.tolist())
+    if len(present) < 2:
+        raise ValueError(
+            f"{what} holds only one class ({next(iter(present))!r}, {len(y_true)} samples): "
+            f"accuracy, precision, recall, F1, ROC-AUC and the confusion matrix need real and "
+            f"fake samples. Use a balanced split; to study one source, pass sources= or use "
+            f"skface.experiments.cross_source_evaluate."
+        )
+    if len(present) > 2:
+        raise ValueError(
+            f"{what} holds {len(present)} labels {sorted(map(repr, present))}; skface metrics "
+            f"are for two classes, real and fake."
+        )
+    return list(present)
+
+
+def _check_threshold(threshold):
+    if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"threshold must be a float in (0, 1); got {threshold!r}.")
+    return float(threshold)
+
+
+def _checked_scores(y_score, n, name="y_score"):
+    """``P(fake)`` as a 1-D float64 array of ``n`` finite values in [0, 1]."""
+    try:
+        scores = np.asarray(y_score, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers (P(fake) of each sample): {exc}") from exc
+    if scores.ndim != 1:
+        raise ValueError(
+            f"{name} must be one P(fake) per sample, shape (n_samples,); got shape "
+            f"{scores.shape}. For predict_proba output, pass the fake class's column.")
+    if len(scores) != n:
+        raise ValueError(f"{name} has {len(scores)} entries but y_true has {n}; they must match.")
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if len(bad):
+        raise ValueError(f"{name} holds {len(bad)} NaN or infinite values (first at index "
+                         f"{bad[0]}); every sample needs a P(fake).")
+    outside = np.flatnonzero((scores < 0.0) | (scores > 1.0))
+    if len(outside):
+        raise ValueError(
+            f"{name} must be probabilities P(fake) in [0, 1]; {len(outside)} of {len(scores)} "
+            f"are outside (first: {float(scores[outside[0]]):g} at index {outside[0]}). Pass "
+            f"predict_proba's fake column, not decision_function scores or logits.")
+    return scores
+
+
+def _evaluation(y_true, scores, y_pred, pos, neg, threshold, sources):
+    """The :class:`EvaluationResult` of decided predictions, with per-source figures."""
+    result = _result_from_scores(y_true, scores, y_pred, pos, neg, threshold, sources)
+    if sources is not None:
+        for src in sorted(set(sources.tolist())):
+            mask = sources == src
+            result.per_source[src] = _result_from_scores(
+                y_true[mask], scores[mask], y_pred[mask], pos, neg, threshold, sources[mask]
+            )
+    return result
+
+
 def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     """Evaluate a fitted probabilistic classifier on a labelled, two-class set.
 
@@ -413,6 +475,9 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     Returns
     -------
     result : EvaluationResult
+        It keeps every sample's label and ``P(fake)``: ``evaluate_scores(result.y_true,
+        result.y_score, threshold=t)`` gives the figures at another threshold without running
+        the estimator again.
 
     Raises
     ------
@@ -421,6 +486,10 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     ValueError
         ``y`` holds one class only, labels unknown to the estimator, lengths disagree, or the
         threshold is outside (0, 1).
+
+    See Also
+    --------
+    evaluate_scores : the same figures from saved ``P(fake)`` scores.
     """
     _check_proba_estimator(estimator)
     pos, neg = resolve_pos_label(estimator.classes_, pos_label)
@@ -431,17 +500,9 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
             f"y holds labels {', '.join(unknown)} that the estimator does not know; its classes "
             f"are {[neg, pos]!r}."
         )
-    present = set(y_true.tolist())
-    if len(present) < 2:
-        raise ValueError(
-            f"The evaluation set holds only one class ({next(iter(present))!r}, "
-            f"{len(y_true)} samples): accuracy, precision, recall, F1, ROC-AUC and the confusion "
-            f"matrix need real and fake samples. Use a balanced test split; to study one source, "
-            f"pass sources= or use skface.experiments.cross_source_evaluate."
-        )
+    _check_both_classes(y_true)
     if threshold is not None:
-        if not isinstance(threshold, numbers.Real) or not 0.0 < float(threshold) < 1.0:
-            raise ValueError(f"threshold must be a float in (0, 1); got {threshold!r}.")
+        threshold = _check_threshold(threshold)
     if sources is not None:
         sources = _as_source_array(sources, len(y_true))
     proba = _checked_proba(estimator, X)
@@ -454,19 +515,63 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     elif threshold is None:
         y_pred = _as_label_array(estimator.predict(X), name="predictions")
     else:
-        y_pred = np.where(scores >= float(threshold), pos, neg).astype(object)
-    result = _result_from_scores(y_true, scores, y_pred, pos, neg, threshold, sources)
+        y_pred = np.where(scores >= threshold, pos, neg).astype(object)
+    return _evaluation(y_true, scores, y_pred, pos, neg, threshold, sources)
+
+
+def evaluate_scores(y_true, y_score, *, threshold=0.5, sources=None, pos_label=None):
+    """Evaluate saved ``P(fake)`` scores at a threshold, without running a model.
+
+    The figures are those :func:`evaluate` gives with ``threshold=threshold`` for an estimator
+    whose ``P(fake)`` are ``y_score``: use it to compare decision thresholds, or to score the
+    ``p_fake`` column of ``skface predict`` against labels, without a second pass over the
+    images.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels; both classes must be present.
+    y_score : array-like of shape (n_samples,)
+        ``P(fake)`` of every sample, in [0, 1] (the fake column of ``predict_proba``).
+    threshold : float in (0, 1), default=0.5
+        Predict fake when ``P(fake) >= threshold``.
+    sources : array-like of shape (n_samples,), optional
+        The source of every sample; adds ``per_source`` results.
+    pos_label : int or str, optional
+        The fake label when it cannot be inferred from the labels (see
+        :func:`resolve_pos_label`).
+
+    Returns
+    -------
+    result : EvaluationResult
+
+    Raises
+    ------
+    ValueError
+        ``y_true`` holds one class only or more than two, lengths disagree, a score is NaN,
+        infinite or outside [0, 1], or the threshold is outside (0, 1).
+
+    Examples
+    --------
+    >>> from skface.metrics import evaluate_scores
+    >>> res = evaluate_scores([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], threshold=0.5)
+    >>> res.accuracy, res.confusion_matrix
+    (0.5, [[1, 1], [1, 1]])
+    >>> evaluate_scores([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], threshold=0.35).accuracy
+    0.75
+    """
+    y_true = _as_label_array(y_true, name="y_true")
+    pos, neg = resolve_pos_label(_check_both_classes(y_true), pos_label)
+    threshold = _check_threshold(threshold)
+    scores = _checked_scores(y_score, len(y_true))
     if sources is not None:
-        for src in sorted(set(sources.tolist())):
-            mask = sources == src
-            result.per_source[src] = _result_from_scores(
-                y_true[mask], scores[mask], y_pred[mask], pos, neg, threshold, sources[mask]
-            )
-    return result
+        sources = _as_source_array(sources, len(y_true))
+    y_pred = np.where(scores >= threshold, pos, neg).astype(object)
+    return _evaluation(y_true, scores, y_pred, pos, neg, threshold, sources)
 
 
 def _symmetric(func):
-    """Let a metric without ``pos_label`` accept it, so the curve scorer knows the fake column."""
+    """Let a metric without ``pos_label`` accept it, so every tuning metric is called alike."""
 
     def score(y_true, y_pred, pos_label=None):
         return func(y_true, y_pred)
@@ -485,14 +590,94 @@ _TUNING_METRICS = {
 }
 
 
+def _tuning_metric(metric):
+    if callable(metric):
+        return _symmetric(metric)
+    if metric in _TUNING_METRICS:
+        return _TUNING_METRICS[metric]
+    raise ValueError(
+        f"Unknown metric {metric!r}; choose one of {sorted(_TUNING_METRICS)} or pass a callable."
+    )
+
+
+def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=None,
+                   thresholds=200):
+    """The ``P(fake)`` threshold at which saved scores reach the highest value of a metric.
+
+    The search of scikit-learn's :class:`~sklearn.model_selection.TunedThresholdClassifierCV`
+    (``cv="prefit"``) on scores already computed: every candidate threshold cuts ``y_score``
+    (fake when ``P(fake) >= threshold``), the metric is computed on each cut, and the first
+    candidate with the highest value is returned. :func:`tune_threshold` is this function on an
+    estimator's validation predictions.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels; both classes must be present.
+    y_score : array-like of shape (n_samples,)
+        ``P(fake)`` of every sample, in [0, 1].
+    metric : {"balanced_accuracy", "accuracy", "mcc", "f1", "precision", "recall"} or callable
+        A callable is called as ``metric(y_true, y_pred)`` and must return higher-is-better.
+    pos_label : int or str, optional
+        The fake label when it cannot be inferred from the labels.
+    thresholds : int or array-like, default=200
+        Number of evenly spaced candidates between the lowest and highest score, or the
+        candidates.
+
+    Returns
+    -------
+    threshold : float
+        Predict fake when ``P(fake) >= threshold``.
+
+    Raises
+    ------
+    ValueError
+        One class only, an unknown metric, invalid scores, every score the same (no threshold
+        can separate the classes), or no valid candidate.
+
+    Examples
+    --------
+    >>> from skface.metrics import best_threshold
+    >>> best_threshold([0, 0, 1, 1], [0.1, 0.3, 0.4, 0.9], thresholds=[0.2, 0.35, 0.5])
+    0.35
+    """
+    y_true = _as_label_array(y_true, name="y_true")
+    pos, neg = resolve_pos_label(_check_both_classes(y_true, "y_true"), pos_label)
+    scores = _checked_scores(y_score, len(y_true))
+    func = _tuning_metric(metric)
+    if isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool):
+        if thresholds < 1:
+            raise ValueError(f"thresholds must be at least 1; got {thresholds}.")
+        if scores.min() == scores.max():
+            raise ValueError(
+                f"Every sample has the same P(fake) ({scores[0]:g}), so no threshold can "
+                f"separate the classes.")
+        candidates = np.linspace(scores.min(), scores.max(), int(thresholds))
+    else:
+        try:
+            candidates = np.asarray(thresholds, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"thresholds must be an int or numbers: {exc}") from exc
+        if candidates.size == 0 or not np.all(np.isfinite(candidates)):
+            raise ValueError("thresholds must be a non-empty list of finite numbers.")
+    labels = np.asarray(y_true.tolist())
+    values = []
+    with warnings.catch_warnings():  # a cut above every score predicts no fake: precision 0
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for t in candidates:
+            y_pred = np.where(scores >= t, pos, neg)
+            values.append(float(func(labels, y_pred, pos_label=pos)))
+    return float(candidates[int(np.argmax(values))])
+
+
 def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_label=None,
                    thresholds=200):
     """Pick the ``P(fake)`` threshold that maximises a metric on the validation split.
 
-    Uses scikit-learn's :class:`~sklearn.model_selection.TunedThresholdClassifierCV` on the already
-    fitted estimator (``cv="prefit"``, ``refit=False``): nothing is refitted, only the decision
-    threshold is searched on ``(X_val, y_val)``. Pass the result as ``evaluate(...,
-    threshold=...)`` or wrap the estimator in
+    Nothing is refitted: the fitted estimator's ``P(fake)`` on ``X_val`` is computed once and
+    :func:`best_threshold` searches the cut, as scikit-learn's
+    :class:`~sklearn.model_selection.TunedThresholdClassifierCV` does with ``cv="prefit"``.
+    Pass the result as ``evaluate(..., threshold=...)`` or wrap the estimator in
     :class:`~sklearn.model_selection.FixedThresholdClassifier`.
 
     Parameters
@@ -510,37 +695,18 @@ def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_l
     -------
     threshold : float
         Predict fake when ``P(fake) >= threshold``.
+
+    See Also
+    --------
+    best_threshold : the same search on saved scores (for example an
+        :class:`EvaluationResult`'s ``y_true`` and ``y_score``).
     """
     _check_proba_estimator(estimator)
     pos, _ = resolve_pos_label(estimator.classes_, pos_label)
     y_val = _as_label_array(y_val, name="y_val")
-    if len(set(y_val.tolist())) < 2:
-        raise ValueError("tune_threshold needs both classes in y_val; it holds only one.")
-    if callable(metric):
-        func = _symmetric(metric)
-    elif metric in _TUNING_METRICS:
-        func = _TUNING_METRICS[metric]
-    else:
-        raise ValueError(
-            f"Unknown metric {metric!r}; choose one of {sorted(_TUNING_METRICS)} or pass a "
-            f"callable."
-        )
-    scorer = make_scorer(func, pos_label=pos)
-    tuner = TunedThresholdClassifierCV(
-        estimator,
-        scoring=scorer,
-        response_method="predict_proba",
-        thresholds=thresholds,
-        cv="prefit",
-        refit=False,
-    )
-    try:
-        tuner.fit(X_val, np.asarray(y_val.tolist()))
-    except ValueError as exc:
-        if "constant predictions" in str(exc):
-            raise ValueError(
-                "The estimator gives the same P(fake) to every validation image, so no threshold "
-                "can separate them."
-            ) from exc
-        raise
-    return float(tuner.best_threshold_)
+    _check_both_classes(y_val, "y_val")
+    _tuning_metric(metric)  # an unknown metric fails before the images are scored
+    scores = _checked_proba(estimator, X_val)[:, _positive_column(estimator, pos)]
+    if len(scores) != len(y_val):
+        raise ValueError(f"X_val has {len(scores)} samples but y_val has {len(y_val)}.")
+    return best_threshold(y_val, scores, metric=metric, pos_label=pos, thresholds=thresholds)

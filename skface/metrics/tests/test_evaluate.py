@@ -14,10 +14,17 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-from sklearn.model_selection import FixedThresholdClassifier
+from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.svm import LinearSVC
 
-from skface.metrics import EvaluationResult, evaluate, resolve_pos_label, tune_threshold
+from skface.metrics import (
+    EvaluationResult,
+    best_threshold,
+    evaluate,
+    evaluate_scores,
+    resolve_pos_label,
+    tune_threshold,
+)
 
 
 def _data(n=200, seed=0, shift=0.0):
@@ -180,6 +187,91 @@ def test_tune_threshold_improves_miscalibrated_model():
         tune_threshold(clf, Xv, yv, metric="nope")
     with pytest.raises(ValueError, match="only one"):
         tune_threshold(clf, Xv[yv == 1], yv[yv == 1])
+
+
+@pytest.mark.parametrize("strings", [False, True])
+def test_evaluate_scores_equals_evaluate_at_the_threshold(fitted, strings):
+    clf, X, y, s = fitted
+    if strings:
+        y = np.where(y == 1, "fake", "real")
+        clf = LogisticRegression().fit(X, y)
+    p_fake = clf.predict_proba(X)[:, list(clf.classes_).index(1 if not strings else "fake")]
+    for t in (0.3, 0.5, 0.72):
+        a = evaluate(clf, X, y, sources=s, threshold=t).to_dict(include_predictions=True)
+        b = evaluate_scores(y, p_fake, threshold=t, sources=s).to_dict(include_predictions=True)
+        assert a == b
+    # the default threshold is 0.5, which for two classes is the estimator's own decision
+    assert evaluate_scores(y, p_fake).confusion_matrix == evaluate(clf, X, y).confusion_matrix
+    # re-cutting a kept result needs no second pass over the images
+    res = evaluate(clf, X, y)
+    assert evaluate_scores(res.y_true, res.y_score, threshold=0.3).f1 == \
+        evaluate(clf, X, y, threshold=0.3).f1
+
+
+def test_evaluate_scores_refuses_bad_input():
+    y, p = np.array([0, 1, 0, 1]), np.array([0.2, 0.8, 0.4, 0.6])
+    with pytest.raises(ValueError, match="only one class"):
+        evaluate_scores([1, 1, 1, 1], p)
+    with pytest.raises(ValueError, match="3 labels"):
+        evaluate_scores([0, 1, 2, 1], p)
+    with pytest.raises(ValueError, match="Cannot tell which class is 'fake'"):
+        evaluate_scores(["cat", "dog", "cat", "dog"], p)
+    assert evaluate_scores(["cat", "dog", "cat", "dog"], p, pos_label="dog").accuracy == 1.0
+    with pytest.raises(ValueError, match="NaN or infinite values .first at index 2"):
+        evaluate_scores(y, [0.2, 0.8, np.nan, 0.6])
+    with pytest.raises(ValueError, match=r"in \[0, 1\]; 1 of 4 are outside .first: 3.5 at index 1"):
+        evaluate_scores(y, [0.2, 3.5, 0.4, 0.6])
+    with pytest.raises(ValueError, match="shape .n_samples,.; got shape .4, 2."):
+        evaluate_scores(y, np.c_[1 - p, p])
+    with pytest.raises(ValueError, match="y_score has 3 entries but y_true has 4"):
+        evaluate_scores(y, p[:3])
+    with pytest.raises(ValueError, match="must hold numbers"):
+        evaluate_scores(y, ["a", "b", "c", "d"])
+    for t in (0.0, 1.0, "0.5", np.nan):
+        with pytest.raises(ValueError, match="threshold must be a float in"):
+            evaluate_scores(y, p, threshold=t)
+    with pytest.raises(ValueError, match="sources has 2 entries"):
+        evaluate_scores(y, p, sources=["a", "b"])
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "accuracy", "f1", "mcc", "recall"])
+def test_best_threshold_is_sklearns_prefit_search(metric):
+    # the oracle: TunedThresholdClassifierCV on the fitted estimator, as tune_threshold used
+    # to call it; best_threshold must find the same cut from the scores alone
+    from sklearn.metrics import get_scorer, make_scorer
+
+    X, y, _ = _data(n=600, seed=1, shift=1.2)
+    clf = LogisticRegression().fit(X, y)
+    Xv, yv, _ = _data(n=300, seed=4, shift=0.0)
+    scoring = (make_scorer(f1_score) if metric == "f1" else
+               make_scorer(recall_score) if metric == "recall" else
+               "matthews_corrcoef" if metric == "mcc" else get_scorer(metric))
+    oracle = TunedThresholdClassifierCV(clf, scoring=scoring, response_method="predict_proba",
+                                        thresholds=150, cv="prefit", refit=False).fit(Xv, yv)
+    p_fake = clf.predict_proba(Xv)[:, 1]
+    t = best_threshold(yv, p_fake, metric=metric, thresholds=150)
+    assert t == pytest.approx(oracle.best_threshold_, abs=1e-12)
+    assert tune_threshold(clf, Xv, yv, metric=metric, thresholds=150) == t
+
+
+def test_best_threshold_candidates_and_errors():
+    y, p = [0, 0, 1, 1], [0.1, 0.3, 0.4, 0.9]
+    assert best_threshold(y, p, thresholds=[0.2, 0.35, 0.5]) == 0.35
+    # ties go to the first best candidate; a cut above every score predicts no fake
+    assert best_threshold(y, p, thresholds=[0.95, 0.35, 0.38]) == 0.35
+    assert best_threshold(y, p, metric="precision", thresholds=[0.95, 0.5]) == 0.5
+    with pytest.raises(ValueError, match="same P.fake. .0.5."):
+        best_threshold(y, [0.5] * 4)
+    with pytest.raises(ValueError, match="at least 1"):
+        best_threshold(y, p, thresholds=0)
+    with pytest.raises(ValueError, match="non-empty list of finite numbers"):
+        best_threshold(y, p, thresholds=[])
+    with pytest.raises(ValueError, match="Unknown metric"):
+        best_threshold(y, p, metric="auc")
+    with pytest.raises(ValueError, match="y_true holds only one class"):
+        best_threshold([1, 1, 1, 1], p)
+    with pytest.raises(ValueError, match="NaN"):
+        best_threshold(y, [0.1, np.nan, 0.4, 0.9])
 
 
 def test_face_classifier_is_run_once(monkeypatch):
