@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid
 from sklearn.utils import _safe_indexing
 
 from ..datasets import predefined_split
-from ..metrics import evaluate, resolve_pos_label, tune_threshold
+from ..metrics import best_threshold, evaluate, resolve_pos_label
 from ..metrics._evaluate import _as_label_array, _as_source_array
 from ._io import to_table, write_csv
 
@@ -259,8 +259,9 @@ class _Recorder:
         val_ev = evaluate(estimator, X_val, y_val, pos_label=r.pos_label)
         threshold = r.threshold
         if isinstance(threshold, str):
-            threshold = tune_threshold(estimator, X_val, y_val, metric=r.tune_metric,
-                                       pos_label=r.pos_label)
+            # the search on the validation scores just computed: no second pass
+            threshold = best_threshold(val_ev.y_true, val_ev.y_score, metric=r.tune_metric,
+                                       pos_label=val_ev.pos_label)
         test_ev = evaluate(estimator, r.X_test, r.y_test, sources=r.src_test,
                            threshold=threshold, pos_label=r.pos_label)
         val_score = getattr(val_ev, r.selection_metric)
@@ -382,8 +383,9 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
         the ``selected`` configuration (highest mean over seeds).
     threshold : None, float or "tune"
         Decision threshold on the test part: the estimator's ``predict`` (None), a fixed
-        ``P(fake)`` threshold, or one tuned on the validation part per run with
-        :func:`~skface.metrics.tune_threshold` (``tune_metric``).
+        ``P(fake)`` threshold, or one tuned on the validation part per run
+        (:func:`~skface.metrics.best_threshold` on the validation scores, the search of
+        :func:`~skface.metrics.tune_threshold`; ``tune_metric``).
     tune_metric : str, default="balanced_accuracy"
     pos_label : int or str, optional
         The fake label when it cannot be inferred.

@@ -80,6 +80,13 @@ def test_threshold_tuning_option(faces, lr_pipeline):
     thr = details.runs["threshold"].iloc[0]
     assert 0 < thr < 1
     assert next(iter(details.evaluations.values())).threshold == pytest.approx(thr)
+    # the threshold comes from the validation scores already computed; it is the one
+    # tune_threshold finds by running the refitted model over the validation images
+    from skface.metrics import tune_threshold
+
+    refit = lr_pipeline.set_params(classifier__C=0.1, classifier__random_state=0)
+    refit.fit(X[split[0]], y[split[0]])
+    assert thr == pytest.approx(tune_threshold(refit, X[split[1]], y[split[1]]), abs=1e-12)
 
 
 def test_default_grid():
