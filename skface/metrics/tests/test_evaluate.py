@@ -17,14 +17,8 @@ from sklearn.metrics import (
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.svm import LinearSVC
 
-from skface.metrics import (
-    EvaluationResult,
-    best_threshold,
-    evaluate,
-    evaluate_scores,
-    resolve_pos_label,
-    tune_threshold,
-)
+from skface.metrics import EvaluationResult, best_threshold, evaluate, evaluate_scores
+from skface.metrics import resolve_pos_label, tune_threshold
 
 
 def _data(n=200, seed=0, shift=0.0):
