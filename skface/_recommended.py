@@ -131,10 +131,11 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
         higher on clean test images (1.2 points of accuracy with three networks, 1.9 with the
         recipe's four) and ranked faces from sources left out of training better (ROC-AUC 0.835
         against 0.802 over six split seeds, never lower on one; benchmarks/RESULTS.md,
-        "thirteenth", "fourteenth" and "nineteenth round"), but lost 3.4 points of
+        "thirteenth", "fourteenth" and "nineteenth round"), but lost 4.5 points of
         accuracy on test images blurred with a 1.5 px Gaussian, where the augmented ones lost
-        0.4. Turn it on when the images to judge may have been blurred or softened on their way
-        to you. It also costs about 25 % more training time.
+        1.0 (four networks, three split seeds; "twenty-first round"). Turn it on when the
+        images to judge may have been blurred or softened on their way to you. It also costs
+        about 25 % more training time.
     random_state : int, RandomState instance or None, default=None
         Seed of the classifier (weights, data order, and augmentation when it is on).
     n_jobs : int, default=None
