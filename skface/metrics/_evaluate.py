@@ -388,15 +388,22 @@ def _as_source_array(sources, n):
     return sources
 
 
-def _check_both_classes(y_true, what="The evaluation set"):
-    """Raise unless ``y_true`` holds exactly two labels; return them."""
+_EVALUATION_NEEDS_BOTH = (
+    "accuracy, precision, recall, F1, ROC-AUC and the confusion matrix need real and fake "
+    "samples. Use a balanced split; to study one source, pass sources= or use "
+    "skface.experiments.cross_source_evaluate.")
+_TUNING_NEEDS_BOTH = ("a threshold can only be chosen on validation samples of both classes, "
+                      "real and fake.")
+
+
+def _check_both_classes(y_true, what="The evaluation set", why=_EVALUATION_NEEDS_BOTH):
+    """Raise unless ``y_true`` holds exactly two labels; return them. ``why`` ends the
+    one-class message."""
     present = set(y_true.tolist())
     if len(present) < 2:
         raise ValueError(
             f"{what} holds only one class ({next(iter(present))!r}, {len(y_true)} samples): "
-            f"accuracy, precision, recall, F1, ROC-AUC and the confusion matrix need real and "
-            f"fake samples. Use a balanced split; to study one source, pass sources= or use "
-            f"skface.experiments.cross_source_evaluate."
+            f"{why}"
         )
     if len(present) > 2:
         raise ValueError(
@@ -642,7 +649,8 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
     0.35
     """
     y_true = _as_label_array(y_true, name="y_true")
-    pos, neg = resolve_pos_label(_check_both_classes(y_true, "y_true"), pos_label)
+    pos, neg = resolve_pos_label(_check_both_classes(y_true, "y_true", _TUNING_NEEDS_BOTH),
+                                 pos_label)
     scores = _checked_scores(y_score, len(y_true))
     func = _tuning_metric(metric)
     if isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool):
@@ -704,7 +712,7 @@ def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_l
     _check_proba_estimator(estimator)
     pos, _ = resolve_pos_label(estimator.classes_, pos_label)
     y_val = _as_label_array(y_val, name="y_val")
-    _check_both_classes(y_val, "y_val")
+    _check_both_classes(y_val, "y_val", _TUNING_NEEDS_BOTH)
     _tuning_metric(metric)  # an unknown metric fails before the images are scored
     scores = _checked_proba(estimator, X_val)[:, _positive_column(estimator, pos)]
     if len(scores) != len(y_val):
