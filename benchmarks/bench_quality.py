@@ -46,7 +46,10 @@ part alone.
 ``--robustness`` also scores the test images of every seed after each of a fixed set of
 re-savings (:data:`RESAVINGS`: PNG, JPEG at quality 50 and 30, a 1.5 px Gaussian blur, a
 shrink to 37.5 % of the side), written to a temporary folder and fed to the fitted pipeline
-like any other files; it prints their accuracy, F1 and ROC-AUC beside the clean ones.
+like any other files; it prints their accuracy, F1 and ROC-AUC beside the clean ones. The
+validation images are re-saved the same way, and each re-saving also prints the test accuracy
+and F1 at the threshold tuned on its re-saved validation images (balanced accuracy, as above):
+what a user who knows how the images to judge were treated can do without training again.
 
 Timings are noisy: the machine this was developed on has 2 cores shared with other jobs, so the
 CPU time of the training process (user + system, all threads) is printed beside the wall time,
@@ -213,10 +216,16 @@ def resaved_copies(paths, folder, name):
     return out
 
 
-def robustness(pipe, paths, y):
+def robustness(pipe, paths, y, val_paths=None, val_y=None):
     """Test figures of the fitted ``pipe`` on every re-saving of ``paths`` (a dict of
     name -> {accuracy, f1, roc_auc, p_fake}). The copies are decoded without the loader's
-    cache, which is restored afterwards."""
+    cache, which is restored afterwards.
+
+    With ``val_paths`` and ``val_y``, the validation images are re-saved the same way too, and
+    each entry also holds the ``P(fake)`` threshold that maximises balanced accuracy on them
+    (``val_threshold``) and the test accuracy and F1 at it: the decision rule of a user who
+    knows how the images to judge were re-saved and tunes the threshold on validation images
+    treated alike."""
     import tempfile
 
     memory = pipe.get_params()["load__memory"]
@@ -225,9 +234,20 @@ def robustness(pipe, paths, y):
     try:
         with tempfile.TemporaryDirectory(prefix="skface-resaved-") as folder:
             for name in RESAVINGS:
-                res = evaluate(pipe, resaved_copies(paths, folder, name), y)
+                res = evaluate(pipe, resaved_copies(paths, Path(folder) / "test", name), y)
                 out[name] = {"accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
                              "p_fake": scores_of(res)["p_fake"]}
+                if val_paths is None:
+                    continue
+                res_val = evaluate(pipe, resaved_copies(val_paths, Path(folder) / "val", name),
+                                   val_y)
+                threshold = best_threshold(res_val.y_true, res_val.y_score,
+                                           pos_label=res_val.pos_label)
+                acc, f1 = at_threshold(res, threshold)
+                out[name].update({"val_accuracy": res_val.accuracy, "val_threshold": threshold,
+                                  "accuracy_at_val_threshold": acc,
+                                  "f1_at_val_threshold": f1,
+                                  "val_p_fake": scores_of(res_val)["p_fake"]})
     finally:
         pipe.set_params(load__memory=memory)
     return out
@@ -308,7 +328,10 @@ def run_seed(data, seed, args):
                      "fit_time": m["fit_time"]} for m in pipe[-1].members_],
     }
     if args.robustness:
-        row["robustness"] = robustness(pipe, files[test], data.target[test])
+        # not with --merge-val: its validation images were trained on
+        row["robustness"] = robustness(
+            pipe, files[test], data.target[test],
+            *((None, None) if args.merge_val else (files[val_scored], data.target[val_scored])))
     if held.any():
         unseen = np.flatnonzero(held)
         res_unseen = evaluate(pipe, files[unseen], data.target[unseen],
@@ -335,7 +358,11 @@ def run_seed(data, seed, args):
         print(f"    {s:<24} n={row['per_source_n'][s]:>4}  acc {acc:.3f}")
     for name, r in row.get("robustness", {}).items():
         print(f"  test images re-saved as {name:<12} acc {r['accuracy']:.3f} F1 {r['f1']:.3f} "
-              f"AUC {r['roc_auc']:.3f}")
+              f"AUC {r['roc_auc']:.3f}"
+              + ("" if "val_threshold" not in r else
+                 f" | threshold tuned on validation images re-saved alike "
+                 f"{r['val_threshold']:.3f}: acc {r['accuracy_at_val_threshold']:.3f} "
+                 f"F1 {r['f1_at_val_threshold']:.3f}"))
     if held.any():
         tuned = row["unseen_accuracy_at_val_threshold"]
         print(f"  held-out sources, {len(unseen)} images never trained or validated on: acc "
@@ -418,11 +445,19 @@ def summarise(rows, title="Recommended configuration"):
 
     per_source("per_source", "test")
     if all("robustness" in r for r in rows):  # --robustness runs
-        print("  re-saved test images (accuracy / F1 / ROC-AUC):")
+        tuned = all("val_threshold" in r["robustness"][name]
+                    for r in rows for name in r["robustness"])
+        print("  re-saved test images (accuracy / F1 / ROC-AUC"
+              + ("; at the threshold tuned on validation images re-saved alike: "
+                 "threshold, accuracy / F1" if tuned else "") + "):")
         for name in rows[0]["robustness"]:
-            means = [statistics.mean(r["robustness"][name][k] for r in rows)
-                     for k in ("accuracy", "f1", "roc_auc")]
-            print(f"    {name:<24} {means[0]:.3f} / {means[1]:.3f} / {means[2]:.3f}")
+            keys = ("accuracy", "f1", "roc_auc") + (
+                ("val_threshold", "accuracy_at_val_threshold", "f1_at_val_threshold")
+                if tuned else ())
+            means = [statistics.mean(r["robustness"][name][k] for r in rows) for k in keys]
+            print(f"    {name:<24} {means[0]:.3f} / {means[1]:.3f} / {means[2]:.3f}"
+                  + ("" if not tuned else
+                     f"; {means[3]:.3f}, {means[4]:.3f} / {means[5]:.3f}"))
     if all("unseen_accuracy" in r for r in rows):  # --hold-out runs
         for key, name in (("unseen_accuracy", "held-out accuracy"),
                           ("unseen_roc_auc", "held-out ROC-AUC"),

@@ -171,8 +171,20 @@ def test_robustness_scores_resaved_test_images(bench, faces, tmp_path, capsys):
         assert all(0.0 <= r[k] <= 1.0 for k in ("accuracy", "f1", "roc_auc")), name
     assert row["robustness"]["png"]["p_fake"] == row["scores"]["test"]["p_fake"]
     assert row["robustness"]["blur1.5"]["p_fake"] != row["scores"]["test"]["p_fake"]
+    # the validation images are re-saved alike, and a threshold is tuned on each re-saving:
+    # on the PNG copies it is the clean images' threshold, with the same test figures
+    for name, r in row["robustness"].items():
+        assert len(r["val_p_fake"]) == row["n_val_scored"], name
+        assert 0.0 < r["val_threshold"] < 1.0, name
+    png, blur = row["robustness"]["png"], row["robustness"]["blur1.5"]
+    assert png["val_p_fake"] == row["scores"]["val"]["p_fake"]
+    assert png["val_threshold"] == row["val_threshold"]
+    assert (png["accuracy_at_val_threshold"], png["f1_at_val_threshold"]) == (
+        row["accuracy_at_val_threshold"], row["f1_at_val_threshold"])
+    assert blur["val_p_fake"] != row["scores"]["val"]["p_fake"]
     text = capsys.readouterr().out
     assert "re-saved as blur1.5" in text and "re-saved test images" in text
+    assert "threshold tuned on validation images re-saved alike" in text
 
 
 def test_resaved_copies_change_one_thing(bench, faces, tmp_path):
