@@ -54,9 +54,9 @@ def add_arguments(p):
                    help="stop when the validation loss stops improving and keep the best "
                    "epoch (default: the recommended setting, on)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
-                   help="train with flips, random crops, colour jitter, blur and JPEG "
-                   "re-compression: more robust to blurred images, lower on faces from "
-                   "unseen sources and about 25%% slower (default: off, as recommended)")
+                   help="train with a light Gaussian blur on half the training images: "
+                   "steadier on blurred images, lower on faces from unseen sources, up to "
+                   "a fifth slower (default: off, as recommended)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",

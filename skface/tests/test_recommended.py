@@ -38,6 +38,23 @@ def test_structure_and_params():
         assert clf.augment.get_params()[key] == value, key
 
 
+def test_recommended_augmentation_only_blurs():
+    """The ``augment=True`` variant blurs and does nothing else (RESULTS.md, "twenty-second
+    round"): a left-to-right ramp keeps its orientation, position and values away from the
+    border (a Gaussian leaves a linear ramp as it is), which a flip, a crop, colour jitter or
+    JPEG re-compression would each change; and about half the images are blurred at all."""
+    aug = make_recommended_pipeline(augment=True, random_state=0).named_steps["clf"].augment
+    aug = aug.set_params(random_state=0)
+    ramp = np.broadcast_to(np.linspace(40, 215, 32, dtype=np.float32), (3, 32, 32))
+    X = np.repeat(np.round(ramp)[None].astype(np.uint8), 64, axis=0)
+    X[:, :, ::2, ::2] += 1  # a fine checker pattern that blur smooths and nothing else makes
+    out = aug.augment(X).astype(np.int16)
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+    assert np.abs(out[inner] - X[inner].astype(np.int16)).max() <= 1
+    blurred = np.array([not np.array_equal(o, x) for o, x in zip(out, X)])
+    assert 16 <= blurred.sum() <= 48  # blur_prob=0.5 of 64 images
+
+
 @pytest.mark.parametrize("augment", ["yes", None, 2])
 def test_bad_augment_raises(augment):
     with pytest.raises(ValueError, match="augment"):
