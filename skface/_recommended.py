@@ -68,8 +68,7 @@ RECOMMENDED_AUGMENT_PARAMS = dict(
     crop_prob=0.0,
     jitter_prob=0.0,
     jpeg_prob=0.0,
-    blur_prob=0.5,
-    blur_sigma=(0.1, 1.0),
+    blur_prob=0.5,  # blur_sigma: the Augmenter's default, 0.1-1 px
 )
 
 #: JPEG quality of the format normalisation step.
