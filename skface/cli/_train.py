@@ -55,7 +55,7 @@ def add_arguments(p):
                    "epoch (default: the recommended setting, on)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
                    help="train with a light Gaussian blur on half the training images: "
-                   "steadier on blurred images, lower on faces from unseen sources, up to "
+                   "steadier on blurred images, lower on faces from unseen sources, about "
                    "a fifth slower (default: off, as recommended)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
