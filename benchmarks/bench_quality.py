@@ -332,10 +332,11 @@ def run_seed(data, seed, args):
                      "fit_time": m["fit_time"]} for m in pipe[-1].members_],
     }
     if args.robustness:
-        # not with --merge-val: its validation images were trained on
-        row["robustness"] = robustness(
-            pipe, files[test], data.target[test],
-            *((None, None) if args.merge_val else (files[val_scored], data.target[val_scored])))
+        # no threshold from validation images that --merge-val trained on
+        val_paths, val_y = ((None, None) if args.merge_val
+                            else (files[val_scored], data.target[val_scored]))
+        row["robustness"] = robustness(pipe, files[test], data.target[test],
+                                       val_paths=val_paths, val_y=val_y)
     if held.any():
         unseen = np.flatnonzero(held)
         res_unseen = evaluate(pipe, files[unseen], data.target[unseen],
