@@ -88,8 +88,9 @@ def predict_rate(clf, X):
 def recipe_time(n, n_val, size, seed=0, device="cuda"):
     """Fit the recommended classifier on synthetic images; returns the fitted clf.
 
-    The pipeline's loading and format steps run on the CPU before training and are left out:
-    the arrays go straight to its ``"clf"`` step, which gets a validation part of ``n_val``.
+    The pipeline's loading step runs on the CPU before training and is left out (as is the
+    optional format step): the arrays go straight to its ``"clf"`` step, which gets a validation
+    part of ``n_val``.
     """
     clf = make_recommended_pipeline(size=size, random_state=seed,
                                     device=device).named_steps["clf"]

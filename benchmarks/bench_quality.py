@@ -41,6 +41,11 @@ had until the fourteenth round: ``--augment --set clf__augment__flip_prob=0.5
 clf__augment__crop_prob=0.5 clf__augment__jitter_prob=0.5 clf__augment__blur_prob=0.1
 clf__augment__jpeg_prob=0.1`` gives it again.
 
+``--normalize-format`` puts the optional format step back
+(``make_recommended_pipeline(normalize_format=True)``: every loaded image re-encoded as a JPEG
+of quality 90). The recipe had it until the twenty-third round of ``RESULTS.md``, so every row
+of the earlier rounds was measured with it; pass the flag to reproduce them.
+
 ``--merge-val`` trains on the training and validation parts together, for the recipe's full
 ``max_epochs`` without early stopping (nothing is left to stop on), and scores the same test
 part. The validation scores it prints are then on trained images and mean nothing; pair it
@@ -275,8 +280,9 @@ def run_seed(data, seed, args):
         train, val = (part[balance_indices(data.target[part], balance=args.balance,
                                            random_state=seed + k + 1)]
                       for k, part in enumerate((train, val)))
-    pipe = make_recommended_pipeline(size=args.size, augment=args.augment, random_state=seed,
-                                     verbose=args.verbose)
+    pipe = make_recommended_pipeline(size=args.size, augment=args.augment,
+                                     normalize_format=args.normalize_format,
+                                     random_state=seed, verbose=args.verbose)
     if args.memory:
         pipe.set_params(load__memory=args.memory)
     if args.max_epochs:
@@ -317,7 +323,7 @@ def run_seed(data, seed, args):
         "n_test": len(test),
         "balance": args.balance, "n_train_fake": int(data.target[train].sum()),
         "train_fraction": args.train_fraction, "merge_val": args.merge_val,
-        "augment": args.augment,
+        "augment": args.augment, "normalize_format": args.normalize_format,
         "val_accuracy": res_val.accuracy, "val_roc_auc": res_val.roc_auc,
         "accuracy": res.accuracy, "f1": res.f1, "roc_auc": res.roc_auc,
         "per_source": {s: r.accuracy for s, r in sorted(res.per_source.items())},
@@ -492,6 +498,10 @@ def main(argv=None):
                    help="train with the optional augmentation "
                         "(make_recommended_pipeline(augment=True): blur on half the training "
                         "images; the recipe trains without)")
+    p.add_argument("--normalize-format", action="store_true",
+                   help="re-encode every loaded image as a JPEG of quality 90 first "
+                        "(make_recommended_pipeline(normalize_format=True); the recipe until "
+                        "the twenty-third round of RESULTS.md)")
     p.add_argument("--set", nargs="+", default=None, metavar="PARAM=VALUE", type=pipeline_param,
                    help="override any pipeline parameter, e.g. clf__weight_decay=0.05 "
                         "(values are read as JSON where they parse, else as strings)")
@@ -534,7 +544,8 @@ def main(argv=None):
         for flag, used in (("--hold-out", args.hold_out), ("--balance", args.balance != "none"),
                            ("--train-fraction", args.train_fraction < 1),
                            ("--merge-val", args.merge_val),
-                           ("--robustness", args.robustness)):
+                           ("--robustness", args.robustness), ("--augment", args.augment),
+                           ("--normalize-format", args.normalize_format)):
             if used:
                 print(f"bench_quality: {flag} applies to the CNN recipe, not the baselines.")
                 return 1

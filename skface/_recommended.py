@@ -71,7 +71,8 @@ RECOMMENDED_AUGMENT_PARAMS = dict(
     blur_prob=0.5,  # blur_sigma: the Augmenter's default, 0.1-1 px
 )
 
-#: JPEG quality of the format normalisation step.
+#: JPEG quality of the optional format normalisation step
+#: (``make_recommended_pipeline(normalize_format=True)``, ``skface train --normalize-format``).
 RECOMMENDED_JPEG_QUALITY = 90
 
 
@@ -86,6 +87,7 @@ def _recommended_view_sizes(size, views):
     {
         "size": [Interval(Integral, 8, None, closed="left")],
         "augment": ["boolean"],
+        "normalize_format": ["boolean"],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -94,17 +96,18 @@ def _recommended_view_sizes(size, views):
     },
     prefer_skip_nested_validation=True,
 )
-def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_jobs=None,
-                              memory=None, device="auto", verbose=0):
+def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False,
+                              random_state=None, n_jobs=None, memory=None, device="auto",
+                              verbose=0):
     """Build the recommended real-vs-generated face detector, unfitted.
 
     A :class:`~sklearn.pipeline.Pipeline` of three steps that is fitted on image file paths:
 
     1. ``"load"``: :class:`skface.preprocessing.ImageLoader` decodes each file and resizes it
        (centre crop) to ``size`` x ``size`` RGB, kept as ``uint8``.
-    2. ``"format"``: :class:`skface.preprocessing.FormatNormalizer` re-encodes every image as
-       a JPEG of one quality, so that file format, JPEG quality and original size cannot be
-       learned as a shortcut.
+    2. ``"format"``: ``"passthrough"`` (the loaded pixels go to the classifier as they are),
+       or with ``normalize_format=True`` a :class:`skface.preprocessing.FormatNormalizer` that
+       re-encodes every image as a JPEG of quality :data:`RECOMMENDED_JPEG_QUALITY`.
     3. ``"clf"``: :class:`skface.FaceCNNClassifier` with the recipe in
        :data:`RECOMMENDED_CLASSIFIER_PARAMS`, trained without augmentation unless
        ``augment=True``: four small networks trained from different seeds, each on its own
@@ -140,6 +143,20 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
         augmentation of Wang et al. (flips, crops, colour jitter, blur, JPEG), which was this
         variant until the twenty-second round: about as accurate on clean, re-saved and
         blurred test images, with lower ROC-AUC on each and on unseen sources.
+    normalize_format : bool, default=False
+        Re-encode every loaded image as a JPEG of quality 90
+        (:class:`skface.preprocessing.FormatNormalizer`) before the classifier sees it, so
+        that all images carry the same compression traces. Off in the recipe since the
+        twenty-third round of benchmarks/RESULTS.md: on the development faces (four networks,
+        split seeds 0-5) networks trained and judged without it scored level or higher on the
+        test images (accuracy 0.843 against 0.837, F1 0.834 against 0.826, ROC-AUC 0.935
+        against 0.932; higher on four seeds of six), higher on faces from sources left out of
+        training (accuracy 0.806 against 0.792, ROC-AUC 0.863 against 0.856), and level on
+        test images re-saved as PNG, as JPEG of quality 50 or 30, blurred or shrunk (seeds
+        0-2). Re-encoding does not erase the traces an image already carries, it adds one
+        more layer of them. Turn it on to compare with models trained before that round, or
+        when :func:`skface.datasets.audit_shortcuts` finds that the classes differ in file
+        format or JPEG quality and a measurement shows that it helps on your data.
     random_state : int, RandomState instance or None, default=None
         Seed of the classifier (weights, data order, and augmentation when it is on).
     n_jobs : int, default=None
@@ -155,7 +172,9 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
     -------
     pipeline : sklearn.pipeline.Pipeline
         Steps ``"load"``, ``"format"`` and ``"clf"``; change any part with
-        ``pipeline.set_params(clf__max_epochs=..., load__memory=...)``.
+        ``pipeline.set_params(clf__max_epochs=..., load__memory=...)``. The ``"format"`` step
+        stays in the pipeline when it passes images through, so that a grid search can try
+        both: ``{"format": ["passthrough", FormatNormalizer(90)]}``.
 
     Examples
     --------
@@ -177,6 +196,7 @@ def make_recommended_pipeline(size=128, *, augment=False, random_state=None, n_j
     )
     return Pipeline([
         ("load", ImageLoader(size=size, n_jobs=n_jobs, memory=memory, verbose=verbose)),
-        ("format", FormatNormalizer(quality=RECOMMENDED_JPEG_QUALITY)),
+        ("format", FormatNormalizer(quality=RECOMMENDED_JPEG_QUALITY) if normalize_format
+         else "passthrough"),
         ("clf", clf),
     ])

@@ -11,7 +11,8 @@ DESCRIPTION = """\
 Scan the folders and report, per source, the image formats, pixel sizes, JPEG qualities and
 EXIF presence, then how well a classifier that sees only this metadata (never a pixel) tells
 real from fake. A high score means a network could learn the file format instead of the face:
-pick other sources or re-encode both classes the same way (FormatNormalizer).
+pick other sources, or re-encode both classes the same way (FormatNormalizer;
+`skface train --normalize-format`) and check on held-out sources that it helps.
 Each folder is one source, named after the folder."""
 EXAMPLES = (
     "skface audit --real data/real/ffhq data/real/lfw --fake data/fake/tpdne",

@@ -49,11 +49,18 @@ def _step_spec(name, step):
     return {"name": name, "class": cls, "params": params}
 
 
+def _active_steps(steps):
+    """The steps that do something: ``"passthrough"`` and ``None`` steps pass images on as they
+    are, so they are neither saved nor run."""
+    return [(name, step) for name, step in steps if step not in (None, "passthrough")]
+
+
 def save_model(path, pipeline, *, info=None):
     """Write a model folder atomically (temporary folder, then rename).
 
     ``pipeline`` is a :class:`~sklearn.pipeline.Pipeline` of stateless
-    :mod:`skface.preprocessing` steps ending in a fitted :class:`skface.FaceCNNClassifier`.
+    :mod:`skface.preprocessing` steps (or ``"passthrough"`` ones, which are left out) ending in
+    a fitted :class:`skface.FaceCNNClassifier`.
     """
     from skface import __version__
 
@@ -62,7 +69,7 @@ def save_model(path, pipeline, *, info=None):
         "kind": MODEL_KIND,
         "format": MODEL_FORMAT,
         "skface_version": __version__,
-        "steps": [_step_spec(n, s) for n, s in pre],
+        "steps": [_step_spec(n, s) for n, s in _active_steps(pre)],
         "classifier": {"name": clf_name, "class": type(clf).__name__},
         "info": info or {},
     }
@@ -124,7 +131,7 @@ def load_model(path):
 def transform_paths(pipeline, paths):
     """Run image paths through the pipeline's preprocessing steps (all stateless)."""
     X = list(paths)
-    for _, step in pipeline.steps[:-1]:
+    for _, step in _active_steps(pipeline.steps[:-1]):
         X = step.fit_transform(X)
     return X
 

@@ -57,6 +57,11 @@ def add_arguments(p):
                    help="train with a light Gaussian blur on half the training images: "
                    "steadier on blurred images, lower on faces from unseen sources, about "
                    "a fifth slower (default: off, as recommended)")
+    p.add_argument("--normalize-format", action=argparse.BooleanOptionalAction, default=False,
+                   help="re-encode every loaded image as a JPEG of quality 90 before the "
+                   "network sees it; for data whose classes differ in format or JPEG quality "
+                   "(see `skface audit`), when it measures better there (default: off, as "
+                   "recommended)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
@@ -91,8 +96,8 @@ def read_split(manifest, split):
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, balance=None,
                   max_epochs=None, depth=None, batch_size=None, members=None,
-                  early_stopping=None, augment=False, seed=0, device="auto", precision="auto",
-                  verbose=1):
+                  early_stopping=None, augment=False, normalize_format=False, seed=0,
+                  device="auto", precision="auto", verbose=1):
     """The recommended pipeline (paths -> preprocessing -> FaceCNNClassifier), unfitted.
 
     The recipe is the library's (:func:`skface.make_recommended_pipeline`); only the given
@@ -111,7 +116,7 @@ def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, b
     over.update({name: None if value == "none" else value
                  for name, value in flags.items() if value is not None})
     pipe = make_recommended_pipeline(**({} if size is None else {"size": size}),
-                                     augment=augment)
+                                     augment=augment, normalize_format=normalize_format)
     pipe.steps[-1][1].set_params(**over)
     return pipe
 
@@ -153,7 +158,8 @@ def run(args):
                  gamma=args.gamma, class_weight=args.class_weight, balance=args.balance,
                  max_epochs=args.max_epochs, depth=args.depth,
                  batch_size=args.batch_size, members=args.members,
-                 early_stopping=args.early_stopping, augment=args.augment, seed=args.seed,
+                 early_stopping=args.early_stopping, augment=args.augment,
+                 normalize_format=args.normalize_format, seed=args.seed,
                  device=args.device, precision=args.precision, verbose=0 if args.quiet else 2)
     clf = pipe.steps[-1][1]
     best = clf.history_[clf.best_epoch_ - 1] if clf.history_ else {}

@@ -58,6 +58,32 @@ def test_views_get_the_recipes_sides(bench, faces, tmp_path, monkeypatch):
     assert [(m.zoom, m.view_size) for m in members] == [(1.0, 16), (4.0, 8)]
 
 
+def test_normalize_format_puts_the_format_step_back(bench, faces, tmp_path, monkeypatch):
+    """The recipe passes the loaded pixels on; ``--normalize-format`` re-encodes them as the
+    recipe did until the twenty-third round, and the row says which was measured."""
+    from skface.preprocessing import FormatNormalizer
+
+    pipes = []
+
+    def recording(*args, **kwargs):
+        pipes.append(make_recommended_pipeline(*args, **kwargs))
+        return pipes[-1]
+
+    monkeypatch.setattr(bench, "make_recommended_pipeline", recording)
+    rows = []
+    for k, flags in enumerate(([], ["--normalize-format"])):
+        out = tmp_path / f"rows{k}.json"
+        assert bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs",
+                           "1", "--members", "1", *flags, "--json", str(out)]) == 0
+        rows += json.loads(out.read_text())
+    assert pipes[0].named_steps["format"] == "passthrough"
+    assert isinstance(pipes[1].named_steps["format"], FormatNormalizer)
+    assert pipes[1].named_steps["format"].quality == 90
+    assert [row["normalize_format"] for row in rows] == [False, True]
+    # the same seed and data: only the re-encoding differs, and it changes the scores
+    assert rows[0]["scores"]["test"]["p_fake"] != rows[1]["scores"]["test"]["p_fake"]
+
+
 def test_hold_out_scores_unseen_sources_apart(bench, faces, tmp_path, capsys):
     out = tmp_path / "rows.json"
     rc = bench.main(["--data", str(faces), "--seeds", "0", "--size", "32", "--max-epochs", "1",
@@ -216,6 +242,8 @@ def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     ("--spectrum", ["--train-fraction", "0.5"]),
     ("--residual", ["--merge-val"]),
     ("--spectrum", ["--robustness"]),
+    ("--residual", ["--augment"]),
+    ("--spectrum", ["--normalize-format"]),
 ])
 def test_recipe_only_options_are_refused_for_the_baselines(bench, faces, capsys, baseline,
                                                            option):

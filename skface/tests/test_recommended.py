@@ -22,6 +22,8 @@ def test_structure_and_params():
     assert [name for name, _ in pipe.steps] == ["load", "format", "clf"]
     load, fmt, clf = (step for _, step in pipe.steps)
     assert isinstance(load, ImageLoader) and load.size == 48
+    assert fmt == "passthrough"  # no re-encoding in the recipe (RESULTS.md, "twenty-third")
+    fmt = make_recommended_pipeline(size=48, normalize_format=True).named_steps["format"]
     assert isinstance(fmt, FormatNormalizer) and fmt.quality == RECOMMENDED_JPEG_QUALITY
     assert isinstance(clf, FaceCNNClassifier)
     assert clf.random_state == 3 and clf.device == "cpu"
@@ -61,6 +63,12 @@ def test_bad_augment_raises(augment):
         make_recommended_pipeline(augment=augment)
 
 
+@pytest.mark.parametrize("value", ["yes", None, 90])
+def test_bad_normalize_format_raises(value):
+    with pytest.raises(ValueError, match="normalize_format"):
+        make_recommended_pipeline(normalize_format=value)
+
+
 def test_clone_keeps_params():
     pipe = make_recommended_pipeline(size=32, random_state=0)
     cloned = clone(pipe)
@@ -74,22 +82,30 @@ def test_bad_size_raises(size):
         make_recommended_pipeline(size=size)
 
 
-@pytest.mark.parametrize("augment", [False, True])
-def test_fit_predict_on_files(tmp_path, augment):
+def _image_files(folder, n=16):
+    """``n`` small PNG and JPEG files, odd ones (fake) with a bright square; paths and labels."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
     paths, y = [], []
-    for i in range(16):
+    for i in range(n):
         label = i % 2
         img = rng.integers(0, 120, size=(20, 20, 3), dtype=np.uint8)
         if label:
             img[5:15, 5:15] += 100
-        path = tmp_path / f"img{i}.{'png' if i % 4 else 'jpg'}"
+        path = folder / f"img{i}.{'png' if i % 4 else 'jpg'}"
         Image.fromarray(img).save(path)
         paths.append(str(path))
         y.append(label)
-    pipe = make_recommended_pipeline(size=16, augment=augment, random_state=0, device="cpu")
+    return paths, y
+
+
+@pytest.mark.parametrize("augment, normalize_format", [(False, False), (True, False),
+                                                       (False, True)])
+def test_fit_predict_on_files(tmp_path, augment, normalize_format):
+    paths, y = _image_files(tmp_path)
+    pipe = make_recommended_pipeline(size=16, augment=augment, normalize_format=normalize_format,
+                                     random_state=0, device="cpu")
     pipe.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
     pipe.fit(paths, y)
     proba = pipe.predict_proba(paths)
@@ -99,7 +115,25 @@ def test_fit_predict_on_files(tmp_path, augment):
     members = pipe.named_steps["clf"].net_.module_.members
     assert [(m.zoom, m.view_size) for m in members] == [(1.0, 8), (4 / 3, 8), (2.0, 8), (4.0, 4)]
     # a second fit with the same seed gives the same model
-    again = make_recommended_pipeline(size=16, augment=augment, random_state=0, device="cpu")
+    again = make_recommended_pipeline(size=16, augment=augment,
+                                      normalize_format=normalize_format, random_state=0,
+                                      device="cpu")
     again.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
     again.fit(paths, y)
     np.testing.assert_allclose(again.predict_proba(paths), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_grid_search_over_the_format_step(tmp_path):
+    """The "format" step stays in the pipeline when it passes images through, so a grid
+    search can compare the recipe with re-encoding, as the docstring says."""
+    from sklearn.model_selection import GridSearchCV
+
+    paths, y = _image_files(tmp_path, n=24)
+    pipe = make_recommended_pipeline(size=16, random_state=0, device="cpu")
+    pipe.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2, clf__n_members=1,
+                    clf__views=(1.0,), clf__view_size=None, clf__early_stopping=False)
+    grid = GridSearchCV(pipe, {"format": ["passthrough", FormatNormalizer(90)]}, cv=2,
+                        error_score="raise")
+    grid.fit(paths, y)
+    assert len(grid.cv_results_["params"]) == 2
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()

@@ -133,6 +133,9 @@ def test_train_writes_loadable_model_folder(workflow):
     assert (model / "config.json").is_file() and (model / "weights.pt").is_file()
     pipeline, meta = load_model(model)
     assert pipeline.steps[0][1].get_params()["size"] == 16
+    # the recipe's "format" step passes images through: it is neither saved nor rebuilt
+    assert [spec["class"] for spec in meta["steps"]] == ["ImageLoader"]
+    assert [name for name, _ in pipeline.steps] == ["load", "clf"]
     assert meta["info"]["n_train"] > 0
     assert isinstance(FaceCNNClassifier.load(model), FaceCNNClassifier)
     assert not no_partial_files(workflow["root"])
@@ -165,6 +168,29 @@ def test_train_augment_flag():
     assert isinstance(aug, Augmenter)
     assert {k: aug.get_params()[k] for k in RECOMMENDED_AUGMENT_PARAMS} == \
         RECOMMENDED_AUGMENT_PARAMS
+
+
+def test_train_normalize_format_flag(workflow, tmp_path, capsys):
+    from skface.cli._model import load_model
+    from skface.cli._train import make_pipeline
+    from skface.preprocessing import FormatNormalizer
+
+    base = ["train", "--manifest", "m.csv", "--out", "model"]
+    assert build_parser().parse_args(base).normalize_format is False
+    assert build_parser().parse_args(base + ["--normalize-format"]).normalize_format is True
+    assert make_pipeline()["format"] == "passthrough"  # the recipe does not re-encode
+    assert isinstance(make_pipeline(normalize_format=True)["format"], FormatNormalizer)
+    out = tmp_path / "reencoded"
+    assert main(["train", "--manifest", str(workflow["manifest"]), "--out", str(out),
+                 "--size", "16", "--max-epochs", "1", "--batch-size", "8", "--members", "1",
+                 "--normalize-format", "--seed", "0", "--device", "cpu", "--quiet"]) == 0
+    pipeline, meta = load_model(out)
+    assert [spec["class"] for spec in meta["steps"]] == ["ImageLoader", "FormatNormalizer"]
+    assert isinstance(pipeline["format"], FormatNormalizer) and pipeline["format"].quality == 90
+    capsys.readouterr()
+    images = sorted(str(p) for p in workflow["fake"].iterdir())[:3]
+    assert main(["predict", "--model", str(out), *images]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) >= 3
 
 
 def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
