@@ -62,7 +62,8 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
 #: (``Augmenter()`` with its defaults: flips, crops, colour jitter, blur and JPEG at 0.1),
 #: which blur alone matched in accuracy on clean, re-saved and blurred test images while
 #: ranking them, and faces from sources left out of training, better (ROC-AUC 0.838 against
-#: 0.825 there over six split seeds, higher on five) and training faster.
+#: 0.825 there over six split seeds, higher on five; both with the format step the recipe
+#: had then) and training faster.
 RECOMMENDED_AUGMENT_PARAMS = dict(
     flip_prob=0.0,
     crop_prob=0.0,
@@ -132,17 +133,18 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
     augment : bool, default=False
         Train with :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`:
         a Gaussian blur of 0.1-1 px on half the training images, nothing else). Off in the
-        recipe: on the development faces (four networks, split seeds 0-2), networks trained
-        without it scored higher on clean test images (accuracy 0.842 against 0.825, ROC-AUC
-        0.930 for both) and on faces from sources left out of training (ROC-AUC 0.874 against
-        0.853), but lost 4.5 points of accuracy on test images blurred with a 1.5 px Gaussian
-        (0.797, ROC-AUC 0.911), where the blur-trained ones lost 0.8 (0.817, ROC-AUC 0.923;
-        benchmarks/RESULTS.md, "twenty-first" and "twenty-second round"). Turn it on when the
-        images to judge may have been blurred or softened on their way to you. It costs about
-        a fifth more training time. ``Augmenter()`` with its defaults gives the fuller
-        augmentation of Wang et al. (flips, crops, colour jitter, blur, JPEG), which was this
-        variant until the twenty-second round: about as accurate on clean, re-saved and
-        blurred test images, with lower ROC-AUC on each and on unseen sources.
+        recipe: on the development faces (four networks, no format step, split seeds 0-2),
+        networks trained with it scored level on clean test images (accuracy 0.839 against
+        0.838, ROC-AUC 0.930 against 0.932) and higher on test images blurred with a 1.5 px
+        Gaussian (0.835 against 0.806, ROC-AUC 0.925 against 0.918), but lower on faces from
+        sources left out of training, on each seed (accuracy 0.802 against 0.826, ROC-AUC
+        0.860 against 0.882; benchmarks/RESULTS.md, "twenty-second" and "twenty-third
+        round"). Turn it on when the images to judge may have been blurred or softened on
+        their way to you. It costs about a fifth more training time. ``Augmenter()`` with
+        its defaults gives the fuller augmentation of Wang et al. (flips, crops, colour
+        jitter, blur, JPEG), which was this variant until the twenty-second round: measured
+        with the format step, about as accurate as blur alone on clean, re-saved and blurred
+        test images, with lower ROC-AUC on each and on unseen sources.
     normalize_format : bool, default=False
         Re-encode every loaded image as a JPEG of quality 90
         (:class:`skface.preprocessing.FormatNormalizer`) before the classifier sees it, so
