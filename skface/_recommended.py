@@ -155,7 +155,7 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
         against 0.932; higher on four seeds of six), higher on faces from sources left out of
         training (accuracy 0.806 against 0.792, ROC-AUC 0.863 against 0.856), and level on
         test images re-saved as PNG, as JPEG of quality 50 or 30, blurred or shrunk (seeds
-        0-2). Re-encoding does not erase the traces an image already carries, it adds one
+        0-2). Re-encoding does not erase the traces an image already carries; it adds one
         more layer of them. Turn it on to compare with models trained before that round, or
         when :func:`skface.datasets.audit_shortcuts` finds that the classes differ in file
         format or JPEG quality and a measurement shows that it helps on your data.
