@@ -51,7 +51,7 @@ def _step_spec(name, step):
 
 def _active_steps(steps):
     """The steps that do something: ``"passthrough"`` and ``None`` steps pass images on as they
-    are, so they are neither saved nor run."""
+    are, so they are not saved."""
     return [(name, step) for name, step in steps if step not in (None, "passthrough")]
 
 
@@ -129,11 +129,9 @@ def load_model(path):
 
 
 def transform_paths(pipeline, paths):
-    """Run image paths through the pipeline's preprocessing steps (all stateless)."""
-    X = list(paths)
-    for _, step in _active_steps(pipeline.steps[:-1]):
-        X = step.fit_transform(X)
-    return X
+    """Run image paths through the pipeline's preprocessing steps (all stateless; the
+    :class:`~sklearn.pipeline.Pipeline` itself skips ``"passthrough"`` ones)."""
+    return pipeline[:-1].fit_transform(list(paths))
 
 
 def fake_column(clf):
