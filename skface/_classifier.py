@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import (Callback, EarlyStopping, LRScheduler, PassthroughScoring,
+                              ProgressBar)
 from skorch.helper import predefined_split
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -22,7 +23,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
-from .nn import FaceCNN, FocalLoss, ProbabilityAverage, crop_view, view_box
+from .nn import (FaceCNN, FocalLoss, ProbabilityAverage, RotationTask, crop_view,
+                 rotated_copies, view_box)
 from .utils import (
     atomic_write_bytes,
     atomic_write_text,
@@ -204,27 +206,50 @@ class _EpochAccuracy(Callback):
 class _Net(NeuralNet):
     """skorch net that feeds its module channels-last inputs when ``channels_last`` is set and
     runs the forward pass under bf16 autocast when ``bf16`` is set (attributes, set by the
-    estimator), with non-blocking copies on CUDA."""
+    estimator), with non-blocking copies on CUDA. With ``rotation_weight > 0`` its module is a
+    :class:`skface.nn.RotationTask`, and each training step adds rotated copies of a share
+    ``rotation_fraction`` of the batch and that weight times their rotation loss."""
 
     bf16 = False
     channels_last = False
+    rotation_weight = 0.0
+    rotation_fraction = 0.5
 
-    def infer(self, x, **fit_params):
+    def _forward(self, method, x, **fit_params):
+        """Run ``method`` of the module on batch ``x`` on the net's device, layout and
+        precision; float32 output (a tensor or a tuple of tensors)."""
         device = torch.device(self.device)
         x = x.to(device, non_blocking=device.type == "cuda")
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if self.bf16:
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                return self.module_(x, **fit_params).float()
-        return self.module_(x, **fit_params)
+        if not self.bf16:
+            return method(x, **fit_params)
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            out = method(x, **fit_params)
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+
+    def infer(self, x, **fit_params):
+        return self._forward(self.module_, x, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi = batch
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
+        if self.rotation_weight > 0:
+            # the copies are made where the batch is computed (on a GPU, after the transfer)
+            device = torch.device(self.device)
+            x, turns = rotated_copies(Xi.to(device, non_blocking=device.type == "cuda"),
+                                      self.rotation_fraction)
+            y_pred, turn_logits = self._forward(self.module_.forward_with_rotation, x,
+                                                n_upright=len(Xi), **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            rotation_loss = F.cross_entropy(turn_logits, turns)
+            (loss + self.rotation_weight * rotation_loss).backward()
+            # train_loss stays the class loss alone, comparable with valid_loss
+            self.history.record_batch("train_rotation_loss", rotation_loss.item())
+        else:
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
 
@@ -313,6 +338,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         shape. Applied to training batches only, never at predict time.
     tta : bool, default=False
         Average the predicted probabilities of each image and its horizontal mirror.
+    rotation_weight : float >= 0, default=0.0
+        Weight of a self-supervised task trained beside the classification
+        (:class:`skface.nn.RotationTask`): every training batch also holds copies of half
+        its images, each turned by 90, 180 or 270 degrees, and a second linear head on the
+        network's pooled features learns which turn it was. This weight times that head's
+        cross-entropy is added to the loss. The class loss sees the upright images only, and
+        the head is dropped after training, so prediction and saved models are unchanged.
+        It costs about half as much again per epoch; 0 switches it off. The views the networks
+        see must be square. See ``benchmarks/RESULTS.md``, "twenty-fourth round".
     n_members : int, default=1
         Number of networks to train, each from its own seed (weights, data order,
         augmentation) on the same data; their predicted probabilities are averaged (a deep
@@ -374,7 +408,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     history_ : list of dict
         One dict per epoch with ``epoch`` (1-based), ``train_loss``, ``valid_loss``,
         ``train_accuracy``, ``valid_accuracy`` (None without validation) and ``dur`` (seconds),
-        of the first network (``members_`` has every network's).
+        of the first network (``members_`` has every network's). ``train_loss`` is the class
+        loss alone; with ``rotation_weight > 0`` a ``train_rotation_loss`` column holds the
+        rotation head's cross-entropy (about 1.39 for guessing, 0 when always right).
     best_epoch_ : int
         The epoch whose weights were kept (1-based), of the first network.
     n_epochs_ : int
@@ -433,6 +469,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "image_shape": [tuple, list, None],
         "augment": [HasMethods(["augment_batch"]), None],
         "tta": ["boolean"],
+        "rotation_weight": [Interval(Real, 0, None, closed="left")],
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -470,6 +507,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         image_shape=None,
         augment=None,
         tta=False,
+        rotation_weight=0.0,
         n_members=1,
         max_epochs=30,
         batch_size=64,
@@ -504,6 +542,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape = image_shape
         self.augment = augment
         self.tta = tta
+        self.rotation_weight = rotation_weight
         self.n_members = n_members
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -781,6 +820,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     f"space_to_depth={block} needs a network input whose height and width are "
                     f"multiples of {block}; the images are {self.image_shape_[1]}x"
                     f"{self.image_shape_[2]} and the network sees {vh}x{vw}.")
+            if self.rotation_weight > 0 and vh != vw:
+                raise ValueError(
+                    f"rotation_weight > 0 turns training images by 90 degrees, which needs "
+                    f"square network inputs; the images are {self.image_shape_[1]}x"
+                    f"{self.image_shape_[2]} and the network sees {vh}x{vw}. Set view_size, "
+                    "load square images, or use rotation_weight=0.")
         seed = check_seed(self.random_state)
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
@@ -845,12 +890,19 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         # re-encode happens to a photo, not to a part of it (and it scored better, see
         # benchmarks/RESULTS.md, "Augment, then cut the view").
         zoom, view_size = kwargs.pop("zoom"), kwargs.pop("view_size")
+        rotation = float(self.rotation_weight) > 0
         with torch_seeded(seed):
             module = FaceCNN(**kwargs)
-            module.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-            module.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+            if rotation:  # the classifier trains inside the rotation task, and leaves it after
+                module = RotationTask(module)
+            backbone = module.backbone if rotation else module
+            backbone.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            backbone.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
 
             callbacks = [("accuracy", _EpochAccuracy())]
+            if rotation:
+                callbacks.append(("rotation_loss", PassthroughScoring(
+                    name="train_rotation_loss", on_train=True)))
             n_batches = len(_TailMergingBatchSampler(len(train_ds), int(self.batch_size), None))
             if self.lr_schedule == "onecycle":
                 callbacks.append(("lr_scheduler", LRScheduler(
@@ -876,10 +928,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                                  collate, make_torch_generator(seed),
                                  valid_collate=_Collate(zoom=zoom, view_size=view_size),
                                  bf16=precision == "bfloat16")
+            net.rotation_weight = float(self.rotation_weight)
             start = time.perf_counter()
             try:
                 net.fit(train_ds, y=None)
             finally:
+                if rotation:
+                    net.module_, net.rotation_weight = net.module_.backbone, 0.0
                 net.module_.zoom, net.module_.view_size = float(zoom), view_size
             fit_time = time.perf_counter() - start
 
@@ -893,6 +948,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 "valid_loss": float(row["valid_loss"]) if "valid_loss" in row else None,
                 "train_accuracy": row.get("train_acc"),
                 "valid_accuracy": row.get("valid_acc"),
+                **({"train_rotation_loss": float(row["train_rotation_loss"])}
+                   if "train_rotation_loss" in row else {}),
                 "dur": float(row.get("dur", float("nan"))),
             })
         early_stopped = stopper is not None and stopper.misses_ >= stopper.patience

@@ -238,7 +238,11 @@ class FaceCNN(nn.Module):
         return x
 
     def forward(self, x):
-        x = self.forward_features(x)
+        return self.classify(self.forward_features(x))
+
+    def classify(self, x):
+        """Class logits from a feature map of :meth:`forward_features`: pooling, dropout and
+        the linear head."""
         if self.head_grid == 1:
             x = x.mean(dim=(2, 3))
         else:  # (N, C, g, g) flattened channel-major, whatever the memory format

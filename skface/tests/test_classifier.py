@@ -380,6 +380,45 @@ def test_head_grid_learns_where_a_mark_is(tmp_path):
                                atol=1e-7)
 
 
+def test_rotation_task_trains_beside_the_classifier(tmp_path):
+    X, y = make_faces(64)
+    plain = FaceCNNClassifier(**TINY).fit(X, y)
+    clf = FaceCNNClassifier(rotation_weight=0.5, **TINY).fit(X, y)
+    # the task ran: its loss is logged every epoch and the networks differ
+    losses = [row["train_rotation_loss"] for row in clf.history_]
+    assert len(losses) == clf.n_epochs_ and all(np.isfinite(losses))
+    assert "train_rotation_loss" not in plain.history_[0]
+    assert not np.allclose(clf.predict_proba(X), plain.predict_proba(X))
+    # its head is gone after training: the kept network is a plain FaceCNN
+    assert type(clf.net_.module_).__name__ == "FaceCNN"
+    assert clf.net_.module_.state_dict().keys() == plain.net_.module_.state_dict().keys()
+    assert clf.n_params_ == plain.n_params_
+    # reproducible from random_state, and saved and loaded like any model
+    again = FaceCNNClassifier(rotation_weight=0.5, **TINY).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "rot"))
+    assert loaded.get_params()["rotation_weight"] == 0.5
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_rotation_task_in_an_ensemble_of_views():
+    X, y = make_faces(64, size=32)
+    clf = FaceCNNClassifier(rotation_weight=1.0, n_members=2, views=(1, 2), view_size=[16, 8],
+                            **TINY).fit(X, y)
+    assert [type(m).__name__ for m in clf.net_.module_.members] == ["FaceCNN", "FaceCNN"]
+    assert all("train_rotation_loss" in m["history"][0] for m in clf.members_)
+    assert clf.predict_proba(X).shape == (64, 2)
+
+
+def test_rotation_task_needs_square_inputs():
+    X, y = make_faces(32)
+    with pytest.raises(ValueError, match="square network inputs; the images are 16x12"):
+        FaceCNNClassifier(rotation_weight=0.5, **TINY).fit(X[..., :12], y)
+    # resizing the view to a square makes them square
+    FaceCNNClassifier(rotation_weight=0.5, view_size=8, **TINY).fit(X[..., :12], y)
+
+
 def test_space_to_depth_trains_on_larger_images(tmp_path):
     X, y = make_faces(64, size=32)
     clf = FaceCNNClassifier(space_to_depth=2, **TINY).fit(X, y)
@@ -435,6 +474,8 @@ def test_in_a_pipeline():
         ({"lr_schedule": "step"}, "'lr_schedule' parameter"),
         ({"validation_fraction": 1.5}, "'validation_fraction' parameter"),
         ({"n_members": 0}, "'n_members' parameter"),
+        ({"rotation_weight": -0.5}, "'rotation_weight' parameter"),
+        ({"rotation_weight": float("nan")}, "'rotation_weight' parameter"),
     ],
 )
 def test_bad_parameters(params, match):

@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from skface.nn import CBAM, FaceCNN, FocalLoss, NonLocalBlock, SEBlock, attention_modules
+from skface.nn import (CBAM, FaceCNN, FocalLoss, NonLocalBlock, RotationTask, SEBlock,
+                       attention_modules, rotated_copies)
 
 
 @pytest.mark.parametrize("block", [SEBlock(32), CBAM(32), NonLocalBlock(32)])
@@ -220,3 +221,64 @@ def test_facecnn_zoomed_view():
             FaceCNN(zoom=bad)
     with pytest.raises(ValueError, match="view_size"):
         FaceCNN(view_size=0)
+
+
+def test_rotated_copies_turn_the_first_images():
+    torch.manual_seed(0)
+    x = torch.rand(8, 3, 6, 6)
+    batch, turns = rotated_copies(x, fraction=0.5)
+    assert batch.shape == (12, 3, 6, 6) and turns.shape == (12,)
+    assert torch.equal(batch[:8], x) and torch.equal(turns[:8], torch.zeros(8, dtype=torch.long))
+    for i in range(4):
+        assert 1 <= turns[8 + i] <= 3
+        assert torch.equal(batch[8 + i], torch.rot90(x[i], int(turns[8 + i]), dims=(-2, -1)))
+    # every turn is drawn, and a uint8 batch stays uint8
+    _, many = rotated_copies(torch.zeros(300, 1, 2, 2, dtype=torch.uint8), fraction=1.0)
+    assert set(many[300:].tolist()) == {1, 2, 3}
+    assert rotated_copies(torch.zeros(3, 1, 2, 2, dtype=torch.uint8))[0].dtype == torch.uint8
+    # at least one copy, even of a one-image batch
+    assert rotated_copies(torch.rand(1, 3, 4, 4), fraction=0.1)[0].shape[0] == 2
+    with pytest.raises(ValueError, match="square images"):
+        rotated_copies(torch.rand(2, 3, 4, 6))
+    with pytest.raises(ValueError, match="fraction must be in"):
+        rotated_copies(torch.rand(2, 3, 4, 4), fraction=0.0)
+
+
+def test_rotation_task_scores_upright_rows_and_trains_the_backbone():
+    torch.manual_seed(0)
+    backbone = FaceCNN(width=4, depth=2)
+    task = RotationTask(backbone).eval()
+    assert task.head.in_features == backbone.n_features_out and task.head.out_features == 4
+    x = torch.rand(6, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(task(x), backbone(x))
+        logits, turn_logits = task.forward_with_rotation(x, n_upright=4)
+        torch.testing.assert_close(logits, backbone(x[:4]))
+        assert turn_logits.shape == (6, 4)
+    # the rotation loss alone reaches the backbone's first convolution, not its class head
+    task.train()
+    _, turn_logits = task.forward_with_rotation(x, n_upright=4)
+    F.cross_entropy(turn_logits, torch.tensor([0, 1, 2, 3, 0, 1])).backward()
+    assert backbone.stages[0].conv.body[0].weight.grad.abs().sum() > 0
+    assert backbone.head.weight.grad is None
+
+
+def test_rotation_task_learns_which_way_is_up():
+    """Images lit from the top: after a few steps the head tells the four turns apart."""
+    torch.manual_seed(0)
+    ramp = torch.linspace(1, 0, 8)[:, None].expand(8, 8)
+    task = RotationTask(FaceCNN(width=8, depth=2, dropout=0.0))
+    opt = torch.optim.Adam(task.parameters(), lr=1e-2)
+    for _ in range(60):
+        x = (ramp + 0.3 * torch.rand(32, 3, 8, 8)).clamp(0, 1)
+        batch, turns = rotated_copies(x, fraction=1.0)
+        _, turn_logits = task.forward_with_rotation(batch, n_upright=32)
+        loss = F.cross_entropy(turn_logits, turns)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    task.eval()
+    with torch.no_grad():
+        batch, turns = rotated_copies((ramp + 0.3 * torch.rand(64, 3, 8, 8)).clamp(0, 1), 1.0)
+        _, turn_logits = task.forward_with_rotation(batch, n_upright=64)
+    assert (turn_logits.argmax(1) == turns).float().mean() > 0.9
