@@ -109,3 +109,16 @@ def test_cuda_recommended_pipeline_on_files(tmp_path):
     pipe.fit(paths, y)
     assert pipe.named_steps["clf"].precision_ == "bfloat16"
     assert pipe.predict_proba(paths).shape == (64, 2)
+
+
+def test_cuda_rotation_task_learns_and_leaves_a_plain_network():
+    """The rotated copies are made on the GPU, after the transfer; the turn labels must come
+    back on the same device as the logits, in bf16 and float32."""
+    X, y = make_faces(400, seed=5)
+    Xt, yt = make_faces(200, seed=6)
+    for precision in ("bfloat16", "float32"):
+        clf = FaceCNNClassifier(device="cuda", precision=precision, rotation_weight=0.5,
+                                **SMALL).fit(X, y)
+        assert type(clf.net_.module_).__name__ == "FaceCNN"
+        assert np.all(np.isfinite([row["train_rotation_loss"] for row in clf.history_]))
+        assert clf.score(Xt, yt) > 0.9
