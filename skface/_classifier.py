@@ -207,13 +207,12 @@ class _Net(NeuralNet):
     """skorch net that feeds its module channels-last inputs when ``channels_last`` is set and
     runs the forward pass under bf16 autocast when ``bf16`` is set (attributes, set by the
     estimator), with non-blocking copies on CUDA. With ``rotation_weight > 0`` its module is a
-    :class:`skface.nn.RotationTask`, and each training step adds rotated copies of a share
-    ``rotation_fraction`` of the batch and that weight times their rotation loss."""
+    :class:`skface.nn.RotationTask`, and each training step adds rotated copies of half the
+    batch (:func:`skface.nn.rotated_copies`) and that weight times their rotation loss."""
 
     bf16 = False
     channels_last = False
     rotation_weight = 0.0
-    rotation_fraction = 0.5
 
     def _forward(self, method, x, **fit_params):
         """Run ``method`` of the module on batch ``x`` on the net's device, layout and
@@ -237,8 +236,7 @@ class _Net(NeuralNet):
         if self.rotation_weight > 0:
             # the copies are made where the batch is computed (on a GPU, after the transfer)
             device = torch.device(self.device)
-            x, turns = rotated_copies(Xi.to(device, non_blocking=device.type == "cuda"),
-                                      self.rotation_fraction)
+            x, turns = rotated_copies(Xi.to(device, non_blocking=device.type == "cuda"))
             y_pred, turn_logits = self._forward(self.module_.forward_with_rotation, x,
                                                 n_upright=len(Xi), **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)

@@ -36,7 +36,7 @@ def rotated_copies(x, fraction=0.5):
     n = len(x)
     m = max(1, int(round(n * float(fraction))))
     turns = torch.randint(1, N_ROTATIONS, (m,)).to(x.device)
-    copies = x[:m].clone()
+    copies = torch.empty_like(x[:m])  # every copy gets a turn of 1-3 below
     for r in range(1, N_ROTATIONS):
         chosen = turns == r
         if chosen.any():
