@@ -20,8 +20,9 @@ the current layout over it (both with default allocation).
 Timings alternate between the two sides (``--repeats`` rounds) and the median is reported,
 because other processes share the CPU. The ratio printed is ``classifier / hand-written``
 images per second; the goal is >= 0.9. Both sides compute in float32, and, on CPUs with native
-bfloat16 units (Intel AMX), also in bfloat16 autocast on channels-last tensors (what the
-classifier's ``precision="auto"`` picks there); the speed-up of bfloat16 is printed too.
+bfloat16 units (Intel AMX or AVX-512 BF16), also in bfloat16 autocast on channels-last tensors
+(what the classifier's ``precision="auto"`` picks there); the speed-up of bfloat16 is printed
+too.
 
 Usage::
 

@@ -382,7 +382,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         autocast on channels-last tensors (weights, optimiser and loss stay float32).
         ``"auto"``: bfloat16 where the device computes it natively, on CUDA and on CPUs with
         Intel AMX units (Xeon 4th generation and later; 2-3x faster training on 2 cores
-        there), float32 elsewhere (see :func:`skface.utils.native_bfloat16`). Results differ
+        there) or AVX-512 BF16 instructions (AMD EPYC from Zen 4 on; 1.65x on 2 cores of
+        one), float32 elsewhere (see :func:`skface.utils.native_bfloat16`). Results differ
         from float32 in the last digits, so a model can score slightly differently on
         machines of the two kinds. ``"float32"`` computes in full precision, except that on
         CUDA PyTorch's default lets cuDNN run convolutions in TF32 (an H200 gave probabilities
@@ -833,7 +834,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         if precision == "bfloat16" and device == "cpu" and not native_bfloat16(device):
             warnings.warn(
                 "precision='bfloat16' on a CPU where torch finds no native bfloat16 units "
-                "(Intel AMX; torch 2.2 cannot detect them): without them PyTorch emulates "
+                "(Intel AMX or AVX-512 BF16; torch 2.2 cannot detect them): without them "
+                "PyTorch emulates "
                 "bfloat16, which is slower than float32; precision='auto' picks float32 here.",
                 UserWarning, stacklevel=2)
 

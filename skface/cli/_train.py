@@ -66,7 +66,7 @@ def add_arguments(p):
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
                    help="auto: bfloat16 where the hardware computes it natively (CUDA, CPUs "
-                   "with Intel AMX), float32 elsewhere")
+                   "with Intel AMX or AVX-512 BF16), float32 elsewhere")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 

@@ -622,9 +622,10 @@ def test_precision(monkeypatch, tmp_path):
     loaded = FaceCNNClassifier.load(bf.save(tmp_path / "bf16"))
     assert loaded.precision == "bfloat16" and loaded.precision_ == "bfloat16"
     np.testing.assert_allclose(loaded.predict_proba(X), bf.predict_proba(X), atol=1e-6)
-    # "auto" resolves per machine: float32 on a CPU without AMX (raising=False: torch 2.2
-    # has no such query, and then skface does not assume AMX either)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    # "auto" resolves per machine: float32 on a CPU without AMX or AVX-512 BF16
+    # (raising=False: torch 2.2 has no such queries, and then skface assumes neither)
+    for query in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, query, lambda: False, raising=False)
     assert FaceCNNClassifier(device="cpu", **TINY).fit(X, y).precision_ == "float32"
     with pytest.warns(UserWarning, match="no native bfloat16 units"):
         FaceCNNClassifier(precision="bfloat16", device="cpu", **TINY).fit(X, y)

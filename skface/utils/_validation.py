@@ -104,9 +104,10 @@ def resolve_device(device):
 def native_bfloat16(device):
     """Whether ``device`` computes bfloat16 matrix products natively (so autocast is faster).
 
-    True for CUDA devices, and for CPUs with Intel AMX tile units (Xeon 4th generation and
-    later), where oneDNN runs bf16 convolutions on them; False elsewhere, where PyTorch
-    emulates bf16 and float32 is faster.
+    True for CUDA devices, and for CPUs with bfloat16 units that oneDNN uses for
+    convolutions: Intel AMX tiles (Xeon 4th generation and later) or the AVX-512 BF16
+    instructions (AMD EPYC and Ryzen from Zen 4 on, Intel Xeon 3rd generation "Cooper Lake").
+    False elsewhere, where PyTorch emulates bf16 and float32 is faster.
 
     Parameters
     ----------
@@ -116,17 +117,25 @@ def native_bfloat16(device):
     Returns
     -------
     native : bool
+
+    Notes
+    -----
+    The CPU is asked through private helpers of ``torch.cpu``; one that is absent (torch
+    2.2 has neither) or fails counts as "not known to be native", so with such a torch
+    ``"auto"`` is float32 on every CPU.
     """
     device = str(device)
     if device.startswith("cuda"):
         return True
     if device != "cpu":
         return False
-    try:  # a private helper of torch.cpu (not in torch 2.2); absent or failing means "not
-        # known to be native", so with torch 2.2 "auto" is float32 on every CPU
-        return bool(torch.cpu._is_amx_tile_supported())
-    except Exception:
-        return False
+    for query in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        try:
+            if getattr(torch.cpu, query)():
+                return True
+        except Exception:
+            pass
+    return False
 
 
 def resolve_precision(precision, device):

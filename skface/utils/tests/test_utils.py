@@ -69,13 +69,29 @@ def test_resolve_precision(monkeypatch):
     assert resolve_precision("auto", "cuda") == "bfloat16"
     assert resolve_precision("float32", "cuda") == "float32"
     assert resolve_precision("bfloat16", "cpu") == "bfloat16"
-    # "auto" on a CPU follows whether it has AMX tile units
+    # "auto" on a CPU follows whether it has AMX tiles or AVX-512 BF16 instructions
     for has_amx in (True, False):
-        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: has_amx, raising=False)
-        assert native_bfloat16("cpu") is has_amx
-        assert resolve_precision("auto", "cpu") == ("bfloat16" if has_amx else "float32")
-    # torch 2.2 has no AMX query: float32, not an error
+        for has_avx512_bf16 in (True, False):
+            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: has_amx,
+                                raising=False)
+            monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported",
+                                lambda: has_avx512_bf16, raising=False)
+            native = has_amx or has_avx512_bf16
+            assert native_bfloat16("cpu") is native
+            assert resolve_precision("auto", "cpu") == ("bfloat16" if native else "float32")
+    # a query that fails counts as "no", and the other one is still asked
+
+    def broken():
+        raise RuntimeError("cpuinfo failed")
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", broken)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert not native_bfloat16("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert native_bfloat16("cpu")
+    # torch 2.2 has neither query: float32, not an error
     monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     assert not native_bfloat16("cpu") and resolve_precision("auto", "cpu") == "float32"
     with pytest.raises(ValueError, match="precision must be 'auto', 'float32' or 'bfloat16', "
                                          "got 'half'"):
