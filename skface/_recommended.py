@@ -33,9 +33,10 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     # fourth, middle-quarter network gained on the development test faces and on sources left
     # out of training ("seventeenth round"). For the 1,883 development training faces on 2 CPU
     # cores: about 6 minutes where bfloat16 is native (precision="auto" on a CPU with Intel
-    # AMX), about 8 in float32 on an Intel Xeon with AVX-512 (measured) and about 13
-    # (predicted) on an AMD EPYC without AMX (benchmarks/RESULTS.md, "sixteenth", "seventeenth"
-    # and "nineteenth round")
+    # AMX), 5 on an AMD EPYC with AVX-512 BF16, and in float32 about 8 on an Intel Xeon with
+    # AVX-512 and on that AMD EPYC (measured), about 13 on a slower AMD EPYC (predicted;
+    # benchmarks/RESULTS.md, "sixteenth", "seventeenth", "nineteenth" and "twenty-fifth
+    # round")
     n_members=4,
     views=(1.0, 4 / 3, 2.0, 4.0),
     # 45 epochs, AdamW weight decay 0.05 and training without early stopping were each
