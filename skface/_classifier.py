@@ -867,6 +867,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         train_ds = _ImageDataset(X, y_enc, indices=train_idx)
         valid_ds = None if X_val is None else _ImageDataset(X_val, y_val_enc, indices=val_idx)
         members = []
+        if self.verbose:
+            n = int(self.n_members)
+            print(f"training {n} network{'s' if n > 1 else ''} on {device} in {precision}",
+                  flush=True)
         with reuse_freed_memory(enabled=torch.device(device).type == "cpu"):
             for k in range(int(self.n_members)):
                 member_seed = seed if k == 0 else _member_seed(seed, k)

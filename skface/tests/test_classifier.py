@@ -15,6 +15,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skface import FaceCNNClassifier
+from skface.utils import resolve_device
 
 # small and quick, but still trained for real by every scikit-learn check
 CHECK_PARAMS = dict(width=8, depth=2, max_epochs=20, batch_size=16, lr=1e-2, lr_schedule=None,
@@ -272,6 +273,8 @@ def test_balance_resamples_both_parts_as_skface_build_does(capsys):
     clf = FaceCNNClassifier(balance="oversample", **params).fit(X, y, X_val=Xv, y_val=yv)
     np.testing.assert_array_equal(clf.train_class_counts_, [48, 48])
     out = capsys.readouterr().out
+    # verbose fits say where and in what precision they train
+    assert f"training 1 network on {resolve_device('auto')} in {clf.precision_}\n" in out
     assert "training part 0 48 -> 48, 1 16 -> 48" in out
     assert "validation part 0 20 -> 20, 1 8 -> 20" in out
     # the same as training on the parts resampled beforehand with build's function and seeds
