@@ -835,8 +835,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 "precision='bfloat16' on a CPU where torch finds no native bfloat16 units "
                 "(Intel AMX or AVX-512 BF16; torch 2.2 cannot detect them): without them "
-                "PyTorch emulates "
-                "bfloat16, which is slower than float32; precision='auto' picks float32 here.",
+                "PyTorch emulates bfloat16, which is slower than float32; precision='auto' "
+                "picks float32 here.",
                 UserWarning, stacklevel=2)
 
         if (X_val is None) != (y_val is None):
@@ -867,12 +867,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         train_ds = _ImageDataset(X, y_enc, indices=train_idx)
         valid_ds = None if X_val is None else _ImageDataset(X_val, y_val_enc, indices=val_idx)
         members = []
+        n_members = int(self.n_members)
         if self.verbose:
-            n = int(self.n_members)
-            print(f"training {n} network{'s' if n > 1 else ''} on {device} in {precision}",
-                  flush=True)
+            print(f"training {n_members} network{'s' if n_members > 1 else ''} on {device} "
+                  f"in {precision}", flush=True)
         with reuse_freed_memory(enabled=torch.device(device).type == "cpu"):
-            for k in range(int(self.n_members)):
+            for k in range(n_members):
                 member_seed = seed if k == 0 else _member_seed(seed, k)
                 net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
                                                device, precision, member_seed, k)
@@ -881,8 +881,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 members.append((net, record))
                 if record["interrupted"]:
                     break
-                if self.verbose and int(self.n_members) > 1:
-                    print(f"member {k + 1}/{int(self.n_members)}: {record['n_epochs']} "
+                if self.verbose and n_members > 1:
+                    print(f"member {k + 1}/{n_members}: {record['n_epochs']} "
                           f"epochs, kept epoch {record['best_epoch']}", flush=True)
         self._finish_fit(members, device, precision)
         return self
