@@ -60,7 +60,8 @@ class Stage(nn.Module):
 
     Max pooling keeps each channel's strongest local response; average pooling between the
     stages was measured lower on every split seed (3.2 points of test accuracy for the
-    recipe, ``benchmarks/RESULTS.md``, "twenty-sixth round").
+    recipe), and overlapping 3 x 3 windows gained on the training sources but lost on sources
+    left out of training (``benchmarks/RESULTS.md``, "twenty-sixth round").
     """
 
     def __init__(self, in_channels, out_channels, convs_per_block, residual, attention,
