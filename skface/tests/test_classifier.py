@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skface import FaceCNNClassifier
 from skface.utils import resolve_device
+from skface.utils._validation import _CPU_BF16_QUERIES
 
 # small and quick, but still trained for real by every scikit-learn check
 CHECK_PARAMS = dict(width=8, depth=2, max_epochs=20, batch_size=16, lr=1e-2, lr_schedule=None,
@@ -627,7 +628,7 @@ def test_precision(monkeypatch, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(X), bf.predict_proba(X), atol=1e-6)
     # "auto" resolves per machine: float32 on a CPU without AMX or AVX-512 BF16
     # (raising=False: torch 2.2 has no such queries, and then skface assumes neither)
-    for query in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+    for query in _CPU_BF16_QUERIES:
         monkeypatch.setattr(torch.cpu, query, lambda: False, raising=False)
     assert FaceCNNClassifier(device="cpu", **TINY).fit(X, y).precision_ == "float32"
     with pytest.warns(UserWarning, match="no native bfloat16 units"):

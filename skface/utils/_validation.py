@@ -101,6 +101,11 @@ def resolve_device(device):
     return str(device)
 
 
+#: Private ``torch.cpu`` helpers that tell whether the CPU has bfloat16 units oneDNN uses:
+#: Intel AMX tiles and the AVX-512 BF16 instructions.
+_CPU_BF16_QUERIES = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+
+
 def native_bfloat16(device):
     """Whether ``device`` computes bfloat16 matrix products natively (so autocast is faster).
 
@@ -129,7 +134,7 @@ def native_bfloat16(device):
         return True
     if device != "cpu":
         return False
-    for query in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+    for query in _CPU_BF16_QUERIES:
         try:
             if getattr(torch.cpu, query)():
                 return True
