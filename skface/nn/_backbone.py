@@ -102,7 +102,9 @@ def crop_view(x, zoom=1.0, view_size=None):
     Area averaging when shrinking, bilinear interpolation when enlarging; ``zoom=1`` with
     ``view_size=None`` returns ``x`` itself. This is what :meth:`FaceCNN.view` applies; the
     estimator also calls it on (augmented) training and validation batches, so that the
-    network trains on its view alone.
+    network trains on its view alone. Nearest-neighbour shrinking, which keeps the loaded
+    pixels' fine texture, was measured level with area averaging in the recipe
+    (``benchmarks/RESULTS.md``, "twenty-eighth round").
     """
     top, left, h, w = view_box(*x.shape[-2:], zoom)
     if (h, w) != tuple(x.shape[-2:]):
@@ -213,6 +215,8 @@ class FaceCNN(nn.Module):
             channels = out
         self.stages = nn.ModuleList(stages)
         # per-channel input standardisation, set from the training data by the estimator
+        # (standardising each image on its own was measured level on the test split and mixed
+        # on sources left out of training: benchmarks/RESULTS.md, "twenty-eighth round")
         self.register_buffer("input_mean", torch.zeros(in_channels))
         self.register_buffer("input_std", torch.ones(in_channels))
         self.dropout = nn.Dropout(dropout)
@@ -249,8 +253,8 @@ class FaceCNN(nn.Module):
     def classify(self, x):
         """Class logits from a feature map of :meth:`forward_features`: pooling, dropout and
         the linear head."""
-        if self.head_grid == 1:
-            x = x.mean(dim=(2, 3))
+        if self.head_grid == 1:  # adding each channel's maximum was measured lower on test
+            x = x.mean(dim=(2, 3))  # and level elsewhere (RESULTS.md, "twenty-eighth round")
         else:  # (N, C, g, g) flattened channel-major, whatever the memory format
             x = F.adaptive_avg_pool2d(x, self.head_grid).flatten(1)
         x = self.dropout(x)
