@@ -103,8 +103,8 @@ def crop_view(x, zoom=1.0, view_size=None):
     ``view_size=None`` returns ``x`` itself. This is what :meth:`FaceCNN.view` applies; the
     estimator also calls it on (augmented) training and validation batches, so that the
     network trains on its view alone. Nearest-neighbour shrinking, which keeps the loaded
-    pixels' fine texture, was measured level with area averaging in the recipe
-    (``benchmarks/RESULTS.md``, "twenty-eighth round").
+    pixels' fine texture, was measured level with area averaging on the recipe's test split
+    and a little lower elsewhere (``benchmarks/RESULTS.md``, "twenty-eighth round").
     """
     top, left, h, w = view_box(*x.shape[-2:], zoom)
     if (h, w) != tuple(x.shape[-2:]):
