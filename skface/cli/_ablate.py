@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir, positive_int
+from ._common import CLIError, atomic_dir, check_output_dir, positive_int
 
 HELP = "attention x focal-loss ablation on a manifest's splits, with a report"
 DESCRIPTION = """\
@@ -94,10 +94,12 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     import tempfile
 
     out = Path(out)
+    check_output_dir(out, "ablate")
     progress_dir = out.parent / f"{out.name}.partial"
     progress_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with atomic_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="skface-cache-") as cache:
+        with (atomic_dir(out, "ablate") as tmp,
+              tempfile.TemporaryDirectory(prefix="skface-cache-") as cache):
             pipe.set_params(**{f"{load_name}__memory": cache})  # decode each image once
             table, details = run_ablation(
                 pipe, param_grid, list(files), y, parts, seeds=tuple(seeds), sources=source,

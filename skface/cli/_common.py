@@ -115,20 +115,83 @@ def add_folder_arguments(p):
                    help="folders of AI-generated faces")
 
 
+#: The file every output folder of a subcommand holds: which command wrote it, and its entries.
+OUTPUT_MARKER = ".skface-output.json"
+
+
+def _describe(names, limit=3):
+    names = sorted(names)
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_output_dir(path, command):
+    """Refuse ``path`` as the output folder of ``skface <command>`` unless replacing it is safe.
+
+    An output folder is replaced as a whole, so ``path`` may be missing, an empty folder, or
+    an earlier output of the same command that holds nothing it did not write (its
+    :data:`OUTPUT_MARKER` lists what it wrote). Anything else -- images, a manifest, another
+    command's output, files added by hand -- raises :class:`CLIError` naming what is there,
+    before any work starts, so that no file is ever lost to an ``--out`` typo.
+    """
+    import json
+
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise CLIError(f"output {path} exists and is not a folder")
+    entries = {p.name for p in path.iterdir()}
+    if not entries:
+        return
+    hint = "give a new or empty folder, or move those files out"
+    if OUTPUT_MARKER not in entries:
+        raise CLIError(f"output folder {path} already holds files that skface {command} did not "
+                       f"write ({_describe(entries)}); it would replace them all: {hint}")
+    try:
+        marker = json.loads((path / OUTPUT_MARKER).read_text(encoding="utf-8"))
+        owner, written = str(marker["command"]), set(marker["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CLIError(f"output folder {path} has an unreadable {OUTPUT_MARKER}; {hint}") from None
+    if owner != command:
+        raise CLIError(f"output folder {path} holds the output of `skface {owner}`; "
+                       f"`skface {command}` will not replace it: give another folder")
+    extra = entries - written - {OUTPUT_MARKER}
+    if extra:
+        raise CLIError(f"output folder {path} holds files that the earlier skface {command} did "
+                       f"not write ({_describe(extra)}); it would replace them all: {hint}")
+
+
 @contextmanager
-def atomic_dir(path):
+def atomic_dir(path, command, *, marker=True):
     """Yield a fresh temporary folder next to ``path``; on success it replaces ``path``.
 
     A folder left by an interrupted or failed run never sits at ``path``: the output appears
-    under its final name only once complete. An existing ``path`` is replaced only then.
+    under its final name only once complete. An existing ``path`` is replaced only then, and
+    only when :func:`check_output_dir` allows it (checked on entry and again before the
+    replacement). When a file appeared in ``path`` during the run, the complete output is kept
+    beside it under a new name, which the error gives. ``marker=False`` leaves
+    :data:`OUTPUT_MARKER` out (for folders of images, which a scan reads whole); such a folder
+    is then never replaced once it holds files.
     """
+    import json
+
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise CLIError(f"output {path} exists and is not a folder")
+    check_output_dir(path, command)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()
     try:
         yield tmp
+        if marker:
+            files = sorted(p.name for p in tmp.iterdir())
+            (tmp / OUTPUT_MARKER).write_text(json.dumps({"command": command, "files": files},
+                                                        indent=1), encoding="utf-8")
+        try:
+            check_output_dir(path, command)
+        except CLIError as exc:
+            kept = path.parent / f"{path.name}.new-{uuid.uuid4().hex[:8]}"
+            os.replace(tmp, kept)
+            raise CLIError(f"{exc}; the complete output was written to {kept} instead") from None
         if path.exists():
             old = _tmp_sibling(path, "old")
             os.replace(path, old)

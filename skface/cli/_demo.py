@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir, positive_int
+from ._common import atomic_dir, check_output_dir, positive_int
 
 HELP = "run the whole protocol offline on the embedded demo data (a proxy)"
 PROXY_NOTE = (
@@ -91,12 +91,11 @@ def _run(args):
     from ._train import read_split
 
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a folder")
+    check_output_dir(out, "demo")
     t0 = time.perf_counter()
     n_steps = 5 + bool(args.cross_source) + bool(args.ablation)
     print("skface demo: " + PROXY_NOTE, file=sys.stderr)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "demo") as tmp:
         _step(1, n_steps, "writing the demo faces (100 real LFW crops, 100 generated)")
         demo = load_demo_faces(out_dir=tmp / "data", random_state=args.seed)
         real = [str(tmp / "data" / "real" / "lfw")]

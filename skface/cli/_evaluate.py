@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir, existing_dirs
+from ._common import CLIError, atomic_dir, check_output_dir, existing_dirs
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -99,9 +99,8 @@ def run(args):
     pipeline, meta = load_model(args.model)
     files, y, source, what = gather(args)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a folder")
-    with atomic_dir(out) as tmp:
+    check_output_dir(out, "evaluate")
+    with atomic_dir(out, "evaluate") as tmp:
         result = evaluate_and_report(
             pipeline, files, y, source, tmp,
             title=f"skface evaluation of {args.model}",

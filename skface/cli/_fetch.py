@@ -69,7 +69,7 @@ def run(args):
 
     from ._common import atomic_dir
 
-    with atomic_dir(dest) as tmp:
+    with atomic_dir(dest, "fetch", marker=False) as tmp:
         for src in files:
             name = src.relative_to(folder).as_posix().replace("/", "__")
             target = tmp / name

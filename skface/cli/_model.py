@@ -73,7 +73,7 @@ def save_model(path, pipeline, *, info=None):
         "classifier": {"name": clf_name, "class": type(clf).__name__},
         "info": info or {},
     }
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path, "train") as tmp:
         clf.save(tmp)
         (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=2, default=str))
     return Path(path)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, existing_file, non_negative_float, positive_int
+from ._common import CLIError, check_output_dir, existing_file, non_negative_float, positive_int
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -125,6 +125,7 @@ def train(manifest, out, **kwargs):
     """Load the train/val splits, fit, save the model folder; return the fitted pipeline."""
     from ._model import save_model, transform_paths
 
+    check_output_dir(out, "train")  # before the training, not after it
     files_tr, y_tr, _ = read_split(manifest, "train")
     files_va, y_va, _ = read_split(manifest, "val")
     for name, y in (("train", y_tr), ("val", y_va)):

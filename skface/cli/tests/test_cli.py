@@ -376,6 +376,72 @@ def test_outputs_are_replaced_only_when_complete(capsys, tmp_path, workflow):
     assert out.read_text() == "old\n"
 
 
+def test_out_folder_with_other_files_is_refused_before_any_work(capsys, tmp_path, workflow):
+    """An ``--out`` folder is replaced whole, so one holding anything else is never touched."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "thesis.txt").write_text("keep me")
+    (project / "manifest.csv").write_bytes(workflow["manifest"].read_bytes())
+    status, _, err = run_cli(capsys, "train", "--manifest", project / "manifest.csv", "--out",
+                             project, "--size", "16", "--max-epochs", "1", "--quiet")
+    line = assert_one_line_error(status, err, 2)
+    assert "did not write" in line and "'thesis.txt'" in line and "'manifest.csv'" in line
+    assert "loading" not in err  # refused before loading a single image
+    assert sorted(p.name for p in project.iterdir()) == ["manifest.csv", "thesis.txt"]
+    for argv in (["evaluate", "--model", workflow["model"], "--manifest", workflow["manifest"]],
+                 ["ablate", "--manifest", workflow["manifest"], "--max-epochs", "1"],
+                 ["demo"]):
+        status, _, err = run_cli(capsys, *argv, "--out", project)
+        assert "did not write" in assert_one_line_error(status, err, 2)
+    assert (project / "thesis.txt").read_text() == "keep me"
+    assert not no_partial_files(tmp_path) and not (tmp_path / "project.partial").exists()
+
+
+def test_out_folder_of_another_command_is_refused(capsys, workflow):
+    model = workflow["model"]
+    before = sorted(p.name for p in model.iterdir())
+    status, _, err = run_cli(capsys, "evaluate", "--model", model, "--manifest",
+                             workflow["manifest"], "--out", model)
+    assert "holds the output of `skface train`" in assert_one_line_error(status, err, 2)
+    assert sorted(p.name for p in model.iterdir()) == before
+
+
+def test_earlier_output_of_the_same_command_is_replaced(capsys, tmp_path, workflow):
+    from skface.cli._common import OUTPUT_MARKER
+
+    out = tmp_path / "results"
+    argv = ["evaluate", "--model", workflow["model"], "--manifest", workflow["manifest"],
+            "--out", out]
+    assert run_cli(capsys, *argv)[0] == 0
+    marker = json.loads((out / OUTPUT_MARKER).read_text())
+    assert marker["command"] == "evaluate" and "metrics.json" in marker["files"]
+    (out / "metrics.json").write_text("stale")
+    assert run_cli(capsys, *argv)[0] == 0  # its own earlier output: replaced
+    assert json.loads((out / "metrics.json").read_text())["n_samples"] > 0
+    (out / "notes.txt").write_text("mine")  # added by hand: no longer replaced
+    status, _, err = run_cli(capsys, *argv)
+    assert "'notes.txt'" in assert_one_line_error(status, err, 2)
+    assert (out / "notes.txt").read_text() == "mine"
+    (out / OUTPUT_MARKER).write_text("{not json")
+    status, _, err = run_cli(capsys, *argv)
+    assert "unreadable" in assert_one_line_error(status, err, 2)
+
+
+def test_atomic_dir_keeps_the_output_when_a_file_appears_meanwhile(tmp_path):
+    from skface.cli._common import CLIError, atomic_dir
+
+    out = tmp_path / "out"
+    with atomic_dir(out, "evaluate") as tmp:
+        (tmp / "metrics.json").write_text("{}")
+    with pytest.raises(CLIError, match="written to .*out.new-") as info:
+        with atomic_dir(out, "evaluate") as tmp:
+            (tmp / "metrics.json").write_text("{}")
+            (out / "late.txt").write_text("added during the run")
+    kept = Path(str(info.value).rsplit(" ", 2)[-2])
+    assert (kept / "metrics.json").is_file()
+    assert (out / "late.txt").is_file() and (out / "metrics.json").is_file()
+
+
 def test_unexpected_errors_are_one_line(capsys, monkeypatch, tmp_path, faces):
     import skface.cli._build as build_mod
 
