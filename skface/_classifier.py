@@ -37,6 +37,7 @@ from .utils import (
     reuse_freed_memory,
     torch_seeded,
 )
+from .utils._validation import integer_pixels_as_uint8
 
 #: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
 MODEL_FORMAT = 1
@@ -354,6 +355,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         ensemble). Training time grows linearly with it.
     max_epochs : int, default=30
     batch_size : int, default=64
+        Images per training step. A last batch of one image joins the one before it, since
+        batch normalisation needs two values per channel; ``batch_size=1`` trains only while the
+        last feature map is larger than 1 x 1.
     lr : float, default=1e-3
         Peak learning rate of AdamW.
     weight_decay : float, default=1e-4
@@ -571,7 +575,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def _check_X(self, X, *, fitted, name="X"):
         if not fitted:
             return check_image_array(X, image_shape=self.image_shape, name=name)
-        X = check_array(X, allow_nd=True, dtype=[np.float32, np.uint8], input_name=name)
+        X = check_array(integer_pixels_as_uint8(X, name), allow_nd=True,
+                        dtype=[np.float32, np.uint8], input_name=name)
         if X.ndim == 2 and X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
@@ -783,8 +788,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like
-            Images ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)``, uint8 (scaled by 1/255)
-            or float (used as given; images are expected in ``[0, 1]``), or 2-D flattened
+            Images ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)``, uint8 (scaled by 1/255;
+            other integer types and nested lists of ints are 8-bit pixels too) or float (used
+            as given; images are expected in ``[0, 1]``), or 2-D flattened
             images (see ``image_shape``).
         y : array-like of shape (N,)
             Labels of any type (e.g. 0/1 or "real"/"fake"); at least two classes.
@@ -939,6 +945,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             start = time.perf_counter()
             try:
                 net.fit(train_ds, y=None)
+            except ValueError as exc:
+                if "more than 1 value per channel" not in str(exc):
+                    raise
+                h, w = self.image_shape_[1:]
+                raise ValueError(
+                    f"batch_size={self.batch_size} trains on one image at a time, and for "
+                    f"{h} x {w} px images (or their views) the network's last feature map is "
+                    "1 x 1, which leaves batch normalisation one value per channel; use "
+                    "batch_size >= 2, larger images or a smaller depth."
+                ) from exc
             finally:
                 if rotation:
                     net.module_, net.rotation_weight = net.module_.backbone, 0.0

@@ -520,6 +520,27 @@ def test_bad_inputs():
         clf.predict(X[:, :, :8, :8])
 
 
+def test_integer_images_are_scaled_like_uint8():
+    X, y = make_faces(48, size=8)
+    clf = FaceCNNClassifier(**TINY).fit(X, y)
+    expected = clf.predict_proba(X)
+    for other in (X.astype(np.int64), X.astype(np.int16), X.tolist()):
+        assert np.allclose(clf.predict_proba(other), expected, atol=1e-6)
+    fitted_on_int = FaceCNNClassifier(**TINY).fit(X.astype(np.int64), y)
+    assert np.allclose(fitted_on_int.predict_proba(X), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="integer images must hold 8-bit pixel values"):
+        clf.predict(X.astype(np.int64) * 4)
+
+
+def test_batch_size_one():
+    X, y = make_faces(24, size=16)
+    # 16 px through two stages leaves a 4 x 4 map: one image a batch trains
+    assert FaceCNNClassifier(**{**TINY, "batch_size": 1, "max_epochs": 1}).fit(X, y).n_epochs_ == 1
+    X8, y8 = make_faces(24, size=8)
+    with pytest.raises(ValueError, match=r"batch_size=1 .* use batch_size >= 2"):
+        FaceCNNClassifier(**{**TINY, "depth": 4, "batch_size": 1, "max_epochs": 1}).fit(X8, y8)
+
+
 @pytest.mark.parametrize("n", [1, 2, 17, 33, 64])
 @pytest.mark.parametrize("batch_size", [1, 2, 16])
 def test_training_batches_cover_every_sample_without_singletons(n, batch_size):

@@ -7,6 +7,29 @@ from sklearn.utils import check_array
 _CHANNEL_COUNTS = (1, 3, 4)
 
 
+def integer_pixels_as_uint8(X, name):
+    """Integer images other than ``uint8`` as ``uint8``; refuse values that are not 8-bit."""
+    if isinstance(X, np.ndarray):
+        arr = X
+    elif isinstance(X, (list, tuple)):
+        try:
+            arr = np.asarray(X)
+        except ValueError:  # ragged: check_array names the problem
+            return X
+    else:
+        return X
+    if arr.dtype.kind not in "iu" or arr.dtype == np.uint8:
+        return X
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(
+                f"{name} holds integers from {lo} to {hi}; integer images must hold 8-bit pixel "
+                "values 0-255 (pass uint8, or floats scaled to [0, 1] for other bit depths)."
+            )
+    return arr.astype(np.uint8)
+
+
 def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
     """Validate an image batch and return it as ``(N, C, H, W)``.
 
@@ -30,9 +53,13 @@ def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
     Returns
     -------
     X : ndarray of shape (N, C, H, W)
-        ``uint8`` input stays ``uint8`` (and may be a view of the input); anything else becomes
-        ``float32``. Non-finite values, empty input and unsupported ranks raise ``ValueError``.
+        ``uint8`` input stays ``uint8`` (and may be a view of the input). Other integer input
+        (``int64`` arrays, nested lists of ints) holds 8-bit pixel values too: it becomes
+        ``uint8``, so that it is scaled like ``uint8`` downstream, and values outside 0-255
+        raise ``ValueError``. Anything else becomes ``float32``. Non-finite values, empty input
+        and unsupported ranks raise ``ValueError``.
     """
+    X = integer_pixels_as_uint8(X, name)
     X = check_array(
         X,
         accept_sparse=False,

@@ -16,10 +16,25 @@ def test_layouts_are_normalised_to_nchw():
     assert check_image_array(np.zeros((2, 16)), image_shape=(4, 4)).shape == (2, 1, 4, 4)
 
 
-def test_dtypes_uint8_kept_others_float32():
+def test_dtypes_integers_as_uint8_others_float32():
     assert check_image_array(np.zeros((1, 3, 2, 2), np.uint8)).dtype == np.uint8
-    assert check_image_array(np.zeros((1, 3, 2, 2), np.int64)).dtype == np.float32
     assert check_image_array(np.zeros((1, 3, 2, 2))).dtype == np.float32
+    assert check_image_array(np.zeros((1, 3, 2, 2), bool)).dtype == np.float32
+    # other integers are 8-bit pixels too, scaled downstream like uint8
+    x = np.arange(48).reshape(1, 3, 4, 4) * 5
+    for X in (x, x.astype(np.int32), x.astype(np.uint16), x.tolist()):
+        out = check_image_array(X)
+        assert out.dtype == np.uint8 and np.array_equal(out, x)
+
+
+@pytest.mark.parametrize("value", [-1, 256, 65535])
+def test_integers_outside_8_bit_are_refused(value):
+    X = np.zeros((1, 3, 2, 2), np.int64)
+    X[0, 0, 0, 0] = value
+    with pytest.raises(ValueError, match="holds integers from .* to .*; integer images must"):
+        check_image_array(X)
+    with pytest.raises(ValueError, match="0-255"):
+        check_image_array(X.tolist(), name="images")
 
 
 @pytest.mark.parametrize(
