@@ -9,10 +9,11 @@ from ._common import CLIError, write_csv
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
-Score image files, or every image under the given folders (recursively), with a model from
-`skface train`. Writes one CSV row per image: path, p_fake (the probability that the image is
-AI-generated) and label (real or fake, at --threshold). Without --out the CSV goes to stdout.
-An unreadable or missing image is an error: nothing is written."""
+Score image files, or every image under the given folders (recursively, each file once,
+found by suffix or content as `skface build` finds them; other files are named on stderr),
+with a model from `skface train`. Writes one CSV row per image: path, p_fake (the probability
+that the image is AI-generated) and label (real or fake, at --threshold). Without --out the
+CSV goes to stdout. An unreadable or missing image is an error: nothing is written."""
 EXAMPLES = (
     "skface predict --model model photo1.jpg photo2.png",
     "skface predict --model model new-photos/ --out preds.csv",
@@ -29,25 +30,44 @@ def add_arguments(p):
 
 
 def expand_paths(paths):
-    """Files as given; folders expanded to the image files under them (sorted)."""
-    from skface.datasets._scan import IMAGE_SUFFIXES
+    """Files as given; folders expanded to the image files under them, each file once.
 
-    out = []
+    Folders are walked as ``skface build`` scans them (:func:`skface.datasets._scan.iter_files`:
+    sorted, symbolic links followed, loops entered once). A file is taken when its suffix names
+    an image format or its first bytes do (a photo saved without a suffix); the others, and
+    anything the walk could not enter, are named on stderr instead of being dropped silently.
+    """
+    from skface.datasets._scan import IMAGE_SUFFIXES, iter_files
+    from skface.preprocessing._loader import _head_bytes, sniff_format
+
+    out, skipped = [], []
     for p in paths:
         path = Path(p)
         if not path.exists():
             raise CLIError(f"image path does not exist: {p}")
-        if path.is_dir():
-            found = []
-            for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-                dirnames.sort()
-                found += [os.path.join(dirpath, f) for f in sorted(filenames)
-                          if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES]
-            if not found:
-                raise CLIError(f"folder holds no image files: {p}")
-            out += found
-        else:
+        if not path.is_dir():
             out.append(str(path))
+            continue
+        found, seen = [], set()
+        for file in iter_files(path, skipped):
+            real = os.path.realpath(file)
+            if real in seen:
+                skipped.append((file, "same file already listed"))
+                continue
+            seen.add(real)
+            if (os.path.splitext(file)[1].lower() in IMAGE_SUFFIXES
+                    or sniff_format(_head_bytes(file)) is not None):
+                found.append(file)
+            else:
+                skipped.append((file, "not an image"))
+        if not found:
+            raise CLIError(f"folder holds no image files: {p}")
+        out += found
+    if skipped:
+        shown = "; ".join(f"{f} ({why})" for f, why in skipped[:10])
+        more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        print(f"skface predict: left out {len(skipped)} path(s) under the folders: {shown}{more}",
+              file=sys.stderr)
     return out
 
 

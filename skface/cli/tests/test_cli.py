@@ -264,6 +264,26 @@ def test_predict_files_and_folders(workflow, capsys, tmp_path):
     assert status == 0 and stdout.splitlines()[0] == "path,p_fake,label"
 
 
+def test_predict_walks_folders_as_the_scan_does(workflow, capsys, tmp_path):
+    """Each file once (symlink loops too), images found by content, the rest named."""
+    import shutil
+
+    folder = tmp_path / "photos"
+    (folder / "a").mkdir(parents=True)
+    pngs = sorted(workflow["real"].glob("*.png"))[:2]
+    shutil.copy(pngs[0], folder / "a" / "one.png")
+    shutil.copy(pngs[1], folder / "a" / "saved_without_suffix")
+    (folder / "a" / "notes.txt").write_text("not an image")
+    (folder / "a" / "back").symlink_to("..")  # a loop
+    status, stdout, err = run_cli(capsys, "predict", "--model", workflow["model"], folder)
+    assert status == 0, err
+    rows = stdout.splitlines()[1:]
+    names = sorted(Path(r.split(",")[0]).name for r in rows)
+    assert names == ["one.png", "saved_without_suffix"]
+    assert "left out 2 path(s)" in err and "notes.txt (not an image)" in err
+    assert "symlink loop" in err
+
+
 def test_trained_model_beats_chance(workflow, capsys, tmp_path):
     out = tmp_path / "preds.csv"
     status, _, _ = run_cli(capsys, "predict", "--model", workflow["model"], workflow["real"],
