@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from ._common import add_folder_arguments, existing_dirs
+from ._common import add_folder_arguments, existing_dirs, report_skipped
 
 HELP = "look for format, size and metadata shortcuts, per source"
 DESCRIPTION = """\
@@ -72,4 +72,7 @@ def run(args):
     audit = audit_shortcuts(data, cv=args.cv, random_state=args.seed)
     print(audit.summary())
     if data.skipped.n:
-        print(f"\n{data.skipped.n} file(s) were skipped while scanning (see the warning above).")
+        print(f"\n{data.skipped.n} file(s) were skipped while scanning; `skface build` lists "
+              "each, with its reason, next to the manifest.")
+        report_skipped(zip(data.skipped.filenames, data.skipped.reasons),
+                       "skface audit: the scan skipped")

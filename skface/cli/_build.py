@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from ._common import CLIError, add_folder_arguments, existing_dirs
+from ._common import (CLIError, add_folder_arguments, existing_dirs, report_skipped,
+                      write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
 Build the data set of the protocol from folders of real and AI-generated faces: scan every file
-(broken files are reported, not silently dropped), find exact and near duplicates across all
+(files that are not whole images are named, and all listed in <manifest>.skipped.csv), find exact and near duplicates across all
 folders (groups never straddle two splits; --dedupe keeps one image per group), split 70/15/15
 into train/val/test with a balanced test set, optionally resample the train and val splits to
 even classes (--balance), and write one CSV row per image (path, label, source, split, group,
@@ -46,10 +47,23 @@ def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=Fals
     if out.exists() and out.is_dir():
         raise CLIError(f"--out {out} is a folder; give a CSV file name")
     write_manifest(data, out, root=out.parent.resolve() if relative else None)
+    listing = skipped_listing(out)
+    if data.skipped.n:
+        pairs = list(zip(data.skipped.filenames, data.skipped.reasons))
+        write_skipped(listing, pairs)
+        report_skipped(pairs, "skface build: the scan skipped", listing)
+    elif listing.is_file():
+        listing.unlink()  # from an earlier build of this manifest: nothing is skipped now
     return data
 
 
-def summary(data):
+def skipped_listing(manifest):
+    """``<manifest>.skipped.csv``: where ``build`` lists the files its scan skipped."""
+    manifest = Path(manifest)
+    return manifest.with_name(manifest.stem + ".skipped.csv")
+
+
+def summary(data, manifest):
     import numpy as np
 
     lines = []
@@ -61,7 +75,8 @@ def summary(data):
     if dropped:
         lines.append("  left out: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
     if getattr(data, "skipped", None) is not None and data.skipped.n:
-        lines.append(f"  skipped while scanning: {data.skipped.n} file(s)")
+        lines.append(f"  skipped while scanning: {data.skipped.n} file(s), listed in "
+                     f"{skipped_listing(manifest)}")
     return "\n".join(lines)
 
 
@@ -71,7 +86,7 @@ def run(args):
     data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance, seed=args.seed,
                  relative=args.relative)
     print(f"wrote {args.out}: {len(data.filenames)} images")
-    print(summary(data))
+    print(summary(data, args.out))
     dup = getattr(data, "duplicates", None)
     if dup is not None:
         print("  " + str(dup).splitlines()[0])

@@ -108,6 +108,28 @@ def write_csv(path, header, rows):
     return path
 
 
+def write_skipped(path, pairs):
+    """Write every ``(path, reason)`` a scan skipped to the CSV ``path`` (``path,reason``)."""
+    return write_csv(path, ("path", "reason"), pairs)
+
+
+def report_skipped(pairs, what, listing=None, limit=10):
+    """Name the files a scan passed over on stderr: the first ``limit``, and where all are.
+
+    ``pairs`` are ``(path, reason)``; ``listing`` is the CSV (from :func:`write_skipped`) that
+    holds every one, so that a shell user sees each skipped file, not only a count.
+    """
+    import sys
+
+    pairs = list(pairs)
+    if not pairs:
+        return
+    shown = "; ".join(f"{p} ({r})" for p, r in pairs[:limit])
+    more = f"; and {len(pairs) - limit} more" if len(pairs) > limit else ""
+    where = f"; every one, with its reason, in {listing}" if listing is not None else ""
+    print(f"{what} {len(pairs)} file(s): {shown}{more}{where}", file=sys.stderr)
+
+
 def add_folder_arguments(p):
     """``--real DIR...`` and ``--fake DIR...``: one source per folder."""
     p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")

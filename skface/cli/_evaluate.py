@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir, check_output_dir, existing_dirs
+from ._common import (CLIError, atomic_dir, check_output_dir, existing_dirs, report_skipped,
+                      write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -33,7 +34,8 @@ def add_arguments(p):
 
 
 def gather(args):
-    """Paths, labels, sources and a description of what is scored."""
+    """Paths, labels, sources, a description of what is scored, and the ``(path, reason)`` of
+    every file the folder scan skipped."""
     if args.manifest and (args.real or args.fake):
         raise CLIError("give either --manifest or --real/--fake, not both")
     if args.manifest:
@@ -41,7 +43,7 @@ def gather(args):
 
         split = None if args.split == "all" else args.split
         files, y, source = read_split(args.manifest, split)
-        return files, y, source, f"{args.manifest} ({args.split} split)"
+        return files, y, source, f"{args.manifest} ({args.split} split)", []
     if not (args.real and args.fake):
         raise CLIError("give --manifest, or both --real and --fake folders")
     from skface.datasets import load_faces
@@ -50,7 +52,8 @@ def gather(args):
     fake = existing_dirs(args.fake, "--fake")
     data = load_faces([str(d) for d in real], [str(d) for d in fake])
     return (np.asarray(data.filenames, dtype=object), np.asarray(data.target),
-            np.asarray(data.source, dtype=object), "folders " + " ".join(args.real + args.fake))
+            np.asarray(data.source, dtype=object), "folders " + " ".join(args.real + args.fake),
+            list(zip(data.skipped.filenames, data.skipped.reasons)))
 
 
 def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
@@ -96,23 +99,27 @@ def format_metrics(result):
 def run(args):
     from ._model import load_model
 
-    pipeline, meta = load_model(args.model)
-    files, y, source, what = gather(args)
     out = Path(args.out)
     check_output_dir(out, "evaluate")
+    pipeline, meta = load_model(args.model)
+    files, y, source, what, skipped = gather(args)
     with atomic_dir(out, "evaluate") as tmp:
         result = evaluate_and_report(
             pipeline, files, y, source, tmp,
             title=f"skface evaluation of {args.model}",
             notes=f"Model {args.model} scored on {what}.",
             manifest=args.manifest, threshold=args.threshold)
+        if skipped:  # after the report, which fills the folder afresh
+            write_skipped(tmp / "skipped.csv", skipped)
         if result.y_score is not None:
             write_predictions(tmp / "predictions.csv", files, y, result.y_score, args.threshold)
         # metrics.json: the report's own record, with the test metrics also at the top level
         metrics_path = tmp / "metrics.json"
         record = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
         record.update(result.to_dict())
-        record.update({"model": str(args.model), "data": what})
+        record.update({"model": str(args.model), "data": what, "skipped_files": len(skipped)})
         metrics_path.write_text(json.dumps(record, indent=2))
+    report_skipped(skipped, "skface evaluate: the scan skipped",
+                   out / "skipped.csv" if skipped else None)
     print(format_metrics(result))
     print(f"report: {out / 'report.html'}; metrics: {out / 'metrics.json'}")

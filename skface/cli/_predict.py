@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import CLIError, write_csv
+from ._common import CLIError, report_skipped, write_csv
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -63,11 +63,7 @@ def expand_paths(paths):
         if not found:
             raise CLIError(f"folder holds no image files: {p}")
         out += found
-    if skipped:
-        shown = "; ".join(f"{f} ({why})" for f, why in skipped[:10])
-        more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-        print(f"skface predict: left out {len(skipped)} path(s) under the folders: {shown}{more}",
-              file=sys.stderr)
+    report_skipped(skipped, "skface predict: left out")
     return out
 
 

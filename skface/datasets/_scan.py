@@ -268,7 +268,7 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         if info is None:
             suffix = os.path.splitext(path)[1].lower()
             if reason.startswith("not an image") and suffix not in IMAGE_SUFFIXES:
-                reason = "not an image file (ignored: " + (suffix or "no suffix") + ")"
+                reason = f"not an image file ({suffix or 'no suffix'}, ignored)"
             skipped_records.append((path, reason))
         else:
             keep.append((path, label, name, info))

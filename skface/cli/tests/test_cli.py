@@ -247,6 +247,37 @@ def test_evaluate_on_folders(workflow, capsys):
     assert metrics["n_samples"] == 48
 
 
+def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path, faces):
+    import csv
+    import shutil
+
+    real, fake = faces
+    (fake / "notes.txt").write_text("not an image")
+    (fake / "cut.png").write_bytes(next(fake.glob("*.png")).read_bytes()[:60])
+    manifest = tmp_path / "m.csv"
+    status, out, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)
+    assert status == 0, err
+    listing = tmp_path / "m.skipped.csv"
+    with open(listing, newline="") as fh:
+        rows = {Path(r["path"]).name: r["reason"] for r in csv.DictReader(fh)}
+    assert rows == {"cut.png": rows["cut.png"], "notes.txt": "not an image file (.txt, ignored)"}
+    assert "truncated" in rows["cut.png"]
+    assert "notes.txt (not an image file (.txt, ignored))" in err and str(listing) in err
+    assert str(listing) in out  # the summary says where they are
+    # the same folders through evaluate: the list goes into the report folder
+    results = tmp_path / "results"
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--real", real,
+                             "--fake", fake, "--out", results)
+    assert status == 0, err
+    assert (results / "skipped.csv").read_text().count("\n") == 3
+    assert json.loads((results / "metrics.json").read_text())["skipped_files"] == 2
+    # a later build that skips nothing leaves no stale list behind
+    shutil.move(fake / "notes.txt", tmp_path / "notes.txt")
+    (fake / "cut.png").unlink()
+    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)[0] == 0
+    assert not listing.exists()
+
+
 def test_predict_files_and_folders(workflow, capsys, tmp_path):
     out = tmp_path / "preds.csv"
     one = sorted(workflow["real"].glob("*.png"))[0]
@@ -280,7 +311,7 @@ def test_predict_walks_folders_as_the_scan_does(workflow, capsys, tmp_path):
     rows = stdout.splitlines()[1:]
     names = sorted(Path(r.split(",")[0]).name for r in rows)
     assert names == ["one.png", "saved_without_suffix"]
-    assert "left out 2 path(s)" in err and "notes.txt (not an image)" in err
+    assert "left out 2 file(s)" in err and "notes.txt (not an image)" in err
     assert "symlink loop" in err
 
 
