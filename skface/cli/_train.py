@@ -133,7 +133,7 @@ def train(manifest, out, **kwargs):
             raise CLIError(f"the {name} split of {manifest} holds one class only; "
                            "both real and fake images are needed")
     pipe = make_pipeline(**kwargs)
-    pipe.steps[0][1].set_params(verbose=1)
+    pipe.steps[0][1].set_params(verbose=int(kwargs.get("verbose", 1) != 0))  # --quiet: no bars
     print(f"loading {len(files_tr)} train and {len(files_va)} validation images", file=sys.stderr)
     X_tr = transform_paths(pipe, files_tr)
     X_va = transform_paths(pipe, files_va)

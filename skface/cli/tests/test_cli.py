@@ -215,6 +215,7 @@ def test_train_depth_flag_sets_the_number_of_stages(workflow, tmp_path, capsys):
                  "--depth", "5", "--device", "cpu", "--quiet"]) == 0
     loaded = FaceCNNClassifier.load(out)
     assert loaded.depth == 5 and len(loaded.net_.module_.stages) == 5
+    assert "Decoding images" not in capsys.readouterr().err  # --quiet: no progress bars
     assert make_pipeline()[-1].depth == 4  # without the flag: the recipe's
     status, _, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
                              tmp_path / "bad", "--depth", "0")
