@@ -8,11 +8,11 @@ from ._common import (CLIError, add_folder_arguments, existing_dirs, report_skip
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
 Build the data set of the protocol from folders of real and AI-generated faces: scan every file
-(files that are not whole images are named, and all listed in <manifest>.skipped.csv), find exact and near duplicates across all
-folders (groups never straddle two splits; --dedupe keeps one image per group), split 70/15/15
-into train/val/test with a balanced test set, optionally resample the train and val splits to
-even classes (--balance), and write one CSV row per image (path, label, source, split, group,
-metadata). Each folder is one source."""
+(files that are not whole images are named, and all listed in <manifest>.skipped.csv), find
+exact and near duplicates across all folders (groups never straddle two splits; --dedupe keeps
+one image per group), split 70/15/15 into train/val/test with a balanced test set, optionally
+resample the train and val splits to even classes (--balance), and write one CSV row per image
+(path, label, source, split, group, metadata). Each folder is one source."""
 EXAMPLES = (
     "skface build --real data/real/ffhq --fake data/fake/tpdne --out manifest.csv",
     "skface build --real r1 r2 --fake f1 --out m.csv --no-dedupe --balance oversample --seed 1",

@@ -70,8 +70,8 @@ def expand_paths(paths):
 def run(args):
     from ._model import load_model, predict_paths
 
-    if not 0.0 <= args.threshold <= 1.0:
-        raise CLIError(f"--threshold must be in [0, 1], got {args.threshold}")
+    if not 0.0 < args.threshold < 1.0:  # as `skface evaluate --threshold`
+        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
     pipeline, _ = load_model(args.model)
     files = expand_paths(args.paths)
     p_fake = predict_paths(pipeline, files)

@@ -132,7 +132,7 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
     if not rows:
         raise ValueError(f"Manifest {path} has a header but no rows.")
     base = Path(root) if root is not None else path.parent
-    names = list(TARGET_NAMES)
+    names = TARGET_NAMES.tolist()  # plain str, so messages read 'real', not np.str_('real')
     files, target = [], []
     for line, r in enumerate(rows, start=2):
         if r["label"] not in names:

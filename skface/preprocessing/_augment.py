@@ -63,7 +63,7 @@ class Augmenter(BaseEstimator):
         Range of the crop's aspect ratio (width / height), drawn log-uniformly.
     jitter_prob : float in [0, 1], default=0.5
         Probability of colour jitter.
-    brightness, contrast, saturation : float >= 0, default=0.2
+    brightness, contrast, saturation : float in [0, 1], default=0.2
         Factors are drawn from ``[1 - v, 1 + v]`` (saturation and hue need 3 channels).
     hue : float in [0, 0.5], default=0.0
         Hue rotation drawn from ``[-hue, hue]`` turns (in YIQ space).

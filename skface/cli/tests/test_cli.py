@@ -417,6 +417,10 @@ def test_predict_bad_image_paths(capsys, tmp_path, workflow):
                              "--out", out)
     assert "broken.png" in assert_one_line_error(status, err)
     assert not out.exists() and not no_partial_files(tmp_path)
+    for threshold in ("0", "1", "1.5"):  # the same range as evaluate's
+        status, _, err = run_cli(capsys, "predict", "--model", workflow["model"],
+                                 workflow["real"], "--threshold", threshold)
+        assert "--threshold must be in (0, 1)" in assert_one_line_error(status, err, 2)
 
 
 def test_outputs_are_replaced_only_when_complete(capsys, tmp_path, workflow):

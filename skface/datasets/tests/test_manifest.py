@@ -76,7 +76,7 @@ def test_read_errors(tmp_path, built):
         read_manifest(_write(tmp_path / "b.csv", "path,source\nx.jpg,s\n"))
     with pytest.raises(ValueError, match="no rows"):
         read_manifest(_write(tmp_path / "c.csv", "path,label\n"))
-    with pytest.raises(ValueError, match="line 3: label 'maybe'"):
+    with pytest.raises(ValueError, match=r"line 3: label 'maybe' is not one of \['real', 'fake'\]"):
         read_manifest(_write(tmp_path / "d.csv", "path,label\na.jpg,real\nb.jpg,maybe\n"))
     with pytest.raises(ValueError, match="unknown split"):
         read_manifest(_write(tmp_path / "e.csv", "path,label,split\na.jpg,real,dev\n"))
