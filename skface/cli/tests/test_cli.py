@@ -68,6 +68,13 @@ def test_help_subprocess(command):
     assert "examples:" in proc.stdout
 
 
+def test_python_m_skface_is_the_cli():
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "skface", "--version"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("skface "), proc.stderr
+
+
 def test_bad_input_subprocess(tmp_path):
     """Through the real entry point: exit status 2, one line on stderr, no traceback."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
