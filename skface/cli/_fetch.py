@@ -1,7 +1,5 @@
 """``skface fetch``: download a public face set and lay its images out in a folder."""
 
-import os
-import shutil
 from pathlib import Path
 
 from ._common import CLIError, positive_int
@@ -43,18 +41,9 @@ def add_arguments(p):
     p.add_argument("--copy", action="store_true", help="copy the files instead of linking them")
 
 
-def _image_files(folder):
-    from skface.datasets._scan import IMAGE_SUFFIXES
-
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames.sort()
-        for f in sorted(filenames):
-            if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES:
-                yield Path(dirpath) / f
-
-
 def run(args):
     import skface.datasets as ds
+    from skface.datasets._fetch import _iter_images, place_files
 
     dest = Path(args.dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -63,23 +52,14 @@ def run(args):
     fetcher = getattr(ds, fetcher_name)
     folder = Path(fetcher(data_home=args.data_home, max_images=args.max_images,
                           random_state=args.seed))
-    files = list(_image_files(folder))
+    files = list(_iter_images(folder))
     if not files:
         raise CLIError(f"the download of {args.name} holds no image files ({folder})")
 
     from ._common import atomic_dir
 
     with atomic_dir(dest, "fetch", marker=False) as tmp:
-        for src in files:
-            name = src.relative_to(folder).as_posix().replace("/", "__")
-            target = tmp / name
-            if args.copy:
-                shutil.copy2(src, target)
-            else:
-                try:
-                    target.symlink_to(src.resolve())
-                except OSError:
-                    shutil.copy2(src, target)
+        place_files(files, folder, tmp, copy=args.copy)
     print(f"{len(files)} {label} images of {args.name} in {dest}"
           f" ({'copies' if args.copy else 'links to ' + str(folder)})")
     print(f"next: skface audit --{label} {dest} --{'fake' if label == 'real' else 'real'} ...")

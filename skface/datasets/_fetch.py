@@ -5,6 +5,7 @@ LFW through scikit-learn's downloader, which keeps the JPEG files on disk. Each 
 where its set keeps the images and returns that folder, ready for :func:`load_faces`.
 """
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -123,6 +124,47 @@ def _iter_images(folder):
                 yield os.path.join(dirpath, f)
 
 
+def place_files(files, root, dest, *, copy=False):
+    """Put ``files`` (paths under ``root``) into the empty folder ``dest``, side by side.
+
+    Each file becomes a symbolic link to the original (a copy with ``copy=True``, or where the
+    file system allows no links), named after its path under ``root`` with ``/`` written as
+    ``__``; when two paths give one name (``a/b.png`` and ``a__b.png``, or names differing only
+    in case), the later gets ``-2``, ``-3``, ... before its suffix. So every file gets its own
+    entry and nothing is ever written through an existing link into the originals.
+
+    Returns
+    -------
+    n : int
+        The number of files placed.
+    """
+    dest = Path(dest)
+    used = set()
+    n = 0
+    for src in files:
+        src = Path(src)
+        base = src.relative_to(root).as_posix().replace("/", "__")
+        stem, suffix = os.path.splitext(base)
+        name, k = base, 1
+        while name.lower() in used:
+            k += 1
+            name = f"{stem}-{k}{suffix}"
+        used.add(name.lower())
+        target = dest / name
+        if not copy:
+            try:
+                target.symlink_to(src.resolve())
+                n += 1
+                continue
+            except OSError:
+                if os.path.lexists(target):
+                    raise
+        shutil.copyfile(src, target, follow_symlinks=True)
+        shutil.copystat(src, target)
+        n += 1
+    return n
+
+
 def _subset(folder, name, max_images, random_state, data_home):
     """Return a folder with a seeded random subset of ``max_images`` images of ``folder``.
 
@@ -141,7 +183,10 @@ def _subset(folder, name, max_images, random_state, data_home):
     if max_images >= len(files):
         return folder
     seed = check_seed(random_state)
-    target = data_home / "subsets" / f"{name}-n{max_images}-seed{seed}"
+    # the download's own path in the name: two downloads of one set (LFW from scikit-learn and
+    # from Kaggle) never share a subset
+    origin = hashlib.sha1(str(Path(folder).resolve()).encode()).hexdigest()[:8]
+    target = data_home / "subsets" / f"{name}-{origin}-n{max_images}-seed{seed}"
     if target.is_dir():
         return target
     rng = np.random.RandomState(seed)
@@ -149,13 +194,7 @@ def _subset(folder, name, max_images, random_state, data_home):
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        for i in chosen:
-            src = Path(files[i])
-            link = tmp / src.relative_to(folder).as_posix().replace("/", "__")
-            try:
-                link.symlink_to(src.resolve())
-            except OSError:
-                shutil.copy2(src, link)
+        place_files([files[i] for i in chosen], folder, tmp)
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

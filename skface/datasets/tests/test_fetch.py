@@ -82,6 +82,43 @@ def test_max_images_subset_is_seeded(fake_kagglehub, tmp_path):
         fetch_tpdne(max_images=0)
 
 
+def test_place_files_gives_every_file_its_own_entry(tmp_path):
+    import hashlib
+
+    from skface.datasets._fetch import place_files
+
+    src = tmp_path / "download"
+    for rel, seed in (("x__a.png", 1), ("x/a.png", 2), ("X/A.png", 3), ("y.png", 4)):
+        save(face_like(seed), src / rel, "PNG")
+    files = sorted(p for p in src.rglob("*.png"))
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    for copy in (False, True):
+        dest = tmp_path / f"dest-{copy}"
+        dest.mkdir()
+        assert place_files(files, src, dest, copy=copy) == 4
+        placed = sorted(dest.iterdir())
+        assert len(placed) == 4 and all(p.is_symlink() != copy for p in placed)
+        # each entry shows a different original, and no original was written through a link
+        assert len({hashlib.sha256(p.read_bytes()).hexdigest() for p in placed}) == 4
+        assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files} == before
+
+
+def test_subsets_of_two_downloads_of_one_set_stay_apart(fake_kagglehub, tmp_path, monkeypatch):
+    from sklearn.datasets import _lfw
+
+    def fake_sklearn_lfw(data_home=None, funneled=True, download_if_missing=True):
+        folder = Path(data_home) / "lfw_home" / "lfw_funneled"
+        make_folder(folder / "Sk_Person", 4, seed0=600)
+        return str(Path(data_home) / "lfw_home"), str(folder)
+
+    monkeypatch.setattr(_lfw, "_check_fetch_lfw", fake_sklearn_lfw)
+    sk = fetch_lfw(max_images=1, random_state=0)
+    kaggle = fetch_lfw(max_images=1, random_state=0, backend="kaggle")
+    assert sk != kaggle
+    assert [p.name.split("__")[0] for p in sk.iterdir()] == ["Sk_Person"]
+    assert [p.name.split("__")[0] for p in kaggle.iterdir()] == ["Ann_Person"]
+
+
 def test_lfw_through_kaggle_and_data_home(fake_kagglehub, tmp_path):
     folder = fetch_lfw(backend="kaggle", data_home=tmp_path / "explicit")
     assert folder.name == "lfw-deepfunneled" and folder.parent.name == "lfw-deepfunneled"
