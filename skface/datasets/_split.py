@@ -55,6 +55,41 @@ def _fill(order, sizes, target):
     return taken, total
 
 
+def _subset_sums(order, sizes, limit):
+    """Which totals ``0..limit`` some of the groups in ``order`` add up to.
+
+    Returns ``(reach, first)``: ``reach[s]`` says whether total ``s`` can be made, and
+    ``first[s]`` is the position in ``order`` of the group that first made it, so that
+    :func:`_take` can rebuild one such set of groups (earliest in ``order`` first).
+    """
+    reach = np.zeros(limit + 1, dtype=bool)
+    reach[0] = True
+    first = np.full(limit + 1, -1, dtype=np.int64)
+    for k, g in enumerate(order):
+        s = int(sizes[g])
+        if s > limit:
+            continue
+        new = np.zeros_like(reach)
+        new[s:] = reach[:limit + 1 - s]
+        new &= ~reach
+        if new.any():
+            first[new] = k
+            reach |= new
+            if reach.all():
+                break
+    return reach, first
+
+
+def _take(order, sizes, first, total):
+    """The groups (a mask over ``order``) that :func:`_subset_sums` used to make ``total``."""
+    taken = np.zeros(len(order), dtype=bool)
+    while total > 0:
+        k = first[total]
+        taken[k] = True
+        total -= int(sizes[order[k]])
+    return taken
+
+
 def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
                          balanced_test=True, random_state=None):
     """Split into train, validation and test indices without leaking duplicates.
@@ -63,7 +98,9 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     The test set is drawn first: with ``balanced_test`` it holds exactly as many real as fake
     images (``round(sizes[2] * n / 2)`` each, but never more than half of the smaller class).
     The validation set is then stratified: it keeps the class ratio of what is left. The rest is
-    the training set.
+    the training set. Where duplicate groups are too large for these sizes, whole groups that
+    come as near them as possible are taken, with a warning; a split that cannot hold both
+    classes in the test set or in the training set is an error.
 
     Parameters
     ----------
@@ -73,7 +110,8 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
         Binary labels.
     groups : array-like of shape (n_samples,), optional
         Group id per image; images sharing an id never land in different splits. Default: each
-        image is its own group.
+        image is its own group. Negative integer ids (what :func:`find_duplicates` gives files
+        it could not read) mean no group.
     sizes : tuple of three floats, default=(0.70, 0.15, 0.15)
         Train, validation and test fractions; they must sum to 1 (validation may be 0).
     balanced_test : bool, default=True
@@ -90,7 +128,8 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     ------
     ValueError
         On mismatched lengths, fewer or more than two classes, bad ``sizes``, a group that holds
-        both labels, or a class too small to give the test set one image.
+        both labels, a class too small to give the test set one image, duplicate groups too
+        large for a test split with both classes, or a training split left without a class.
     """
     sizes = _check_sizes(sizes)
     y = np.asarray(y).ravel()
@@ -100,6 +139,11 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     groups = np.arange(n) if groups is None else np.asarray(groups).ravel()
     if len(groups) != n:
         raise ValueError(f"groups has {len(groups)} entries but y has {n}.")
+    if groups.dtype.kind in "iu" and n and groups.min() < 0:
+        # -1 is how find_duplicates marks a file it could not read: no group, not one group
+        groups = groups.astype(np.int64)
+        loose = groups < 0
+        groups[loose] = groups.max() + 1 + np.arange(int(loose.sum()))
     if n == 0:
         raise ValueError("Cannot split an empty set.")
     inverse, glabel, gsize, classes = _group_table(y, groups)
@@ -116,6 +160,11 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     # Test set.
     if balanced_test:
         t = min(int(round(sizes[2] * n / 2)), int(n_per_class.min() // 2))
+        if t < 1 and n_per_class.min() >= 2:
+            raise ValueError(
+                f"A test fraction of {sizes[2]:g} of {n} images gives no image per class; use a "
+                "larger test fraction or more images."
+            )
         if t < 1:
             raise ValueError(
                 f"The smaller class has {n_per_class.min()} image(s): too few for a balanced test "
@@ -129,15 +178,34 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
         m, tot = _fill(orders[c], gsize, test_targets[c])
         taken.append(m)
         totals.append(tot)
-    if balanced_test and totals[0] != totals[1]:
-        # Large groups kept one class short; shrink both to the smaller total and refill.
-        target = min(totals)
-        for c in (0, 1):
-            taken[c], totals[c] = _fill(orders[c], gsize, target)
-        if totals[0] != totals[1]:
-            warnings.warn(
-                f"Could not balance the test set exactly with these groups ({totals[0]} real vs "
-                f"{totals[1]} fake).", UserWarning, stacklevel=2)
+    if any(totals[c] != test_targets[c] for c in (0, 1)):
+        # Large groups kept the greedy draw off a target. Take, per class, whole groups in the
+        # same random order that add up to the reachable total nearest the target (the same
+        # total for both classes with a balanced test set), at most half of the class.
+        caps = [int(n_per_class.min() // 2)] * 2 if balanced_test else \
+            [int(n_per_class[c] // 2) for c in (0, 1)]
+        sums = [_subset_sums(orders[c], gsize, caps[c]) for c in (0, 1)]
+        if balanced_test:
+            sizes_ok = [np.flatnonzero(sums[0][0] & sums[1][0])[1:]] * 2
+        else:
+            sizes_ok = [np.flatnonzero(sums[c][0])[1:] for c in (0, 1)]
+        if min(len(s) for s in sizes_ok) == 0:
+            raise ValueError(
+                "The duplicate groups are too large for a test split that holds both classes: "
+                "no set of whole groups gives between 1 and "
+                f"{caps[0]} real and 1 and {caps[1]} fake images"
+                + (" in equal numbers" if balanced_test else "")
+                + f" (largest group sizes: real {int(gsize[glabel == 0].max())}, fake "
+                f"{int(gsize[glabel == 1].max())}). Drop duplicates (build_dataset(dedupe=True)) "
+                "or use more images."
+            )
+        totals = [int(s[np.argmin(np.abs(s - test_targets[c]))]) for c, s in enumerate(sizes_ok)]
+        taken = [_take(orders[c], gsize, sums[c][1], totals[c]) for c in (0, 1)]
+        warnings.warn(
+            f"The duplicate groups do not allow the test split asked for: it holds {totals[0]} "
+            f"real and {totals[1]} fake images instead of {test_targets[0]} and "
+            f"{test_targets[1]}.",
+            UserWarning, stacklevel=2)
     test_groups = np.concatenate([orders[c][taken[c]] for c in (0, 1)])
     rest = [orders[c][~taken[c]] for c in (0, 1)]
 
@@ -148,7 +216,15 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     if n_val > 0 and n_rest > 0:
         for c in (0, 1):
             share = gsize[rest[c]].sum() / n_rest
-            m, _ = _fill(rest[c], gsize, int(round(n_val * share)))
+            target = int(round(n_val * share))
+            m, got = _fill(rest[c], gsize, target)
+            if got == 0 and target > 0:
+                # every group left is larger than the target: the reachable total nearest it,
+                # at most half of what is left of the class
+                reach, first = _subset_sums(rest[c], gsize, int(gsize[rest[c]].sum() // 2))
+                ok = np.flatnonzero(reach)[1:]
+                if len(ok):
+                    m = _take(rest[c], gsize, first, int(ok[np.argmin(np.abs(ok - target))]))
             val_groups.append(rest[c][m])
             rest[c] = rest[c][~m]
     val_groups = np.concatenate(val_groups) if val_groups else np.zeros(0, dtype=np.int64)
@@ -157,6 +233,21 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     split_of_group[val_groups] = 1
     split_of_group[test_groups] = 2
     split = split_of_group[inverse]
+    for part, name in ((0, "training"), (1, "validation")):
+        counts = np.bincount(np.searchsorted(classes, y[split == part]), minlength=2)
+        if counts.min() > 0 or (part == 1 and n_val == 0):
+            continue
+        c = int(np.argmin(counts))
+        in_test = int(np.sum(split[y == classes[c]] == 2))
+        in_val = int(np.sum(split[y == classes[c]] == 1))
+        message = (f"The {name} split holds no image of class {classes[c].item()!r}: of its "
+                   f"{int(n_per_class[c])} image(s), {in_test} went to the test split and "
+                   f"{in_val} to the validation split, and its largest duplicate group holds "
+                   f"{int(gsize[glabel == c].max())}. Add images of that class")
+        if part == 0:
+            raise ValueError(message + "; a model cannot learn a class it never sees.")
+        warnings.warn(message + "; its validation scores will be one-sided.", UserWarning,
+                      stacklevel=2)
     return (np.flatnonzero(split == 0), np.flatnonzero(split == 1), np.flatnonzero(split == 2))
 
 

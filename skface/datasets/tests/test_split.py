@@ -55,7 +55,8 @@ def test_unbalanced_test_and_zero_val():
 def test_balanced_test_capped_by_small_class():
     files = np.arange(104)
     y = np.array([0] * 100 + [1] * 4)
-    tr, va, te = train_val_test_split(files, y, sizes=(0.5, 0.1, 0.4), random_state=0)
+    with pytest.warns(UserWarning, match="validation split holds no image of class 1"):
+        tr, va, te = train_val_test_split(files, y, sizes=(0.5, 0.1, 0.4), random_state=0)
     assert (y[te] == 1).sum() == 2 and (y[te] == 0).sum() == 2
     assert (y[tr] == 1).sum() >= 1
 
@@ -78,6 +79,41 @@ def test_split_errors():
         train_val_test_split(files, y, groups=g)
     with pytest.raises(ValueError, match="too few"):
         train_val_test_split(np.arange(5), [0, 0, 0, 0, 1])
+
+
+def test_large_duplicate_groups_still_give_a_test_split_with_both_classes():
+    # real pictures in pairs, fake ones in threes: no 3 + 3 test split exists, 6 + 6 does
+    y = np.array([0] * 20 + [1] * 21)
+    groups = np.r_[np.repeat(np.arange(10), 2), 100 + np.repeat(np.arange(7), 3)]
+    with pytest.warns(UserWarning, match="holds 6 real and 6 fake images instead of 3 and 3"):
+        tr, va, te = train_val_test_split(np.arange(41), y, groups=groups, random_state=0)
+    assert (y[te] == 0).sum() == (y[te] == 1).sum() == 6
+    assert sorted(np.r_[tr, va, te]) == list(range(41))
+    for a, b in ((tr, va), (tr, te), (va, te)):
+        assert not set(groups[a]) & set(groups[b])
+    assert set(y[va]) == {0, 1}  # the validation split too, though every group is too large
+    # one picture copied ten times cannot be cut: an error, never an empty test split
+    y = np.array([0] * 10 + [1] * 10)
+    groups = np.r_[np.zeros(10, int), np.arange(1, 11)]
+    with pytest.raises(ValueError, match=r"too large .*largest group sizes: real 10, fake 1"):
+        train_val_test_split(np.arange(20), y, groups=groups, random_state=0)
+
+
+def test_training_split_never_loses_a_class():
+    y = np.array([0] * 9 + [1])
+    with pytest.raises(ValueError, match="training split holds no image of class 1"):
+        train_val_test_split(np.arange(10), y, balanced_test=False, random_state=0)
+    with pytest.raises(ValueError, match="fraction of 0.15 of 6 images gives no image"):
+        train_val_test_split(np.arange(6), [0, 0, 0, 1, 1, 1])
+
+
+def test_negative_group_ids_mean_no_group():
+    """find_duplicates gives unreadable files -1: they are not one group of both labels."""
+    files, y, groups, _ = _data()
+    g = groups.copy()
+    g[[0, -1]] = -1  # a real and a fake image
+    tr, va, te = train_val_test_split(files, y, groups=g, random_state=0)
+    assert sorted(np.r_[tr, va, te]) == list(range(len(y)))
 
 
 def test_predefined_split_with_grid_search():
