@@ -32,8 +32,10 @@ def _check_range(value, name, lo, hi):
 
 
 def _gray(x):
-    if x.shape[1] == 1:
-        return x
+    """Luma of the first three channels; the first channel of 1- and 2-channel (grey + alpha)
+    images."""
+    if x.shape[1] < 3:
+        return x[:, 0:1]
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
     return LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
 
@@ -177,6 +179,11 @@ class Augmenter(BaseEstimator):
             )
         x = X.detach().to(dtype=torch.float32, copy=True)
         n, c, h, w = x.shape
+        if self.jpeg_prob > 0 and c not in (1, 3):  # checked whether or not a JPEG is drawn
+            raise ValueError(
+                f"JPEG re-compression (jpeg_prob={self.jpeg_prob}) needs 1- or 3-channel images, "
+                f"got {c} channels; set jpeg_prob=0 for them."
+            )
         if n == 0:
             return x
         # Draw every random number for every sample, in a fixed order, whatever gets applied:
@@ -206,8 +213,6 @@ class Augmenter(BaseEstimator):
             idx = np.flatnonzero(apply[:, 3])
             x[idx] = self._blur(x[idx], sigmas[idx])
         if apply[:, 4].any():
-            if c not in (1, 3):
-                raise ValueError(f"JPEG re-compression needs 1 or 3 channels, got {c}.")
             for i in np.flatnonzero(apply[:, 4]):
                 x[i] = self._jpeg(x[i], int(qualities[i]))
         return x.clamp_(0.0, 1.0)

@@ -26,6 +26,16 @@ def _to_uint8(X, name):
     return np.rint(X * 255.0).astype(np.uint8)
 
 
+def _jpeg_channels(images):
+    """``images``, checked to have the 1 or 3 channels a JPEG can hold."""
+    if images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"FormatNormalizer encodes 1- or 3-channel images as JPEG; got {images.shape[1]} "
+            "channels."
+        )
+    return images
+
+
 class FormatNormalizer(TransformerMixin, BaseEstimator):
     """Re-encode images as JPEG at a single quality, in memory.
 
@@ -89,12 +99,7 @@ class FormatNormalizer(TransformerMixin, BaseEstimator):
 
     def _check(self, X, reset):
         images, flat = check_fit_images(self, X, reset=reset)
-        if images.shape[1] not in (1, 3):
-            raise ValueError(
-                f"FormatNormalizer encodes 1- or 3-channel images as JPEG; got {images.shape[1]} "
-                "channels."
-            )
-        return images, flat
+        return _jpeg_channels(images), flat
 
     def transform(self, X):
         """Re-encode every image.
@@ -146,7 +151,7 @@ class FormatNormalizer(TransformerMixin, BaseEstimator):
         -------
         nbytes : ndarray of shape (N,), dtype int64
         """
-        images = check_image_array(X, name="FormatNormalizer input")
+        images = _jpeg_channels(check_image_array(X, name="FormatNormalizer input"))
         pixels = _to_uint8(images, "FormatNormalizer")
         sizes = np.empty(len(pixels), dtype=np.int64)
         for i, px in enumerate(pixels):

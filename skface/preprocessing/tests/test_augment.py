@@ -104,8 +104,23 @@ def test_jpeg_recompression():
     assert (y - x).abs().mean() > 0.03
     g = _only(jpeg_prob=1.0).augment_batch(_batch(2, c=1), np.random.default_rng(0))
     assert g.shape == (2, 1, 16, 16)
-    with pytest.raises(ValueError, match="1 or 3 channels"):
-        _only(jpeg_prob=1.0).augment_batch(torch.rand(2, 4, 8, 8), np.random.default_rng(0))
+    # 2 and 4 channels: refused up front, whatever the draw (not on some seeds only)
+    for c in (2, 4):
+        for seed in range(5):
+            with pytest.raises(ValueError, match="1- or 3-channel images, got %d" % c):
+                _only(jpeg_prob=0.1).augment_batch(torch.rand(2, c, 8, 8),
+                                                   np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("c", [2, 4])
+def test_jitter_on_images_with_alpha(c):
+    """Grey + alpha and RGBA images: jittered from their grey / RGB channels, never NaN."""
+    x = _batch(4, c=c)
+    y = _only(jitter_prob=1.0, contrast=0.5, brightness=0.5).augment_batch(
+        x, np.random.default_rng(0))
+    assert torch.isfinite(y).all() and not torch.equal(x, y)
+    out = Augmenter(jpeg_prob=0.0, random_state=0).augment((x.numpy() * 255).astype(np.uint8))
+    assert out.shape == (4, c, 16, 16) and out.max() > 0
 
 
 def test_bad_params_and_input():

@@ -67,6 +67,9 @@ def test_really_reencodes(images):
 def test_quality_matters(images):
     low, high = FormatNormalizer(20), FormatNormalizer(95)
     assert low.encoded_sizes(images).sum() < high.encoded_sizes(images).sum()
+    for c in (2, 4):  # what a JPEG cannot hold: the library's message, not Pillow's
+        with pytest.raises(ValueError, match=f"1- or 3-channel images as JPEG; got {c}"):
+            low.encoded_sizes(np.zeros((1, c, 8, 8), np.uint8))
     err_low = np.abs(low.fit_transform(images).astype(int) - images).mean()
     err_high = np.abs(high.fit_transform(images).astype(int) - images).mean()
     assert err_high < err_low
