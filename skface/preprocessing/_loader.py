@@ -504,12 +504,18 @@ _INDEX = {}
 
 
 def _file_key(path):
-    """Key of one file: absolute path, size and modification time (ns), hashed; None if missing."""
+    """Key of one file, hashed; None if missing.
+
+    Absolute path, size, modification time, inode and status-change time (ns): a file replaced
+    by one that keeps the old size and modification time (``cp -p``, ``rsync -t``, unpacking an
+    archive) is a new inode with a new status-change time, so it is decoded again.
+    """
     try:
         st = os.stat(path)
     except OSError:
         return None
-    ident = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "replace")
+    ident = (f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+             f"\0{st.st_ctime_ns}").encode("utf-8", "replace")
     return hashlib.blake2b(ident, digest_size=_KEY_BYTES).digest()
 
 
@@ -698,8 +704,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         while decoding; ``joblib.parallel_config(backend="loky")`` switches to processes.
     memory : str, path-like or joblib.Memory, default=None
         Folder for the on-disk cache of decoded images (as in ``Pipeline(memory=...)``). An
-        image is found in the cache by its absolute path, file size, modification time and the
-        loader's parameters, so an edited file is decoded again. ``None`` disables caching.
+        image is found in the cache by its absolute path, file size, modification time, inode,
+        status-change time and the loader's parameters, so an edited or replaced file is decoded
+        again (also one that keeps the old size and modification time). ``None`` disables caching.
         Images are stored in chunks as they are decoded, so an interrupted run (Ctrl-C) keeps
         what it finished.
     on_error : {"raise", "skip"}, default="raise"

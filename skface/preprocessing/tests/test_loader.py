@@ -477,6 +477,21 @@ def test_cache_hit_and_invalidation(tmp_path, jpegs, monkeypatch):
     assert edited[2, 1].mean() > 200 and edited[2, 0].mean() < 40
     np.testing.assert_array_equal(np.delete(edited, 2, 0), np.delete(first, 2, 0))
 
+    # Replaced by a file of the same size and modification time (cp -p, rsync -t, an archive):
+    # a new inode and status-change time, so decoded again.
+    calls.clear()
+    st = os.stat(jpegs[3])
+    other = tmp_path / "other.jpg"
+    _save(Image.new("RGB", (30, 30), (0, 0, 255)), other, quality=80)
+    with open(other, "r+b") as fh:  # pad to the old size: only the pixels differ
+        fh.truncate(st.st_size)
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, jpegs[3])
+    assert os.stat(jpegs[3]).st_size == st.st_size
+    replaced = loader.transform(jpegs)
+    assert calls == [jpegs[3]]
+    assert replaced[3, 2].mean() > 200 and replaced[3, 0].mean() < 40
+
     # Other parameters are other cache entries.
     calls.clear()
     assert ImageLoader(6, memory=str(cache)).transform(jpegs).shape == (6, 3, 6, 6)
