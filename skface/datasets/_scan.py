@@ -35,8 +35,8 @@ def _folder_name(folder):
 
 def _check_no_nesting(specs):
     """Refuse a real folder inside a fake one (or the reverse): its files would get two labels."""
-    real = [(os.path.realpath(f), f) for label, _, f in specs if label == 0]
-    fake = [(os.path.realpath(f), f) for label, _, f in specs if label == 1]
+    real = [(os.path.realpath(f), f) for label, _, f, _ in specs if label == 0]
+    fake = [(os.path.realpath(f), f) for label, _, f, _ in specs if label == 1]
     for rp, r in real:
         for fp, f in fake:
             if rp == fp or rp.startswith(fp + os.sep) or fp.startswith(rp + os.sep):
@@ -45,7 +45,11 @@ def _check_no_nesting(specs):
 
 
 def _normalise_sources(spec, role, source_from):
-    """Turn ``real``/``fake`` into a list of ``(source_name, folder)``."""
+    """Turn ``real``/``fake`` into a list of ``(source_name, folder, recursive)``.
+
+    With ``source_from="subfolder"`` the files lying directly in a folder with sub-folders are
+    a source of their own, read without recursing (the sub-folders are sources already).
+    """
     if spec is None:
         raise ValueError(f"`{role}` is required: give a folder, a list of folders or a mapping.")
     if isinstance(spec, Mapping):
@@ -65,12 +69,12 @@ def _normalise_sources(spec, role, source_from):
         if source_from == "subfolder" and name is None:
             subs = sorted(p for p in folder.iterdir() if p.is_dir())
             loose = [p for p in folder.iterdir() if not p.is_dir()]
-            out.extend((p.name, p) for p in subs)
+            out.extend((p.name, p, True) for p in subs)
             if loose or not subs:
-                out.append((_folder_name(folder), folder))
+                out.append((_folder_name(folder), folder, not subs))
         else:
-            out.append((name if name is not None else _folder_name(folder), folder))
-    names = [n for n, _ in out]
+            out.append((name if name is not None else _folder_name(folder), folder, True))
+    names = [n for n, _, _ in out]
     dup = [n for n, c in Counter(names).items() if c > 1]
     if dup:
         raise ValueError(
@@ -80,11 +84,12 @@ def _normalise_sources(spec, role, source_from):
     return out
 
 
-def iter_files(folder, skipped):
+def iter_files(folder, skipped, *, recursive=True):
     """Yield every regular file under ``folder`` (recursive, sorted, symlink-loop safe).
 
     Directories reached twice (a symlink loop or two links to one folder) are entered once; broken
-    links and unreadable folders are appended to ``skipped`` as ``(path, reason)``.
+    links and unreadable folders are appended to ``skipped`` as ``(path, reason)``. With
+    ``recursive=False`` only the files directly in ``folder`` are yielded.
     """
     seen = set()
 
@@ -104,6 +109,8 @@ def iter_files(folder, skipped):
             dirnames[:] = []
             continue
         seen.add(key)
+        if not recursive:
+            dirnames[:] = []
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
@@ -237,17 +244,17 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     """
     if source_from not in ("folder", "subfolder"):
         raise ValueError(f"source_from must be 'folder' or 'subfolder', got {source_from!r}.")
-    specs = [(label, name, folder)
+    specs = [(label, name, folder, recursive)
              for label, role, spec in ((0, "real", real), (1, "fake", fake))
-             for name, folder in _normalise_sources(spec, role, source_from)]
+             for name, folder, recursive in _normalise_sources(spec, role, source_from)]
 
     _check_no_nesting(specs)
 
     skipped_records = []
     candidates = []  # (path, label, source)
     seen_files = {}
-    for label, name, folder in specs:
-        for path in iter_files(folder, skipped_records):
+    for label, name, folder, recursive in specs:
+        for path in iter_files(folder, skipped_records, recursive=recursive):
             real_path = os.path.realpath(path)
             if real_path in seen_files:
                 skipped_records.append(
@@ -258,7 +265,7 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     if not candidates:
         raise ValueError(
             "No files found under the given folders: "
-            + ", ".join(str(f) for _, _, f in specs)
+            + ", ".join(str(f) for _, _, f, _ in specs)
         )
 
     results = inspect_files([c[0] for c in candidates], max_pixels=max_pixels, n_jobs=n_jobs,

@@ -39,6 +39,15 @@ def test_sources_from_mapping_list_and_subfolders(tmp_path):
     d3 = load_faces(tmp_path / "real", tmp_path / "fake", progress=False)
     assert sorted(set(d3.source)) == ["fake", "real"]  # recursive, one source per folder
     assert len(d3.filenames) == 9
+    # loose files beside the sub-folders: a source of their own, and nothing reported twice
+    make_folder(tmp_path / "real", 2, seed0=30, suffix=".jpeg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no SkippedFilesWarning
+        d4 = load_faces(tmp_path / "real", tmp_path / "fake", source_from="subfolder",
+                        progress=False)
+    assert d4.skipped.n == 0 and len(d4.filenames) == 11
+    assert {s: int((d4.source == s).sum()) for s in set(d4.source)} == {
+        "ffhq": 3, "lfw": 2, "real": 2, "tpdne": 4}
 
 
 def test_same_source_name_twice_is_an_error(tmp_path):
