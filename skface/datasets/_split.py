@@ -291,7 +291,9 @@ class LeaveOneSourceOut(BaseCrossValidator):
     are removed from that fold's training set. The held-out source is thus unseen in training
     (the point of cross-source evaluation), while the complementary images are merely unseen
     pictures from seen sources. A source whose removal would leave training with one class (the
-    only source of its class, or nearly all of it) is skipped with a warning.
+    only source of its class, or nearly all of it) is skipped with a warning; when that leaves
+    no fold at all (a single source, or one source per class), ``split`` and ``get_n_splits``
+    raise ``ValueError``.
 
     Parameters
     ----------
@@ -316,8 +318,9 @@ class LeaveOneSourceOut(BaseCrossValidator):
             raise ValueError("LeaveOneSourceOut needs the source of each sample as `groups`.")
         if y is None:
             raise ValueError("LeaveOneSourceOut needs `y` to add the other class to each fold.")
-        if not isinstance(self.complement_size, Real) or not self.complement_size > 0:
-            raise ValueError(f"complement_size must be a positive number, got "
+        if (not isinstance(self.complement_size, Real) or not self.complement_size > 0
+                or not np.isfinite(self.complement_size)):
+            raise ValueError(f"complement_size must be a positive finite number, got "
                              f"{self.complement_size!r}.")
         y = np.asarray(y).ravel()
         groups = np.asarray(groups, dtype=object).ravel()
@@ -335,6 +338,12 @@ class LeaveOneSourceOut(BaseCrossValidator):
                 skipped.append(s)
                 continue
             plan.append(s)
+        if not plan:
+            raise ValueError(
+                f"LeaveOneSourceOut can hold out none of the sources {skipped}: without any of "
+                "them, training would lack a class. It needs two or more sources of a class "
+                "(and two images of each class outside the source held out)."
+            )
         return y, groups, classes, plan, skipped
 
     def get_n_splits(self, X=None, y=None, groups=None):

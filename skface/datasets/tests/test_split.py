@@ -166,3 +166,13 @@ def test_leave_one_source_out_skips_only_source_of_a_class():
         cv.get_n_splits(None, y, None)
     with pytest.raises(ValueError, match="complement_size"):
         LeaveOneSourceOut(complement_size=0).get_n_splits(None, y, src)
+    with pytest.raises(ValueError, match="positive finite"):
+        LeaveOneSourceOut(complement_size=float("inf")).get_n_splits(None, y, src)
+    # no source can be held out: an error, not zero folds
+    for one in (np.array(["all"] * 22, dtype=object),
+                np.array(["real"] * 10 + ["fake"] * 12, dtype=object)):
+        with pytest.raises(ValueError, match="can hold out none of the sources"):
+            LeaveOneSourceOut().get_n_splits(None, y, one)
+        with pytest.raises(ValueError, match="can hold out none"):
+            cross_val_score(LogisticRegression(), np.c_[y], y, groups=one,
+                            cv=LeaveOneSourceOut())
