@@ -62,13 +62,16 @@ def write_manifest(dataset, path, *, root=None):
     if not np.all((target >= 0) & (target < len(names))):
         raise ValueError("target values must index target_names (0 = real, 1 = fake).")
     if root is not None:
-        root = Path(root).resolve()
+        root_abs, root_real = Path(os.path.abspath(root)), Path(os.path.realpath(root))
         rel = []
         for f in files:
-            try:
-                rel.append(Path(os.path.abspath(f)).relative_to(root).as_posix())
+            try:  # as given, then with symbolic links resolved (a root reached through a link)
+                rel.append(Path(os.path.abspath(f)).relative_to(root_abs).as_posix())
             except ValueError:
-                raise ValueError(f"{f} is not under root {root}.") from None
+                try:
+                    rel.append(Path(os.path.realpath(f)).relative_to(root_real).as_posix())
+                except ValueError:
+                    raise ValueError(f"{f} is not under root {root_abs}.") from None
         files = rel
     else:
         files = [os.path.abspath(f) for f in files]
@@ -86,6 +89,10 @@ def write_manifest(dataset, path, *, root=None):
     for row in zip(*(cols[c] for c in MANIFEST_COLUMNS)):
         writer.writerow(row)
     return atomic_write_text(path, buf.getvalue())
+
+
+#: Columns whose values are read verbatim, blanks included.
+_VERBATIM = ("path", "source")
 
 
 def read_manifest(path, *, root=None, verify=False, as_frame=False):
@@ -118,7 +125,8 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"Manifest not found: {path}")
-    with open(path, newline="", encoding="utf-8") as fh:
+    # utf-8-sig: the byte-order mark a spreadsheet may save is not part of the first column name
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None:
             raise ValueError(f"Manifest {path} is empty (no header row).")
@@ -127,8 +135,10 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
         if missing:
             raise ValueError(f"Manifest {path} lacks required column(s) {missing}; "
                              f"found {header}. Expected at least {list(REQUIRED_COLUMNS)}.")
-        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None}
-                for r in reader]
+        # paths and source names are kept exactly as written (a file name may start or end
+        # with a space); the other fields are names and numbers, read without blanks around
+        rows = [{k.strip(): (v or "") if k.strip() in _VERBATIM else (v or "").strip()
+                 for k, v in r.items() if k is not None} for r in reader]
     if not rows:
         raise ValueError(f"Manifest {path} has a header but no rows.")
     base = Path(root) if root is not None else path.parent

@@ -41,6 +41,29 @@ def test_relative_paths(tmp_path, built):
     assert all(os.path.isfile(f) for f in back.filenames)
     with pytest.raises(ValueError, match="not under root"):
         write_manifest(built, tmp_path / "x.csv", root=tmp_path / "elsewhere")
+    # a root reached through a symbolic link
+    (tmp_path / "link").symlink_to(tmp_path / "data", target_is_directory=True)
+    linked = write_manifest(built, tmp_path / "link" / "m2.csv", root=tmp_path / "link")
+    assert [r["path"] for r in csv.DictReader(open(linked, newline=""))] == \
+        [r["path"] for r in rows]
+
+
+def test_paths_and_sources_round_trip_exactly(tmp_path):
+    """Blanks around a file or source name are part of it; a spreadsheet's BOM is not."""
+    from PIL import Image
+
+    for sub in (" real", "fake "):
+        (tmp_path / sub).mkdir()
+        Image.new("RGB", (8, 8), (9, 9, 9)).save(tmp_path / sub / " a.png")
+    text = ("path,label,source\n"
+            " real/ a.png,real, cam \n"
+            "fake / a.png, fake ,gan\n")
+    for name, encoding in (("m.csv", "utf-8"), ("bom.csv", "utf-8-sig")):
+        (tmp_path / name).write_text(text, encoding=encoding)
+        back = read_manifest(tmp_path / name, verify=True)
+        assert list(back.filenames) == [str(tmp_path / " real" / " a.png"),
+                                        str(tmp_path / "fake " / " a.png")]
+        assert list(back.source) == [" cam ", "gan"] and list(back.target) == [0, 1]
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path, built, monkeypatch):
