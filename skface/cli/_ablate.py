@@ -104,10 +104,17 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
             table, details = run_ablation(
                 pipe, param_grid, list(files), y, parts, seeds=tuple(seeds), sources=source,
                 csv_path=progress_dir / "ablation.csv", return_details=True, progress=progress)
+            if details.interrupted:  # run_ablation kept the finished runs and returned
+                if details.runs is not None and len(details.runs):
+                    write_report(progress_dir / "report", title=title + " (interrupted)",
+                                 ablation=(table, details), manifest=manifest, notes=notes,
+                                 overwrite=True)
+                raise KeyboardInterrupt
             write_report(tmp, title=title, ablation=(table, details), manifest=manifest,
                          notes=notes, overwrite=True)
     except KeyboardInterrupt:
-        sys.stderr.write(f"interrupted: the runs that finished are in {progress_dir}\n")
+        sys.stderr.write(f"interrupted: the runs that finished, and a report of them, are in "
+                         f"{progress_dir}; {out} was not written\n")
         raise
     shutil.rmtree(progress_dir, ignore_errors=True)
     return table

@@ -358,6 +358,12 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         doc.para(f"Created {created} with skface {__version__}.", "meta")
         if notes:
             doc.para(notes, "note")
+        interrupted = ab_details is not None and ab_details.interrupted
+        if interrupted:
+            n_runs = 0 if ab_details.runs is None else len(as_records(ab_details.runs))
+            doc.para(f"Interrupted (Ctrl-C): only the {n_runs} run(s) that finished are "
+                     "reported; the means and the selected configuration cover those runs only.",
+                     "note")
         saved = []
 
         def add_figure(name, fig, caption):
@@ -440,6 +446,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             "ablation": ab_records,
             "ablation_runs": None if ab_details is None else as_records(ab_details.runs),
             "ablation_selected": None if ab_details is None else ab_details.selected,
+            "ablation_interrupted": interrupted,
             "cross_source": cs_records,
             "figures": saved,
             "files": files,

@@ -558,6 +558,33 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
     assert clf.n_epochs_ < 20
 
 
+def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflow):
+    """Ctrl-C: no finished-looking --out folder; the finished runs and a report marked
+    interrupted stay in <out>.partial; exit status 130."""
+    from skface import FaceCNNClassifier
+
+    original, calls = FaceCNNClassifier.fit, {"n": 0}
+
+    def interrupting(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaceCNNClassifier, "fit", interrupting)
+    out = tmp_path / "ablation"
+    status, _, err = run_cli(capsys, "ablate", "--manifest", workflow["manifest"], "--out", out,
+                             "--grid", "attention=none,se", "--seeds", "0", "--size", "16",
+                             "--max-epochs", "1", "--device", "cpu")
+    assert status == 130, err
+    assert not out.exists() and "was not written" in err
+    partial = tmp_path / "ablation.partial"
+    report = (partial / "report" / "report.md").read_text()
+    assert "Interrupted (Ctrl-C): only the 1 run(s)" in report
+    metrics = json.loads((partial / "report" / "metrics.json").read_text())
+    assert metrics["ablation_interrupted"] is True and len(metrics["ablation_runs"]) == 1
+
+
 # --------------------------------------------------------------------------- the demo
 
 
