@@ -4,6 +4,7 @@ import inspect
 import time
 import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 from sklearn.base import clone
@@ -12,7 +13,7 @@ from sklearn.utils import _safe_indexing
 
 from ..datasets import predefined_split
 from ..metrics import best_threshold, evaluate, resolve_pos_label
-from ..metrics._evaluate import _as_label_array, _as_source_array
+from ..metrics._evaluate import _as_label_array, _as_source_array, _tuning_metric
 from ._io import to_table, write_csv
 
 __all__ = ["AblationDetails", "check_split", "default_param_grid", "run_ablation"]
@@ -321,12 +322,17 @@ def _summarise(rows, names, configs):
         rec = {"config": label}
         rec.update({col: group[0][col] for col in names.values()})
         rec["n_seeds"] = len(group)
+        undefined = []
         for m in _SUMMARY_METRICS:
             vals = np.array([np.nan if r[m] is None else r[m] for r in group], dtype=float)
             finite = vals[np.isfinite(vals)]
+            # over the seeds where the metric is defined (precision is not when nothing is
+            # predicted fake), which "undefined" names; a sample std needs two values
             rec[f"{m}_mean"] = float(finite.mean()) if finite.size else None
-            rec[f"{m}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else (
-                0.0 if finite.size else None)
+            rec[f"{m}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else None
+            if finite.size < len(group):
+                undefined.append(f"{m} in {len(group) - finite.size} of {len(group)} seeds")
+        rec["undefined"] = "; ".join(undefined)
         for m in ("n_params", "n_epochs", "best_epoch", "fit_time_s"):
             vals = [r[m] for r in group if r[m] is not None]
             if m == "n_params":
@@ -404,9 +410,10 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     -------
     table : DataFrame (or list of dict without pandas)
         One row per configuration: its parameters, ``n_seeds``, ``<metric>_mean`` and
-        ``<metric>_std`` (sample std over seeds) for the test metrics and ``val_score``,
-        ``n_params``, ``n_epochs_mean``, ``best_epoch_mean``, ``fit_time_s_mean`` and
-        ``selected``.
+        ``<metric>_std`` (sample std over seeds; None with one seed) for the test metrics and
+        ``val_score``, ``undefined`` (the metrics undefined for some seeds, which their mean
+        leaves out, e.g. ``"precision in 1 of 3 seeds"``; empty when none), ``n_params``,
+        ``n_epochs_mean``, ``best_epoch_mean``, ``fit_time_s_mean`` and ``selected``.
     details : AblationDetails
         Only with ``return_details=True``.
 
@@ -452,8 +459,14 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     y_fit = np.asarray(y_arr.tolist())
     if sources is not None:
         sources = _as_source_array(sources, n)
-    if threshold is not None and not isinstance(threshold, (int, float)) and threshold != "tune":
+    # checked before any training, not when the first run is scored
+    if threshold is not None and not (
+            threshold == "tune" if isinstance(threshold, str)
+            else isinstance(threshold, Real) and not isinstance(threshold, bool)
+            and 0 < threshold < 1):
         raise ValueError(f"threshold must be None, a float in (0, 1) or 'tune'; got {threshold!r}.")
+    if threshold == "tune":
+        _tuning_metric(tune_metric)  # raises on an unknown metric
     if selection_metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc",
                                 "average_precision", "precision", "recall"):
         raise ValueError(f"Unknown selection_metric {selection_metric!r}.")

@@ -170,7 +170,8 @@ def _pm(rec, metric):
 def _ablation_section(doc, records):
     doc.heading("Ablation: attention, focal loss, class weighting")
     if records and "accuracy_mean" in records[0]:
-        params = [k for k in records[0] if k not in ("config", "n_seeds", "selected", "n_params")
+        params = [k for k in records[0] if k not in ("config", "n_seeds", "selected", "n_params",
+                                                     "undefined")
                   and not k.endswith(("_mean", "_std"))]
         header = params + ["seeds", "accuracy", "precision", "recall", "F1", "ROC-AUC",
                            "val score", "params", "epochs (best)", "fit s"]
@@ -188,9 +189,13 @@ def _ablation_section(doc, records):
             ])
             sel.append(bool(r.get("selected")))
         doc.table(header, rows, sel)
-        doc.para("Test-split metrics, mean ± sample std over seeds. The highlighted row has the "
-                 "best mean validation score (model selection never looks at the test split).",
-                 "meta")
+        doc.para("Test-split metrics, mean ± sample std over seeds (the mean alone for one seed). "
+                 "The highlighted row has the best mean validation score (model selection never "
+                 "looks at the test split).", "meta")
+        gaps = [f"{r['config']}: {r['undefined']}" for r in records if r.get("undefined")]
+        if gaps:
+            doc.para("Undefined for some seeds (e.g. precision when no image was called fake), "
+                     "so averaged over the other seeds only: " + "; ".join(gaps) + ".", "note")
     else:
         _generic_table(doc, records)
 

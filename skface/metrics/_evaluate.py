@@ -628,8 +628,8 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
     pos_label : int or str, optional
         The fake label when it cannot be inferred from the labels.
     thresholds : int or array-like, default=200
-        Number of evenly spaced candidates between the lowest and highest score, or the
-        candidates.
+        Number of evenly spaced candidates between the lowest and highest score (those at 0
+        or 1 left out), or the candidates, each strictly between 0 and 1.
 
     Returns
     -------
@@ -661,6 +661,11 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
                 f"Every sample has the same P(fake) ({scores[0]:g}), so no threshold can "
                 f"separate the classes.")
         candidates = np.linspace(scores.min(), scores.max(), int(thresholds))
+        # a cut at 0 or 1 is no threshold evaluate() takes: keep those strictly between
+        candidates = candidates[(candidates > 0) & (candidates < 1)]
+        if candidates.size == 0:
+            raise ValueError("No candidate threshold lies strictly between 0 and 1; pass "
+                             "thresholds=[...] explicitly.")
     else:
         try:
             candidates = np.asarray(thresholds, dtype=np.float64).ravel()
@@ -668,6 +673,9 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
             raise ValueError(f"thresholds must be an int or numbers: {exc}") from exc
         if candidates.size == 0 or not np.all(np.isfinite(candidates)):
             raise ValueError("thresholds must be a non-empty list of finite numbers.")
+        if not np.all((candidates > 0) & (candidates < 1)):
+            raise ValueError("thresholds must lie strictly between 0 and 1 (a cut of P(fake) "
+                             f"that evaluate() takes); got {candidates.tolist()}.")
     labels = np.asarray(y_true.tolist())
     values = []
     with warnings.catch_warnings():  # a cut above every score predicts no fake: precision 0
@@ -697,7 +705,8 @@ def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_l
     pos_label : int or str, optional
         The fake label when it cannot be inferred.
     thresholds : int or array-like, default=200
-        Number of evenly spaced candidates between the lowest and highest score, or the candidates.
+        Number of evenly spaced candidates between the lowest and highest score (those at 0
+        or 1 left out), or the candidates, each strictly between 0 and 1.
 
     Returns
     -------

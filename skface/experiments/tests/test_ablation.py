@@ -106,6 +106,45 @@ def test_unknown_parameter(faces, lr_pipeline):
                      csv_path=None, progress=False)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"threshold": 1.5}, "threshold must be"),
+    ({"threshold": 0}, "threshold must be"),
+    ({"threshold": True}, "threshold must be"),
+    ({"threshold": "tune", "tune_metric": "auc"}, "Unknown metric 'auc'"),
+])
+def test_bad_threshold_options_fail_before_any_training(faces, kwargs, match):
+    X, y, _ = faces
+    _ValRecorder.seen = []
+    pipe = Pipeline([("flatten", FunctionTransformer(_flatten)), ("classifier", _ValRecorder())])
+    with pytest.raises(ValueError, match=match):
+        run_ablation(pipe, {"classifier__C": [1.0]}, X, y, make_split(len(y)), csv_path=None,
+                     progress=False, **kwargs)
+    assert _ValRecorder.seen == []
+
+
+def test_summary_says_which_metrics_are_undefined(faces):
+    class NeverFake(_ValRecorder):
+        def predict_proba(self, X):
+            p = np.full(len(X), 0.1) if self.random_state == 0 else self.lr_.predict_proba(X)[:, 1]
+            return np.c_[1 - p, p]
+
+        def predict(self, X):
+            return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+    X, y, _ = faces
+    pipe = Pipeline([("flatten", FunctionTransformer(_flatten)), ("classifier", NeverFake())])
+    table, details = run_ablation(pipe, {"classifier__C": [1.0]}, X, y, make_split(len(y)),
+                                  seeds=(0, 1, 2), csv_path=None, progress=False,
+                                  return_details=True)
+    row = table.iloc[0]
+    assert row["n_seeds"] == 3 and row["undefined"] == "precision in 1 of 3 seeds"
+    assert row["precision_mean"] == pytest.approx(details.runs["precision"].iloc[1:].mean())
+    one = run_ablation(pipe, {"classifier__C": [1.0]}, X, y, make_split(len(y)), seeds=(1,),
+                       csv_path=None, progress=False)
+    assert one["accuracy_std"].isna().all()  # a sample std of one value is undefined
+    assert one["undefined"].iloc[0] == ""
+
+
 def test_one_class_test_split(faces, lr_pipeline):
     X, y, _ = faces
     tr, va, te = make_split(len(y))

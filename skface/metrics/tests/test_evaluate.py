@@ -266,6 +266,10 @@ def test_best_threshold_candidates_and_errors():
         best_threshold([1, 1, 1, 1], p)
     with pytest.raises(ValueError, match="NaN"):
         best_threshold(y, [0.1, np.nan, 0.4, 0.9])
+    # what it returns, evaluate takes: never a cut at 0 or 1
+    assert 0 < best_threshold(y, [0.0, 0.3, 0.4, 1.0], metric="recall") < 1
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        best_threshold(y, p, thresholds=[-3, 0.5, 7])
 
 
 def test_face_classifier_is_run_once(monkeypatch):
