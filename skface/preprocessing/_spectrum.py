@@ -46,9 +46,11 @@ class SpectrumFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         same at every image size. Rings that hold no frequency (small images, many bins) are
         filled by linear interpolation from their neighbours.
     normalize : bool, default=True
-        Subtract the first ring (the mean brightness, DC) from every ring, i.e. divide the power
-        by the DC power. The profile then no longer depends on overall intensity or contrast
-        scale (uint8 and [0, 1] input give the same features). Durall et al. divide the log
+        Subtract the first ring from every ring, i.e. divide the power by the first ring's
+        (geometric mean) power. The first ring holds the mean brightness (DC) and, for images
+        wider than about ``1.4 * n_bins`` pixels, the lowest other frequencies too. The profile
+        then no longer depends on overall intensity or contrast scale (uint8 and [0, 1] input
+        give the same features). Durall et al. divide the log
         profile by its first value instead; the difference of logs is the scale-free version.
     eps : float, default=1e-8
         Added to the power before the log.
