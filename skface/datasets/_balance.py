@@ -104,7 +104,8 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
         return np.sort(sampler.sample_indices_)
     if source is None:
         raise ValueError("by_source=True needs `source`.")
-    source = np.asarray(source, dtype=object).ravel()
+    # as text, as the cells below are named: 1 and "1" are one source, and any mix sorts
+    source = np.array([str(s) for s in np.asarray(source, dtype=object).ravel()], dtype=object)
     if len(source) != n:
         raise ValueError(f"source has {len(source)} entries for {n} labels.")
     cell = np.array([f"{c}\x1f{s}" for c, s in zip(y, source)], dtype=object)

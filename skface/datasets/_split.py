@@ -21,11 +21,22 @@ def _check_sizes(sizes):
     return sizes
 
 
+def _unique(values, name):
+    """``np.unique(values, return_inverse=True)``, with a clear error for values that do not
+    sort together (str beside int, None)."""
+    try:
+        return np.unique(values, return_inverse=True)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in np.asarray(values, dtype=object).ravel()})
+        raise ValueError(f"{name} mixes values of types {kinds}, which cannot be ordered; give "
+                         "one type (all str or all int).") from None
+
+
 def _group_table(y, groups):
     """Return (group ids, label per group, size per group); raise on mixed-label groups."""
-    uniq, inverse = np.unique(groups, return_inverse=True)
+    uniq, inverse = _unique(groups, "groups")
     labels = np.full(len(uniq), -1, dtype=np.int64)
-    classes, yi = np.unique(y, return_inverse=True)
+    classes, yi = _unique(y, "y")
     mixed = []
     for g, c in zip(inverse, yi):
         if labels[g] == -1:
@@ -148,7 +159,8 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
         raise ValueError("Cannot split an empty set.")
     inverse, glabel, gsize, classes = _group_table(y, groups)
     if len(classes) != 2:
-        raise ValueError(f"train_val_test_split needs exactly two classes, got {list(classes)}.")
+        raise ValueError(
+            f"train_val_test_split needs exactly two classes, got {classes.tolist()}.")
     rng = check_random_state(random_state)
     n_per_class = np.array([gsize[glabel == c].sum() for c in (0, 1)])
 

@@ -25,6 +25,10 @@ def test_by_source_equalises_sources_within_class():
     o = balance_indices(y, source=src, balance="oversample", by_source=True, random_state=0)
     counts = {s: int((src[o] == s).sum()) for s in "abcd"}
     assert counts == {"a": 30, "b": 30, "c": 30, "d": 30}
+    # source names of mixed types (numbers from one column, text from another) work too
+    mixed = np.array([1] * 30 + ["b"] * 12 + [3] * 20 + ["d"] * 9, dtype=object)
+    m = balance_indices(y, source=mixed, balance="undersample", by_source=True, random_state=0)
+    assert len(m) == 36 and np.array_equal(m, u)
 
 
 def test_errors():

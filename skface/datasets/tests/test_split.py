@@ -79,6 +79,11 @@ def test_split_errors():
         train_val_test_split(files, y, groups=g)
     with pytest.raises(ValueError, match="too few"):
         train_val_test_split(np.arange(5), [0, 0, 0, 0, 1])
+    mixed = np.array([1] * 100 + ["x"] * 100, dtype=object)
+    with pytest.raises(ValueError, match=r"groups mixes values of types \['int', 'str'\]"):
+        train_val_test_split(files, y, groups=mixed)
+    with pytest.raises(ValueError, match="y mixes values of types"):
+        train_val_test_split(files, np.array([None] * 100 + [1] * 100, dtype=object))
 
 
 def test_large_duplicate_groups_still_give_a_test_split_with_both_classes():
