@@ -668,6 +668,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError(f"class_weight values must be finite and >= 0, got {weights}.")
+        if not weights.any():
+            raise ValueError(f"class_weight weighs every class 0 ({self.class_weight!r}): the "
+                             "loss would ignore every image.")
         return weights
 
     def _balanced(self, y_enc, indices, seed, part):
@@ -1125,10 +1128,14 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"Cannot save the model to {path}: it is a file, not a folder.")
         from . import __version__
 
         params = self.get_params(deep=False)
+        if isinstance(params["class_weight"], dict):  # JSON keys are text; classes need not be
+            params["class_weight"] = {_PAIRS: [[_plain(k), v]
+                                               for k, v in params["class_weight"].items()]}
         augment = params.pop("augment")
         params["device"] = str(params["device"])
         if not isinstance(params["random_state"], (int, type(None))):
@@ -1163,11 +1170,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                                    else self.train_class_counts_.tolist()),
             "members": self.members_,
         }
+        # both files are made in memory first, so that a config that cannot be written never
+        # leaves new weights beside an old config
+        text = json.dumps(config, indent=2, default=_json_default)
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
         buffer = io.BytesIO()
         torch.save(state, buffer)
+        path.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path / _WEIGHTS_NAME, buffer.getvalue())
-        atomic_write_text(path / _CONFIG_NAME, json.dumps(config, indent=2, default=_json_default))
+        atomic_write_text(path / _CONFIG_NAME, text)
         return path
 
     @classmethod
@@ -1186,6 +1197,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         estimator : FaceCNNClassifier
             A fitted estimator.
         """
+        resolved = resolve_device(device)  # a bad device name fails before anything is read
         path = Path(path)
         config_path, weights_path = path / _CONFIG_NAME, path / _WEIGHTS_NAME
         if not config_path.is_file() or not weights_path.is_file():
@@ -1208,10 +1220,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             params = dict(config["params"])
             params["augment"] = _augmenter_from_config(config.get("augment"))
             params["device"] = device
+            cw = params.get("class_weight")
+            if isinstance(cw, dict) and set(cw) == {_PAIRS}:
+                params["class_weight"] = {k: v for k, v in cw[_PAIRS]}
             est = cls(**params)
+            est._validate_params()
             dtype = (object if config["classes_dtype"] == "object"
                      else np.dtype(config["classes_dtype"]))
             est.classes_ = np.asarray(config["classes"], dtype=dtype)
+            if len(est.classes_) < 2 or list(np.unique(est.classes_)) != list(est.classes_):
+                raise ValueError(f"classes {config['classes']!r} are not sorted distinct labels")
             est.image_shape_ = tuple(config["image_shape"])
             est.n_features_in_ = int(config["n_features_in"])
             est.history_ = config["history"]
@@ -1232,6 +1250,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             if len(kwargs) != len(est.members_):
                 raise ValueError(f"{len(kwargs)} network descriptions for "
                                  f"{len(est.members_)} networks")
+            for k, kw in enumerate(kwargs):  # the parameters must describe the saved networks
+                expected = est._module_kwargs(k)
+                wrong = sorted(key for key in kw if key in expected and kw[key] != expected[key])
+                if wrong:
+                    raise ValueError(f"the parameters disagree with network {k} on {wrong}")
             if len(est.members_) == 1:
                 module = FaceCNN(**kwargs[0])
             else:
@@ -1243,15 +1266,28 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             module.load_state_dict(state)
         except Exception as exc:  # torch raises many types for damaged files
             raise ValueError(f"{weights_path} could not be loaded: {exc}") from None
-        device = resolve_device(device)
-        est.precision_ = resolve_precision(est.precision, device)
-        est.net_ = est._predicting_net(module, device, est.precision_)
+        bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise ValueError(f"{weights_path} holds non-finite values (NaN or infinity) in "
+                             f"{bad[:3]}{' and more' if len(bad) > 3 else ''}.")
+        est.precision_ = resolve_precision(est.precision, resolved)
+        est.net_ = est._predicting_net(module, resolved, est.precision_)
         est.n_params_ = _count_params(module)
         return est
 
 
 def _count_params(module):
     return int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+
+
+#: How ``save`` writes a ``class_weight`` dict: ``[[class, weight], ...]`` keeps int and bool
+#: class labels, which JSON object keys would turn into text.
+_PAIRS = "__skface_pairs__"
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value JSON writes."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _json_default(obj):

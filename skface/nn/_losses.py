@@ -11,23 +11,30 @@ class FocalLoss(nn.Module):
     ``FL = -alpha_t (1 - p_t)^gamma log p_t``, where ``alpha_t`` is the weight of the true class.
     The weighted mean divides by the sum of the weights, as
     :func:`torch.nn.functional.cross_entropy` does, so with ``gamma=0`` this equals weighted
-    cross-entropy.
+    cross-entropy (except that a batch whose weights sum to 0 has loss 0, not NaN).
 
     Parameters
     ----------
     gamma : float, default=0.0
-        Focusing parameter; 0 gives cross-entropy, larger values down-weight easy examples.
+        Focusing parameter (>= 0); 0 gives cross-entropy, larger values down-weight easy
+        examples.
     weight : torch.Tensor of shape (n_classes,), optional
         Per-class weights ``alpha``.
-    label_smoothing : float, default=0.0
+    label_smoothing : float in [0, 1], default=0.0
         Mixes the one-hot target with the uniform distribution, as in ``cross_entropy``.
     reduction : {"mean", "sum", "none"}, default="mean"
+
+    Notes
+    -----
+    ``logits`` are ``(N, n_classes)`` and ``target`` ``(N,)`` class indices.
     """
 
     def __init__(self, gamma=0.0, weight=None, label_smoothing=0.0, reduction="mean"):
         super().__init__()
-        if gamma < 0:
+        if not float(gamma) >= 0:  # NaN too
             raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}.")
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
         self.gamma = float(gamma)
@@ -36,6 +43,10 @@ class FocalLoss(nn.Module):
         self.register_buffer("weight", None if weight is None else torch.as_tensor(weight).float())
 
     def forward(self, logits, target):
+        if logits.ndim != 2 or target.ndim != 1 or len(target) != len(logits):
+            raise ValueError(
+                "FocalLoss takes logits of shape (N, n_classes) and targets of shape (N,); got "
+                f"{tuple(logits.shape)} and {tuple(target.shape)}.")
         logp = F.log_softmax(logits.float(), dim=1)
         n_classes = logits.shape[1]
         target = target.long()
@@ -44,7 +55,10 @@ class FocalLoss(nn.Module):
             onehot = onehot * (1 - self.label_smoothing) + self.label_smoothing / n_classes
         # per-class term: (1 - p_c)^gamma * log p_c, weighted by the (smoothed) target
         if self.gamma:
-            modulator = (1 - logp.exp()).clamp_min(0).pow(self.gamma)
+            # below gamma 1, x^gamma has an infinite slope at x = 0 (a sure prediction), which
+            # would turn the gradient into NaN: keep x off 0 there
+            floor = 1e-12 if self.gamma < 1 else 0.0
+            modulator = (1 - logp.exp()).clamp_min(floor).pow(self.gamma)
             per_class = -onehot * modulator * logp
         else:
             per_class = -onehot * logp
@@ -59,4 +73,7 @@ class FocalLoss(nn.Module):
             return loss
         if self.reduction == "sum":
             return loss.sum()
-        return loss.sum() / norm.sum() if norm is not None else loss.mean()
+        if norm is None:
+            return loss.mean()
+        # weights summing to 0 (a batch of a class weighted 0) give loss 0, not 0 / 0
+        return loss.sum() / norm.sum().clamp_min(torch.finfo(loss.dtype).tiny)

@@ -459,6 +459,37 @@ def test_loading_broken_folders(tmp_path):
     (path / "config.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         FaceCNNClassifier.load(path)
+    # a config that does not describe the saved network, and weights that are not numbers
+    path = FaceCNNClassifier(**TINY).fit(X, y).save(tmp_path / "m2")
+    good = json.loads((path / "config.json").read_text())
+    for edit, match in ((lambda c: c["params"].update(width=99), r"disagree .* \['width'\]"),
+                        (lambda c: c.update(classes=[1, 0]), "not sorted distinct labels"),
+                        (lambda c: c["params"].update(attention="bogus"), "attention")):
+        config = json.loads(json.dumps(good))
+        edit(config)
+        (path / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=match):
+            FaceCNNClassifier.load(path)
+    (path / "config.json").write_text(json.dumps(good))
+    state = torch.load(path / "weights.pt", weights_only=True)
+    state["head.weight"][0, 0] = float("nan")
+    torch.save(state, path / "weights.pt")
+    with pytest.raises(ValueError, match="non-finite values"):
+        FaceCNNClassifier.load(path)
+    with pytest.raises(ValueError, match="not a device name"):
+        FaceCNNClassifier.load(path, device="bogus")
+    with pytest.raises(ValueError, match="a file, not a folder"):
+        FaceCNNClassifier(**TINY).fit(X, y).save(path / "weights.pt")
+
+
+def test_class_weight_keys_survive_saving(tmp_path):
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(class_weight={np.int64(0): 1.0, 1: 3.0}, **TINY).fit(X, y)
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "m"))
+    assert loaded.class_weight == {0: 1.0, 1: 3.0}
+    clone(loaded).fit(X, y)  # the keys are classes again, not the text '0' and '1'
+    with pytest.raises(ValueError, match="weighs every class 0"):
+        FaceCNNClassifier(class_weight={0: 0.0, 1: 0.0}, **TINY).fit(X, y)
 
 
 def test_in_a_pipeline():

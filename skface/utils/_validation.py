@@ -123,8 +123,15 @@ def resolve_device(device):
         device = str(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
+    try:
+        kind = torch.device(str(device)).type
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device name (try 'auto', 'cpu', 'cuda', "
+                         "'cuda:1', 'mps').") from None
+    if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
+    if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"device={device!r} was requested but MPS is not available here.")
     return str(device)
 
 

@@ -282,3 +282,22 @@ def test_rotation_task_learns_which_way_is_up():
         batch, turns = rotated_copies((ramp + 0.3 * torch.rand(64, 3, 8, 8)).clamp(0, 1), 1.0)
         _, turn_logits = task.forward_with_rotation(batch, n_upright=64)
     assert (turn_logits.argmax(1) == turns).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("gamma", [0.5, 0.9, 2.0])
+def test_focal_loss_gradient_stays_finite_on_sure_predictions(gamma):
+    # a probability of exactly 1: (1 - p)^gamma has an infinite slope there below gamma 1
+    logits = torch.tensor([[0.0, 200.0], [0.3, -0.2]], requires_grad=True)
+    loss = FocalLoss(gamma=gamma)(logits, torch.tensor([1, 0]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_focal_loss_zero_weights_and_bad_arguments():
+    loss = FocalLoss(gamma=2.0, weight=torch.tensor([0.0, 1.0]))
+    assert loss(torch.randn(4, 2), torch.zeros(4, dtype=torch.long)).item() == 0.0  # not NaN
+    for kwargs in ({"gamma": float("nan")}, {"label_smoothing": 1.5}):
+        with pytest.raises(ValueError, match="gamma|label_smoothing"):
+            FocalLoss(**kwargs)
+    with pytest.raises(ValueError, match=r"logits of shape \(N, n_classes\)"):
+        FocalLoss()(torch.randn(2, 2, 3, 3), torch.zeros(2, dtype=torch.long))
