@@ -794,7 +794,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             Images ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)``, uint8 (scaled by 1/255;
             other integer types and nested lists of ints are 8-bit pixels too) or float (used
             as given; images are expected in ``[0, 1]``), or 2-D flattened
-            images (see ``image_shape``).
+            images (see ``image_shape``). A 4-D array is read channels-last when its last axis
+            has 1, 3 or 4 entries and its second does not; give other channel counts
+            channels-first.
         y : array-like of shape (N,)
             Labels of any type (e.g. 0/1 or "real"/"fake"); at least two classes.
         X_val, y_val : array-like, optional

@@ -99,7 +99,8 @@ def view_box(height, width, zoom):
 def crop_view(x, zoom=1.0, view_size=None):
     """Crop the centred ``1 / zoom`` of a batch ``(N, C, H, W)`` and resize it to ``view_size``.
 
-    Area averaging when shrinking, bilinear interpolation when enlarging; ``zoom=1`` with
+    Area averaging along an axis that shrinks, bilinear interpolation along one that grows (a
+    crop wider than ``view_size`` but less tall gets both, one after the other); ``zoom=1`` with
     ``view_size=None`` returns ``x`` itself. This is what :meth:`FaceCNN.view` applies; the
     estimator also calls it on (augmented) training and validation batches, so that the
     network trains on its view alone. Nearest-neighbour shrinking, which keeps the loaded
@@ -111,9 +112,12 @@ def crop_view(x, zoom=1.0, view_size=None):
         x = x[..., top:top + h, left:left + w]
     if view_size is not None and (h, w) != (view_size, view_size):
         size = (int(view_size), int(view_size))
-        shrink = view_size <= min(h, w)
-        x = (F.interpolate(x, size=size, mode="area") if shrink
-             else F.interpolate(x, size=size, mode="bilinear", align_corners=False))
+        if view_size <= min(h, w):
+            x = F.interpolate(x, size=size, mode="area")
+        else:
+            if view_size < max(h, w):  # shrink the long axis first, by area averaging
+                x = F.interpolate(x, size=(min(h, size[0]), min(w, size[1])), mode="area")
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
     return x
 
 

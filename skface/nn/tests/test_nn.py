@@ -301,3 +301,13 @@ def test_focal_loss_zero_weights_and_bad_arguments():
             FocalLoss(**kwargs)
     with pytest.raises(ValueError, match=r"logits of shape \(N, n_classes\)"):
         FocalLoss()(torch.randn(2, 2, 3, 3), torch.zeros(2, dtype=torch.long))
+
+
+def test_crop_view_averages_every_axis_it_shrinks():
+    from skface.nn import crop_view
+
+    # rows alternate 0 / 1: a 300 x 40 crop shrunk to 64 rows must average them, not alias
+    x = (torch.arange(300).float() % 2).view(1, 1, 300, 1).expand(1, 1, 300, 40)
+    view = crop_view(x, view_size=64)
+    assert view.shape == (1, 1, 64, 64)
+    assert float(view.min()) > 0.35 and float(view.max()) < 0.65
