@@ -630,7 +630,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def _module_kwargs(self, member=0):
         zooms = self._zooms()
         view = member % len(zooms)
-        stages = None if self.attention_stages is None else [int(s) for s in self.attention_stages]
+        stages = None if self.attention_stages is None else list(self.attention_stages)
         return dict(
             in_channels=int(self.image_shape_[0]),
             n_classes=len(self.classes_),

@@ -13,6 +13,8 @@ from torch import nn
 
 
 def _hidden(channels, reduction):
+    if isinstance(reduction, bool) or int(reduction) != reduction or reduction < 1:
+        raise ValueError(f"reduction must be an integer >= 1, got {reduction!r}.")
     return max(1, channels // int(reduction))
 
 
@@ -69,6 +71,9 @@ class _SpatialGate(nn.Module):
 
     def __init__(self, kernel_size):
         super().__init__()
+        if isinstance(kernel_size, bool) or int(kernel_size) != kernel_size or kernel_size < 1 \
+                or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be an odd integer >= 1, got {kernel_size!r}.")
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(1)
 

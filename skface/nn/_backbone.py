@@ -204,6 +204,9 @@ class FaceCNN(nn.Module):
             )
         if attention_stages is None:
             attention_stages = default_attention_stages(attention, depth)
+        bad = [s for s in attention_stages if isinstance(s, bool) or int(s) != s]
+        if bad:
+            raise ValueError(f"attention_stages must be stage numbers (integers), got {bad}.")
         bad = [s for s in attention_stages if not 0 <= int(s) < depth]
         if bad:
             raise ValueError(f"attention_stages {bad} are outside 0..{depth - 1} (depth={depth}).")
