@@ -311,3 +311,13 @@ def test_crop_view_averages_every_axis_it_shrinks():
     view = crop_view(x, view_size=64)
     assert view.shape == (1, 1, 64, 64)
     assert float(view.min()) > 0.35 and float(view.max()) < 0.65
+
+
+def test_attention_arguments_are_checked():
+    with pytest.raises(ValueError, match="reduction must be an integer >= 1"):
+        SEBlock(8, reduction=0)
+    with pytest.raises(ValueError, match="odd integer"):
+        CBAM(8, kernel_size=6)
+    with pytest.raises(ValueError, match="stage numbers"):
+        FaceCNN(width=4, depth=3, attention="se", attention_stages=[1.7])
+    assert len(FaceCNN(width=4, depth=3, attention="se", attention_stages=[1.0]).stages) == 3
