@@ -66,6 +66,8 @@ def run(args):
     real = existing_dirs(args.real, "--real")
     fake = existing_dirs(args.fake, "--fake")
     data = load_faces([str(d) for d in real], [str(d) for d in fake])
+    if data.skipped.interrupted:
+        raise KeyboardInterrupt
     print(format_table(("source", "label", "n", "format", "pixel size", "JPEG q", "EXIF"),
                        source_table(data)))
     print()

@@ -46,6 +46,8 @@ def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=Fals
     out = Path(out)
     if out.exists() and out.is_dir():
         raise CLIError(f"--out {out} is a folder; give a CSV file name")
+    if data.skipped.interrupted:  # a manifest of part of the folders must not look finished
+        raise KeyboardInterrupt
     write_manifest(data, out, root=out.parent.resolve() if relative else None)
     listing = skipped_listing(out)
     if data.skipped.n:

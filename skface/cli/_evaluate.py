@@ -51,6 +51,8 @@ def gather(args):
     real = existing_dirs(args.real, "--real")
     fake = existing_dirs(args.fake, "--fake")
     data = load_faces([str(d) for d in real], [str(d) for d in fake])
+    if data.skipped.interrupted:  # no report of part of the folders
+        raise KeyboardInterrupt
     return (np.asarray(data.filenames, dtype=object), np.asarray(data.target),
             np.asarray(data.source, dtype=object), "folders " + " ".join(args.real + args.fake),
             list(zip(data.skipped.filenames, data.skipped.reasons)))

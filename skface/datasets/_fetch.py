@@ -77,13 +77,17 @@ def _env(name, value):
 
 
 def _local_kaggle_copy(slug, cache):
-    """Return the newest cached version folder of ``slug`` under ``cache``, or None."""
+    """Return the newest complete cached version folder of ``slug`` under ``cache``, or None.
+
+    kagglehub marks a finished download with the file ``<version>.complete`` beside the
+    ``versions`` folder; a version without it (an interrupted download) is not used.
+    """
     owner, name = slug.split("/")
     base = cache / "datasets" / owner / name / "versions"
     if not base.is_dir():
         return None
     versions = [p for p in base.iterdir() if p.is_dir() and p.name.isdigit()
-                and not (p / ".incomplete").exists() and any(p.iterdir())]
+                and (base.parent / f"{p.name}.complete").is_file() and any(p.iterdir())]
     return max(versions, key=lambda p: int(p.name)) if versions else None
 
 

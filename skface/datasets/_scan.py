@@ -182,7 +182,8 @@ def _skipped_bunch(records):
     reasons = [r for _, r in records]
     counts = Counter(r.split(":")[0] for r in reasons)
     return Bunch(filenames=np.array(paths, dtype=object), reasons=np.array(reasons, dtype=object),
-                 counts=dict(counts), n=len(paths))
+                 counts=dict(counts), n=len(paths),
+                 interrupted=any(r == INTERRUPTED for r in reasons))
 
 
 def warn_skipped(skipped, what="scan"):
@@ -234,13 +235,16 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         (``["real", "fake"]``), ``source`` (one name per file), per-image metadata ``width``,
         ``height``, ``format``, ``bytes``, ``jpeg_quality`` (estimated IJG quality, NaN when not
         JPEG), ``exif`` (bool), ``sha256``, ``phash`` (256-bit perceptual hash as hex),
-        ``skipped`` (a Bunch with ``filenames``, ``reasons``, ``counts`` and ``n``) and, with
-        ``as_frame=True``, ``frame``.
+        ``skipped`` (a Bunch with ``filenames``, ``reasons``, ``counts``, ``n`` and
+        ``interrupted``, True when Ctrl-C cut the scan short) and, with ``as_frame=True``,
+        ``frame``.
 
     Raises
     ------
     ValueError
         If a folder is missing, a class has no usable image, or nothing was found at all.
+    KeyboardInterrupt
+        If Ctrl-C came before any image of a class was checked.
     """
     if source_from not in ("folder", "subfolder"):
         raise ValueError(f"source_from must be 'folder' or 'subfolder', got {source_from!r}.")
@@ -284,6 +288,8 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     warn_skipped(skipped, "image scan")
     for label, role in ((0, "real"), (1, "fake")):
         if not any(k[1] == label for k in keep):
+            if skipped.interrupted:  # Ctrl-C came before any image of the class was checked
+                raise KeyboardInterrupt
             raise ValueError(
                 f"No usable {role} image was found ({skipped.n} file(s) skipped). "
                 "Both classes need at least one image."

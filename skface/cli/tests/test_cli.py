@@ -585,6 +585,32 @@ def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflo
     assert metrics["ablation_interrupted"] is True and len(metrics["ablation_runs"]) == 1
 
 
+@pytest.mark.parametrize("checked", [30, 2])
+def test_ctrl_c_during_a_scan_writes_nothing_finished_looking(capsys, monkeypatch, tmp_path,
+                                                              workflow, checked):
+    """build / evaluate / audit: a scan cut short by Ctrl-C exits 130 and writes no manifest
+    or report of part of the folders (early on, before any fake was checked, too)."""
+    import skface.datasets._scan as scan
+
+    original = scan.inspect_files
+
+    def cut_short(paths, **kwargs):
+        paths = list(paths)
+        done = original(paths[:checked], **kwargs)
+        return done + [(p, None, scan.INTERRUPTED) for p in paths[checked:]]
+
+    monkeypatch.setattr(scan, "inspect_files", cut_short)
+    folders = ["--real", workflow["real"], "--fake", workflow["fake"]]
+    manifest = tmp_path / "m.csv"
+    assert run_cli(capsys, "build", *folders, "--out", manifest)[0] == 130
+    assert not manifest.exists() and not (tmp_path / "m.skipped.csv").exists()
+    results = tmp_path / "results"
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], *folders,
+                             "--out", results)
+    assert status == 130 and not results.exists(), err
+    assert run_cli(capsys, "audit", *folders)[0] == 130
+
+
 # --------------------------------------------------------------------------- the demo
 
 

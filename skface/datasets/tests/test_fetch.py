@@ -40,6 +40,8 @@ def fake_kagglehub(monkeypatch, tmp_path):
         owner, name = handle.split("/")
         root = cache / "datasets" / owner / name / "versions" / "1"
         _layout(root, handle)
+        # kagglehub's mark of a finished download (kagglehub/cache.py, 1.0.3)
+        (cache / "datasets" / owner / name / "1.complete").touch()
         return str(root)
 
     module = types.ModuleType("kagglehub")
@@ -151,6 +153,16 @@ def test_missing_kagglehub_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "kagglehub", None)
     with pytest.raises(ImportError, match=r'skface\[fetch\]'):
         fetch_tpdne(data_home=tmp_path)
+
+
+def test_an_interrupted_download_is_not_reused(fake_kagglehub, tmp_path):
+    folder = fetch_tpdne()
+    marker = tmp_path / "home" / "kaggle" / "datasets" / "almightyj" / \
+        "person-face-dataset-thispersondoesnotexist" / "1.complete"
+    assert marker.is_file()
+    marker.unlink()  # as after a download cut short: files there, no mark
+    before = len(fake_kagglehub)
+    assert fetch_tpdne() == folder and len(fake_kagglehub) == before + 1  # downloaded again
 
 
 def test_download_if_missing_false(monkeypatch, tmp_path):
