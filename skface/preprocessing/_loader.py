@@ -601,6 +601,9 @@ class _PackCache:
         pack = f"pack-{uuid.uuid4().hex}"
         tmp_img = self.folder / f".{pack}.npy.tmp"
         tmp_key = self.folder / f".{pack}.keys.npy.tmp"
+        # until the keys file (the commit mark) is in place, everything written is removed on
+        # any failure, Ctrl-C included, so no unused file is left behind
+        uncommitted = (tmp_img, tmp_key, self.folder / f"{pack}.npy")
         try:
             with open(tmp_img, "wb") as fh:
                 np.save(fh, np.ascontiguousarray(images))
@@ -609,9 +612,12 @@ class _PackCache:
                 raw = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, _KEY_BYTES)
                 np.save(fh, raw)
             os.replace(tmp_key, self.folder / f"{pack}.keys.npy")
-        except OSError as exc:  # a full disk must not stop loading; the images are still returned
-            for tmp in (tmp_img, tmp_key):
-                tmp.unlink(missing_ok=True)
+        except BaseException as exc:
+            for path in uncommitted:
+                path.unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
+            # a full disk must not stop loading; the images are still returned
             warnings.warn(f"ImageLoader could not write its cache in {self.folder}: {exc}")
 
 

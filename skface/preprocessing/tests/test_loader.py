@@ -518,6 +518,25 @@ def test_pack_cache_keeps_keys_with_zero_bytes(tmp_path):
     np.testing.assert_array_equal(out[:3], images[::-1])
 
 
+@pytest.mark.parametrize("fail_on", [1, 2])  # writing the images, then the keys
+def test_pack_cache_leaves_no_file_when_ctrl_c_cuts_a_write(tmp_path, monkeypatch, fail_on):
+    cache = _loader._PackCache(tmp_path, {"test": 1})
+    before = set(tmp_path.iterdir())
+    calls = {"n": 0}
+    save = np.save
+
+    def interrupted(fh, array):
+        calls["n"] += 1
+        if calls["n"] == fail_on:
+            raise KeyboardInterrupt
+        save(fh, array)
+
+    monkeypatch.setattr(_loader.np, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put([b"k" * 16], np.zeros((1, 1, 1, 2), dtype=np.uint8))
+    assert set(tmp_path.iterdir()) == before
+
+
 def test_interrupted_run_keeps_finished_chunks(tmp_path, jpegs, monkeypatch):
     calls = []
     original = _loader._decode_array
