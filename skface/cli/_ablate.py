@@ -96,7 +96,9 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     out = Path(out)
     check_output_dir(out, "ablate")
     progress_dir = out.parent / f"{out.name}.partial"
+    made_here = not progress_dir.exists()  # an earlier run's partial results are never removed
     progress_dir.mkdir(parents=True, exist_ok=True)
+    finished = False
     try:
         with (atomic_dir(out, "ablate") as tmp,
               tempfile.TemporaryDirectory(prefix="skface-cache-") as cache):
@@ -104,8 +106,9 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
             table, details = run_ablation(
                 pipe, param_grid, list(files), y, parts, seeds=tuple(seeds), sources=source,
                 csv_path=progress_dir / "ablation.csv", return_details=True, progress=progress)
+            finished = details.runs is not None and len(details.runs) > 0
             if details.interrupted:  # run_ablation kept the finished runs and returned
-                if details.runs is not None and len(details.runs):
+                if finished:
                     write_report(progress_dir / "report", title=title + " (interrupted)",
                                  ablation=(table, details), manifest=manifest, notes=notes,
                                  overwrite=True)
@@ -113,8 +116,13 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
             write_report(tmp, title=title, ablation=(table, details), manifest=manifest,
                          notes=notes, overwrite=True)
     except KeyboardInterrupt:
-        sys.stderr.write(f"interrupted: the runs that finished, and a report of them, are in "
-                         f"{progress_dir}; {out} was not written\n")
+        if finished:
+            sys.stderr.write(f"interrupted: the runs that finished, and a report of them, are "
+                             f"in {progress_dir}; {out} was not written\n")
+        else:
+            if made_here:
+                shutil.rmtree(progress_dir, ignore_errors=True)
+            sys.stderr.write(f"interrupted before any run finished; {out} was not written\n")
         raise
     shutil.rmtree(progress_dir, ignore_errors=True)
     return table

@@ -547,10 +547,11 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
                     write_csv(csv_path, _summarise(runner.rows, names, details.configs)[0])
     except KeyboardInterrupt:
         details.interrupted = True
+        kept = (f" in {runs_csv}" if runs_csv else "") if runner.rows else \
+            ": no run had finished"
         warnings.warn(
             f"Ablation interrupted: {len(runner.rows)} of {len(configs) * len(seeds)} runs "
-            f"finished and are kept" + (f" in {runs_csv}." if runs_csv else "."),
-            UserWarning, stacklevel=2,
+            f"finished and are kept{kept}.", UserWarning, stacklevel=2,
         )
     finally:
         if bar is not None:

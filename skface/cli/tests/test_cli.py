@@ -583,6 +583,14 @@ def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflo
     assert "Interrupted (Ctrl-C): only the 1 run(s)" in report
     metrics = json.loads((partial / "report" / "metrics.json").read_text())
     assert metrics["ablation_interrupted"] is True and len(metrics["ablation_runs"]) == 1
+    # before any run finished: nothing is claimed, and no empty folder is left
+    calls["n"] = 1
+    out2 = tmp_path / "ablation2"
+    status, _, err = run_cli(capsys, "ablate", "--manifest", workflow["manifest"], "--out", out2,
+                             "--grid", "attention=none,se", "--seeds", "0", "--size", "16",
+                             "--max-epochs", "1", "--device", "cpu")
+    assert status == 130 and "before any run finished" in err and "no run had finished" in err
+    assert not out2.exists() and not (tmp_path / "ablation2.partial").exists()
 
 
 @pytest.mark.parametrize("checked", [30, 2])
