@@ -95,7 +95,8 @@ def main():
     for s in sorted(set(data.source)):
         m = data.source == s
         print(f"  {s:<24} {int(m.sum()):>5} {data.target_names[data.target[m][0]]:<5} "
-              f"{sorted(set(data.width[m]))} px, q{sorted(set(data.jpeg_quality[m]))}")
+              f"{sorted(set(data.width[m].tolist()))} px, "
+              f"q{sorted(set(data.jpeg_quality[m].tolist()))}")
 
     paths = list(data.filenames)
     (groups, report), t_dup = timed(find_duplicates, paths, source=data.source, y=data.target,
