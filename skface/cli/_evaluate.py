@@ -67,6 +67,9 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
     from ._model import transform_paths
 
     clf = pipeline.steps[-1][1]
+    loader = pipeline.steps[0][1]
+    if "verbose" in loader.get_params():  # a progress bar while the images are decoded
+        loader.set_params(verbose=1)
     X = transform_paths(pipeline, files)
     result = evaluate(clf, X, y, sources=source, threshold=threshold)
     write_report(out, title=title, evaluation=result, models={"model": clf}, images=X,
