@@ -877,7 +877,12 @@ class ImageLoader(TransformerMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-            return out[ok]
+            # close the gaps in place: out[ok] would hold a second copy of every image
+            kept = np.flatnonzero(ok)
+            for i, j in enumerate(kept):
+                if i != j:
+                    out[i] = out[j]
+            return out[:len(kept)]
         return out
 
     def _decode_into(self, paths, todo, out, ok, reasons, keys, cache, skip):
