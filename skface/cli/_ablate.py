@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir, check_output_dir, positive_int
+from ._common import CLIError, add_quiet_argument, atomic_dir, check_output_dir, positive_int
 
 HELP = "attention x focal-loss ablation on a manifest's splits, with a report"
 DESCRIPTION = """\
@@ -36,6 +36,7 @@ def add_arguments(p):
     p.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
                    help="upper bound on epochs per run")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    add_quiet_argument(p)
 
 
 def _value(text):
@@ -133,6 +134,7 @@ def run(args):
     n_configs = int(np.prod([len(v) for v in grid.values()]))
     print(f"ablation: {n_configs} configuration(s) x {len(args.seeds)} seed(s)", file=sys.stderr)
     table = run_protocol_ablation(args.manifest, Path(args.out), grid=grid, seeds=args.seeds,
-                                  size=args.size, max_epochs=args.max_epochs, device=args.device)
+                                  size=args.size, max_epochs=args.max_epochs, device=args.device,
+                                  progress=not args.quiet)
     print(table.to_string(index=False) if hasattr(table, "to_string") else table)
     print(f"report: {Path(args.out) / 'report.html'}")

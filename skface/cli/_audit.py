@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from ._common import add_folder_arguments, existing_dirs, report_skipped
+from ._common import add_folder_arguments, add_quiet_argument, existing_dirs, report_skipped
 
 HELP = "look for format, size and metadata shortcuts, per source"
 DESCRIPTION = """\
@@ -24,6 +24,7 @@ def add_arguments(p):
     add_folder_arguments(p)
     p.add_argument("--cv", type=int, default=5, help="cross-validation folds of the audit")
     p.add_argument("--seed", type=int, default=0, help="seed of the folds and the forest")
+    add_quiet_argument(p)
 
 
 def _top(values, n=2, fmt=str):
@@ -65,7 +66,7 @@ def run(args):
 
     real = existing_dirs(args.real, "--real")
     fake = existing_dirs(args.fake, "--fake")
-    data = load_faces([str(d) for d in real], [str(d) for d in fake])
+    data = load_faces([str(d) for d in real], [str(d) for d in fake], progress=not args.quiet)
     if data.skipped.interrupted:
         raise KeyboardInterrupt
     print(format_table(("source", "label", "n", "format", "pixel size", "JPEG q", "EXIF"),

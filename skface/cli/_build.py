@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ._common import (CLIError, add_folder_arguments, existing_dirs, report_skipped,
-                      write_skipped)
+from ._common import (CLIError, add_folder_arguments, add_quiet_argument, existing_dirs,
+                      report_skipped, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -35,14 +35,16 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the resampling")
     p.add_argument("--relative", action="store_true",
                    help="write image paths relative to the manifest's folder (portable)")
+    add_quiet_argument(p)
 
 
-def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=False):
+def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=False,
+          progress=True):
     """Run build_dataset and write the manifest; return the data set."""
     from skface.datasets import build_dataset, write_manifest
 
     data = build_dataset([str(d) for d in real], [str(d) for d in fake], dedupe=dedupe,
-                         balance=balance, random_state=seed)
+                         balance=balance, random_state=seed, progress=progress)
     out = Path(out)
     if out.exists() and out.is_dir():
         raise CLIError(f"--out {out} is a folder; give a CSV file name")
@@ -86,7 +88,7 @@ def run(args):
     real = existing_dirs(args.real, "--real")
     fake = existing_dirs(args.fake, "--fake")
     data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance, seed=args.seed,
-                 relative=args.relative)
+                 relative=args.relative, progress=not args.quiet)
     print(f"wrote {args.out}: {len(data.filenames)} images")
     print(summary(data, args.out))
     dup = getattr(data, "duplicates", None)

@@ -130,6 +130,11 @@ def report_skipped(pairs, what, listing=None, limit=10):
     print(f"{what} {len(pairs)} file(s): {shown}{more}{where}", file=sys.stderr)
 
 
+def add_quiet_argument(p, what="no progress bars"):
+    """``--quiet``: the same flag on every subcommand that shows progress."""
+    p.add_argument("--quiet", action="store_true", help=what)
+
+
 def add_folder_arguments(p):
     """``--real DIR...`` and ``--fake DIR...``: one source per folder."""
     p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")

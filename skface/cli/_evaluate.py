@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, atomic_dir, check_output_dir, existing_dirs, report_skipped,
-                      write_skipped)
+from ._common import (CLIError, add_quiet_argument, atomic_dir, check_output_dir, existing_dirs,
+                      report_skipped, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -31,6 +31,7 @@ def add_arguments(p):
     p.add_argument("--out", required=True, metavar="DIR", help="report folder to write")
     p.add_argument("--threshold", type=float, default=None,
                    help="P(fake) threshold (default: the model's own decision, 0.5)")
+    add_quiet_argument(p)
 
 
 def gather(args):
@@ -50,7 +51,8 @@ def gather(args):
 
     real = existing_dirs(args.real, "--real")
     fake = existing_dirs(args.fake, "--fake")
-    data = load_faces([str(d) for d in real], [str(d) for d in fake])
+    data = load_faces([str(d) for d in real], [str(d) for d in fake],
+                      progress=not args.quiet)
     if data.skipped.interrupted:  # no report of part of the folders
         raise KeyboardInterrupt
     return (np.asarray(data.filenames, dtype=object), np.asarray(data.target),
@@ -59,7 +61,7 @@ def gather(args):
 
 
 def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
-                        manifest=None, threshold=None):
+                        manifest=None, threshold=None, progress=True):
     """Score ``files`` and write the report folder; return the EvaluationResult."""
     from skface.experiments import write_report
     from skface.metrics import evaluate
@@ -69,7 +71,7 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
     clf = pipeline.steps[-1][1]
     loader = pipeline.steps[0][1]
     if "verbose" in loader.get_params():  # a progress bar while the images are decoded
-        loader.set_params(verbose=1)
+        loader.set_params(verbose=int(progress))
     X = transform_paths(pipeline, files)
     result = evaluate(clf, X, y, sources=source, threshold=threshold)
     write_report(out, title=title, evaluation=result, models={"model": clf}, images=X,
@@ -113,7 +115,7 @@ def run(args):
             pipeline, files, y, source, tmp,
             title=f"skface evaluation of {args.model}",
             notes=f"Model {args.model} scored on {what}.",
-            manifest=args.manifest, threshold=args.threshold)
+            manifest=args.manifest, threshold=args.threshold, progress=not args.quiet)
         if skipped:  # after the report, which fills the folder afresh
             write_skipped(tmp / "skipped.csv", skipped)
         if result.y_score is not None:

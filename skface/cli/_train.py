@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, check_output_dir, existing_file, non_negative_float, positive_int
+from ._common import (CLIError, add_quiet_argument, check_output_dir, existing_file,
+                      non_negative_float, positive_int)
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -67,7 +68,7 @@ def add_arguments(p):
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
                    help="auto: bfloat16 where the hardware computes it natively (CUDA, CPUs "
                    "with Intel AMX or AVX-512 BF16), float32 elsewhere")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    add_quiet_argument(p, "no progress bars or per-epoch lines")
 
 
 def read_split(manifest, split):

@@ -619,6 +619,21 @@ def test_ctrl_c_during_a_scan_writes_nothing_finished_looking(capsys, monkeypatc
     assert run_cli(capsys, "audit", *folders)[0] == 130
 
 
+def test_quiet_silences_every_progress_bar(capsys, tmp_path, workflow):
+    folders = ["--real", workflow["real"], "--fake", workflow["fake"]]
+    runs = [["build", *folders, "--out", tmp_path / "m.csv"],
+            ["audit", *folders, "--cv", "2"],
+            ["evaluate", "--model", workflow["model"], *folders, "--out", tmp_path / "r"],
+            ["ablate", "--manifest", workflow["manifest"], "--out", tmp_path / "a", "--grid",
+             "attention=none", "--seeds", "0", "--size", "16", "--max-epochs", "1",
+             "--device", "cpu"]]
+    for argv in runs:
+        status, _, err = run_cli(capsys, *argv)
+        assert status == 0 and "%|" in err, (argv[0], err)  # a progress bar without --quiet
+        status, _, err = run_cli(capsys, *argv, "--quiet")
+        assert status == 0 and "%|" not in err, (argv[0], err)
+
+
 # --------------------------------------------------------------------------- the demo
 
 
