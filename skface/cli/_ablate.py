@@ -99,7 +99,7 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     progress_dir = out.parent / f"{out.name}.partial"
     made_here = not progress_dir.exists()  # an earlier run's partial results are never removed
     progress_dir.mkdir(parents=True, exist_ok=True)
-    finished = False
+    finished = reported = False
     try:
         with (atomic_dir(out, "ablate") as tmp,
               tempfile.TemporaryDirectory(prefix="skface-cache-") as cache):
@@ -113,13 +113,15 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
                     write_report(progress_dir / "report", title=title + " (interrupted)",
                                  ablation=(table, details), manifest=manifest, notes=notes,
                                  overwrite=True)
+                    reported = True
                 raise KeyboardInterrupt
             write_report(tmp, title=title, ablation=(table, details), manifest=manifest,
                          notes=notes, overwrite=True)
     except KeyboardInterrupt:
         if finished:
-            sys.stderr.write(f"interrupted: the runs that finished, and a report of them, are "
-                             f"in {progress_dir}; {out} was not written\n")
+            also = ", and a report of them," if reported else ""
+            sys.stderr.write(f"interrupted: the runs that finished{also} are in {progress_dir}; "
+                             f"{out} was not written\n")
         else:
             if made_here:
                 shutil.rmtree(progress_dir, ignore_errors=True)
