@@ -32,6 +32,7 @@ from .utils import (
     check_seed,
     make_torch_generator,
     native_bfloat16,
+    python_value,
     resolve_device,
     resolve_precision,
     reuse_freed_memory,
@@ -1136,7 +1137,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
         params = self.get_params(deep=False)
         if isinstance(params["class_weight"], dict):  # JSON keys are text; classes need not be
-            params["class_weight"] = {_PAIRS: [[_plain(k), v]
+            params["class_weight"] = {_PAIRS: [[python_value(k), v]
                                                for k, v in params["class_weight"].items()]}
         augment = params.pop("augment")
         params["device"] = str(params["device"])
@@ -1285,11 +1286,6 @@ def _count_params(module):
 #: How ``save`` writes a ``class_weight`` dict: ``[[class, weight], ...]`` keeps int and bool
 #: class labels, which JSON object keys would turn into text.
 _PAIRS = "__skface_pairs__"
-
-
-def _plain(value):
-    """A NumPy scalar as the Python value JSON writes."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _json_default(obj):

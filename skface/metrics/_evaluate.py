@@ -34,6 +34,8 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils import python_value
+
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
            "resolve_pos_label", "tune_threshold"]
 
@@ -49,13 +51,6 @@ _METRIC_NAMES = (
     "eer",
     "eer_threshold",
 )
-
-
-def _py(value):
-    """Turn a numpy scalar into the matching plain Python value (for JSON)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def resolve_pos_label(classes, pos_label=None):
@@ -79,14 +74,14 @@ def resolve_pos_label(classes, pos_label=None):
         When there are not exactly two classes, ``pos_label`` is not one of them, or the fake class
         cannot be inferred.
     """
-    classes = [_py(c) for c in np.asarray(classes, dtype=object).ravel()]
+    classes = [python_value(c) for c in np.asarray(classes, dtype=object).ravel()]
     if len(classes) != 2:
         raise ValueError(
             f"skface metrics need a binary classifier (real vs. fake); got {len(classes)} classes: "
             f"{classes!r}."
         )
     if pos_label is not None:
-        pos_label = _py(pos_label)
+        pos_label = python_value(pos_label)
         if pos_label not in classes:
             raise ValueError(f"pos_label={pos_label!r} is not one of the classes {classes!r}.")
         neg = classes[1 - classes.index(pos_label)]
@@ -131,7 +126,7 @@ def _checked_proba(estimator, X):
 
 def _positive_column(estimator, pos_label):
     """Index of ``pos_label`` among the estimator's ``classes_``."""
-    return [_py(c) for c in np.asarray(estimator.classes_, dtype=object)].index(pos_label)
+    return [python_value(c) for c in np.asarray(estimator.classes_, dtype=object)].index(pos_label)
 
 
 def _predicts_by_argmax(estimator):
@@ -278,12 +273,13 @@ class EvaluationResult:
             elif f.name == "confusion_matrix":
                 value = [[int(c) for c in row] for row in value]
             else:
-                value = _py(value)
+                value = python_value(value)
             out[f.name] = value
         if include_predictions:
             for name in self._ARRAY_FIELDS:
                 arr = getattr(self, name)
-                out[name] = None if arr is None else [_py(v) for v in np.asarray(arr).tolist()]
+                out[name] = (None if arr is None
+                             else [python_value(v) for v in np.asarray(arr).tolist()])
         return out
 
     @classmethod
@@ -377,7 +373,7 @@ def _as_label_array(y, name="y"):
     arr = np.asarray(y, dtype=object).ravel()
     if arr.size == 0:
         raise ValueError(f"{name} is empty.")
-    return np.array([_py(v) for v in arr], dtype=object)
+    return np.array([python_value(v) for v in arr], dtype=object)
 
 
 def _as_source_array(sources, n):

@@ -1,8 +1,26 @@
-"""Atomic file writes: a partial file never appears under its final name."""
+"""Atomic file writes (a partial file never appears under its final name), and plain values
+for JSON."""
 
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
+
+
+def python_value(value):
+    """A NumPy scalar as the plain Python value it holds (what JSON writes); others as they are.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    value : object
+        ``value.item()`` for a NumPy scalar (``np.int64(1)`` gives ``1``), else ``value``.
+    """
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def atomic_write_bytes(path, data):
