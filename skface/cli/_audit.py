@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 
-from ._common import add_folder_arguments, add_quiet_argument, existing_dirs, report_skipped
+from ._common import add_folder_arguments, add_quiet_argument, report_skipped, scan_folders
 
 HELP = "look for format, size and metadata shortcuts, per source"
 DESCRIPTION = """\
@@ -62,13 +62,9 @@ def format_table(header, rows):
 
 
 def run(args):
-    from skface.datasets import audit_shortcuts, load_faces
+    from skface.datasets import audit_shortcuts
 
-    real = existing_dirs(args.real, "--real")
-    fake = existing_dirs(args.fake, "--fake")
-    data = load_faces([str(d) for d in real], [str(d) for d in fake], progress=not args.quiet)
-    if data.skipped.interrupted:
-        raise KeyboardInterrupt
+    data = scan_folders(args)
     print(format_table(("source", "label", "n", "format", "pixel size", "JPEG q", "EXIF"),
                        source_table(data)))
     print()

@@ -75,6 +75,22 @@ def existing_dirs(paths, role):
     return out
 
 
+def scan_folders(args):
+    """Scan the ``--real`` and ``--fake`` folders (:func:`skface.datasets.load_faces`).
+
+    Ctrl-C during the scan stops the command (``KeyboardInterrupt``, exit status 130) instead of
+    going on with part of the folders, so nothing that looks finished is written from them.
+    """
+    from skface.datasets import load_faces
+
+    real = existing_dirs(args.real, "--real")
+    fake = existing_dirs(args.fake, "--fake")
+    data = load_faces([str(d) for d in real], [str(d) for d in fake], progress=not args.quiet)
+    if data.skipped.interrupted:
+        raise KeyboardInterrupt
+    return data
+
+
 def existing_file(path, what):
     path = Path(path)
     if not path.exists():

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, add_quiet_argument, atomic_dir, check_output_dir, existing_dirs,
-                      report_skipped, write_skipped)
+from ._common import (CLIError, add_quiet_argument, atomic_dir, check_output_dir,
+                      report_skipped, scan_folders, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -47,14 +47,7 @@ def gather(args):
         return files, y, source, f"{args.manifest} ({args.split} split)", []
     if not (args.real and args.fake):
         raise CLIError("give --manifest, or both --real and --fake folders")
-    from skface.datasets import load_faces
-
-    real = existing_dirs(args.real, "--real")
-    fake = existing_dirs(args.fake, "--fake")
-    data = load_faces([str(d) for d in real], [str(d) for d in fake],
-                      progress=not args.quiet)
-    if data.skipped.interrupted:  # no report of part of the folders
-        raise KeyboardInterrupt
+    data = scan_folders(args)
     return (np.asarray(data.filenames, dtype=object), np.asarray(data.target),
             np.asarray(data.source, dtype=object), "folders " + " ".join(args.real + args.fake),
             list(zip(data.skipped.filenames, data.skipped.reasons)))
