@@ -48,13 +48,8 @@ def expand_paths(paths):
         if not path.is_dir():
             out.append(str(path))
             continue
-        found, seen = [], set()
-        for file in iter_files(path, skipped):
-            real = os.path.realpath(file)
-            if real in seen:
-                skipped.append((file, "same file already listed"))
-                continue
-            seen.add(real)
+        found = []
+        for file in iter_files(path, skipped, seen_files={}):
             if (os.path.splitext(file)[1].lower() in IMAGE_SUFFIXES
                     or sniff_format(_head_bytes(file)) is not None):
                 found.append(file)

@@ -84,12 +84,15 @@ def _normalise_sources(spec, role, source_from):
     return out
 
 
-def iter_files(folder, skipped, *, recursive=True):
+def iter_files(folder, skipped, *, recursive=True, seen_files=None):
     """Yield every regular file under ``folder`` (recursive, sorted, symlink-loop safe).
 
     Directories reached twice (a symlink loop or two links to one folder) are entered once; broken
     links and unreadable folders are appended to ``skipped`` as ``(path, reason)``. With
-    ``recursive=False`` only the files directly in ``folder`` are yielded.
+    ``recursive=False`` only the files directly in ``folder`` are yielded. With a dict
+    ``seen_files`` (real path -> path as found; share it between calls to cover several
+    folders), a file reached again through another path or link is appended to ``skipped``
+    instead of yielded.
     """
     seen = set()
 
@@ -120,6 +123,12 @@ def iter_files(folder, skipped, *, recursive=True):
             if not os.path.isfile(path):
                 skipped.append((path, "not a regular file"))
                 continue
+            if seen_files is not None:
+                real = os.path.realpath(path)
+                if real in seen_files:
+                    skipped.append((path, f"same file already scanned as {seen_files[real]}"))
+                    continue
+                seen_files[real] = path
             yield path
 
 
@@ -258,13 +267,8 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     candidates = []  # (path, label, source)
     seen_files = {}
     for label, name, folder, recursive in specs:
-        for path in iter_files(folder, skipped_records, recursive=recursive):
-            real_path = os.path.realpath(path)
-            if real_path in seen_files:
-                skipped_records.append(
-                    (path, f"same file already scanned as {seen_files[real_path]}"))
-                continue
-            seen_files[real_path] = path
+        for path in iter_files(folder, skipped_records, recursive=recursive,
+                               seen_files=seen_files):
             candidates.append((path, label, name))
     if not candidates:
         raise ValueError(
