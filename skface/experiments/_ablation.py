@@ -4,7 +4,6 @@ import inspect
 import time
 import warnings
 from dataclasses import dataclass, field
-from numbers import Real
 
 import numpy as np
 from sklearn.base import clone
@@ -13,7 +12,8 @@ from sklearn.utils import _safe_indexing
 
 from ..datasets import predefined_split
 from ..metrics import best_threshold, evaluate, resolve_pos_label
-from ..metrics._evaluate import _as_label_array, _as_source_array, _tuning_metric
+from ..metrics._evaluate import (_as_label_array, _as_source_array, _check_threshold,
+                                 _tuning_metric)
 from ._io import to_table, write_csv
 
 __all__ = ["AblationDetails", "check_split", "default_param_grid", "run_ablation"]
@@ -460,13 +460,14 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     if sources is not None:
         sources = _as_source_array(sources, n)
     # checked before any training, not when the first run is scored
-    if threshold is not None and not (
-            threshold == "tune" if isinstance(threshold, str)
-            else isinstance(threshold, Real) and not isinstance(threshold, bool)
-            and 0 < threshold < 1):
-        raise ValueError(f"threshold must be None, a float in (0, 1) or 'tune'; got {threshold!r}.")
-    if threshold == "tune":
+    if isinstance(threshold, str) and threshold == "tune":
         _tuning_metric(tune_metric)  # raises on an unknown metric
+    elif threshold is not None:
+        try:
+            _check_threshold(threshold)  # evaluate()'s own check, here before any training
+        except ValueError:
+            raise ValueError(f"threshold must be None, a float in (0, 1) or 'tune'; got "
+                             f"{threshold!r}.") from None
     if selection_metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc",
                                 "average_precision", "precision", "recall"):
         raise ValueError(f"Unknown selection_metric {selection_metric!r}.")
