@@ -10,6 +10,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import Bunch
 
+from ..utils._labels import resolve_pos_label
 from ._decode import DEFAULT_MAX_PIXELS
 from ._scan import SkippedFilesWarning, _skipped_bunch, inspect_files
 
@@ -109,7 +110,7 @@ def _cv_scores(X, y, cv, random_state, n_jobs):
 
 def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=0.10,
                     min_cell_size=5, random_state=0, max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None,
-                    progress=True):
+                    progress=True, pos_label=None):
     """Measure how far file metadata alone predicts real vs fake.
 
     A random forest (a single tree for one feature group) sees only pixel size, format, file
@@ -125,7 +126,8 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
         Image paths, or a Bunch from :func:`load_faces` / :func:`build_dataset` (its metadata is
         reused and ``y`` defaults to its ``target``).
     y : array-like of shape (n_samples,), optional
-        Binary labels (0 = real, 1 = fake). Required with plain file names.
+        Binary labels: 0 = real and 1 = fake, ``"real"`` and ``"fake"``, or any two labels
+        with ``pos_label`` naming the fake one. Required with plain file names.
     cv : int, default=5
         Number of stratified folds (lowered to the size of the smaller class when needed).
     threshold : float, default=0.65
@@ -144,6 +146,9 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
         joblib workers for reading files and for the forest.
     progress : bool, default=True
         Show a progress bar while reading files.
+    pos_label : object, optional
+        The fake label, for labels other than 0/1 and ``"real"``/``"fake"`` (see
+        :func:`skface.metrics.resolve_pos_label`).
 
     Returns
     -------
@@ -179,7 +184,8 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
     classes = np.unique(y)
     if len(classes) != 2:
         raise ValueError(f"audit_shortcuts needs two classes, got {list(classes)}.")
-    y = (y == classes[1]).astype(int)
+    fake, _ = resolve_pos_label(classes, pos_label)
+    y = (y == fake).astype(int)
     n_min = int(np.bincount(y).min())
     if n_min < 2:
         raise ValueError("audit_shortcuts needs at least two images of each class.")

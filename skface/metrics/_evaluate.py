@@ -35,6 +35,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import python_value
+from ..utils._labels import resolve_pos_label
 
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
            "resolve_pos_label", "tune_threshold"]
@@ -51,52 +52,6 @@ _METRIC_NAMES = (
     "eer",
     "eer_threshold",
 )
-
-
-def resolve_pos_label(classes, pos_label=None):
-    """Return ``(pos_label, neg_label)`` for a binary problem, fake being the positive class.
-
-    Parameters
-    ----------
-    classes : array-like of shape (2,)
-        The estimator's ``classes_``.
-    pos_label : object, optional
-        The label of the fake class when it cannot be inferred (see the module docstring).
-
-    Returns
-    -------
-    pos_label, neg_label : object
-        Plain Python values (numpy scalars are converted).
-
-    Raises
-    ------
-    ValueError
-        When there are not exactly two classes, ``pos_label`` is not one of them, or the fake class
-        cannot be inferred.
-    """
-    classes = [python_value(c) for c in np.asarray(classes, dtype=object).ravel()]
-    if len(classes) != 2:
-        raise ValueError(
-            f"skface metrics need a binary classifier (real vs. fake); got {len(classes)} classes: "
-            f"{classes!r}."
-        )
-    if pos_label is not None:
-        pos_label = python_value(pos_label)
-        if pos_label not in classes:
-            raise ValueError(f"pos_label={pos_label!r} is not one of the classes {classes!r}.")
-        neg = classes[1 - classes.index(pos_label)]
-        return pos_label, neg
-    if all(isinstance(c, numbers.Real) for c in classes) and set(classes) == {0, 1}:
-        pos = classes[0] if classes[0] == 1 else classes[1]
-        return pos, classes[1 - classes.index(pos)]
-    strings = all(isinstance(c, str) for c in classes)
-    if strings and {c.lower() for c in classes} == {"real", "fake"}:
-        pos = classes[0] if classes[0].lower() == "fake" else classes[1]
-        return pos, classes[1 - classes.index(pos)]
-    raise ValueError(
-        f"Cannot tell which class is 'fake' among {classes!r}: skface infers it only for 0/1 "
-        f"labels (1 = fake) or 'real'/'fake' labels. Pass pos_label=<the fake label>."
-    )
 
 
 def _check_proba_estimator(estimator):

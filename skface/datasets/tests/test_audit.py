@@ -62,3 +62,20 @@ def test_audit_errors(tmp_path):
         audit_shortcuts(files, [0, 0, 0], progress=False)
     with pytest.raises(ValueError, match="at least two"):
         audit_shortcuts(files, [0, 0, 1], progress=False)
+
+
+def test_string_labels_name_the_right_class(tmp_path):
+    # sorted, "fake" comes before "real": the label-fixed cells must still say which is which
+    real = _write(tmp_path / "r", range(0, 8), 24, None, fmt="PNG")
+    fake = _write(tmp_path / "f", range(50, 58), 24, 90)
+    y = ["real"] * 8 + ["fake"] * 8
+    with pytest.warns(ShortcutWarning):
+        audit = audit_shortcuts(real + fake, y, cv=2, progress=False)
+    named = {c["format"]: c["label"] for c in audit.fixed_cells}
+    assert named == {"PNG": "real", "JPEG": "fake"}
+    # other labels need pos_label, which then decides the names
+    with pytest.raises(ValueError, match="pos_label"):
+        audit_shortcuts(real + fake, [1] * 8 + [2] * 8, cv=2, progress=False)
+    with pytest.warns(ShortcutWarning):
+        audit = audit_shortcuts(real + fake, [1] * 8 + [2] * 8, cv=2, progress=False, pos_label=2)
+    assert {c["format"]: c["label"] for c in audit.fixed_cells} == named
