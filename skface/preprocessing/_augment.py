@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import column_or_1d
 
 from ..utils import check_image_array, check_seed
-from ._common import LUMA
+from ._common import LUMA, check_unit_floats
 from ._loader import jpeg_roundtrip
 
 _RGB_TO_YIQ = torch.tensor(
@@ -297,11 +297,7 @@ class Augmenter(BaseEstimator):
 def _augment_numpy(augmenter, images, rng, batch_size=256):
     """Run ``augmenter.augment_batch`` over a NumPy (N, C, H, W) array, keeping its dtype."""
     is_uint8 = images.dtype == np.uint8
-    if not is_uint8 and (images.min() < 0 or images.max() > 1):
-        raise ValueError(
-            "Augmentation expects uint8 images or float images in [0, 1]; got values in "
-            f"[{float(images.min()):.4g}, {float(images.max()):.4g}]."
-        )
+    check_unit_floats(images, "Augmentation")
     out = np.empty(images.shape, dtype=images.dtype)
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))

@@ -15,6 +15,22 @@ def gray_batch(x):
     return x.mean(axis=1)
 
 
+def check_unit_floats(X, name):
+    """Refuse float images outside ``[0, 1]`` (uint8 passes unchecked).
+
+    Float images in 0-255 (``np.asarray(pil_image, dtype=float)``) would otherwise be read as
+    255 times brighter than they are.
+    """
+    if X.dtype != np.uint8 and X.size:
+        lo, hi = float(X.min()), float(X.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"{name} expects uint8 images or float images in [0, 1]; got float values in "
+                f"[{lo:.4g}, {hi:.4g}]."
+            )
+    return X
+
+
 def check_fit_images(estimator, X, *, reset):
     """Validate an image batch for a stateless image transformer.
 

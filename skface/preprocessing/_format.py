@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import check_image_array
-from ._common import check_fit_images
+from ._common import check_fit_images, check_unit_floats
 from ._loader import _check_size, jpeg_roundtrip
 
 
@@ -17,12 +17,7 @@ def _to_uint8(X, name):
     """uint8 stays; float images must be in [0, 1] and are scaled to 0..255."""
     if X.dtype == np.uint8:
         return X
-    lo, hi = float(X.min()), float(X.max())
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(
-            f"{name} expects uint8 images or float images in [0, 1]; got float values in "
-            f"[{lo:.4g}, {hi:.4g}]."
-        )
+    check_unit_floats(X, name)
     return np.rint(X * 255.0).astype(np.uint8)
 
 

@@ -12,7 +12,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._common import check_fit_images, gray_batch
+from ._common import check_fit_images, check_unit_floats, gray_batch
 
 
 #: The residual filters, in feature order: name -> function of a gray batch (n, H, W).
@@ -64,8 +64,9 @@ class ResidualCooccurrence(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     Notes
     -----
     Input: ``uint8`` images, or float images in ``[0, 1]`` (multiplied by 255 and rounded, so
-    both give the same features), shaped ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, H, W)`` or
-    flattened ``(N, F)`` (read as ``1 x F`` images). Three channels are reduced with ITU-R 601
+    both give the same features; other floats, such as 0-255, raise ``ValueError``), shaped
+    ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, H, W)`` or flattened ``(N, F)`` (read as
+    ``1 x F`` images). Three channels are reduced with ITU-R 601
     luma weights and rounded, others by their mean. A residual that does not fit the image
     along a direction (fewer than 3-5 pixels) contributes no counts there; one that fits in
     no direction gives an all-zero histogram. The transform is per image and adding a
@@ -135,6 +136,7 @@ class ResidualCooccurrence(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         check_is_fitted(self)
         X, _ = check_fit_images(self, X, reset=False)
+        check_unit_floats(X, "ResidualCooccurrence")
         n = X.shape[0]
         out = np.empty((n, self._n_features_out))
         # a few MiB of int32 residuals per chunk, whatever the image size

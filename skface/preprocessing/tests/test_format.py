@@ -10,31 +10,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skface.preprocessing import FormatNormalizer, ImageLoader, jpeg_roundtrip
 
-# The generic checks feed float data far outside [0, 1] (e.g. standard normal values).
-# FormatNormalizer refuses such input on purpose: a JPEG stores 8-bit values, and float images
-# in skface are [0, 1] by contract, so silently clipping would destroy data. The properties these
-# checks test (pickling, order/subset invariance, idempotent fit, dtype) are tested below on
-# valid images instead.
-_OUT_OF_RANGE = (
-    "generic check data are floats outside [0, 1]; FormatNormalizer only accepts uint8 or "
-    "[0, 1] images (tested on valid images in this file)"
-)
-FORMAT_EXPECTED_FAILURES = {
-    name: _OUT_OF_RANGE
-    for name in [
-        "check_estimators_dtypes",
-        "check_pipeline_consistency",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_transformer_data_not_an_array",
-        "check_transformer_general",
-        "check_transformer_preserve_dtypes",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_dict_unchanged",
-        "check_fit_idempotent",
-    ]
-}
+from ._checks import out_of_range_failures
+
+FORMAT_EXPECTED_FAILURES = out_of_range_failures("FormatNormalizer")
 
 
 @parametrize_with_checks(
