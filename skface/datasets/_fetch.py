@@ -8,7 +8,6 @@ where its set keeps the images and returns that folder, ready for :func:`load_fa
 import hashlib
 import os
 import shutil
-import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils import check_seed
+from ..utils._io import temp_dir_beside
 from ._scan import IMAGE_SUFFIXES
 
 #: Kaggle slug and the image folder inside the download, per source.
@@ -196,7 +196,7 @@ def _subset(folder, name, max_images, random_state, data_home):
     rng = np.random.RandomState(seed)
     chosen = sorted(rng.choice(len(files), size=max_images, replace=False))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = temp_dir_beside(target, "tmp")
     try:
         place_files([files[i] for i in chosen], folder, tmp)
         os.replace(tmp, target)

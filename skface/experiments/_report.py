@@ -7,13 +7,13 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..metrics import EvaluationResult
 from ..utils import atomic_write_text
+from ..utils._io import temp_dir_beside
 from ._ablation import AblationDetails
 from ._cross_source import CrossSourceDetails
 from ._io import as_records, records_to_csv_text
@@ -350,7 +350,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         model_inputs = images
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = temp_dir_beside(out_dir, "tmp")
     try:
         fig_dir = tmp / "figures"
         fig_dir.mkdir()
@@ -465,7 +465,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         atomic_write_text(tmp / "report.html", page)
         atomic_write_text(tmp / "report.md", "\n".join(doc.md))
         if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            old = temp_dir_beside(out_dir, "old")
             old.rmdir()
             os.replace(out_dir, old)
             os.replace(tmp, out_dir)

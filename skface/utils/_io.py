@@ -23,8 +23,42 @@ def python_value(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _umask():
+    """The process's file-creation mask (read by setting it and putting it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_dir_beside(path, label):
+    """A new, empty folder next to ``path`` (same file system, so it can be renamed onto it).
+
+    Unlike :func:`tempfile.mkdtemp`, whose folders are private to the owner (0700), the folder
+    gets the permissions any new folder gets (``0777`` less the umask): output that replaces
+    ``path`` stays as readable to others as a folder made by ``mkdir``.
+
+    Parameters
+    ----------
+    path : Path
+        The final folder; its parent must exist.
+    label : str
+        Part of the hidden temporary name (``.<name>.<label>-XXXX``).
+
+    Returns
+    -------
+    tmp : Path
+    """
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{label}-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
+
+    The file gets the permissions ``open()`` would give it: those of the file it replaces, or
+    ``0666`` less the umask for a new one.
 
     Parameters
     ----------
@@ -38,8 +72,13 @@ def atomic_write_bytes(path, data):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # an existing file keeps its permissions; a new one gets 0666 less the umask
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, mode)  # mkstemp makes the file private (0600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

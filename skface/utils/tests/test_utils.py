@@ -1,9 +1,13 @@
+import os
+import stat
+
 import numpy as np
 import pytest
 import torch
 
-from skface.utils import (check_image_array, check_seed, native_bfloat16, resolve_device,
-                          resolve_precision, torch_seeded)
+from skface.utils import (atomic_write_bytes, atomic_write_text, check_image_array, check_seed,
+                          native_bfloat16, resolve_device, resolve_precision, torch_seeded)
+from skface.utils._io import temp_dir_beside
 
 
 def test_layouts_are_normalised_to_nchw():
@@ -199,3 +203,22 @@ def test_reuse_freed_memory_stops_page_faults(plain_allocator_env):
     if outside < 6 * 48 // 2:
         pytest.skip(f"only {outside} page faults without reuse (huge pages?)")
     assert inside < outside / 3, (inside, outside)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_atomic_writes_and_temp_folders_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        new = atomic_write_bytes(tmp_path / "new.txt", b"x")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # as open() would make it
+        kept = tmp_path / "kept.txt"
+        kept.write_bytes(b"old")
+        os.chmod(kept, 0o640)
+        atomic_write_text(kept, "new")
+        assert kept.read_text() == "new" and stat.S_IMODE(kept.stat().st_mode) == 0o640
+        folder = temp_dir_beside(tmp_path / "report", "tmp")
+        assert folder.parent == tmp_path and folder.name.startswith(".report.tmp-")
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # mkdtemp alone gives 0700
+        assert os.umask(0o022) == 0o022  # reading the mask left it as it was
+    finally:
+        os.umask(old)
