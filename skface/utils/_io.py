@@ -24,7 +24,18 @@ def python_value(value):
 
 
 def _umask():
-    """The process's file-creation mask (read by setting it and putting it straight back)."""
+    """The process's file-creation mask.
+
+    Linux tells it in ``/proc/self/status``; elsewhere it is read by setting it and putting
+    it straight back (which another thread creating a file at that instant could notice).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
