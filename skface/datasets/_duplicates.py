@@ -2,7 +2,6 @@
 
 import warnings
 from collections import Counter
-from itertools import combinations
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -60,13 +59,36 @@ def hamming_pairs(hashes, threshold, *, block=1024):
             np.concatenate(dists))
 
 
+def _source_pairs(a, b=None):
+    """Image pairs per sorted source pair: within one multiset of sources (``a``, a
+    ``Counter``), or between two (``a`` and ``b``)."""
+    out = Counter()
+    if b is None:
+        names = sorted(a)
+        for k, s in enumerate(names):
+            if a[s] > 1:
+                out[(s, s)] += a[s] * (a[s] - 1) // 2
+            for t in names[k + 1:]:
+                out[(s, t)] += a[s] * a[t]
+    else:
+        for s, m in a.items():
+            for t, k in b.items():
+                out[tuple(sorted((s, t)))] += m * k
+    return out
+
+
 class DuplicateReport(Bunch):
     """Summary of :func:`find_duplicates` (a ``Bunch``; ``str()`` gives a readable table).
 
     Keys: ``n_images``, ``n_groups``, ``n_duplicate_images`` (images in a group of two or more),
     ``n_redundant`` (images that keeping one per group would drop), ``n_exact_pairs``,
-    ``n_near_pairs``, ``by_source_pair`` (``{(source_a, source_b): {"exact": n, "near": n}}``,
-    pairs within one source use ``(a, a)``), ``pairs`` (``(i, j, distance, kind)`` rows),
+    ``n_near_pairs`` (every pair of images, counted), ``by_source_pair``
+    (``{(source_a, source_b): {"exact": n, "near": n}}``, pairs within one source use
+    ``(a, a)``), ``pairs`` (the links that form the groups, ``(i, j, distance, kind)`` rows:
+    each extra copy of a file to its first copy, ``"exact"``; each first copy to the first
+    image of its perceptual hash, ``"near"`` at distance 0; and the first images of two hashes
+    within ``threshold``, ``"near"``; one row per image of a group of identical copies, not
+    one per pair),
     ``mixed_label_groups`` (group ids whose members carry both labels, when labels were given),
     ``threshold`` and ``skipped``.
     """
@@ -95,8 +117,10 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
 
     Exact duplicates share a sha256 of the file bytes. Near duplicates (re-encoded, resized,
     lightly edited copies) have 256-bit DCT perceptual hashes (16x16 low frequencies of a 64x64
-    grey thumbnail) within ``threshold`` bits. Images are linked pairwise and groups are the
-    connected components, so a chain of near copies ends up in one group.
+    grey thumbnail) within ``threshold`` bits. Images are linked and groups are the connected
+    components, so a chain of near copies ends up in one group. Copies of one file, or of one
+    perceptual hash, are linked through their first image: a thousand identical placeholder
+    images cost a thousand links, not half a million pairs (the pair counts are still given).
 
     Parameters
     ----------
@@ -165,24 +189,52 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
                 skipped.append((path, reason))
     ok = np.array([s is not None for s in sha])
     idx_ok = np.flatnonzero(ok)
+    src = source if source is not None else np.array(["all"] * n, dtype=object)
+    src = np.array([str(v) for v in src], dtype=object)
 
-    # Exact duplicates: equal sha256.
+    # Images are linked in three layers, so that n copies of one picture cost n links, not
+    # n * (n - 1) / 2 pairs: each image to the first image with its bytes (exact), each such
+    # first image to the first image with its perceptual hash (near, distance 0), and the first
+    # images of different hashes within ``threshold`` to each other (near). The pair counts,
+    # overall and per source pair, are computed from the sizes of the layers.
     by_sha = {}
     for i in idx_ok:
-        by_sha.setdefault(sha[i], []).append(i)
-    exact = [(a, b) for members in by_sha.values() if len(members) > 1
-             for a, b in combinations(members, 2)]
-    # Near duplicates: perceptual hashes within threshold (exact ones excluded).
-    if len(idx_ok):
-        hashes = _hex_to_bytes([phash[i] for i in idx_ok])
-        ri, rj, rd = hamming_pairs(hashes, threshold)
-        ri, rj = idx_ok[ri], idx_ok[rj]
-    else:
-        ri = rj = rd = np.zeros(0, dtype=np.int64)
-    exact_set = set(exact)
-    near = [(int(a), int(b), int(d)) for a, b, d in zip(ri, rj, rd) if (a, b) not in exact_set]
+        by_sha.setdefault(sha[i], []).append(int(i))
+    by_hash = {}  # perceptual hash -> first images of its byte contents
+    for members in by_sha.values():
+        by_hash.setdefault(phash[members[0]], []).append(members[0])
+    sha_members = {members[0]: members for members in by_sha.values()}
+    hash_members = {firsts[0]: [i for f in firsts for i in sha_members[f]]
+                    for firsts in by_hash.values()}
 
-    edges = np.array(exact + [(a, b) for a, b, _ in near], dtype=np.int64).reshape(-1, 2)
+    links = []  # (i, j, distance, kind)
+    by_pair = {}
+    n_exact = n_near = 0
+
+    def count(kind, pairs):
+        for key, k in pairs.items():
+            by_pair.setdefault(key, {"exact": 0, "near": 0})[kind] += k
+        return sum(pairs.values())
+
+    for first, members in sha_members.items():
+        links += [(first, i, 0, "exact") for i in members[1:]]
+        n_exact += count("exact", _source_pairs(Counter(src[members])))
+    for firsts in by_hash.values():
+        if len(firsts) > 1:
+            links += [(firsts[0], f, 0, "near") for f in firsts[1:]]
+            within = _source_pairs(Counter(src[hash_members[firsts[0]]]))
+            for f in firsts:
+                within.subtract(_source_pairs(Counter(src[sha_members[f]])))
+            n_near += count("near", +within)
+    reps = np.array(sorted(hash_members), dtype=np.int64)
+    if len(reps) > 1:
+        ri, rj, rd = hamming_pairs(_hex_to_bytes([phash[i] for i in reps]), threshold)
+        for a, b, d in zip(reps[ri].tolist(), reps[rj].tolist(), rd.tolist()):
+            links.append((a, b, d, "near"))
+            n_near += count("near", _source_pairs(Counter(src[hash_members[a]]),
+                                                  Counter(src[hash_members[b]])))
+
+    edges = np.array([(a, b) for a, b, _, _ in links], dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     groups = np.full(n, -1, dtype=np.int64)
@@ -191,21 +243,13 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         groups[i] = relabel.setdefault(comp[i], len(relabel))
 
     sizes = Counter(groups[idx_ok])
-    by_pair = {}
-    src = source if source is not None else np.array(["all"] * n, dtype=object)
-    for kind, pairs in (("exact", [(a, b) for a, b in exact]),
-                        ("near", [(a, b) for a, b, _ in near])):
-        for a, b in pairs:
-            key = tuple(sorted((str(src[a]), str(src[b]))))
-            by_pair.setdefault(key, {"exact": 0, "near": 0})[kind] += 1
     mixed = []
     if y is not None:
         labels = {}
         for i in idx_ok:
             labels.setdefault(groups[i], set()).add(y[i])
         mixed = sorted(g for g, s in labels.items() if len(s) > 1)
-    pairs = np.array([(a, b, 0, "exact") for a, b in exact]
-                     + [(a, b, d, "near") for a, b, d in near],
+    pairs = np.array(sorted(links, key=lambda r: (r[3] != "exact", r[0], r[1])),
                      dtype=object).reshape(-1, 4)
     skipped_b = Bunch(filenames=np.array([p for p, _ in skipped], dtype=object),
                       reasons=np.array([r for _, r in skipped], dtype=object), n=len(skipped))
@@ -217,8 +261,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         n_groups=len(sizes),
         n_duplicate_images=int(sum(c for c in sizes.values() if c > 1)),
         n_redundant=int(sum(c - 1 for c in sizes.values())),
-        n_exact_pairs=len(exact),
-        n_near_pairs=len(near),
+        n_exact_pairs=int(n_exact),
+        n_near_pairs=int(n_near),
         by_source_pair=by_pair,
         pairs=pairs,
         mixed_label_groups=np.array(mixed, dtype=np.int64),

@@ -119,3 +119,64 @@ def test_exif_rotated_copy_joins_its_picture(tmp_path):
     r = save(img.transpose(Image.Transpose.ROTATE_90), tmp_path / "turned.jpg", quality=95)
     groups, _ = find_duplicates([p, q, r], progress=False)
     assert groups[0] == groups[1] and groups[2] != groups[0]
+
+
+def _brute_force_counts(sha, phash, source, threshold):
+    """Every pair of images, the definition the report's counts follow."""
+    bits = [np.unpackbits(np.frombuffer(bytes.fromhex(h), dtype=np.uint8)) for h in phash]
+    exact = near = 0
+    by_pair = {}
+    for i in range(len(sha)):
+        for j in range(i + 1, len(sha)):
+            d = int((bits[i] != bits[j]).sum())
+            kind = "exact" if sha[i] == sha[j] else "near" if d <= threshold else None
+            if kind:
+                key = tuple(sorted((source[i], source[j])))
+                by_pair.setdefault(key, {"exact": 0, "near": 0})[kind] += 1
+                exact += kind == "exact"
+                near += kind == "near"
+    return exact, near, by_pair
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_counts_from_links_match_every_pair(seed):
+    # repeated files (same sha), re-encodes (same phash, other sha) and near hashes, spread
+    # over three sources; the groups and counts must be those of the all-pairs definition
+    rng = np.random.default_rng(seed)
+    pictures = rng.integers(0, 256, (12, 32), dtype=np.uint8)
+    pictures[1] = pictures[0]
+    pictures[1, :2] ^= 0x01  # 2 bits from picture 0
+    hashes, shas, sources = [], [], []
+    for k in range(60):
+        pic = int(rng.integers(0, 12))
+        variant = int(rng.integers(0, 3))  # files of one picture: few distinct byte contents
+        h = pictures[pic].copy()
+        if variant == 2 and rng.random() < 0.5:
+            h[5] ^= 0x10  # a re-encode whose hash moved by one bit
+        hashes.append(h.tobytes().hex())
+        shas.append(f"{pic}-{variant}-{h[5]}")
+        sources.append(["a", "b", "c"][int(rng.integers(0, 3))])
+    bunch = {"filenames": [f"f{k}.jpg" for k in range(60)], "sha256": shas, "phash": hashes,
+             "source": np.array(sources, dtype=object)}
+    groups, report = find_duplicates(bunch, threshold=3, progress=False)
+    exact, near, by_pair = _brute_force_counts(shas, hashes, sources, 3)
+    assert (report.n_exact_pairs, report.n_near_pairs) == (exact, near)
+    assert report.by_source_pair == by_pair
+    # the groups are the connected components of every linked pair
+    pic_of = [int(s.split("-")[0]) for s in shas]
+    merged = [0 if p == 1 else p for p in pic_of]  # pictures 0 and 1 are 2 bits apart
+    for i in range(60):
+        for j in range(60):
+            assert (groups[i] == groups[j]) == (merged[i] == merged[j])
+    assert len(report.pairs) >= 60 - report.n_groups  # enough links to join every group
+
+
+def test_many_identical_files_cost_links_not_pairs():
+    n = 3000
+    bunch = {"filenames": [f"placeholder{k}.png" for k in range(n)], "sha256": ["same"] * n,
+             "phash": ["ab" * 32] * n, "source": np.array(["s"] * n, dtype=object)}
+    groups, report = find_duplicates(bunch, progress=False)
+    assert (groups == 0).all() and report.n_redundant == n - 1
+    assert report.n_exact_pairs == n * (n - 1) // 2 and report.n_near_pairs == 0
+    assert len(report.pairs) == n - 1  # each copy linked to the first, not 4.5 million rows
+    assert report.by_source_pair == {("s", "s"): {"exact": n * (n - 1) // 2, "near": 0}}
