@@ -555,10 +555,20 @@ def test_integer_images_are_scaled_like_uint8():
     X, y = make_faces(48, size=8)
     clf = FaceCNNClassifier(**TINY).fit(X, y)
     expected = clf.predict_proba(X)
-    for other in (X.astype(np.int64), X.astype(np.int16), X.tolist()):
+    # the pixels' type decides the scale, whatever holds them: a list or tuple of uint8
+    # images, a uint8 tensor and an integer DataFrame of flattened images are 8-bit too
+    for other in (X.astype(np.int64), X.astype(np.int16), X.tolist(), list(X), tuple(X),
+                  torch.from_numpy(X)):
         assert np.allclose(clf.predict_proba(other), expected, atol=1e-6)
     fitted_on_int = FaceCNNClassifier(**TINY).fit(X.astype(np.int64), y)
     assert np.allclose(fitted_on_int.predict_proba(X), expected, atol=1e-6)
+    fitted_on_list = FaceCNNClassifier(**TINY).fit(list(X), y)
+    assert np.allclose(fitted_on_list.predict_proba(X), expected, atol=1e-6)
+    pd = pytest.importorskip("pandas")
+    flat = FaceCNNClassifier(**TINY, image_shape=X.shape[1:]).fit(X.reshape(len(X), -1), y)
+    frame = pd.DataFrame(X.reshape(len(X), -1).astype(np.int64))
+    assert np.allclose(flat.predict_proba(frame), flat.predict_proba(X.reshape(len(X), -1)),
+                       atol=1e-6)
     with pytest.raises(ValueError, match="integer images must hold 8-bit pixel values"):
         clf.predict(X.astype(np.int64) * 4)
 

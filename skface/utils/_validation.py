@@ -8,18 +8,25 @@ _CHANNEL_COUNTS = (1, 3, 4)
 
 
 def integer_pixels_as_uint8(X, name):
-    """Integer images other than ``uint8`` as ``uint8``; refuse values that are not 8-bit."""
+    """Integer images in any container as a ``uint8`` array; refuse values that are not 8-bit.
+
+    uint8 pixels are scaled by 1/255 downstream and floats are used as given, so what decides
+    the scale must be the pixels' type, not the container's: a list of uint8 images, a uint8
+    tensor and an integer DataFrame all become the ``uint8`` array a stacked ndarray would be.
+    Input that NumPy cannot turn into a numeric array (ragged lists, strings, objects) is
+    returned as is, for :func:`sklearn.utils.check_array` to name the problem.
+    """
     if isinstance(X, np.ndarray):
         arr = X
-    elif isinstance(X, (list, tuple)):
+    else:
         try:
             arr = np.asarray(X)
-        except ValueError:  # ragged: check_array names the problem
+        except (ValueError, TypeError, RuntimeError):  # ragged, or a tensor that needs .cpu()
             return X
-    else:
+    if arr.dtype.kind not in "iu":
         return X
-    if arr.dtype.kind not in "iu" or arr.dtype == np.uint8:
-        return X
+    if arr.dtype == np.uint8:
+        return arr
     if arr.size:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 255:

@@ -222,3 +222,13 @@ def test_atomic_writes_and_temp_folders_get_ordinary_permissions(tmp_path):
         assert os.umask(0o022) == 0o022  # reading the mask left it as it was
     finally:
         os.umask(old)
+
+
+def test_the_pixels_type_decides_not_the_container():
+    u8 = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
+    for X in (list(u8), tuple(u8), torch.from_numpy(u8), u8.tolist()):
+        out = check_image_array(X)
+        assert out.dtype == np.uint8 and np.array_equal(out, u8.transpose(0, 3, 1, 2))
+    assert check_image_array([np.zeros((4, 4), np.float32)] * 2).dtype == np.float32
+    with pytest.raises(ValueError, match="setting an array element|inhomogeneous|sequence"):
+        check_image_array([np.zeros((4, 4)), np.zeros((5, 5))])  # ragged: check_array says so
