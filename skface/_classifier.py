@@ -16,7 +16,7 @@ from skorch.callbacks import (Callback, EarlyStopping, LRScheduler, PassthroughS
                               ProgressBar)
 from skorch.helper import predefined_split
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -137,6 +137,11 @@ class _TailMergingBatchSampler(torch.utils.data.Sampler):
         if rest == 1 and full > 0 and self.batch_size > 1:
             return full
         return full + (rest > 0)
+
+
+def _is_fitted_attribute(name):
+    """Whether ``name`` is one of the attributes ``fit`` sets (scikit-learn's ``name_``)."""
+    return name.endswith("_") and not name.startswith("_")
 
 
 def _member_seed(seed, k):
@@ -707,11 +712,23 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"validation_fraction={self.validation_fraction}; pass X_val and y_val to fit "
                 "or set early_stopping=False."
             )
+        # a class with a single sample trains: in the validation part the network would never
+        # see it. The other samples are split stratified.
         counts = np.bincount(y_enc, minlength=n_classes)
-        splitter_cls = StratifiedShuffleSplit if counts.min() >= 2 else ShuffleSplit
-        splitter = splitter_cls(n_splits=1, test_size=n_val, random_state=seed)
-        train_idx, val_idx = next(splitter.split(np.zeros(n), y_enc))
-        return np.sort(train_idx), np.sort(val_idx)
+        single = counts[y_enc] < 2
+        rest = np.flatnonzero(~single)
+        n_rest_classes = int(np.count_nonzero(counts >= 2))
+        if n_val > len(rest) - n_rest_classes:
+            raise ValueError(
+                f"Too few samples ({n}, {int(single.sum())} of them the only one of their "
+                f"class) to hold out a validation split of validation_fraction="
+                f"{self.validation_fraction} with every class in training; pass X_val and "
+                "y_val to fit or set early_stopping=False."
+            )
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+        train_rest, val_rest = next(splitter.split(np.zeros(len(rest)), y_enc[rest]))
+        train_idx = np.concatenate([rest[train_rest], np.flatnonzero(single)])
+        return np.sort(train_idx), np.sort(rest[val_rest])
 
     @staticmethod
     def _channel_stats(X, indices=None):
@@ -808,7 +825,23 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : FaceCNNClassifier
+
+        Notes
+        -----
+        A fit that raises leaves the estimator as it was before the call: a fitted estimator
+        keeps its previous model, classes and shapes, never the new classes beside the old
+        network.
         """
+        before = {k: v for k, v in vars(self).items() if _is_fitted_attribute(k)}
+        try:
+            return self._fit(X, y, X_val, y_val)
+        except BaseException:
+            for k in [k for k in vars(self) if _is_fitted_attribute(k)]:
+                delattr(self, k)
+            vars(self).update(before)
+            raise
+
+    def _fit(self, X, y, X_val, y_val):
         self._validate_params()
         X = self._check_X(X, fitted=False)
         if y is None:

@@ -551,6 +551,39 @@ def test_bad_inputs():
         clf.predict(X[:, :, :8, :8])
 
 
+def test_a_failed_refit_leaves_the_previous_model():
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(**TINY).fit(X, y)
+    state = {k: v for k, v in vars(clf).items() if k.endswith("_")}
+    proba = clf.predict_proba(X)
+    names = np.where(y == 1, "fake", "real")
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        clf.fit(X, names, X_val=X)  # fails after the new classes are known
+    three = np.arange(32) % 3
+    with pytest.raises(ValueError, match="not classes"):
+        clf.set_params(class_weight={0: 1.0, 7: 2.0}).fit(X, three)
+    clf.set_params(class_weight=None)
+    assert {k: v for k, v in vars(clf).items() if k.endswith("_")}.keys() == state.keys()
+    assert clf.classes_.tolist() == [0, 1] and clf.net_ is state["net_"]
+    assert np.array_equal(clf.predict_proba(X), proba)
+    # an estimator never fitted stays unfitted
+    fresh = FaceCNNClassifier(**TINY)
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        fresh.fit(X, y, X_val=X)
+    assert not [k for k in vars(fresh) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        fresh.predict(X)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_class_with_one_sample_is_never_held_out_for_validation(seed):
+    X, y = make_faces(12, size=8, seed=seed)
+    y = np.r_[np.zeros(11, int), 1]  # one fake only
+    clf = FaceCNNClassifier(**{**TINY, "random_state": seed}, validation_fraction=0.3)
+    clf.fit(X, y)
+    assert clf.train_class_counts_.tolist() == [7, 1]  # 4 of 12 held out, all of them real
+
+
 def test_integer_images_are_scaled_like_uint8():
     X, y = make_faces(48, size=8)
     clf = FaceCNNClassifier(**TINY).fit(X, y)
