@@ -98,7 +98,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from skface import make_recommended_pipeline  # noqa: E402
-from skface._recommended import _recommended_view_sizes  # noqa: E402
 from skface.datasets import (  # noqa: E402
     balance_indices, load_faces, train_val_test_split)
 from skface.experiments import validation_fit_params  # noqa: E402
@@ -287,9 +286,8 @@ def run_seed(data, seed, args):
         pipe.set_params(load__memory=args.memory)
     if args.max_epochs:
         pipe.set_params(clf__max_epochs=args.max_epochs)
-    if args.views:  # each view at the side the recipe would give it (--set clf__view_size=...)
-        pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views),
-                        clf__view_size=_recommended_view_sizes(args.size, args.views))
+    if args.views:  # each view at the side the recipe's view_size="auto" gives it
+        pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views))
     if args.members:
         pipe.set_params(clf__n_members=args.members)
     if args.precision:

@@ -327,13 +327,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         by seed, so their average gains more. None: every network sees the whole image.
         In training, ``augment`` transforms the whole image and each network then cuts its
         view out of the result.
-    view_size : int, sequence of int or None, default=None
+    view_size : int, sequence of int, "auto" or None, default=None
         Side of the square each view is resized to; None keeps the crop's own size. A
         sequence gives each view its own side, one entry per entry of ``views`` (one entry
         when ``views`` is None): with ``ImageLoader(size=128)``, ``views=(1, 4/3, 2, 4)`` and
-        ``view_size=(64, 64, 64, 32)`` (the recommended configuration) add a fourth network
-        that sees the middle quarter at the full 128 px detail, at about a third of the cost
-        of a 64 px one.
+        ``view_size=(64, 64, 64, 32)`` add a fourth network that sees the middle quarter at
+        the full 128 px detail, at about a third of the cost of a 64 px one. ``"auto"`` (the
+        recommended configuration) picks those sides from the images ``fit`` gets: half the
+        images' shorter side, or the view's own side where that is smaller, so that no view
+        is up-sampled (64, 64, 64 and 32 for 128 px images and those views; 32, 32, 32 and
+        16 for 64 px images).
     image_shape : tuple of int, default=None
         ``(C, H, W)`` or ``(H, W)`` to unflatten 2-D input. Without it, a 2-D ``X`` of shape
         ``(n, F)`` is read as one-channel ``1 x F`` images.
@@ -477,7 +480,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         "head_grid": [Interval(Integral, 1, None, closed="left")],
         "space_to_depth": [Interval(Integral, 1, None, closed="left")],
         "views": ["array-like", None],
-        "view_size": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "view_size": [Interval(Integral, 1, None, closed="left"), "array-like",
+                      StrOptions({"auto"}), None],
         "image_shape": [tuple, list, None],
         "augment": [HasMethods(["augment_batch"]), None],
         "tta": ["boolean"],
@@ -618,8 +622,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _view_sizes(self):
         """The side of every view (one per entry of :meth:`_zooms`; None keeps the crop's
-        size), checked."""
-        n_views = len(self._zooms())
+        size), checked. ``"auto"`` is resolved from the fitted ``image_shape_``."""
+        zooms = self._zooms()
+        n_views = len(zooms)
+        if isinstance(self.view_size, str):  # "auto": at most 2x down-scaled, never up-sampled
+            h, w = self.image_shape_[1:]
+            return [max(1, min(min(h, w) // 2, *view_box(h, w, z)[2:])) for z in zooms]
         if self.view_size is None or isinstance(self.view_size, Integral):
             return [None if self.view_size is None else int(self.view_size)] * n_views
         sizes = np.asarray(self.view_size, dtype=object).ravel().tolist()
@@ -1178,7 +1186,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             params["random_state"] = None
         if params["views"] is not None:
             params["views"] = self._zooms()
-        if params["view_size"] is not None and not isinstance(params["view_size"], Integral):
+        if params["view_size"] is not None and not isinstance(params["view_size"],
+                                                              (Integral, str)):
             params["view_size"] = self._view_sizes()
         if params["attention_stages"] is not None:
             params["attention_stages"] = [int(s) for s in params["attention_stages"]]

@@ -7,7 +7,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from ._classifier import FaceCNNClassifier
-from .nn import view_box
 
 #: Parameters of :class:`FaceCNNClassifier` in the recommended recipe (see
 #: ``benchmarks/RESULTS.md``, "Detection quality", for the measurements behind each choice).
@@ -25,20 +24,20 @@ RECOMMENDED_CLASSIFIER_PARAMS = dict(
     label_smoothing=0.1,
     gamma=2.0,
     tta=True,
-    # four networks, probabilities averaged, each looking at its own view of the face: the
-    # whole image, its middle 3/4 and its middle half, resized to half the loaded side, and
-    # its middle quarter at the loaded detail (a quarter of the side; make_recommended_pipeline
-    # sets the sides, see _recommended_view_sizes). Views make the networks' mistakes differ
-    # far more than seeds alone do (benchmarks/RESULTS.md, "Multi-view ensembles"); the
-    # fourth, middle-quarter network gained on the development test faces and on sources left
-    # out of training ("seventeenth round"). For the 1,883 development training faces on 2 CPU
-    # cores: about 6 minutes where bfloat16 is native (precision="auto" on a CPU with Intel
-    # AMX), 5 on an AMD EPYC with AVX-512 BF16, and in float32 about 8 on an Intel Xeon with
-    # AVX-512 and on that AMD EPYC (measured), about 13 on a slower AMD EPYC (predicted;
-    # benchmarks/RESULTS.md, "sixteenth", "seventeenth", "nineteenth" and "twenty-fifth
-    # round")
+    # four networks, probabilities averaged, each looking at its own view of the face: the whole
+    # image, its middle 3/4 and its middle half, resized to half the loaded side, and its middle
+    # quarter at the loaded detail (a quarter of the side; view_size="auto" picks the sides from the
+    # loaded images, so that none is up-sampled). Views make the networks' mistakes differ far more
+    # than seeds alone do (benchmarks/RESULTS.md, "Multi-view ensembles"); the fourth,
+    # middle-quarter network gained on the development test faces and on sources left out of
+    # training ("seventeenth round"). For the 1,883 development training faces on 2 CPU cores: about
+    # 6 minutes where bfloat16 is native (precision="auto" on a CPU with Intel AMX), 5 on an AMD
+    # EPYC with AVX-512 BF16, and in float32 about 8 on an Intel Xeon with AVX-512 and on that AMD
+    # EPYC (measured), about 13 on a slower AMD EPYC (predicted; benchmarks/RESULTS.md, "sixteenth",
+    # "seventeenth", "nineteenth" and "twenty-fifth round")
     n_members=4,
     views=(1.0, 4 / 3, 2.0, 4.0),
+    view_size="auto",
     # 45 epochs, AdamW weight decay 0.05 and training without early stopping were each
     # measured level with these on all three seeds (benchmarks/RESULTS.md, "fourth round")
     max_epochs=30,
@@ -76,13 +75,6 @@ RECOMMENDED_AUGMENT_PARAMS = dict(
 #: JPEG quality of the optional format normalisation step
 #: (``make_recommended_pipeline(normalize_format=True)``, ``skface train --normalize-format``).
 RECOMMENDED_JPEG_QUALITY = 90
-
-
-def _recommended_view_sizes(size, views):
-    """The side of each view in the recipe: half the loaded ``size``, or the view's own side
-    (its crop of a ``size`` x ``size`` image) where that is smaller, so that no view is
-    up-sampled and the middle half and quarter keep the loaded detail."""
-    return [max(1, min(size // 2, view_box(size, size, zoom)[2])) for zoom in views]
 
 
 @validate_params(
@@ -127,7 +119,9 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
     size : int, default=128
         Side of the square images the loader produces, in pixels. Each network sees its view
         (``clf__views``) at half this side, or at the view's own side where that is smaller
-        (``clf__view_size``): the whole image down-scaled 2x, its middle 3/4 down-scaled
+        (``clf__view_size="auto"``, resolved from the images the pipeline is fitted on, so
+        that ``pipeline.set_params(load__size=...)`` or a grid over it keeps the rule): the
+        whole image down-scaled 2x, its middle 3/4 down-scaled
         1.5x, and its middle half and middle quarter at full detail (64, 64, 64 and 32 px at
         the default 128). The recipe was tuned at 128; training costs roughly
         ``(size / 128) ** 2`` times as much at other sizes.
@@ -192,7 +186,6 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
     clf = FaceCNNClassifier(
         **RECOMMENDED_CLASSIFIER_PARAMS,
         augment=Augmenter(**RECOMMENDED_AUGMENT_PARAMS) if augment else None,
-        view_size=_recommended_view_sizes(size, RECOMMENDED_CLASSIFIER_PARAMS["views"]),
         device=device,
         random_state=random_state,
         verbose=verbose,

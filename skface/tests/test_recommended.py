@@ -27,10 +27,16 @@ def test_structure_and_params():
     assert isinstance(fmt, FormatNormalizer) and fmt.quality == RECOMMENDED_JPEG_QUALITY
     assert isinstance(clf, FaceCNNClassifier)
     assert clf.random_state == 3 and clf.device == "cpu"
-    # the views at half the loaded side, the middle quarter at its own (full) detail
-    assert clf.view_size == [24, 24, 24, 12]
-    assert make_recommended_pipeline().named_steps["clf"].view_size == [64, 64, 64, 32]
-    assert make_recommended_pipeline(size=8).named_steps["clf"].view_size == [4, 4, 4, 2]
+    # the views at half the loaded side, the middle quarter at its own (full) detail, sides
+    # picked from the images fit gets
+    assert clf.view_size == "auto"
+    for side, sides in ((48, [24, 24, 24, 12]), (128, [64, 64, 64, 32]), (8, [4, 4, 4, 2]),
+                        (64, [32, 32, 32, 16])):
+        clf.image_shape_ = (3, side, side)
+        assert clf._view_sizes() == sides
+    clf.image_shape_ = (3, 64, 128)  # not square: the shorter side rules, no view grows
+    assert clf._view_sizes() == [32, 32, 32, 16]
+    del clf.image_shape_
     for key, value in RECOMMENDED_CLASSIFIER_PARAMS.items():
         assert clf.get_params()[key] == value, key
     assert clf.augment is None  # the recipe trains without augmentation (RESULTS.md)
@@ -121,6 +127,17 @@ def test_fit_predict_on_files(tmp_path, augment, normalize_format):
     again.set_params(clf__max_epochs=1, clf__width=4, clf__depth=2)
     again.fit(paths, y)
     np.testing.assert_allclose(again.predict_proba(paths), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_the_view_sides_follow_the_loaded_size(tmp_path):
+    # built for 32 px, then loaded at 16 px (set_params, or a grid over load__size): the
+    # networks see the sides the recipe gives 16 px images, none up-sampled
+    paths, y = _image_files(tmp_path)
+    pipe = make_recommended_pipeline(size=32, random_state=0, device="cpu")
+    pipe.set_params(load__size=16, clf__max_epochs=1, clf__width=4, clf__depth=2)
+    pipe.fit(paths, y)
+    members = pipe.named_steps["clf"].net_.module_.members
+    assert [(m.zoom, m.view_size) for m in members] == [(1.0, 8), (4 / 3, 8), (2.0, 8), (4.0, 4)]
 
 
 def test_grid_search_over_the_format_step(tmp_path):
