@@ -22,14 +22,24 @@ def check_seed(random_state):
     ----------
     random_state : None, int or numpy.random.RandomState
         ``None`` draws a fresh seed from numpy's global generator (so repeated fits differ, as in
-        scikit-learn); an int is returned as is; a ``RandomState`` instance is advanced by one draw.
+        scikit-learn); an int in ``[0, 2**32 - 1]`` (what scikit-learn accepts) is returned as
+        is below ``2**31 - 1`` and taken modulo ``2**31 - 1`` above; a ``RandomState`` instance
+        is advanced by one draw.
 
     Returns
     -------
     seed : int
         A seed in ``[0, 2**31 - 1)``.
+
+    Raises
+    ------
+    ValueError
+        For a negative int or one above ``2**32 - 1``, as scikit-learn's ``random_state``.
     """
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if not 0 <= int(random_state) <= 2**32 - 1:
+            raise ValueError(f"random_state must be an int in [0, 2**32 - 1], None or a "
+                             f"numpy RandomState; got {int(random_state)}.")
         return int(random_state) % _MAX_SEED
     return int(check_random_state(random_state).randint(_MAX_SEED))
 

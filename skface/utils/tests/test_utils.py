@@ -232,3 +232,12 @@ def test_the_pixels_type_decides_not_the_container():
     assert check_image_array([np.zeros((4, 4), np.float32)] * 2).dtype == np.float32
     with pytest.raises(ValueError, match="setting an array element|inhomogeneous|sequence"):
         check_image_array([np.zeros((4, 4)), np.zeros((5, 5))])  # ragged: check_array says so
+
+
+def test_check_seed_takes_what_scikit_learn_takes():
+    assert check_seed(5) == 5 and check_seed(np.int64(7)) == 7
+    assert check_seed(2**31 - 1) == 0 and check_seed(2**32 - 1) == 1  # modulo 2**31 - 1
+    for bad in (-1, 2**32):
+        with pytest.raises(ValueError, match=r"random_state must be an int in \[0, 2\*\*32 - 1\]"):
+            check_seed(bad)
+    assert 0 <= check_seed(np.random.RandomState(0)) < 2**31 - 1
