@@ -189,7 +189,9 @@ def load_demo_faces(
     out_dir : str or path-like, optional
         When given, also write the images as PNG files into ``out_dir/real/lfw/`` and
         ``out_dir/fake/<generator>/`` so that path-based pipelines and the ``skface`` command
-        line can run on them. Existing files of the same name are replaced.
+        line can run on them. Existing files of the same name are replaced; any other file
+        in ``out_dir`` (an earlier call's other generators, say) raises ``ValueError``, since
+        a scan of the folder would mix it with this set.
     return_X_y : bool, default=False
         If True, return ``(images, target)`` instead of a Bunch.
 
@@ -283,13 +285,23 @@ def _write_demo_files(root, images, target, source):
         raise NotADirectoryError(f"out_dir {str(root)!r} exists and is not a folder.")
     paths = []
     counters = {}
-    for img, y, src in zip(images, target, source):
+    for y, src in zip(target, source):
         label = "fake" if y == 1 else "real"
-        folder = root / label / src
-        folder.mkdir(parents=True, exist_ok=True)
         i = counters.get(src, 0)
         counters[src] = i + 1
-        path = folder / f"{src}_{i:04d}.png"
+        paths.append(root / label / src / f"{src}_{i:04d}.png")
+    # a folder scan must find exactly this set: other files (an earlier call's other
+    # generators or sizes, or the user's own) would join it without a word
+    if root.is_dir():
+        planned = set(paths)
+        others = sorted(p for p in root.rglob("*") if not p.is_dir() and p not in planned)
+        if others:
+            shown = ", ".join(str(p.relative_to(root)) for p in others[:3])
+            raise ValueError(
+                f"out_dir {str(root)!r} holds {len(others)} file(s) this call does not write "
+                f"({shown}{', ...' if len(others) > 3 else ''}); a scan of the folder would "
+                "mix them with the demo set. Use an empty folder, or remove them first.")
+    for img, path in zip(images, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
         _write_png(img[0], path)
-        paths.append(str(path))
-    return np.array(paths)
+    return np.array([str(p) for p in paths])

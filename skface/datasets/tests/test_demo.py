@@ -88,6 +88,15 @@ def test_write_files(tmp_path):
     # writing again replaces the files in place
     load_demo_faces(n_fake_per_generator=3, out_dir=tmp_path / "demo")
     assert len(list((tmp_path / "demo").rglob("*.png"))) == 106
+    # a smaller set would leave files a folder scan mixes in: refused, nothing written
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "demo").rglob("*.png")}
+    with pytest.raises(ValueError, match=r"holds 3 file\(s\) this call does not write"):
+        load_demo_faces(n_fake_per_generator=3, generators=("tconv",),
+                        out_dir=tmp_path / "demo")
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "demo").rglob("*.png")} == before
+    (tmp_path / "demo" / "real" / "lfw" / "mine.jpg").write_bytes(b"x")
+    with pytest.raises(ValueError, match="mine.jpg"):
+        load_demo_faces(n_fake_per_generator=3, out_dir=tmp_path / "demo")
 
 
 def test_out_dir_is_a_file(tmp_path):
