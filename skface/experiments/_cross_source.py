@@ -62,7 +62,7 @@ def _loso_folds(X, y, src, val_size, random_state):
 
 def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None,
                           val_size=0.15, random_state=0, threshold=None,
-                          pos_label=None, csv_path=None, keep_estimators=True,
+                          pos_label=None, csv_path=None, overwrite=False, keep_estimators=True,
                           return_details=False, progress=True):
     """Leave one source out: train on the other sources, test on the held-out one.
 
@@ -112,7 +112,12 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     pos_label : int or str, optional
         The fake label when it cannot be inferred.
     csv_path : str or Path, optional
-        Rewritten after every finished source, so Ctrl-C keeps what finished.
+        Rewritten after every finished source, so Ctrl-C keeps what finished. It must not exist
+        unless ``overwrite=True``.
+    overwrite : bool, default=False
+        Replace an existing ``csv_path``. It is replaced from the first source that finishes on;
+        a run in which no source finishes (interrupted before the first, or every source
+        skipped) leaves an existing file as it was, with a warning.
     keep_estimators : bool, default=True
     return_details : bool, default=False
         Also return a :class:`CrossSourceDetails`.
@@ -128,6 +133,11 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         ``in_dist_roc_auc`` and ``status`` (``"ok"`` or why it was skipped).
     details : CrossSourceDetails
         Only with ``return_details=True``.
+
+    Raises
+    ------
+    FileExistsError
+        ``csv_path`` exists and ``overwrite`` is False.
     """
     y_arr = _as_label_array(y)
     n = len(y_arr)
@@ -148,6 +158,13 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         unknown = sorted(set(held_out) - set(all_sources))
         if unknown:
             raise ValueError(f"held_out names unknown sources {unknown}; known: {all_sources}.")
+    csv_path = None if csv_path is None else Path(csv_path)
+    if csv_path is not None:
+        if csv_path.is_dir():
+            raise ValueError(f"csv_path {csv_path} is a folder; it must name a CSV file.")
+        if csv_path.exists() and not overwrite:
+            raise FileExistsError(f"csv_path {csv_path} already exists; choose a new file or "
+                                  f"pass overwrite=True to replace it.")
     if split is not None:
         split = check_split(split, n)
     y_fit = np.asarray(y_arr.tolist())
@@ -157,7 +174,6 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
             warnings.simplefilter("ignore", UserWarning)  # skipped sources get their own rows
             folds = _loso_folds(X if hasattr(X, "__len__") else None, y_fit, src, val_size,
                                 random_state)
-    csv_path = None if csv_path is None else Path(csv_path)
     details = CrossSourceDetails(csv_path=csv_path)
     rows = []
     bar = None
@@ -257,7 +273,12 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         if bar is not None:
             bar.close()
     if csv_path is not None:
-        write_csv(csv_path, rows)
+        finished = any(row["status"] == "ok" for row in rows)
+        if csv_path.exists() and not finished:
+            warnings.warn(f"No held-out source finished, so {csv_path} was left as it was.",
+                          UserWarning, stacklevel=2)
+        elif rows:
+            write_csv(csv_path, rows)
     details.table = to_table(rows)
     if return_details:
         return details.table, details

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from skface.experiments import cross_source_evaluate
 
@@ -63,3 +65,30 @@ def test_bad_input(faces, lr_pipeline):
         cross_source_evaluate(lr_pipeline, X, y, np.full(len(y), "a"), progress=False)
     with pytest.raises(ValueError, match="unknown sources"):
         cross_source_evaluate(lr_pipeline, X, y, src, held_out=["nope"], progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:Cross-source evaluation interrupted")
+def test_csv_path_is_never_overwritten_unasked_or_blanked(faces, lr_pipeline, tmp_path):
+    X, y, src = faces
+    split = make_split(len(y))
+    out = tmp_path / "cs.csv"
+    out.write_text("old results\n")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=out, progress=False)
+    assert out.read_text() == "old results\n"
+
+    class Interrupted(LogisticRegression):
+        def fit(self, X, y, **kwargs):
+            raise KeyboardInterrupt
+
+    interrupted = Pipeline([("flatten", lr_pipeline.steps[0][1]), ("clf", Interrupted())])
+    with pytest.warns(UserWarning, match="left as it was"):
+        table = cross_source_evaluate(interrupted, X, y, src, split=split, csv_path=out,
+                                      overwrite=True, progress=False)
+    assert len(table) == 0 and out.read_text() == "old results\n"
+    cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=out, overwrite=True,
+                          progress=False)
+    assert out.read_text().count("\n") == 5 and "gan_a" in out.read_text()
+    with pytest.raises(ValueError, match="folder"):
+        cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=tmp_path,
+                              overwrite=True, progress=False)
