@@ -11,7 +11,7 @@ from sklearn.utils import _safe_indexing
 
 from ..datasets import LeaveOneSourceOut
 from ..metrics import evaluate, resolve_pos_label
-from ..metrics._evaluate import _as_label_array, _as_source_array
+from ..metrics._evaluate import _as_label_array, _as_source_array, _check_threshold
 from ._ablation import check_split, validation_fit_params
 from ._io import to_table, write_csv
 
@@ -138,7 +138,18 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     ------
     FileExistsError
         ``csv_path`` exists and ``overwrite`` is False.
+    TypeError
+        The estimator has no ``predict_proba``.
+    ValueError
+        Bad ``sources``, ``held_out``, ``split`` or ``threshold`` (checked before any training).
     """
+    # checked before any training, not when the first model is scored
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no predict_proba; cross_source_evaluate needs "
+            f"probabilities for ROC-AUC, average precision and EER.")
+    if threshold is not None:
+        threshold = _check_threshold(threshold)
     y_arr = _as_label_array(y)
     n = len(y_arr)
     if sources is None:

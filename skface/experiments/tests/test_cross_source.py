@@ -92,3 +92,27 @@ def test_csv_path_is_never_overwritten_unasked_or_blanked(faces, lr_pipeline, tm
     with pytest.raises(ValueError, match="folder"):
         cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=tmp_path,
                               overwrite=True, progress=False)
+
+
+def test_threshold_and_predict_proba_checked_before_training(faces, lr_pipeline):
+    from sklearn.svm import LinearSVC
+
+    X, y, src = faces
+    fits = []
+
+    def spy(base):
+        class Spy(base):
+            def fit(self, X, y, **kwargs):
+                fits.append(1)
+                return super().fit(X, y, **kwargs)
+
+        return Pipeline([("flatten", lr_pipeline.steps[0][1]), ("clf", Spy())])
+
+    for bad in (1.5, 0.0, "0.5", float("nan")):
+        with pytest.raises(ValueError, match="threshold must be"):
+            cross_source_evaluate(spy(LogisticRegression), X, y, src, split=make_split(len(y)),
+                                  threshold=bad, progress=False)
+    with pytest.raises(TypeError, match="predict_proba"):
+        cross_source_evaluate(spy(LinearSVC), X, y, src, split=make_split(len(y)),
+                              progress=False)
+    assert fits == []
