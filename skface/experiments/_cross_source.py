@@ -98,11 +98,14 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     X : array-like or list
     y : array-like of shape (n_samples,)
     sources : array-like of shape (n_samples,)
+        The source (data set or generator) of each sample. A missing source (None, NaN) is
+        refused.
     split : tuple (train_idx, val_idx, test_idx), optional
         The protocol's split (recommended; e.g. from
         :func:`skface.datasets.train_val_test_split`). Without one, see above.
     held_out : list of str, optional
-        Sources to hold out; default all.
+        Sources to hold out, each named once; default all. A bare string is refused rather than
+        read as one name: pass ``held_out=["lfw"]``.
     val_size : float, default=0.15
         Without ``split``: the share of each fold's training part used for early stopping.
     random_state : int, default=0
@@ -154,7 +157,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     n = len(y_arr)
     if sources is None:
         raise ValueError("cross_source_evaluate needs sources (one per sample).")
-    src = _as_source_array(sources, n)
+    src = _as_source_array(sources, n, allow_missing=False)
     labels = sorted(set(y_arr.tolist()), key=repr)
     if len(labels) != 2:
         raise ValueError(f"y must hold exactly two classes (real and fake); got {labels!r}.")
@@ -165,7 +168,16 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     if held_out is None:
         held_out = all_sources
     else:
+        if isinstance(held_out, (str, bytes)) or not hasattr(held_out, "__iter__"):
+            raise ValueError(f"held_out must be a list of source names; got {held_out!r}. To "
+                             f"hold out one source, pass held_out=[{held_out!r}].")
         held_out = [str(s) for s in held_out]
+        if not held_out:
+            raise ValueError("held_out is empty; name at least one source, or leave it None to "
+                             "hold out every source in turn.")
+        repeated = sorted({s for s in held_out if held_out.count(s) > 1})
+        if repeated:
+            raise ValueError(f"held_out names {repeated} more than once; name each source once.")
         unknown = sorted(set(held_out) - set(all_sources))
         if unknown:
             raise ValueError(f"held_out names unknown sources {unknown}; known: {all_sources}.")

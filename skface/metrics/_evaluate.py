@@ -331,12 +331,31 @@ def _as_label_array(y, name="y"):
     return np.array([python_value(v) for v in arr], dtype=object)
 
 
-def _as_source_array(sources, n):
-    """Sources as an object array of ``str``, one per sample."""
-    sources = np.asarray([str(s) for s in np.asarray(sources, dtype=object).ravel()], dtype=object)
-    if len(sources) != n:
-        raise ValueError(f"sources has {len(sources)} entries but y has {n}; they must match.")
-    return sources
+def _is_missing(value):
+    """Whether ``value`` is a missing entry: None, a float NaN, or pandas' NA / NaT."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _as_source_array(sources, n, *, allow_missing=True):
+    """Sources as an object array of ``str``, one per sample.
+
+    With ``allow_missing=False``, a missing source (None, NaN, pandas NA) raises ``ValueError``
+    instead of becoming a source named ``"None"`` or ``"nan"``.
+    """
+    raw = np.asarray(sources, dtype=object).ravel()
+    if len(raw) != n:
+        raise ValueError(f"sources has {len(raw)} entries but y has {n}; they must match.")
+    if not allow_missing:
+        missing = [i for i, s in enumerate(raw.tolist()) if _is_missing(s)]
+        if missing:
+            raise ValueError(
+                f"sources holds {len(missing)} missing values (None or NaN, first at index "
+                f"{missing[0]}); every sample needs the name of its source.")
+    return np.asarray([str(s) for s in raw], dtype=object)
 
 
 _EVALUATION_NEEDS_BOTH = (

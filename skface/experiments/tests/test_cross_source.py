@@ -116,3 +116,24 @@ def test_threshold_and_predict_proba_checked_before_training(faces, lr_pipeline)
         cross_source_evaluate(spy(LinearSVC), X, y, src, split=make_split(len(y)),
                               progress=False)
     assert fits == []
+
+
+def test_bad_sources_and_held_out_are_refused(faces, lr_pipeline):
+    X, y, src = faces
+    split = make_split(len(y))
+    for missing in (None, np.nan):
+        gappy = src.copy()
+        gappy[5] = missing
+        with pytest.raises(ValueError, match="sources holds 1 missing value.*index 5"):
+            cross_source_evaluate(lr_pipeline, X, y, gappy, split=split, progress=False)
+    with pytest.raises(ValueError, match=r"held_out must be a list.*held_out=\['lfw'\]"):
+        cross_source_evaluate(lr_pipeline, X, y, src, split=split, held_out="lfw",
+                              progress=False)
+    with pytest.raises(ValueError, match="held_out is empty"):
+        cross_source_evaluate(lr_pipeline, X, y, src, split=split, held_out=[], progress=False)
+    with pytest.raises(ValueError, match=r"\['lfw'\] more than once"):
+        cross_source_evaluate(lr_pipeline, X, y, src, split=split, held_out=["lfw", "gan_a",
+                              "lfw"], progress=False)
+    table = cross_source_evaluate(lr_pipeline, X, y, src, split=split, held_out=("lfw",),
+                                  progress=False)
+    assert list(table["held_out"]) == ["lfw"]
