@@ -18,6 +18,8 @@ from ._io import to_table, write_csv
 __all__ = ["CrossSourceDetails", "cross_source_evaluate"]
 
 OTHER = "(other sources)"
+# sample counts: integers in the table (nullable, so a skipped row leaves <NA>) and in CSVs
+COUNT_COLUMNS = ("n_train", "n_val", "n_held_out", "n_other_class_test")
 
 
 @dataclass
@@ -302,7 +304,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                           UserWarning, stacklevel=2)
         elif rows:
             write_csv(csv_path, rows)
-    details.table = to_table(rows)
+    details.table = to_table(rows, int_columns=COUNT_COLUMNS)
     if return_details:
         return details.table, details
     return details.table

@@ -2,20 +2,18 @@
 
 import csv
 import io
-import math
 
 import numpy as np
 
+from ..metrics._evaluate import _is_missing
 from ..utils import atomic_write_text
 
 
 def _cell(value):
-    if value is None:
+    if _is_missing(value):
         return ""
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return ""
     return value
 
 
@@ -41,22 +39,42 @@ def write_csv(path, records, columns=None):
     return atomic_write_text(path, records_to_csv_text(records, columns))
 
 
-def as_records(table):
-    """Return a list of dicts from a DataFrame or an iterable of dicts."""
+def _record_value(key, value, int_columns):
+    if _is_missing(value):
+        return None
+    if (key in int_columns and isinstance(value, (float, np.floating))
+            and float(value).is_integer()):
+        return int(value)
+    return value
+
+
+def as_records(table, int_columns=()):
+    """Return a list of dicts from a DataFrame or an iterable of dicts.
+
+    Missing values (``None``, NaN, pandas ``NA``) become ``None``; in ``int_columns`` (counts),
+    whole floats such as ``23.0`` (a float column read back from a CSV) become ``int``.
+    """
     if table is None:
         return []
     if hasattr(table, "to_dict") and hasattr(table, "columns"):
-        recs = table.to_dict(orient="records")
-        return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                for r in recs]
-    return [dict(r) for r in table]
+        table = table.to_dict(orient="records")
+    return [{k: _record_value(k, v, int_columns) for k, v in dict(r).items()} for r in table]
 
 
-def to_table(records, columns=None):
-    """Return a pandas DataFrame when pandas is installed, else the list of dicts."""
+def to_table(records, columns=None, int_columns=()):
+    """Return a pandas DataFrame when pandas is installed, else the list of dicts.
+
+    Columns named in ``int_columns`` (counts) get pandas' nullable ``Int64`` type, so that a
+    row without a count (e.g. a skipped one) leaves ``<NA>`` rather than turning the column's
+    counts into floats.
+    """
     records = list(records)
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a test dependency
         return records
-    return pd.DataFrame.from_records(records, columns=columns)
+    table = pd.DataFrame.from_records(records, columns=columns)
+    for name in int_columns:
+        if name in table.columns:
+            table[name] = table[name].astype("Int64")
+    return table

@@ -15,7 +15,7 @@ from ..metrics import EvaluationResult
 from ..utils import atomic_write_text
 from ..utils._io import temp_dir_beside
 from ._ablation import AblationDetails
-from ._cross_source import CrossSourceDetails
+from ._cross_source import COUNT_COLUMNS, CrossSourceDetails
 from ._io import as_records, records_to_csv_text
 from ._plots import (
     plot_confusion_matrix,
@@ -228,13 +228,13 @@ def _cross_section(doc, records):
     doc.table(header, rows)
 
 
-def _unpack(obj, details_type):
+def _unpack(obj, details_type, int_columns=()):
     """Accept a table, a details object or a ``(table, details)`` tuple."""
     if isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], details_type):
-        return as_records(obj[0]), obj[1]
+        return as_records(obj[0], int_columns), obj[1]
     if isinstance(obj, details_type):
-        return as_records(obj.table), obj
-    return as_records(obj), None
+        return as_records(obj.table, int_columns), obj
+    return as_records(obj, int_columns), None
 
 
 def _face_models(models):
@@ -331,7 +331,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             raise FileNotFoundError(f"figure {name!r}: {fig} does not exist.")
 
     ab_records, ab_details = _unpack(ablation, AblationDetails)
-    cs_records, _ = _unpack(cross_source, CrossSourceDetails)
+    # sample counts stay integers (23, not 23.0 or 23.0000) even from a float table
+    cs_records, _ = _unpack(cross_source, CrossSourceDetails, int_columns=COUNT_COLUMNS)
     picked_note = None
     if ab_details is not None and ab_details.evaluations:
         shown = ab_details.configs

@@ -186,3 +186,36 @@ def test_report_renders_in_chromium(run, tmp_path):
     assert np.mean(pixels < 200) > 0.02
     if os.environ.get("SKFACE_KEEP_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["SKFACE_KEEP_SCREENSHOT"])
+
+
+def test_cross_source_counts_stay_integers_with_a_skipped_row(faces, lr_pipeline, tmp_path):
+    import pandas as pd
+
+    from skface.experiments import cross_source_evaluate
+
+    X, y, src = faces
+    src = src.copy()
+    src[y == 0] = "only_real"  # skipped: without it training holds one class
+    with pytest.warns(UserWarning, match="only_real"):
+        table, details = cross_source_evaluate(lr_pipeline, X, y, src, split=make_split(len(y)),
+                                               return_details=True, progress=False)
+    counts = ["n_train", "n_val", "n_held_out", "n_other_class_test"]
+    for name in counts:
+        assert pd.api.types.is_integer_dtype(table[name]), table[name].dtype
+    skipped = table.set_index("held_out").loc["only_real"]
+    assert all(pd.isna(skipped[name]) for name in counts)
+    n_gan_a = int(np.sum(src == "gan_a"))
+    for i, given in enumerate([(table, details), pd.DataFrame(table.astype({c: float
+                                                                            for c in counts}))]):
+        out = write_report(tmp_path / f"cs{i}", cross_source=given)
+        rows = (out / "cross_source.csv").read_text().splitlines()
+        gan_a = next(r for r in rows if r.startswith("gan_a,")).split(",")
+        assert gan_a[4] == str(n_gan_a) and "." not in "".join(gan_a[2:6])
+        md = (out / "report.md").read_text()
+        assert f"| gan_a | 1 | {n_gan_a} |" in md
+        assert repr(metrics_counts(out)["gan_a"]) == str(n_gan_a)  # 23, not 23.0
+
+
+def metrics_counts(out):
+    records = json.loads((out / "metrics.json").read_text())["cross_source"]
+    return {r["held_out"]: r["n_held_out"] for r in records}
