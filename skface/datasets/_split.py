@@ -325,7 +325,9 @@ class LeaveOneSourceOut(BaseCrossValidator):
         self.complement_size = complement_size
         self.random_state = random_state
 
-    def _plan(self, y, groups):
+    def _plan(self, y, groups, allow_empty=False):
+        """Checked ``(y, groups, classes, plan, skipped)``; ``plan`` lists the sources that can
+        be held out. Without any, raise unless ``allow_empty``."""
         if groups is None:
             raise ValueError("LeaveOneSourceOut needs the source of each sample as `groups`.")
         if y is None:
@@ -350,7 +352,7 @@ class LeaveOneSourceOut(BaseCrossValidator):
                 skipped.append(s)
                 continue
             plan.append(s)
-        if not plan:
+        if not plan and not allow_empty:
             raise ValueError(
                 f"LeaveOneSourceOut can hold out none of the sources {skipped}: without any of "
                 "them, training would lack a class. It needs two or more sources of a class "

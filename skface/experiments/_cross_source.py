@@ -52,7 +52,10 @@ def _loso_folds(X, y, src, val_size, random_state):
     """``{source: (train, val, test)}`` from :class:`skface.datasets.LeaveOneSourceOut`, with a
     stratified validation share carved from each fold's training part."""
     folds = {}
-    for train, test in LeaveOneSourceOut(random_state=random_state).split(X, y, groups=src):
+    loso = LeaveOneSourceOut(random_state=random_state)
+    if not loso._plan(y, src, allow_empty=True)[3]:
+        return folds  # no source can be held out (e.g. one per class): each gets a skipped row
+    for train, test in loso.split(X, y, groups=src):
         held = sorted(set(src[test].tolist()) - set(src[train].tolist()))
         if len(held) != 1:  # pragma: no cover - LeaveOneSourceOut guarantees one
             raise RuntimeError(f"LeaveOneSourceOut fold holds out {held}.")
@@ -86,7 +89,8 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
       is lost on an unseen source.
 
     A source whose removal leaves one class in training (e.g. the only real source) cannot be
-    tested this way; it gets a row with ``status`` explaining the skip and a warning.
+    tested this way; it gets a row with ``status`` explaining the skip and a warning, with or
+    without ``split``, also when no source at all can be held out (one source per class).
 
     Without ``split``, the folds come from :class:`skface.datasets.LeaveOneSourceOut`: its test
     fold is the held-out source plus a random sample of the other class from the remaining
@@ -222,7 +226,8 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                 if s not in folds:
                     counts = [int(np.sum(~in_s & (y_arr == c))) for c in (pos, neg)]
                     skip(s, held_class, f"the other sources hold {counts[0]} fake and {counts[1]} "
-                                        f"real samples; training needs both classes.")
+                                        f"real samples; LeaveOneSourceOut needs two or more of "
+                                        f"each class outside the held-out source.")
                     continue
                 tr, va, fold_test = folds[s]
                 te = fold_test[~in_s[fold_test]]  # the complement: the other class only

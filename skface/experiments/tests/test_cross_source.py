@@ -137,3 +137,14 @@ def test_bad_sources_and_held_out_are_refused(faces, lr_pipeline):
     table = cross_source_evaluate(lr_pipeline, X, y, src, split=split, held_out=("lfw",),
                                   progress=False)
     assert list(table["held_out"]) == ["lfw"]
+
+
+@pytest.mark.parametrize("with_split", [True, False])
+def test_one_source_per_class_gives_skipped_rows(faces, lr_pipeline, with_split):
+    X, y, src = faces
+    two = np.where(y == 1, "gan", "ffhq").astype(object)
+    split = make_split(len(y)) if with_split else None
+    with pytest.warns(UserWarning, match="skipped"):
+        table = cross_source_evaluate(lr_pipeline, X, y, two, split=split, progress=False)
+    assert list(table["held_out"]) == ["ffhq", "gan"]
+    assert table["status"].str.startswith("skipped").all()
