@@ -293,9 +293,11 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
     Returns
     -------
     fig : Figure
-        One column per image. The first row shows the images; then each model gets a row with
-        its Grad-CAM overlay and, when it has attention blocks, a row with the deepest block's
-        map.
+        One column per image. The first row shows the images as the first model takes them;
+        then each model gets a row with its Grad-CAM overlay and, when it has attention blocks, a
+        row with the deepest block's map. A model's maps are drawn over the images as that model
+        takes them (after its pipeline's earlier steps), so models that take different image
+        sizes each line up with their own pictures.
     """
     from ._plots import _new_figure, _to_display
 
@@ -305,22 +307,21 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
         raise ValueError("No models to plot.")
     n = int(n_images)
     X = X[:n]
-    first = next(iter(models.values()))
-    _, shown = _prefix_transform(first, X)
-    pics = _to_display(
-        check_image_array(shown, image_shape=find_face_classifier(first).image_shape_)
-    )
-    panels = [("image", None)]
+    panels = []
     for label, model in models.items():
-        panels.append((f"{label}\nGrad-CAM", grad_cam(model, X)))
+        clf, shown = _prefix_transform(model, X)
+        pics = _to_display(check_image_array(shown, image_shape=clf.image_shape_))
+        if not panels:
+            panels.append(("image", pics, None))
+        panels.append((f"{label}\nGrad-CAM", pics, grad_cam(model, X)))
         maps = attention_maps(model, X)
         if maps:
             key = list(maps)[-1]
-            panels.append((f"{label}\n{key}", maps[key]))
-    cols = len(pics)
+            panels.append((f"{label}\n{key}", pics, maps[key]))
+    cols = len(panels[0][1])
     fig = _new_figure(1.7 * cols + 2.4, 1.75 * len(panels) + 0.5)
     axes = fig.subplots(len(panels), cols, squeeze=False)
-    for r, (title, maps) in enumerate(panels):
+    for r, (title, pics, maps) in enumerate(panels):
         for c in range(cols):
             ax = axes[r, c]
             ax.imshow(pics[c], cmap="gray" if pics[c].ndim == 2 else None, vmin=0, vmax=1)

@@ -198,3 +198,23 @@ def test_ctrl_c_inside_training_stops_the_ablation(data, tmp_path):
                                       X, y, split, seeds=(0,), csv_path=tmp_path / "a.csv",
                                       return_details=True, progress=False)
     assert details.interrupted and len(table) == 1
+
+
+def _upsample2(Z):
+    return np.repeat(np.repeat(np.asarray(Z), 2, axis=-1), 2, axis=-2)
+
+
+def test_plot_attention_lines_maps_up_with_each_models_input_size(models, data):
+    X, y, _, (tr, va, te) = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        big = Pipeline([("up", FunctionTransformer(_upsample2)),
+                        ("clf", FaceCNNClassifier(random_state=0, **SMALL))]).fit(X[tr], y[tr])
+    fig = plot_attention({"12px": models["None"], "24px": big}, X[te], n_images=2)
+    axes = np.asarray(fig.axes).reshape(3, 2)  # rows: image, 12px Grad-CAM, 24px Grad-CAM
+    for row, side in zip(axes, (12, 12, 24)):
+        for ax in row:
+            layers = [im.get_array().shape[:2] for im in ax.get_images()]
+            assert set(layers) == {(side, side)}  # each map lies over a picture of its size
+    np.testing.assert_allclose(axes[2, 0].get_images()[0].get_array(),
+                               _upsample2(X[te[:1]])[0].transpose(1, 2, 0) / 255.0, atol=1e-6)
