@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..utils import check_image_array
+from ._plots import _check_positive_int
 
 __all__ = ["attention_maps", "find_face_classifier", "grad_cam", "plot_attention"]
 
@@ -137,7 +138,7 @@ def grad_cam(model, X, *, target=None, batch_size=32):
         Inputs as the model takes them.
     target : label, optional
         The class whose evidence is shown; by default the fake class.
-    batch_size : int, default=32
+    batch_size : int >= 1, default=32
 
     Returns
     -------
@@ -146,6 +147,7 @@ def grad_cam(model, X, *, target=None, batch_size=32):
         the mean of its networks' maps; a network that looks at a zoomed view
         (``FaceCNNClassifier(views=...)``) contributes its map on that view and 0 around it.
     """
+    batch_size = _check_positive_int(batch_size, "batch_size")
     clf, Xt = _prefix_transform(model, X)
     _, T = _as_tensor(clf, Xt)
     idx = _target_index(clf, target)
@@ -203,7 +205,7 @@ def attention_maps(model, X, *, batch_size=32):
     ----------
     model : fitted FaceCNNClassifier or pipeline ending in one
     X : array-like
-    batch_size : int, default=32
+    batch_size : int >= 1, default=32
 
     Returns
     -------
@@ -212,6 +214,7 @@ def attention_maps(model, X, *, batch_size=32):
     """
     from ..nn import attention_modules
 
+    batch_size = _check_positive_int(batch_size, "batch_size")
     clf, Xt = _prefix_transform(model, X)
     _, T = _as_tensor(clf, Xt)
     module, device = _module_and_device(clf)
@@ -286,7 +289,7 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
         accept ``X``.
     X : array-like
         Inputs as the models take them; the first ``n_images`` are shown.
-    n_images : int, default=4
+    n_images : int >= 1, default=4
     alpha : float, default=0.45
         Opacity of the heat map.
 
@@ -305,8 +308,7 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
         models = {"model": models}
     if not models:
         raise ValueError("No models to plot.")
-    n = int(n_images)
-    X = X[:n]
+    X = X[:_check_positive_int(n_images, "n_images")]
     panels = []
     for label, model in models.items():
         clf, shown = _prefix_transform(model, X)

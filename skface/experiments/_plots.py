@@ -7,6 +7,7 @@ as a PNG through a temporary file.
 
 import inspect
 import io
+import numbers
 
 import numpy as np
 from sklearn.metrics import (
@@ -64,6 +65,15 @@ def _check_result(result, name="result", need_scores=True):
             f"{name} has no stored predictions (it was probably read back from JSON without "
             f"include_predictions=True); curves need y_true and y_score."
         )
+
+
+def _check_positive_int(value, name):
+    """Return ``value`` as an int >= 1; raise naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= 1; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+    return int(value)
 
 
 def _line_kwargs(display):
@@ -287,7 +297,8 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
         With stored predictions, in the same order as ``images``.
     images : array-like of shape (n_samples, C, H, W), (n_samples, H, W, C) or (n_samples, H, W)
         The evaluated images (uint8 or floats in [0, 1]).
-    n_images : int, default=16
+    n_images : int >= 1, default=16
+        Show at most this many.
     title : str, optional
 
     Returns
@@ -296,6 +307,7 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
         A grid titled with true label and ``P(fake)``; a note when nothing was misclassified.
     """
     _check_result(result)
+    n_images = _check_positive_int(n_images, "n_images")
     pics = _to_display(images)
     if len(pics) != result.n_samples:
         raise ValueError(
@@ -304,7 +316,7 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
     wrong = np.flatnonzero(result.y_pred != result.y_true)
     is_pos = result.y_true == result.pos_label
     confidence = np.where(is_pos, 1.0 - result.y_score, result.y_score)  # confidence in the error
-    order = wrong[np.argsort(-confidence[wrong], kind="stable")][: int(n_images)]
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:n_images]
     cols = int(min(max(len(order), 1), 6))
     rows = int(np.ceil(max(len(order), 1) / cols))
     fig = _new_figure(max(1.9 * cols + 0.4, 4.5), 2.1 * rows + 0.5)

@@ -18,6 +18,7 @@ from ._ablation import AblationDetails
 from ._cross_source import COUNT_COLUMNS, CrossSourceDetails
 from ._io import as_records, records_to_csv_text
 from ._plots import (
+    _check_positive_int,
     plot_confusion_matrix,
     plot_misclassified,
     plot_pr_curves,
@@ -291,7 +292,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         The data manifest used; copied into the folder.
     notes : str, optional
         A paragraph shown under the title.
-    n_images : int, default=16
+    n_images : int >= 1, default=16
         Misclassified images shown.
     max_curves : int, default=8
         With more ablation configurations than this, the curves, training curves and attention
@@ -322,6 +323,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
     if all(v is None for v in (evaluation, evaluations, ablation, cross_source, models, figures)):
         raise ValueError("write_report got nothing to report (no evaluation, ablation, "
                          "cross-source table, models or figures).")
+    _check_positive_int(n_images, "n_images")
     if evaluation is not None and not isinstance(evaluation, EvaluationResult):
         raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")
     if manifest is not None and not Path(manifest).is_file():

@@ -218,3 +218,18 @@ def test_plot_attention_lines_maps_up_with_each_models_input_size(models, data):
             assert set(layers) == {(side, side)}  # each map lies over a picture of its size
     np.testing.assert_allclose(axes[2, 0].get_images()[0].get_array(),
                                _upsample2(X[te[:1]])[0].transpose(1, 2, 0) / 255.0, atol=1e-6)
+
+
+def test_batch_size_and_n_images_must_be_positive_ints(models, data):
+    X = data[0][:3]
+    clf = models["cbam"]
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+            grad_cam(clf, X, batch_size=bad)
+        with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+            attention_maps(clf, X, batch_size=bad)
+        with pytest.raises(ValueError, match="n_images must be an int >= 1"):
+            plot_attention({"cbam": clf}, X, n_images=bad)
+    with pytest.raises(TypeError, match="batch_size must be an int >= 1"):
+        grad_cam(clf, X, batch_size=2.0)
+    np.testing.assert_allclose(grad_cam(clf, X, batch_size=1), grad_cam(clf, X), atol=1e-5)

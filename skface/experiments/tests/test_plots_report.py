@@ -219,3 +219,16 @@ def test_cross_source_counts_stay_integers_with_a_skipped_row(faces, lr_pipeline
 def metrics_counts(out):
     records = json.loads((out / "metrics.json").read_text())["cross_source"]
     return {r["held_out"]: r["n_held_out"] for r in records}
+
+
+def test_n_images_must_be_a_positive_int(run, tmp_path):
+    X, y, src, split, table, details, ev = run
+    for bad, error in ((0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="n_images must be an int >= 1"):
+            plot_misclassified(ev, X[split[2]], n_images=bad)
+        with pytest.raises(error, match="n_images must be an int >= 1"):
+            write_report(tmp_path / "r", evaluation=ev, images=X[split[2]], n_images=bad)
+    assert not os.listdir(tmp_path)
+    wrong = int(np.sum(ev.y_pred != ev.y_true))
+    fig = plot_misclassified(ev, X[split[2]], n_images=np.int64(wrong))
+    assert sum(1 for ax in fig.axes if ax.get_images()) == wrong
