@@ -211,6 +211,10 @@ def _history_of(model):
     return list(clf.history_), getattr(clf, "best_epoch_", None)
 
 
+def _finite(value):
+    return value is not None and bool(np.isfinite(value))
+
+
 def plot_training_curves(models, *, title="Training curves"):
     """Plot train and validation loss per epoch, marking the early-stopping (best) epoch.
 
@@ -219,6 +223,8 @@ def plot_training_curves(models, *, title="Training curves"):
     models : dict of str to (fitted FaceCNNClassifier, pipeline ending in one, or history list)
         One panel per entry. A history is a list of dicts with ``epoch``, ``train_loss`` and
         ``valid_loss`` (``None`` without validation), as ``FaceCNNClassifier.history_`` holds.
+        For a history, the kept epoch marked is the one with the lowest finite validation loss
+        (NaN or infinite losses are never marked).
     title : str
 
     Returns
@@ -246,12 +252,12 @@ def plot_training_curves(models, *, title="Training curves"):
                 epochs, [np.nan if v is None else v for v in valid], "s-", ms=3,
                 label="validation loss",
             )
-            if best is None:
-                finite = [(v, e) for v, e in zip(valid, epochs) if v is not None]
-                best = min(finite)[1]
+            if best is None:  # a history list: the epoch of the lowest finite validation loss
+                finite = [(v, e) for v, e in zip(valid, epochs) if _finite(v)]
+                best = min(finite)[1] if finite else None
         if best is not None:
             ax.axvline(best, color="crimson", ls="--", lw=1.2, label=f"kept epoch {best}")
-            at = [v for e, v in zip(epochs, valid) if e == best and v is not None]
+            at = [v for e, v in zip(epochs, valid) if e == best and _finite(v)]
             if at:
                 ax.plot([best], at, "*", color="crimson", ms=12)
         ax.xaxis.set_major_locator(_integer_locator())

@@ -232,3 +232,16 @@ def test_n_images_must_be_a_positive_int(run, tmp_path):
     wrong = int(np.sum(ev.y_pred != ev.y_true))
     fig = plot_misclassified(ev, X[split[2]], n_images=np.int64(wrong))
     assert sum(1 for ax in fig.axes if ax.get_images()) == wrong
+
+
+def test_training_curves_never_mark_a_nan_validation_loss():
+    nan = float("nan")
+    history = [{"epoch": 1, "train_loss": 1.0, "valid_loss": nan},
+               {"epoch": 2, "train_loss": 0.8, "valid_loss": 0.6},
+               {"epoch": 3, "train_loss": 0.7, "valid_loss": 0.4},
+               {"epoch": 4, "train_loss": 0.6, "valid_loss": float("inf")}]
+    fig = plot_training_curves({"a": history, "all nan": [dict(h, valid_loss=nan)
+                                                          for h in history]})
+    kept = [line.get_label() for line in fig.axes[0].get_lines() if "kept" in line.get_label()]
+    assert kept == ["kept epoch 3"]
+    assert not [line for line in fig.axes[1].get_lines() if "kept" in line.get_label()]
