@@ -287,7 +287,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         What the models take for those images (e.g. paths for a pipeline starting with an
         ImageLoader); defaults to ``images``.
     figures : dict of str to (Figure or path to PNG), optional
-        Extra figures, added at the end.
+        Extra figures, added at the end, saved as ``figures/extra_<name>.png`` with characters
+        other than letters, digits, ``-`` and ``_`` replaced by ``_``; a name that gives the
+        file name of an earlier figure gets a suffix ``_2``, ``_3``, ...
     manifest : str or Path, optional
         The data manifest used; copied into the folder.
     notes : str, optional
@@ -375,6 +377,13 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         saved = []
 
         def add_figure(name, fig, caption):
+            # names that clean to the same file ("loss curve", "loss/curve") get _2, _3, ...;
+            # compared without case, for case-insensitive file systems
+            taken = {p.lower() for p in saved}
+            stem, k = name, 1
+            while f"figures/{name}.png".lower() in taken:
+                k += 1
+                name = f"{stem}_{k}"
             path = fig_dir / f"{name}.png"
             if isinstance(fig, (str, os.PathLike)):
                 shutil.copyfile(fig, path)

@@ -245,3 +245,19 @@ def test_training_curves_never_mark_a_nan_validation_loss():
     kept = [line.get_label() for line in fig.axes[0].get_lines() if "kept" in line.get_label()]
     assert kept == ["kept epoch 3"]
     assert not [line for line in fig.axes[1].get_lines() if "kept" in line.get_label()]
+
+
+def test_extra_figures_with_clashing_names_keep_distinct_files(tmp_path):
+    figs = {}
+    for name in ("loss curve", "loss/curve", "Loss curve", "loss curve 2"):
+        fig = Figure()
+        fig.add_subplot().set_title(name)
+        figs[name] = fig
+    out = write_report(tmp_path / "r", figures=figs)
+    listed = json.loads((out / "metrics.json").read_text())["figures"]
+    assert listed == ["figures/extra_loss_curve.png", "figures/extra_loss_curve_2.png",
+                      "figures/extra_Loss_curve_3.png", "figures/extra_loss_curve_2_2.png"]
+    assert sorted(os.listdir(out / "figures")) == sorted(p.split("/")[1] for p in listed)
+    md = (out / "report.md").read_text()
+    for name, path in zip(figs, listed):
+        assert f"![{name}]({path})" in md
