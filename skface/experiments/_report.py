@@ -313,7 +313,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
     FileNotFoundError
         ``manifest`` or a figure path does not exist.
     ValueError
-        Nothing to report.
+        Nothing to report: every one of ``evaluation``, ``evaluations``, the ablation and
+        cross-source rows, the FaceCNNClassifier models in ``models`` and ``figures`` is missing
+        or empty.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
@@ -322,9 +324,6 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         )
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a folder.")
-    if all(v is None for v in (evaluation, evaluations, ablation, cross_source, models, figures)):
-        raise ValueError("write_report got nothing to report (no evaluation, ablation, "
-                         "cross-source table, models or figures).")
     _check_positive_int(n_images, "n_images")
     if evaluation is not None and not isinstance(evaluation, EvaluationResult):
         raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")
@@ -351,6 +350,15 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         if models is None and ab_details.estimators:
             models = {c: m for c, m in ab_details.estimators_for_seed().items() if c in shown}
     face_models = _face_models(models)
+    # checked after the ablation's defaults are taken and the models filtered, so that empty
+    # containers or models without a FaceCNNClassifier never give an empty report
+    if not (evaluation is not None or evaluations or ab_records or cs_records or face_models
+            or figures):
+        dropped = sorted(map(str, set(models or {}) - set(face_models)))
+        raise ValueError(
+            "write_report got nothing to report: no evaluation, evaluations, ablation or "
+            "cross-source rows, FaceCNNClassifier models or figures"
+            + (f" (models {dropped} hold no fitted FaceCNNClassifier)." if dropped else "."))
     if model_inputs is None:
         model_inputs = images
 

@@ -261,3 +261,15 @@ def test_extra_figures_with_clashing_names_keep_distinct_files(tmp_path):
     md = (out / "report.md").read_text()
     for name, path in zip(figs, listed):
         assert f"![{name}]({path})" in md
+
+
+def test_nothing_to_report_after_filtering(lr_pipeline, faces, tmp_path):
+    X, y, _ = faces
+    logreg = lr_pipeline.fit(X, y)
+    with pytest.raises(ValueError, match=r"nothing to report.*\['logreg'\] hold no fitted"):
+        write_report(tmp_path / "r1", models={"logreg": logreg})
+    for empty in ({"evaluations": {}}, {"figures": {}}, {"models": {}}, {"ablation": []},
+                  {"cross_source": []}):
+        with pytest.raises(ValueError, match="nothing to report"):
+            write_report(tmp_path / "r2", **empty)
+    assert not os.listdir(tmp_path)
