@@ -3,9 +3,10 @@ Explaining predictions: Grad-CAM and attention maps
 ===================================================
 
 Where does the network look? :func:`skface.experiments.plot_attention` overlays, for each
-model, its Grad-CAM heat map (the regions that pushed the score towards the predicted class)
-and the spatial map of its deepest attention block. We compare a plain CNN with a CBAM model
-trained on the demo set.
+model, its Grad-CAM heat map (the regions that pushed the score towards the *fake* class,
+whatever the prediction; :func:`skface.experiments.grad_cam` with ``target=`` shows the evidence
+for another class) and the spatial map of its deepest attention block. We compare a plain CNN
+with a CBAM model trained on the demo set.
 """
 
 # %%
