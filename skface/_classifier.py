@@ -139,6 +139,21 @@ class _TailMergingBatchSampler(torch.utils.data.Sampler):
         return full + (rest > 0)
 
 
+def _warn_if_float_pixels(X, name):
+    """Warn when float images reach above 1: most likely 8-bit pixels cast to float, which a
+    model fitted on uint8 (scaled by 1/255) would read 255 times too bright. Floats are used
+    as given, so this is a warning, not an error (standardised or other float data is legal)."""
+    if X.dtype != np.uint8 and X.size:
+        top = float(X.max())
+        if top > 1.0:
+            warnings.warn(
+                f"{name} holds float values up to {top:.4g}; FaceCNNClassifier expects float "
+                "images in [0, 1] and uses floats as given. If these are 8-bit pixels, pass "
+                "them as uint8 (scaled by 1/255), for fitting and predicting alike.",
+                UserWarning, stacklevel=3)
+    return X
+
+
 def _is_fitted_attribute(name):
     """Whether ``name`` is one of the attributes ``fit`` sets (scikit-learn's ``name_``)."""
     return name.endswith("_") and not name.startswith("_")
@@ -584,7 +599,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X, *, fitted, name="X"):
         if not fitted:
-            return check_image_array(X, image_shape=self.image_shape, name=name)
+            return _warn_if_float_pixels(
+                check_image_array(X, image_shape=self.image_shape, name=name), name)
         X = check_array(integer_pixels_as_uint8(X, name), allow_nd=True,
                         dtype=[np.float32, np.uint8], input_name=name)
         if X.ndim == 2 and X.shape[1] != self.n_features_in_:
@@ -592,8 +608,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        return check_image_array(X, image_shape=self.image_shape_, reset_shape=self.image_shape_,
-                                 name=name)
+        return _warn_if_float_pixels(
+            check_image_array(X, image_shape=self.image_shape_, reset_shape=self.image_shape_,
+                              name=name), name)
 
     def _encode(self, y, name="y"):
         y = column_or_1d(y, warn=True)
@@ -819,7 +836,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         X : array-like
             Images ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)``, uint8 (scaled by 1/255;
             other integer types and nested lists of ints are 8-bit pixels too) or float (used
-            as given; images are expected in ``[0, 1]``), or 2-D flattened
+            as given; images are expected in ``[0, 1]``, and values above 1, most likely
+            8-bit pixels cast to float, draw a ``UserWarning``), or 2-D flattened
             images (see ``image_shape``). A 4-D array is read channels-last when its last axis
             has 1, 3 or 4 entries and its second does not; give other channel counts
             channels-first.

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -24,6 +25,8 @@ CHECK_PARAMS = dict(width=8, depth=2, max_epochs=20, batch_size=16, lr=1e-2, lr_
 TINY = dict(width=4, depth=2, max_epochs=3, batch_size=16, random_state=0)
 
 
+# the generic checks feed floats far outside [0, 1], which the classifier uses as given
+@pytest.mark.filterwarnings("ignore:X holds float values up to:UserWarning")
 @parametrize_with_checks([FaceCNNClassifier(**CHECK_PARAMS)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
@@ -604,6 +607,20 @@ def test_integer_images_are_scaled_like_uint8():
                        atol=1e-6)
     with pytest.raises(ValueError, match="integer images must hold 8-bit pixel values"):
         clf.predict(X.astype(np.int64) * 4)
+
+
+def test_float_pixels_above_one_are_named():
+    X, y = make_faces(32, size=8)
+    clf = FaceCNNClassifier(**TINY)
+    with pytest.warns(UserWarning, match="X holds float values up to 255; .* pass them as uint8"):
+        clf.fit(X.astype(np.float32), y)  # 8-bit pixels cast to float: 255 times too bright
+    clf.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X)
+        clf.predict(X.astype(np.float32) / 255)  # floats in [0, 1] are what it expects
+    with pytest.warns(UserWarning, match="float values up to 255"):
+        clf.predict(X.astype(np.float64))
 
 
 def test_batch_size_one():
