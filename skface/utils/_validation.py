@@ -137,6 +137,12 @@ def resolve_device(device):
                          "'cuda:1', 'mps').") from None
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
+    if kind == "cuda":
+        index, count = torch.device(str(device)).index, torch.cuda.device_count()
+        if index is not None and index >= count:
+            raise ValueError(f"device={device!r} was requested but this machine has {count} "
+                             f"CUDA device{'s' if count != 1 else ''} (cuda:0 to "
+                             f"cuda:{count - 1}).")
     if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError(f"device={device!r} was requested but MPS is not available here.")
     return str(device)
@@ -150,7 +156,9 @@ _CPU_BF16_QUERIES = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
 def native_bfloat16(device):
     """Whether ``device`` computes bfloat16 matrix products natively (so autocast is faster).
 
-    True for CUDA devices, and for CPUs with bfloat16 units that oneDNN uses for
+    True for CUDA devices of compute capability 8.0 or higher (Ampere and later: A100, H100,
+    RTX 30xx...; cuDNN computes bfloat16 convolutions only there, and older cards such as the
+    T4 or V100 fall back to slower kernels), and for CPUs with bfloat16 units that oneDNN uses for
     convolutions: Intel AMX tiles (Xeon 4th generation and later) or the AVX-512 BF16
     instructions (AMD EPYC and Ryzen from Zen 4 on, Intel Xeon 3rd generation "Cooper Lake").
     False elsewhere, where PyTorch emulates bf16 and float32 is faster.
@@ -172,7 +180,12 @@ def native_bfloat16(device):
     """
     device = str(device)
     if device.startswith("cuda"):
-        return True
+        try:
+            index = torch.device(device).index
+            index = torch.cuda.current_device() if index is None else index
+            return tuple(torch.cuda.get_device_capability(index)) >= (8, 0)
+        except Exception:  # no usable CUDA: nothing is native
+            return False
     if device != "cpu":
         return False
     for query in _CPU_BF16_QUERIES:

@@ -82,10 +82,25 @@ def test_resolve_device():
             resolve_device("cuda")
 
 
+def test_resolve_device_names_a_missing_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda") == "cuda" and resolve_device("cuda:0") == "cuda:0"
+    with pytest.raises(ValueError, match=r"'cuda:3' was requested but this machine has 1 CUDA "
+                                         r"device \(cuda:0 to cuda:0\)"):
+        resolve_device("cuda:3")
+
+
 def test_resolve_precision(monkeypatch):
-    assert native_bfloat16("cuda") and native_bfloat16("cuda:1")
-    assert not native_bfloat16("mps")
+    # CUDA: bfloat16 is native (cuDNN convolutions) from compute capability 8.0 (Ampere) on
+    capability = {0: (9, 0), 1: (7, 0)}
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=None: capability[i])
+    assert native_bfloat16("cuda") and native_bfloat16("cuda:0")
+    assert not native_bfloat16("cuda:1")  # a V100: emulated, slower than float32
     assert resolve_precision("auto", "cuda") == "bfloat16"
+    assert resolve_precision("auto", "cuda:1") == "float32"
+    assert not native_bfloat16("mps")
     assert resolve_precision("float32", "cuda") == "float32"
     assert resolve_precision("bfloat16", "cpu") == "bfloat16"
     # "auto" on a CPU follows whether it has AMX tiles or AVX-512 BF16 instructions
