@@ -151,6 +151,23 @@ def add_quiet_argument(p, what="no progress bars"):
     p.add_argument("--quiet", action="store_true", help=what)
 
 
+def add_device_argument(p, what="where the network runs"):
+    """``--device``: the same flag wherever a network trains or predicts."""
+    p.add_argument("--device", default="auto",
+                   help=f"{what}: auto (a GPU when there is one), cpu, cuda, cuda:1, ...")
+
+
+def check_device(device):
+    """The resolved ``--device``, checked before any work (a missing GPU is named at once,
+    not after the images are decoded)."""
+    from skface.utils import resolve_device
+
+    try:
+        return resolve_device(device)
+    except ValueError as exc:
+        raise CLIError(f"--device: {exc}") from None
+
+
 def add_folder_arguments(p):
     """``--real DIR...`` and ``--fake DIR...``: one source per folder."""
     p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, add_quiet_argument, atomic_dir, check_output_dir,
-                      report_skipped, scan_folders, write_skipped)
+from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir,
+                      check_output_dir, report_skipped, scan_folders, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -23,6 +23,7 @@ EXAMPLES = (
 
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="MODEL_DIR", help="from `skface train`")
+    add_device_argument(p, "where the network predicts")
     p.add_argument("--manifest", help="manifest CSV; evaluates its --split")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
                    help="which manifest split to score")
@@ -101,7 +102,7 @@ def run(args):
 
     out = Path(args.out)
     check_output_dir(out, "evaluate")
-    pipeline, meta = load_model(args.model)
+    pipeline, meta = load_model(args.model, args.device)
     files, y, source, what, skipped = gather(args)
     with atomic_dir(out, "evaluate") as tmp:
         result = evaluate_and_report(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir
+from ._common import CLIError, atomic_dir, check_device
 
 MODEL_FILE = "skface-model.json"
 MODEL_KIND = "skface-cli-model"
@@ -79,8 +79,8 @@ def save_model(path, pipeline, *, info=None):
     return Path(path)
 
 
-def load_model(path):
-    """Read a model folder; return ``(pipeline, meta)``.
+def load_model(path, device="auto"):
+    """Read a model folder, its network on ``device``; return ``(pipeline, meta)``.
 
     Every problem (missing folder, a folder that is not a skface model, another format version,
     damaged files) raises :class:`CLIError` with one readable line.
@@ -122,7 +122,7 @@ def load_model(path):
     if not steps or type(steps[0][1]).__name__ != "ImageLoader":
         raise CLIError(f"{meta_path} is corrupted: the first step must be an ImageLoader")
     try:
-        clf = FaceCNNClassifier.load(path)
+        clf = FaceCNNClassifier.load(path, device=check_device(device))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     return Pipeline(steps + [(clf_name, clf)]), meta

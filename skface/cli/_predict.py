@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import CLIError, report_skipped, write_csv
+from ._common import CLIError, add_device_argument, report_skipped, write_csv
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -22,6 +22,7 @@ EXAMPLES = (
 
 def add_arguments(p):
     p.add_argument("--model", required=True, metavar="MODEL_DIR", help="from `skface train`")
+    add_device_argument(p, "where the network predicts")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--out", default=None, metavar="preds.csv",
                    help="CSV to write (default: stdout)")
@@ -67,7 +68,7 @@ def run(args):
 
     if not 0.0 < args.threshold < 1.0:  # as `skface evaluate --threshold`
         raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
-    pipeline, _ = load_model(args.model)
+    pipeline, _ = load_model(args.model, args.device)
     files = expand_paths(args.paths)
     p_fake = predict_paths(pipeline, files)
     rows = [(f, f"{p:.6f}", "fake" if p >= args.threshold else "real")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, add_quiet_argument, check_output_dir, existing_file,
-                      non_negative_float, positive_int)
+from ._common import (CLIError, add_device_argument, add_quiet_argument, check_device,
+                      check_output_dir, existing_file, non_negative_float, positive_int)
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -64,7 +64,7 @@ def add_arguments(p):
                    "(see `skface audit`), when it measures better there (default: off, as "
                    "recommended)")
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    add_device_argument(p, "where the networks train")
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
                    help="auto: bfloat16 where the hardware computes it natively (CUDA, CPUs "
                    "with Intel AMX or AVX-512 BF16), float32 elsewhere")
@@ -127,6 +127,7 @@ def train(manifest, out, **kwargs):
     from ._model import save_model, transform_paths
 
     check_output_dir(out, "train")  # before the training, not after it
+    check_device(kwargs.get("device", "auto"))  # before the images are decoded
     files_tr, y_tr, _ = read_split(manifest, "train")
     files_va, y_va, _ = read_split(manifest, "val")
     for name, y in (("train", y_tr), ("val", y_va)):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from skface.cli import build_parser, main
 from skface.cli._main import SUBCOMMANDS
@@ -301,6 +302,29 @@ def test_predict_files_and_folders(workflow, capsys, tmp_path):
     # to stdout without --out
     status, stdout, _ = run_cli(capsys, "predict", "--model", workflow["model"], one)
     assert status == 0 and stdout.splitlines()[0] == "path,p_fake,label"
+
+
+def test_device_flag_is_checked_before_any_work(workflow, capsys, tmp_path, monkeypatch):
+    import skface.cli._model as model_module
+
+    # a GPU that is not there is named at once: no image decoded, no output written
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("images were decoded before the device was checked")
+
+    monkeypatch.setattr(model_module, "transform_paths", no_decoding)
+    missing = "cuda:7" if torch.cuda.is_available() else "cuda"
+    status, _, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
+                             tmp_path / "m", "--device", missing)
+    assert "--device:" in assert_one_line_error(status, err) and not (tmp_path / "m").exists()
+    one = sorted(workflow["real"].glob("*.png"))[0]
+    status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], one,
+                             "--device", missing)
+    assert "--device:" in assert_one_line_error(status, err)
+    monkeypatch.undo()
+    status, stdout, err = run_cli(capsys, "predict", "--model", workflow["model"], one,
+                                  "--device", "cpu")
+    assert status == 0, err
+    assert len(stdout.splitlines()) == 2
 
 
 def test_predict_walks_folders_as_the_scan_does(workflow, capsys, tmp_path):
