@@ -5,8 +5,8 @@ Quickstart: from image files to test metrics
 A scikit-learn :class:`~sklearn.pipeline.Pipeline` that takes **file paths**:
 :class:`~skface.preprocessing.ImageLoader` decodes and resizes the images and
 :class:`~skface.FaceCNNClassifier` (a small CNN) tells real (0) from AI-generated (1) faces.
-We train on the offline demo set, stop early on a validation split, and evaluate on a balanced
-test split.
+We train on the offline demo set, keep the epoch with the lowest loss on a validation split
+(early stopping, which at 12 epochs runs them all), and evaluate on a balanced test split.
 
 The demo data are a proxy: 100 LFW face crops that scikit-image ships, and 100 fakes made by
 small up-sampling generators that skface runs on them.
@@ -54,7 +54,7 @@ model.fit(paths[train], y[train],
           facecnnclassifier__X_val=loader.fit_transform(paths[val]),
           facecnnclassifier__y_val=y[val])
 clf = model[-1]
-print(f"stopped after {clf.n_epochs_} epochs, kept epoch {clf.best_epoch_}")
+print(f"trained {clf.n_epochs_} epochs, kept epoch {clf.best_epoch_}")
 
 # %%
 # Evaluate on the balanced test split

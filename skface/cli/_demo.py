@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import atomic_dir, check_output_dir, positive_int
+from ._common import add_device_argument, atomic_dir, check_device, check_output_dir, positive_int
 
 HELP = "run the whole protocol offline on the embedded demo data (a proxy)"
 PROXY_NOTE = (
@@ -34,7 +34,9 @@ def add_arguments(p):
     p.add_argument("--size", type=positive_int, default=24, metavar="N",
                    help="image side in pixels (the demo images are 24x24)")
     p.add_argument("--max-epochs", type=positive_int, default=20, metavar="N",
-                   help="epoch bound of the main model (early stopping ends sooner)")
+                   help="epochs of the main model (early stopping keeps the best epoch after "
+                   "the first 65 %%, and stops early only when the validation loss stalls for "
+                   "its patience after that)")
     p.add_argument("--ablation-epochs", type=positive_int, default=12, metavar="N",
                    help="epoch bound of each ablation and cross-source run")
     p.add_argument("--ablation", action=argparse.BooleanOptionalAction, default=True,
@@ -45,7 +47,7 @@ def add_arguments(p):
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="CPU threads for PyTorch; the demo's 24-pixel images train fastest on "
                    "one (more threads mostly add synchronisation overhead)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    add_device_argument(p, "where the networks train")
 
 
 # The demo's only departures from the recommended configuration, for its tiny gray images:
@@ -73,6 +75,7 @@ def _step(i, n, text):
 def run(args):
     import torch
 
+    check_device(args.device)  # a missing GPU is named before any work
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:

@@ -10,7 +10,9 @@ Download one of the public face sets named in the protocol and put its images (o
 random subset of --max-images of them) into DEST, ready for `skface audit` and `skface build`.
 
 Downloads are cached under --data-home (default: $SKFACE_DATA or ~/skface_data) and DEST gets
-symbolic links to the cached files (--copy makes copies). The Kaggle sets need the `fetch`
+symbolic links to the cached files (--copy makes copies). The whole set is downloaded once,
+whatever --max-images says (the Kaggle FFHQ copy is about 20 GB); the subset is taken from the
+cache. The Kaggle sets need the `fetch`
 extra (pip install "skface[fetch]") and a Kaggle API token; LFW comes through scikit-learn.
 Real sets: ffhq, lfw. AI-generated sets: tpdne, all_these_people, ai_generated_faces."""
 EXAMPLES = (
@@ -34,7 +36,8 @@ def add_arguments(p):
     p.add_argument("--dest", required=True, metavar="DIR",
                    help="folder that receives the images (must be new or empty)")
     p.add_argument("--max-images", type=positive_int, default=None, metavar="N",
-                   help="take a seeded random subset of N images (default: all)")
+                   help="take a seeded random subset of N images (default: all); the whole set is "
+                   "still downloaded and cached first")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset")
     p.add_argument("--data-home", default=None, metavar="DIR",
                    help="download cache (default: $SKFACE_DATA or ~/skface_data)")
