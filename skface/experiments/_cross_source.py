@@ -163,7 +163,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     n = len(y_arr)
     if sources is None:
         raise ValueError("cross_source_evaluate needs sources (one per sample).")
-    src = _as_source_array(sources, n, allow_missing=False)
+    src = _as_source_array(sources, n)
     labels = sorted(set(y_arr.tolist()), key=repr)
     if len(labels) != 2:
         raise ValueError(f"y must hold exactly two classes (real and fake); got {labels!r}.")

@@ -101,17 +101,28 @@ def _predicts_by_argmax(estimator):
 
 
 def _equal_error_rate(is_pos, scores):
-    """EER: the error rate where the false-positive and false-negative rates are equal."""
-    fpr, tpr, thr = roc_curve(is_pos, scores)
+    """EER: the error rate where the false-positive and false-negative rates are equal.
+
+    The threshold is a cut at which they are equal when one exists; otherwise the rates cross
+    between two cuts, the EER is interpolated there, and the nearer of the two cuts is given.
+    """
+    is_pos = np.asarray(is_pos, dtype=bool)
+    n_pos, n_neg = int(is_pos.sum()), int((~is_pos).sum())
+    # every cut (no collinear point dropped: an exact crossing may lie on a straight run)
+    fpr, tpr, thr = roc_curve(is_pos, scores, drop_intermediate=False)
     fnr = 1.0 - tpr
-    diff = fnr - fpr  # starts at +1 (nothing flagged), ends at -1 (everything flagged)
+    # the sign of FNR - FPR from whole counts, so that an exact crossing is found exactly
+    fn = n_pos - np.rint(tpr * n_pos)
+    fp = np.rint(fpr * n_neg)
+    diff = fn * n_neg - fp * n_pos  # starts > 0 (nothing flagged), ends < 0 (all flagged)
     i = int(np.argmax(diff <= 0))
     if diff[i] == 0 or i == 0:
         eer, threshold = fpr[i], thr[i]
     else:
-        t = diff[i - 1] / (diff[i - 1] - diff[i])
+        d0, d1 = fnr[i - 1] - fpr[i - 1], fnr[i] - fpr[i]
+        t = d0 / (d0 - d1)
         eer = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
-        threshold = thr[i]
+        threshold = thr[i - 1] if t < 0.5 else thr[i]
     threshold = float(threshold)
     if not math.isfinite(threshold):
         threshold = 1.0
@@ -340,21 +351,20 @@ def _is_missing(value):
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def _as_source_array(sources, n, *, allow_missing=True):
+def _as_source_array(sources, n):
     """Sources as an object array of ``str``, one per sample.
 
-    With ``allow_missing=False``, a missing source (None, NaN, pandas NA) raises ``ValueError``
-    instead of becoming a source named ``"None"`` or ``"nan"``.
+    A missing source (None, NaN, pandas NA) raises ``ValueError`` instead of becoming a source
+    named ``"None"`` or ``"nan"``.
     """
     raw = np.asarray(sources, dtype=object).ravel()
     if len(raw) != n:
         raise ValueError(f"sources has {len(raw)} entries but y has {n}; they must match.")
-    if not allow_missing:
-        missing = [i for i, s in enumerate(raw.tolist()) if _is_missing(s)]
-        if missing:
-            raise ValueError(
-                f"sources holds {len(missing)} missing values (None or NaN, first at index "
-                f"{missing[0]}); every sample needs the name of its source.")
+    missing = [i for i, s in enumerate(raw.tolist()) if _is_missing(s)]
+    if missing:
+        raise ValueError(
+            f"sources holds {len(missing)} missing values (None or NaN, first at index "
+            f"{missing[0]}); every sample needs the name of its source.")
     return np.asarray([str(s) for s in raw], dtype=object)
 
 
@@ -471,12 +481,15 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     _check_proba_estimator(estimator)
     pos, neg = resolve_pos_label(estimator.classes_, pos_label)
     y_true = _as_label_array(y)
-    unknown = sorted({repr(v) for v in y_true} - {repr(pos), repr(neg)})
+    # compared by value, as scikit-learn does (1.0 is the class 1; "1" is not), then written
+    # as the estimator's own class objects
+    unknown = sorted({repr(v) for v in y_true if not (v == pos or v == neg)})
     if unknown:
         raise ValueError(
             f"y holds labels {', '.join(unknown)} that the estimator does not know; its classes "
             f"are {[neg, pos]!r}."
         )
+    y_true = np.array([pos if v == pos else neg for v in y_true], dtype=object)
     _check_both_classes(y_true)
     if threshold is not None:
         threshold = _check_threshold(threshold)
@@ -577,6 +590,10 @@ def _tuning_metric(metric):
     )
 
 
+#: Most midpoints between distinct scores that :func:`best_threshold` adds to its grid.
+_MAX_MIDPOINTS = 2000
+
+
 def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=None,
                    thresholds=200):
     """The ``P(fake)`` threshold at which saved scores reach the highest value of a metric.
@@ -599,7 +616,10 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
         The fake label when it cannot be inferred from the labels.
     thresholds : int or array-like, default=200
         Number of evenly spaced candidates between the lowest and highest score (those at 0
-        or 1 left out), or the candidates, each strictly between 0 and 1.
+        or 1 left out), to which the midpoints between consecutive distinct scores are added
+        (at most 2,000, spread evenly over the sorted scores), so that scores closer together
+        than the grid's step, such as a network's saturated outputs, still get a cut between
+        them; or the candidates themselves, each strictly between 0 and 1.
 
     Returns
     -------
@@ -631,6 +651,13 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
                 f"Every sample has the same P(fake) ({scores[0]:g}), so no threshold can "
                 f"separate the classes.")
         candidates = np.linspace(scores.min(), scores.max(), int(thresholds))
+        # every cut the scores allow: halfway between neighbours, so that the cut keeps a
+        # margin on both sides (a cut at a score itself would sit on a validation sample)
+        distinct = np.unique(scores)
+        middles = (distinct[:-1] + distinct[1:]) / 2.0
+        if len(middles) > _MAX_MIDPOINTS:
+            middles = middles[np.linspace(0, len(middles) - 1, _MAX_MIDPOINTS).round().astype(int)]
+        candidates = np.unique(np.concatenate([candidates, middles]))
         # a cut at 0 or 1 is no threshold evaluate() takes: keep those strictly between
         candidates = candidates[(candidates > 0) & (candidates < 1)]
         if candidates.size == 0:
@@ -676,7 +703,10 @@ def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_l
         The fake label when it cannot be inferred.
     thresholds : int or array-like, default=200
         Number of evenly spaced candidates between the lowest and highest score (those at 0
-        or 1 left out), or the candidates, each strictly between 0 and 1.
+        or 1 left out), to which the midpoints between consecutive distinct scores are added
+        (at most 2,000, spread evenly over the sorted scores), so that scores closer together
+        than the grid's step, such as a network's saturated outputs, still get a cut between
+        them; or the candidates themselves, each strictly between 0 and 1.
 
     Returns
     -------

@@ -38,8 +38,8 @@ def resolve_pos_label(classes, pos_label=None):
         pos_label = python_value(pos_label)
         if pos_label not in classes:
             raise ValueError(f"pos_label={pos_label!r} is not one of the classes {classes!r}.")
-        neg = classes[1 - classes.index(pos_label)]
-        return pos_label, neg
+        k = classes.index(pos_label)  # the class itself: pos_label=1.0 names the class 1
+        return classes[k], classes[1 - k]
     if all(isinstance(c, numbers.Real) for c in classes) and set(classes) == {0, 1}:
         pos = classes[0] if classes[0] == 1 else classes[1]
         return pos, classes[1 - classes.index(pos)]

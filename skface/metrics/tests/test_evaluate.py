@@ -10,6 +10,7 @@ from sklearn.metrics import (
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
+    matthews_corrcoef,
     precision_score,
     recall_score,
     roc_auc_score,
@@ -243,8 +244,16 @@ def test_best_threshold_is_sklearns_prefit_search(metric):
     oracle = TunedThresholdClassifierCV(clf, scoring=scoring, response_method="predict_proba",
                                         thresholds=150, cv="prefit", refit=False).fit(Xv, yv)
     p_fake = clf.predict_proba(Xv)[:, 1]
+    # on scikit-learn's own grid of candidates, the same cut
+    grid = np.linspace(p_fake.min(), p_fake.max(), 150)
+    assert best_threshold(yv, p_fake, metric=metric, thresholds=grid) == pytest.approx(
+        oracle.best_threshold_, abs=1e-12)
+    # with a number of candidates, the grid plus every cut between distinct scores: at least
+    # as good on the data it is tuned on
     t = best_threshold(yv, p_fake, metric=metric, thresholds=150)
-    assert t == pytest.approx(oracle.best_threshold_, abs=1e-12)
+    func = {"balanced_accuracy": balanced_accuracy_score, "accuracy": accuracy_score,
+            "f1": f1_score, "mcc": matthews_corrcoef, "recall": recall_score}[metric]
+    assert func(yv, p_fake >= t) >= func(yv, p_fake >= oracle.best_threshold_) - 1e-12
     assert tune_threshold(clf, Xv, yv, metric=metric, thresholds=150) == t
 
 
@@ -270,6 +279,56 @@ def test_best_threshold_candidates_and_errors():
     assert 0 < best_threshold(y, [0.0, 0.3, 0.4, 1.0], metric="recall") < 1
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         best_threshold(y, p, thresholds=[-3, 0.5, 7])
+
+
+def test_best_threshold_cuts_between_scores_closer_than_its_grid():
+    # a network's saturated outputs: 200 grid steps never fall between them, the midpoints do
+    y, p = [0, 0, 0, 1, 1, 1], [0.01, 0.998, 0.999, 0.9995, 0.9997, 0.9999]
+    for metric in ("balanced_accuracy", "accuracy", "f1"):
+        t = best_threshold(y, p, metric=metric)
+        assert 0.999 < t < 0.9995  # halfway between the classes, a margin on both sides
+        assert evaluate_scores(y, p, threshold=t).accuracy == 1.0
+
+
+def test_eer_threshold_is_where_the_error_rates_meet():
+    # float rounding hid this exact crossing (the lower cut 0.4 was given), and roc_curve's
+    # dropped collinear points hid the one of the second set
+    for y, p, expected in (([0, 1, 0, 1, 1, 0], [.1, .9, .6, .4, .7, .2], (1 / 3, 0.6)),
+                           ([0, 0, 1, 1, 1, 1], [.95, .1, .9, .8, .7, .6], (0.5, 0.8))):
+        r = evaluate_scores(y, p)
+        assert (r.eer, r.eer_threshold) == pytest.approx(expected)
+    rng = np.random.default_rng(0)
+    for _ in range(300):  # every exact crossing, on random sets with tied scores
+        y = rng.integers(0, 2, int(rng.integers(4, 30)))
+        if y.min() == y.max():
+            continue
+        p = np.round(rng.random(len(y)), 2)
+        r = evaluate_scores(y, p)
+        fpr = np.mean(p[y == 0] >= r.eer_threshold)
+        fnr = np.mean(p[y == 1] < r.eer_threshold)
+        crossings = [t for t in np.unique(p) if np.isclose(np.mean(p[y == 0] >= t),
+                                                           np.mean(p[y == 1] < t))]
+        if crossings:
+            assert fpr == pytest.approx(fnr) == pytest.approx(r.eer)
+        else:
+            assert min(fpr, fnr) - 1e-12 <= r.eer <= max(fpr, fnr) + 1e-12
+
+
+def test_labels_are_compared_by_value_and_sources_must_be_named():
+    X, y, _ = _data(n=80, seed=2, shift=1.5)
+    clf = LogisticRegression().fit(X, y)  # classes 0 and 1 (ints)
+    as_float = evaluate(clf, X, y.astype(float))
+    assert as_float.to_dict() == evaluate(clf, X, y).to_dict()
+    assert evaluate(clf, X, y, pos_label=1.0).to_dict() == as_float.to_dict()
+    assert resolve_pos_label([0, 1], pos_label=1.0) == (1, 0)
+    with pytest.raises(ValueError, match="y holds labels '0', '1' that the estimator"):
+        evaluate(clf, X, y.astype(str))
+    for missing in (None, np.nan):
+        sources = np.array(["a"] * 79 + [missing], dtype=object)
+        with pytest.raises(ValueError, match="sources holds 1 missing values .* index 79"):
+            evaluate(clf, X, y, sources=sources)
+        with pytest.raises(ValueError, match="missing values"):
+            evaluate_scores(y, np.full(80, 0.3), sources=sources)
 
 
 def test_face_classifier_is_run_once(monkeypatch):
