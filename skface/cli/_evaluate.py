@@ -73,13 +73,17 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
     return result
 
 
-def write_predictions(path, files, y, scores, threshold):
-    """predictions.csv: path, true label, P(fake), predicted label."""
+def write_predictions(path, files, result):
+    """predictions.csv: path, true label, P(fake), predicted label, as ``result`` (an
+    EvaluationResult) counted them, so that the file and metrics.json never disagree (at
+    P(fake) = 0.5 exactly, the model's own decision without --threshold)."""
     from ._common import write_csv
 
-    thr = 0.5 if threshold is None else threshold
-    rows = [(f, "fake" if t == 1 else "real", f"{s:.6f}", "fake" if s >= thr else "real")
-            for f, t, s in zip(files, y, scores)]
+    def name(label):
+        return "fake" if label == result.pos_label else "real"
+
+    rows = [(f, name(t), f"{s:.6f}", name(p))
+            for f, t, s, p in zip(files, result.y_true, result.y_score, result.y_pred)]
     write_csv(path, ("path", "label", "p_fake", "predicted"), rows)
 
 
@@ -113,7 +117,7 @@ def run(args):
         if skipped:  # after the report, which fills the folder afresh
             write_skipped(tmp / "skipped.csv", skipped)
         if result.y_score is not None:
-            write_predictions(tmp / "predictions.csv", files, y, result.y_score, args.threshold)
+            write_predictions(tmp / "predictions.csv", files, result)
         # metrics.json: the report's own record, with the test metrics also at the top level
         metrics_path = tmp / "metrics.json"
         record = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}

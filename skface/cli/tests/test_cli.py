@@ -754,3 +754,31 @@ def test_ablate_tiny_grid(capsys, tmp_path, workflow):
                              tmp_path / "a2", "--grid", "colour=red")
     assert "colour" in assert_one_line_error(status, err, 2)
     assert not (tmp_path / "a2").exists()
+
+
+def test_predictions_csv_says_what_the_metrics_counted(tmp_path):
+    # at P(fake) = 0.5 exactly the model's own decision (argmax: the first class, real) is
+    # what metrics.json counts; predictions.csv used to call those images fake (>= 0.5)
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from skface.cli._evaluate import write_predictions
+    from skface.metrics import evaluate
+
+    class Undecided(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.array([0, 1])
+            return self
+
+        def predict_proba(self, X):
+            return np.full((len(X), 2), 0.5)
+
+        def predict(self, X):
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    X, y = np.zeros((4, 1)), np.array([0, 1, 0, 1])
+    result = evaluate(Undecided().fit(X, y), X, y)
+    assert result.confusion_matrix == [[2, 0], [2, 0]]
+    write_predictions(tmp_path / "p.csv", ["a", "b", "c", "d"], result)
+    rows = [line.split(",") for line in (tmp_path / "p.csv").read_text().splitlines()[1:]]
+    assert [r[1] for r in rows] == ["real", "fake", "real", "fake"]
+    assert [r[3] for r in rows] == ["real"] * 4 and {r[2] for r in rows} == {"0.500000"}
