@@ -216,7 +216,10 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     make sure it is whole. Files that cannot be used are listed in ``skipped`` with a reason and
     a :class:`SkippedFilesWarning` is issued; nothing is dropped silently. Pressing Ctrl-C
     during the scan keeps the images already checked and reports the rest as skipped
-    (``"not scanned: interrupted ..."``).
+    (``"not scanned: interrupted ..."``). A file reached twice under one label (through a
+    link or two overlapping folders) is scanned once and the second path is skipped; a file
+    reached under both labels is returned under each, as a copy would be, and
+    :func:`build_dataset` drops both as a label conflict.
 
     Parameters
     ----------
@@ -265,10 +268,14 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
 
     skipped_records = []
     candidates = []  # (path, label, source)
-    seen_files = {}
+    # One record of files seen per label: a file reached twice under one label is scanned once,
+    # but one reached under both (a link from a real folder into a fake one) is kept under each,
+    # like a copy, so that build_dataset drops it as a label conflict instead of it taking the
+    # label of whichever folder was scanned first.
+    seen_files = {0: {}, 1: {}}
     for label, name, folder, recursive in specs:
         for path in iter_files(folder, skipped_records, recursive=recursive,
-                               seen_files=seen_files):
+                               seen_files=seen_files[label]):
             candidates.append((path, label, name))
     if not candidates:
         raise ValueError(

@@ -92,3 +92,25 @@ def test_shared_faces(faces_dir):
     assert (data.target[te] == 0).sum() == (data.target[te] == 1).sum()
     cv = LeaveOneSourceOut(random_state=0)
     assert cv.get_n_splits(None, data.target, data.source) == 5
+
+
+def test_a_file_linked_under_both_labels_is_a_label_conflict(tmp_path):
+    """A link from a real folder into a fake one gave the fake the label real."""
+    import os
+
+    make_folder(tmp_path / "real", 12, seed0=0)
+    fakes = make_folder(tmp_path / "fake" / "a", 12, seed0=500)
+    make_folder(tmp_path / "fake" / "b", 4, seed0=700)
+    os.symlink(fakes[3], tmp_path / "real" / "link.jpg")  # one fake file, also under real
+    os.symlink(tmp_path / "fake" / "b", tmp_path / "real" / "zz_fakes")  # a whole fake folder
+    scanned = load_faces(tmp_path / "real", tmp_path / "fake", progress=False)
+    assert scanned.skipped.n == 0
+    assert (scanned.target == 1).sum() == 16  # every fake file keeps its fake row
+    with pytest.warns(LabelConflictWarning, match="both real and fake"):
+        data = build_dataset(tmp_path / "real", tmp_path / "fake", random_state=0,
+                             progress=False)
+    assert data.dropped["label_conflicts"] == 10
+    assert (data.target == 0).sum() == 12 and (data.target == 1).sum() == 11
+    kept = {str(f) for f in data.filenames}
+    assert not kept & {str(tmp_path / "real" / "link.jpg"), str(fakes[3])}
+    assert not any("zz_fakes" in f or "/b/" in f for f in kept)
