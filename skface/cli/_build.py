@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ._common import (CLIError, add_folder_arguments, add_quiet_argument, existing_dirs,
-                      report_skipped, write_skipped)
+                      report_skipped, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -12,7 +12,9 @@ Build the data set of the protocol from folders of real and AI-generated faces: 
 exact and near duplicates across all folders (groups never straddle two splits; --dedupe keeps
 one image per group), split 70/15/15 into train/val/test with a balanced test set, optionally
 resample the train and val splits to even classes (--balance), and write one CSV row per image
-(path, label, source, split, group, metadata). Each folder is one source."""
+(path, label, source, split, group, metadata). Every image left out -- a duplicate (with the
+copy kept), a picture found under both real and fake (both copies), an undersampled image -- is
+listed with its reason in <manifest>.dropped.csv. Each folder is one source."""
 EXAMPLES = (
     "skface build --real data/real/ffhq --fake data/fake/tpdne --out manifest.csv",
     "skface build --real r1 r2 --fake f1 --out m.csv --no-dedupe --balance oversample --seed 1",
@@ -58,6 +60,13 @@ def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=Fals
         report_skipped(pairs, "skface build: the scan skipped", listing)
     elif listing.is_file():
         listing.unlink()  # from an earlier build of this manifest: nothing is skipped now
+    listing = dropped_listing(out)
+    gone = data.dropped_files
+    if gone.n:
+        write_csv(listing, ("path", "reason", "copy_of"),
+                  zip(gone.filenames, gone.reasons, gone.copy_of))
+    elif listing.is_file():
+        listing.unlink()  # from an earlier build of this manifest: nothing is left out now
     return data
 
 
@@ -65,6 +74,14 @@ def skipped_listing(manifest):
     """``<manifest>.skipped.csv``: where ``build`` lists the files its scan skipped."""
     manifest = Path(manifest)
     return manifest.with_name(manifest.stem + ".skipped.csv")
+
+
+def dropped_listing(manifest):
+    """``<manifest>.dropped.csv``: where ``build`` lists the images it left out of the manifest
+    (``path,reason,copy_of``: duplicates with the copy kept, label conflicts with the copy
+    under the other label, undersampled images)."""
+    manifest = Path(manifest)
+    return manifest.with_name(manifest.stem + ".dropped.csv")
 
 
 def summary(data, manifest):
@@ -77,7 +94,9 @@ def summary(data, manifest):
         lines.append(f"  {split:<5} {int(m.sum()):>6} images  ({n_real} real, {n_fake} fake)")
     dropped = getattr(data, "dropped", None) or {}
     if dropped:
-        lines.append("  left out: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+        lines.append("  left out: " + ", ".join(f"{k} {v}" for k, v in dropped.items())
+                     + (f"; each listed in {dropped_listing(manifest)}"
+                        if any(dropped.values()) else ""))
     if getattr(data, "skipped", None) is not None and data.skipped.n:
         lines.append(f"  skipped while scanning: {data.skipped.n} file(s), listed in "
                      f"{skipped_listing(manifest)}")

@@ -10,12 +10,21 @@ from ..utils import check_seed
 from ._balance import _check_balance, balance_indices
 from ._decode import DEFAULT_MAX_PIXELS
 from ._duplicates import find_duplicates
-from ._scan import METADATA_COLUMNS, load_faces, to_frame
+from ._scan import METADATA_COLUMNS, _skipped_bunch, load_faces, to_frame
 from ._split import train_val_test_split
 
 
 class LabelConflictWarning(UserWarning):
     """Warned when one picture appears under both real and fake and is dropped."""
+
+
+def _dropped_bunch(records, copy_of):
+    """The images build_dataset left out: ``_skipped_bunch`` of ``(path, reason)`` records, with
+    ``copy_of`` (the kept copy of a duplicate, the copy under the other label of a conflict)."""
+    dropped = _skipped_bunch(records)
+    del dropped["interrupted"]  # nothing is left out by an interruption here
+    dropped.copy_of = np.array(copy_of, dtype=object)
+    return dropped
 
 
 def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
@@ -74,8 +83,12 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         ``filenames``, ``target``, ``target_names``, ``source``, ``group``, ``split``
         (``"train"``/``"val"``/``"test"``), the metadata of :func:`load_faces`, ``skipped``,
         ``duplicates`` (the :class:`DuplicateReport`), ``dropped`` (counts of images left out
-        by de-duplication, label conflicts and undersampling), ``class_weight`` (dict for the
-        training split before resampling), ``random_state`` (the int seed used) and ``DESCR``.
+        by de-duplication, label conflicts and undersampling), ``dropped_files`` (every image
+        left out: ``filenames``, ``reasons`` -- ``"duplicate: ..."``, ``"label conflict: ..."``
+        or ``"undersampled: ..."`` --, ``copy_of`` (for a duplicate the copy that was kept, for
+        a label conflict a copy under the other label, dropped as well; ``""`` otherwise),
+        ``counts`` per reason and ``n``), ``class_weight`` (dict for the training split before
+        resampling), ``random_state`` (the int seed used) and ``DESCR``.
         Rows are ordered train, then val, then test; oversampling repeats rows. Ready for
         :func:`write_manifest`.
     """
@@ -86,6 +99,8 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     y = data.target
     groups, report = find_duplicates(data, threshold=threshold, progress=progress)
 
+    files = data.filenames
+    records, copy_of = [], []  # one per image left out: (path, reason), and the copy it matches
     keep = np.ones(len(y), dtype=bool)
     conflicts = np.isin(groups, report.mixed_label_groups)
     if conflicts.any():
@@ -93,13 +108,24 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
             f"{int(conflicts.sum())} image(s) in {len(report.mixed_label_groups)} group(s) appear "
             "as both real and fake; they are dropped.", LabelConflictWarning, stacklevel=2)
         keep &= ~conflicts
+        for i in np.flatnonzero(conflicts):
+            members = np.flatnonzero(groups == groups[i])
+            other = members[y[members] != y[i]][0]
+            records.append((files[i], f"label conflict: also under {data.target_names[y[other]]}"))
+            copy_of.append(files[other])
     n_dupes = 0
     if dedupe:
+        uniq, first_idx = np.unique(groups, return_index=True)
         first = np.zeros(len(y), dtype=bool)
-        _, first_idx = np.unique(groups, return_index=True)
         first[first_idx] = True
-        n_dupes = int((keep & ~first).sum())
+        first |= groups < 0  # a file find_duplicates could not read is nobody's copy
+        kept_of = dict(zip(uniq.tolist(), first_idx.tolist()))
+        dupes = np.flatnonzero(keep & ~first)
+        n_dupes = len(dupes)
         keep &= first
+        for i in dupes:
+            records.append((files[i], "duplicate: another copy is kept"))
+            copy_of.append(files[kept_of[groups[i]]])
     idx = np.flatnonzero(keep)
     for label, role in ((0, "real"), (1, "fake")):
         if not np.any(y[idx] == label):
@@ -122,7 +148,10 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
             sel = balance_indices(y[idx][part], source=data.source[idx][part], balance=balance,
                                   by_source=by_source, random_state=seed + k + 1)
             chosen = part[sel]
-            n_under += len(part) - len(np.unique(sel))
+            left_out = np.setdiff1d(np.arange(len(part)), sel)
+            n_under += len(left_out)
+            records += [(files[i], f"undersampled: {name} split") for i in idx[part[left_out]]]
+            copy_of += [""] * len(left_out)
         parts.append(chosen)
         labels += [name] * len(chosen)
     parts.append(te)
@@ -135,6 +164,7 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         skipped=data.skipped, duplicates=report,
         dropped={"duplicates": n_dupes, "label_conflicts": int(conflicts.sum()),
                  "undersampled": int(n_under)},
+        dropped_files=_dropped_bunch(records, copy_of),
         class_weight=class_weight, random_state=seed, balance=balance,
     )
     for col in METADATA_COLUMNS:

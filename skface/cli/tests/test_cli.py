@@ -287,6 +287,34 @@ def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path,
     assert not listing.exists()
 
 
+def test_build_lists_every_image_it_left_out(capsys, tmp_path, faces):
+    """Duplicates and label conflicts were counted in the summary but named nowhere."""
+    import csv
+    import shutil
+
+    real, fake = faces
+    shutil.copy(real / "r000.png", real / "r000_copy.png")
+    shutil.copy(real / "r001.png", fake / "f_is_real.png")
+    manifest = tmp_path / "m.csv"
+    status, out, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                               "--quiet")
+    assert status == 0, err
+    listing = tmp_path / "m.dropped.csv"
+    with open(listing, newline="") as fh:
+        rows = {Path(r["path"]).name: (r["reason"], Path(r["copy_of"]).name)
+                for r in csv.DictReader(fh)}
+    assert rows == {"r000_copy.png": ("duplicate: another copy is kept", "r000.png"),
+                    "r001.png": ("label conflict: also under fake", "f_is_real.png"),
+                    "f_is_real.png": ("label conflict: also under real", "r001.png")}
+    assert f"each listed in {listing}" in out
+    # a later build that leaves nothing out leaves no stale list behind
+    (real / "r000_copy.png").unlink()
+    (fake / "f_is_real.png").unlink()
+    status, out, _ = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                             "--quiet")
+    assert status == 0 and not listing.exists() and "each listed" not in out
+
+
 def test_predict_files_and_folders(workflow, capsys, tmp_path):
     out = tmp_path / "preds.csv"
     one = sorted(workflow["real"].glob("*.png"))[0]

@@ -114,3 +114,29 @@ def test_a_file_linked_under_both_labels_is_a_label_conflict(tmp_path):
     kept = {str(f) for f in data.filenames}
     assert not kept & {str(tmp_path / "real" / "link.jpg"), str(fakes[3])}
     assert not any("zz_fakes" in f or "/b/" in f for f in kept)
+
+
+def test_every_dropped_image_is_named_with_its_reason(sources):
+    """Duplicates, label conflicts and undersampled images were counted but never named."""
+    oops = shutil.copy(sources / "real" / "ffhq" / "img001.jpg",
+                       sources / "fake" / "tpdne" / "oops.jpg")
+    with pytest.warns(LabelConflictWarning):
+        data = build_dataset(sources / "real", sources / "fake", source_from="subfolder",
+                             balance="undersample", random_state=0, progress=False)
+    gone = data.dropped_files
+    assert gone.n == len(gone.filenames) == len(gone.reasons) == len(gone.copy_of)
+    assert gone.counts == {"label conflict": 2, "duplicate": 4,
+                           "undersampled": data.dropped["undersampled"]}
+    assert gone.n == sum(data.dropped.values())
+    by_path = {str(f): (r, str(c)) for f, r, c in zip(gone.filenames, gone.reasons, gone.copy_of)}
+    assert by_path[str(oops)] == ("label conflict: also under real",
+                                  str(sources / "real" / "ffhq" / "img001.jpg"))
+    for k in range(4):  # atpde's copies of tpdne pictures: atpde, scanned first, is kept
+        reason, kept = by_path[str(sources / "fake" / "tpdne" / f"img{k:03d}.jpg")]
+        assert reason.startswith("duplicate") and kept == str(
+            sources / "fake" / "atpde" / f"dup{k}.jpg")
+        assert kept in set(data.filenames) or any(
+            p == kept and r.startswith("undersampled") for p, (r, _) in by_path.items())
+    # nothing is both kept and dropped, and every scanned image is one or the other
+    assert not set(map(str, gone.filenames)) & set(map(str, data.filenames))
+    assert len(set(data.filenames)) + gone.n == data.duplicates.n_images == 73
