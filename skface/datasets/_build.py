@@ -82,7 +82,9 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     data : Bunch
         ``filenames``, ``target``, ``target_names``, ``source``, ``group``, ``split``
         (``"train"``/``"val"``/``"test"``), the metadata of :func:`load_faces`, ``skipped``,
-        ``duplicates`` (the :class:`DuplicateReport`), ``dropped`` (counts of images left out
+        ``duplicates`` (the :class:`DuplicateReport` of every scanned image, those left out
+        included: its ``pairs`` index ``duplicates.filenames``, not the rows returned; the
+        rows' ``group`` ids are its group ids), ``dropped`` (counts of images left out
         by de-duplication, label conflicts and undersampling), ``dropped_files`` (every image
         left out: ``filenames``, ``reasons`` -- ``"duplicate: ..."``, ``"label conflict: ..."``
         or ``"undersampled: ..."`` --, ``copy_of`` (for a duplicate the copy that was kept, for

@@ -80,11 +80,13 @@ def _source_pairs(a, b=None):
 class DuplicateReport(Bunch):
     """Summary of :func:`find_duplicates` (a ``Bunch``; ``str()`` gives a readable table).
 
-    Keys: ``n_images``, ``n_groups``, ``n_duplicate_images`` (images in a group of two or more),
+    Keys: ``n_images``, ``filenames`` (the images in the order given, which ``pairs`` index),
+    ``n_groups``, ``n_duplicate_images`` (images in a group of two or more),
     ``n_redundant`` (images that keeping one per group would drop), ``n_exact_pairs``,
     ``n_near_pairs`` (every pair of images, counted), ``by_source_pair``
     (``{(source_a, source_b): {"exact": n, "near": n}}``, pairs within one source use
-    ``(a, a)``), ``pairs`` (the links that form the groups, ``(i, j, distance, kind)`` rows:
+    ``(a, a)``), ``pairs`` (the links that form the groups, ``(i, j, distance, kind)`` rows
+    where ``i`` and ``j`` index ``filenames`` (not the rows of a data set built from them):
     each extra copy of a file to its first copy, ``"exact"``; each first copy to the first
     image of its perceptual hash, ``"near"`` at distance 0; and the first images of two hashes
     within ``threshold``, ``"near"``; one row per image of a group of identical copies, not
@@ -150,7 +152,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         order of first appearance. Images that could not be read get ``-1`` and are listed in
         ``report.skipped``.
     report : DuplicateReport
-        Counts overall and per source pair.
+        Counts overall and per source pair, and the links between images (``pairs``, indices
+        into ``filenames``, which the report holds).
     """
     if not isinstance(threshold, (int, np.integer)) or isinstance(threshold, bool) \
             or not 0 <= threshold < 256:
@@ -258,6 +261,7 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
                       "See report.skipped.", SkippedFilesWarning, stacklevel=2)
     report = DuplicateReport(
         n_images=n,
+        filenames=filenames,
         n_groups=len(sizes),
         n_duplicate_images=int(sum(c for c in sizes.values() if c > 1)),
         n_redundant=int(sum(c - 1 for c in sizes.values())),

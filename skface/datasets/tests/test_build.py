@@ -140,3 +140,23 @@ def test_every_dropped_image_is_named_with_its_reason(sources):
     # nothing is both kept and dropped, and every scanned image is one or the other
     assert not set(map(str, gone.filenames)) & set(map(str, data.filenames))
     assert len(set(data.filenames)) + gone.n == data.duplicates.n_images == 73
+
+
+def test_duplicate_pairs_index_the_files_the_report_holds(tmp_path):
+    """report.pairs indexed the scan order, which is not the order of the returned rows."""
+    make_folder(tmp_path / "real" / "a", 12, seed0=0)
+    make_folder(tmp_path / "real" / "c", 6, seed0=50)
+    make_folder(tmp_path / "fake" / "b", 12, seed0=100)
+    copies = {"fake/b/zz_conflict.jpg": "real/a/img000.jpg",
+              "real/c/aa_dup.jpg": "real/a/img001.jpg",
+              "fake/b/img002_copy.jpg": "fake/b/img002.jpg"}
+    for copy, original in copies.items():
+        shutil.copy(tmp_path / original, tmp_path / copy)
+    with pytest.warns(LabelConflictWarning):
+        data = build_dataset([tmp_path / "real" / "a", tmp_path / "real" / "c"],
+                             tmp_path / "fake" / "b", random_state=0, progress=False)
+    report = data.duplicates
+    assert len(report.filenames) == report.n_images == 33
+    linked = {frozenset(str(report.filenames[k]) for k in (i, j))
+              for i, j, _, _ in report.pairs}
+    assert linked == {frozenset(str(tmp_path / p) for p in pair) for pair in copies.items()}
