@@ -12,7 +12,8 @@ Build the data set of the protocol from folders of real and AI-generated faces: 
 exact and near duplicates across all folders (groups never straddle two splits; --dedupe keeps
 one image per group), split 70/15/15 into train/val/test with a balanced test set, optionally
 resample the train and val splits to even classes (--balance), and write one CSV row per image
-(path, label, source, split, group, metadata). Every image left out -- a duplicate (with the
+(path, label, source, split, group, metadata; with --balance oversample the rows it adds say
+"added" in the column resampled). Every image left out -- a duplicate (with the
 copy kept), a picture found under both real and fake (both copies), an undersampled image -- is
 listed with its reason in <manifest>.dropped.csv. Each folder is one source."""
 EXAMPLES = (
@@ -84,14 +85,37 @@ def dropped_listing(manifest):
     return manifest.with_name(manifest.stem + ".dropped.csv")
 
 
+def _added(data):
+    """Which rows oversampling added (repeats of an earlier row)."""
+    import numpy as np
+
+    resampled = data.get("resampled")
+    if resampled is None:
+        return np.zeros(len(data.filenames), dtype=bool)
+    return np.asarray(resampled) == "added"
+
+
+def headline(data, manifest):
+    """``wrote <manifest>: N images``, or with oversampling how many rows are repeats."""
+    n, n_added = len(data.filenames), int(_added(data).sum())
+    if not n_added:
+        return f"wrote {manifest}: {n} images"
+    return (f"wrote {manifest}: {n} rows ({n - n_added} distinct images, {n_added} added by "
+            "oversampling)")
+
+
 def summary(data, manifest):
     import numpy as np
 
     lines = []
+    added = _added(data)
     for split in ("train", "val", "test"):
         m = np.asarray(data.split) == split
         n_real, n_fake = int((data.target[m] == 0).sum()), int((data.target[m] == 1).sum())
-        lines.append(f"  {split:<5} {int(m.sum()):>6} images  ({n_real} real, {n_fake} fake)")
+        n_added = int(added[m].sum())
+        lines.append(f"  {split:<5} {int(m.sum()):>6} " + (
+            f"rows    ({n_real} real, {n_fake} fake; {n_added} added by oversampling)"
+            if n_added else f"images  ({n_real} real, {n_fake} fake)"))
     dropped = getattr(data, "dropped", None) or {}
     if dropped:
         lines.append("  left out: " + ", ".join(f"{k} {v}" for k, v in dropped.items())
@@ -108,7 +132,7 @@ def run(args):
     fake = existing_dirs(args.fake, "--fake")
     data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance, seed=args.seed,
                  relative=args.relative, progress=not args.quiet)
-    print(f"wrote {args.out}: {len(data.filenames)} images")
+    print(headline(data, args.out))
     print(summary(data, args.out))
     dup = getattr(data, "duplicates", None)
     if dup is not None:

@@ -81,7 +81,9 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     -------
     data : Bunch
         ``filenames``, ``target``, ``target_names``, ``source``, ``group``, ``split``
-        (``"train"``/``"val"``/``"test"``), the metadata of :func:`load_faces`, ``skipped``,
+        (``"train"``/``"val"``/``"test"``), ``resampled`` (``"added"`` on each row that
+        oversampling added, a repeat of an earlier row of its split; ``""`` on the others), the
+        metadata of :func:`load_faces`, ``skipped``,
         ``duplicates`` (the :class:`DuplicateReport` of every scanned image, those left out
         included: its ``pairs`` index ``duplicates.filenames``, not the rows returned; the
         rows' ``group`` ids are its group ids), ``dropped`` (counts of images left out
@@ -139,30 +141,37 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     classes = np.unique(y[idx][tr])
     class_weight = dict(zip(classes.tolist(),
                             compute_class_weight("balanced", classes=classes, y=y[idx][tr])))
-    parts, labels = [], []
+    parts, labels, added = [], [], []
     n_under = 0
     for k, (part, name) in enumerate(((tr, "train"), (va, "val"))):
         if len(part) == 0:
             continue
         if len(np.unique(y[idx][part])) < 2:
             chosen = part  # one class only (tiny val split): nothing to balance
+            repeat = np.zeros(len(part), dtype=bool)
         else:
             sel = balance_indices(y[idx][part], source=data.source[idx][part], balance=balance,
                                   by_source=by_source, random_state=seed + k + 1)
             chosen = part[sel]
+            repeat = np.ones(len(sel), dtype=bool)  # every occurrence after an index's first
+            repeat[np.unique(sel, return_index=True)[1]] = False
             left_out = np.setdiff1d(np.arange(len(part)), sel)
             n_under += len(left_out)
             records += [(files[i], f"undersampled: {name} split") for i in idx[part[left_out]]]
             copy_of += [""] * len(left_out)
         parts.append(chosen)
         labels += [name] * len(chosen)
+        added.append(repeat)
     parts.append(te)
     labels += ["test"] * len(te)
+    added.append(np.zeros(len(te), dtype=bool))
     rows = idx[np.concatenate(parts)]
+    added = np.concatenate(added)
 
     out = Bunch(
         filenames=data.filenames[rows], target=y[rows], target_names=data.target_names,
         source=data.source[rows], group=groups[rows], split=np.array(labels, dtype=object),
+        resampled=np.where(added, "added", "").astype(object),
         skipped=data.skipped, duplicates=report,
         dropped={"duplicates": n_dupes, "label_conflicts": int(conflicts.sum()),
                  "undersampled": int(n_under)},
@@ -175,7 +184,10 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
                   int(np.sum((out.split == s) & (out.target == 1))))
               for s in ("train", "val", "test")}
     out.DESCR = (
-        f"{len(rows)} rows from {len(set(out.source))} sources (seed {seed}, balance={balance}); "
+        f"{len(rows)} rows"
+        + (f" ({len(rows) - added.sum()} distinct images, {added.sum()} added by oversampling)"
+           if added.any() else "")
+        + f" from {len(set(out.source))} sources (seed {seed}, balance={balance}); "
         + ", ".join(f"{s}: {r} real / {f} fake" for s, (r, f) in counts.items())
         + f"; dropped {out.dropped}; skipped {data.skipped.n} file(s)."
     )

@@ -14,10 +14,13 @@ from ._scan import TARGET_NAMES
 
 #: Columns written by :func:`write_manifest`, in order.
 MANIFEST_COLUMNS = ("path", "label", "source", "split", "group", "sha256", "width", "height",
-                    "format", "bytes", "jpeg_quality", "exif")
+                    "format", "bytes", "jpeg_quality", "exif", "resampled")
 #: Columns :func:`read_manifest` cannot do without.
 REQUIRED_COLUMNS = ("path", "label")
 _SPLITS = ("train", "val", "test", "")
+#: Values of the ``resampled`` column: blank for an image's own row, ``added`` for a row that
+#: oversampling added (a repeat of an earlier row).
+_RESAMPLED = ("", "added")
 
 
 def _column(dataset, key, n, default=""):
@@ -37,8 +40,8 @@ def write_manifest(dataset, path, *, root=None):
     ----------
     dataset : Bunch or dict
         From :func:`build_dataset` or :func:`load_faces`: needs ``filenames`` and ``target``;
-        ``source``, ``split``, ``group``, ``sha256`` and the metadata columns are written when
-        present.
+        ``source``, ``split``, ``group``, ``sha256``, the metadata columns and ``resampled``
+        (``"added"`` on the rows oversampling added) are written when present.
     path : str or path
         The CSV to write. It is written to a temporary file in the same folder and then renamed,
         so a crash never leaves half a manifest.
@@ -113,13 +116,16 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
     -------
     data : Bunch
         ``filenames``, ``target`` (0 = real, 1 = fake), ``target_names``, ``source``, ``split``,
-        ``group`` (int, -1 when empty), ``sha256`` and the metadata columns that are present.
+        ``group`` (int, -1 when empty), ``sha256``, the metadata columns and ``resampled``
+        (``"added"`` on each row oversampling added, ``""`` on the others), those that are
+        present (a manifest written before ``resampled`` existed has no such column).
 
     Raises
     ------
     ValueError
         If the file is empty, a required column (``path``, ``label``) is missing, a label is not
-        ``real``/``fake``, a split is not ``train``/``val``/``test``, a number does not parse,
+        ``real``/``fake``, a split is not ``train``/``val``/``test``, ``resampled`` is not blank
+        or ``added``, a number does not parse,
         or (with ``verify``) a file is missing or changed.
     """
     path = Path(path)
@@ -186,6 +192,12 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
         if bad:
             raise ValueError(f"{path}: unknown split value(s) {bad}; use train, val or test.")
         data.split = np.array([r["split"] for r in rows], dtype=object)
+    if "resampled" in header:
+        bad = sorted({r["resampled"] for r in rows} - set(_RESAMPLED))
+        if bad:
+            raise ValueError(f"{path}: unknown resampled value(s) {bad}; use added or leave it "
+                             "blank.")
+        data.resampled = np.array([r["resampled"] for r in rows], dtype=object)
     if "group" in header:
         data.group = np.array(parse("group", as_int, rows), dtype=np.int64)
     if "sha256" in header:

@@ -343,7 +343,7 @@ def to_frame(data):
         raise ImportError("as_frame=True needs pandas: pip install pandas") from exc
     cols = {"filename": data.filenames, "target": data.target,
             "label": np.asarray(data.target_names)[data.target], "source": data.source}
-    for extra in ("group", "split"):
+    for extra in ("group", "split", "resampled"):
         if extra in data:
             cols[extra] = data[extra]
     for col in METADATA_COLUMNS:

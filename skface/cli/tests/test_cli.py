@@ -315,6 +315,27 @@ def test_build_lists_every_image_it_left_out(capsys, tmp_path, faces):
     assert status == 0 and not listing.exists() and "each listed" not in out
 
 
+def test_build_summary_counts_oversampled_rows_apart(capsys, tmp_path, faces):
+    """'wrote ...: 80 images' was printed for 50 distinct images and 30 repeats."""
+    import shutil
+
+    real, fake = faces
+    for extra in sorted(fake.glob("*.png"))[8:]:
+        shutil.move(extra, tmp_path / extra.name)  # 20 real, 8 fake
+    manifest = tmp_path / "m.csv"
+    status, out, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                               "--balance", "oversample", "--quiet")
+    assert status == 0, err
+    from skface.datasets import read_manifest
+
+    data = read_manifest(manifest)
+    n, n_added = len(data.filenames), int((data.resampled == "added").sum())
+    assert n_added > 0 and n - n_added == 28
+    assert f"wrote {manifest}: {n} rows (28 distinct images, {n_added} added by oversampling)" \
+        in out
+    assert "added by oversampling)" in out.splitlines()[1]  # the train line
+
+
 def test_predict_files_and_folders(workflow, capsys, tmp_path):
     out = tmp_path / "preds.csv"
     one = sorted(workflow["real"].glob("*.png"))[0]

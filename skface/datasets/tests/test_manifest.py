@@ -125,3 +125,36 @@ def test_as_frame(tmp_path, built):
     pytest.importorskip("pandas")
     back = read_manifest(write_manifest(built, tmp_path / "m.csv"), as_frame=True)
     assert set(back.frame.split) == {"train", "val", "test"}
+
+
+def test_rows_added_by_oversampling_are_marked(tmp_path):
+    """Oversampled rows could not be told from an image's own row."""
+    make_folder(tmp_path / "real", 24, seed0=0)
+    make_folder(tmp_path / "fake", 8, seed0=100)
+    data = build_dataset(tmp_path / "real", tmp_path / "fake", balance="oversample",
+                         random_state=0, progress=False)
+    added = data.resampled == "added"
+    assert set(data.resampled) == {"", "added"}
+    assert not added[data.split == "test"].any()
+    for split in ("train", "val"):
+        m = data.split == split
+        own = list(data.filenames[m & ~added])
+        assert len(own) == len(set(own))  # each image once without the added rows
+        assert set(data.filenames[m & added]) <= set(own)  # which only repeat its images
+    assert (~added).sum() == len(set(data.filenames)) == 32
+    assert f"{added.sum()} added by oversampling" in data.DESCR
+    back = read_manifest(write_manifest(data, tmp_path / "m.csv"), as_frame=True)
+    assert list(back.resampled) == list(data.resampled)
+    assert list(back.frame["resampled"]) == list(data.resampled)
+    none = build_dataset(tmp_path / "real", tmp_path / "fake", random_state=0, progress=False)
+    assert set(none.resampled) == {""}
+    # a manifest written before the column existed reads as before; a bad value is named
+    rows = list(csv.reader(open(tmp_path / "m.csv", newline="")))
+    with open(tmp_path / "old.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(r[:-1] for r in rows)
+    assert "resampled" not in read_manifest(tmp_path / "old.csv")
+    rows[1][-1] = "twice"
+    with open(tmp_path / "bad.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(ValueError, match="resampled value.*'twice'"):
+        read_manifest(tmp_path / "bad.csv")
