@@ -121,6 +121,8 @@ def summary(data, manifest):
         lines.append("  left out: " + ", ".join(f"{k} {v}" for k, v in dropped.items())
                      + (f"; each listed in {dropped_listing(manifest)}"
                         if any(dropped.values()) else ""))
+    for folder in data.get("empty_folders", ()):
+        lines.append(f"  no usable image in the folder {folder}")
     if getattr(data, "skipped", None) is not None and data.skipped.n:
         lines.append(f"  skipped while scanning: {data.skipped.n} file(s), listed in "
                      f"{skipped_listing(manifest)}")

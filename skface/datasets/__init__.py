@@ -14,11 +14,12 @@ from ._fetch import (
     get_data_home,
 )
 from ._manifest import MANIFEST_COLUMNS, read_manifest, write_manifest
-from ._scan import SkippedFilesWarning, load_faces
+from ._scan import EmptySourceWarning, SkippedFilesWarning, load_faces
 from ._split import LeaveOneSourceOut, predefined_split, train_val_test_split
 
 __all__ = [
     "DuplicateReport",
+    "EmptySourceWarning",
     "LabelConflictWarning",
     "LeaveOneSourceOut",
     "MANIFEST_COLUMNS",

@@ -83,7 +83,8 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         ``filenames``, ``target``, ``target_names``, ``source``, ``group``, ``split``
         (``"train"``/``"val"``/``"test"``), ``resampled`` (``"added"`` on each row that
         oversampling added, a repeat of an earlier row of its split; ``""`` on the others), the
-        metadata of :func:`load_faces`, ``skipped``,
+        metadata of :func:`load_faces`, ``skipped``, ``empty_folders`` (as in
+        :func:`load_faces`),
         ``duplicates`` (the :class:`DuplicateReport` of every scanned image, those left out
         included: its ``pairs`` index ``duplicates.filenames``, not the rows returned; the
         rows' ``group`` ids are its group ids), ``dropped`` (counts of images left out
@@ -172,7 +173,7 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         filenames=data.filenames[rows], target=y[rows], target_names=data.target_names,
         source=data.source[rows], group=groups[rows], split=np.array(labels, dtype=object),
         resampled=np.where(added, "added", "").astype(object),
-        skipped=data.skipped, duplicates=report,
+        skipped=data.skipped, empty_folders=data.empty_folders, duplicates=report,
         dropped={"duplicates": n_dupes, "label_conflicts": int(conflicts.sum()),
                  "undersampled": int(n_under)},
         dropped_files=_dropped_bunch(records, copy_of),

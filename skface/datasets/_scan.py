@@ -29,6 +29,10 @@ class SkippedFilesWarning(UserWarning):
     """Warned when a scan passed over files (corrupt, not images, unreadable, ...)."""
 
 
+class EmptySourceWarning(UserWarning):
+    """Warned when a folder given to a scan yields no usable image while its class has some."""
+
+
 def _folder_name(folder):
     return os.path.basename(os.path.abspath(folder))
 
@@ -248,8 +252,9 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         ``height``, ``format``, ``bytes``, ``jpeg_quality`` (estimated IJG quality, NaN when not
         JPEG), ``exif`` (bool), ``sha256``, ``phash`` (256-bit perceptual hash as hex),
         ``skipped`` (a Bunch with ``filenames``, ``reasons``, ``counts``, ``n`` and
-        ``interrupted``, True when Ctrl-C cut the scan short) and, with ``as_frame=True``,
-        ``frame``.
+        ``interrupted``, True when Ctrl-C cut the scan short), ``empty_folders`` (the folders
+        that gave no usable image, each also warned about with an :class:`EmptySourceWarning`)
+        and, with ``as_frame=True``, ``frame``.
 
     Raises
     ------
@@ -312,6 +317,7 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         target_names=TARGET_NAMES.copy(),
         source=np.array([k[2] for k in keep], dtype=object),
         skipped=skipped,
+        empty_folders=_warn_empty_sources(specs, skipped.filenames, keep),
     )
     _attach_metadata(data, [k[3] for k in keep])
     data.DESCR = (
@@ -322,6 +328,25 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     if as_frame:
         data.frame = to_frame(data)
     return data
+
+
+def _warn_empty_sources(specs, skipped, keep):
+    """Warn (:class:`EmptySourceWarning`) for each folder that gave no usable image; return
+    those folders as str. ``skipped`` holds the paths skipped anywhere in the scan."""
+    kept = Counter((k[1], k[2]) for k in keep)
+    empty = []
+    for label, name, folder, recursive in specs:
+        if kept[(label, name)]:
+            continue
+        top = str(folder)
+        n = sum(1 for p in skipped if (p.startswith(top + os.sep) if recursive
+                                       else os.path.dirname(p) == top))
+        detail = (f"all {n} file(s) found in it were skipped (see `skipped`)" if n
+                  else "it holds no file")
+        warnings.warn(f"The {TARGET_NAMES[label]} folder {folder} (source {name!r}) gave no "
+                      f"image: {detail}.", EmptySourceWarning, stacklevel=3)
+        empty.append(str(folder))
+    return np.array(empty, dtype=object)
 
 
 def _attach_metadata(data, infos):

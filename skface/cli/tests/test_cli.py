@@ -428,6 +428,17 @@ def test_empty_folder_is_an_error(capsys, tmp_path, faces):
     assert not (tmp_path / "m.csv").exists()
 
 
+def test_an_empty_folder_beside_others_is_named(capsys, tmp_path, faces):
+    real, fake = faces
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    status, out, err = run_cli(capsys, "build", "--real", real, empty, "--fake", fake, "--out",
+                               tmp_path / "m.csv", "--quiet")
+    assert status == 0, err
+    assert f"no usable image in the folder {empty}" in out
+    assert f"warning: The real folder {empty} (source 'empty') gave no image" in err
+
+
 def test_empty_manifest(capsys, tmp_path, workflow):
     empty = tmp_path / "empty.csv"
     empty.write_text("path,label,source,split\n")

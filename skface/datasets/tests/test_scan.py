@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skface.datasets import SkippedFilesWarning, load_faces
+from skface.datasets import EmptySourceWarning, SkippedFilesWarning, load_faces
 from skface.datasets._decode import estimate_jpeg_quality
 
 from .conftest import face_like, make_folder, save
@@ -262,7 +262,29 @@ def test_overlapping_folders_and_files_reached_twice(tmp_path):
         load_faces(tmp_path / "all" / "real", tmp_path / "all" / "real", progress=False)
     (tmp_path / "links").mkdir()
     os.symlink(tmp_path / "all" / "real" / "img000.jpg", tmp_path / "links" / "again.jpg")
-    with pytest.warns(SkippedFilesWarning, match="same file already scanned"):
+    with pytest.warns(SkippedFilesWarning, match="same file already scanned"), \
+            pytest.warns(EmptySourceWarning, match="links .source 'b'. gave no image: all 1"):
         data = load_faces({"a": tmp_path / "all" / "real", "b": tmp_path / "links"},
                           tmp_path / "all" / "fake", progress=False)
     assert (data.target == 0).sum() == 2 and data.skipped.n == 1
+
+
+def test_a_folder_that_gives_no_image_is_named(tmp_path):
+    """An empty folder beside others of its class was accepted without a word."""
+    make_folder(tmp_path / "r", 3)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    make_folder(tmp_path / "f", 3, seed0=9)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        data = load_faces([tmp_path / "r", tmp_path / "empty", tmp_path / "notes"],
+                          tmp_path / "f", progress=False)
+    messages = [str(w.message) for w in record if w.category is EmptySourceWarning]
+    assert len(messages) == 2
+    assert str(tmp_path / "empty") in messages[0] and "no file" in messages[0]
+    assert str(tmp_path / "notes") in messages[1] and "all 1 file(s)" in messages[1]
+    assert list(data.empty_folders) == [str(tmp_path / "empty"), str(tmp_path / "notes")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_faces(tmp_path / "r", tmp_path / "f", progress=False).empty_folders) == 0
