@@ -13,7 +13,7 @@ EXIF presence, then how well a classifier that sees only this metadata (never a 
 real from fake. A high score means a network could learn the file format instead of the face:
 pick other sources, or re-encode both classes the same way (FormatNormalizer;
 `skface train --normalize-format`) and check on held-out sources that it helps.
-Each folder is one source, named after the folder."""
+Each folder is one source, named after the folder or, given as NAME=DIR, NAME."""
 EXAMPLES = (
     "skface audit --real data/real/ffhq data/real/lfw --fake data/fake/tpdne",
     "skface audit --real data/real/* --fake data/fake/* --cv 3",

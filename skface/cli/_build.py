@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ._common import (CLIError, add_folder_arguments, add_quiet_argument, existing_dirs,
+from ._common import (CLIError, add_folder_arguments, add_quiet_argument, folder_sources,
                       report_skipped, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
@@ -12,13 +12,15 @@ Build the data set of the protocol from folders of real and AI-generated faces: 
 exact and near duplicates across all folders (groups never straddle two splits; --dedupe keeps
 one image per group), split 70/15/15 into train/val/test with a balanced test set, optionally
 resample the train and val splits to even classes (--balance), and write one CSV row per image
-(path, label, source, split, group, metadata; with --balance oversample the rows it adds say
-"added" in the column resampled). Every image left out -- a duplicate (with the
-copy kept), a picture found under both real and fake (both copies), an undersampled image -- is
-listed with its reason in <manifest>.dropped.csv. Each folder is one source."""
+(path, label, source, split, group, metadata; the rows --balance oversample adds say "added" in
+the column resampled). Every image left out -- a duplicate (with the copy kept), a picture found
+under both real and fake (both copies), an undersampled image -- is listed with its reason in
+<manifest>.dropped.csv. Each folder is one source, named after the folder or, given as
+NAME=DIR, NAME."""
 EXAMPLES = (
     "skface build --real data/real/ffhq --fake data/fake/tpdne --out manifest.csv",
     "skface build --real r1 r2 --fake f1 --out m.csv --no-dedupe --balance oversample --seed 1",
+    "skface build --real ffhq=a/images lfw=b/images --fake sdxl=c/images --out m.csv",
 )
 
 
@@ -43,10 +45,14 @@ def add_arguments(p):
 
 def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=False,
           progress=True):
-    """Run build_dataset and write the manifest; return the data set."""
+    """Run build_dataset and write the manifest; return the data set.
+
+    ``real`` and ``fake`` map source names to folders (:func:`folder_sources`).
+    """
     from skface.datasets import build_dataset, write_manifest
 
-    data = build_dataset([str(d) for d in real], [str(d) for d in fake], dedupe=dedupe,
+    data = build_dataset({k: str(v) for k, v in real.items()},
+                         {k: str(v) for k, v in fake.items()}, dedupe=dedupe,
                          balance=balance, random_state=seed, progress=progress)
     out = Path(out)
     if out.exists() and out.is_dir():
@@ -130,8 +136,8 @@ def summary(data, manifest):
 
 
 def run(args):
-    real = existing_dirs(args.real, "--real")
-    fake = existing_dirs(args.fake, "--fake")
+    real = folder_sources(args.real, "--real")
+    fake = folder_sources(args.fake, "--fake")
     data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance, seed=args.seed,
                  relative=args.relative, progress=not args.quiet)
     print(headline(data, args.out))

@@ -75,6 +75,55 @@ def existing_dirs(paths, role):
     return out
 
 
+def _split_source(item):
+    """``NAME=DIR`` -> ``(NAME, DIR)``; anything else -> ``(None, item)``.
+
+    The text before the first ``=`` is a name only when it holds no path separator, so a folder
+    whose name holds ``=`` is given as ``./a=b`` (or with any folder before it).
+    """
+    name, sep, folder = str(item).partition("=")
+    seps = {"/", os.sep, os.altsep} - {None}
+    if not sep or any(c in name for c in seps):
+        return None, str(item)
+    return name, folder
+
+
+def folder_sources(items, role):
+    """Turn the ``DIR`` or ``NAME=DIR`` items of ``--real``/``--fake`` into ``{name: folder}``.
+
+    A source is named ``NAME`` or, without one, after its folder. Each folder must exist and
+    be given once, and two folders of one option may not share a name; each problem is a
+    :class:`CLIError` that says how to fix it.
+    """
+    from skface.datasets._scan import _folder_name
+
+    sources, where = {}, {}
+    for item in items:
+        name, folder = _split_source(item)
+        if name is not None and not name.strip():
+            raise CLIError(f"{role} {item!r}: the source name before '=' is empty (NAME=DIR "
+                           f"names a source; a folder whose name holds '=' is written ./{item})")
+        if name is not None and not folder:
+            raise CLIError(f"{role} {item!r}: no folder after '=' (NAME=DIR)")
+        if name is not None and not Path(folder).exists():
+            raise CLIError(f"{role} folder does not exist: {folder} (from {item!r}; a folder "
+                           f"whose name holds '=' is written ./{item})")
+        (path,) = existing_dirs([folder], role)
+        real = os.path.realpath(path)
+        if real in where:
+            raise CLIError(f"{role}: the folder {folder} is given twice"
+                           + ("" if str(where[real]) == folder else f" (also as {where[real]})"))
+        where[real] = path
+        name = _folder_name(path) if name is None else name
+        if name in sources:
+            other = sources[name]
+            raise CLIError(f"{role}: the folders {other} and {folder} are both named {name!r}, "
+                           f"and each source needs its own name; name them with NAME=DIR, e.g. "
+                           f"{role} {name}-1={other} {name}-2={folder}")
+        sources[name] = path
+    return sources
+
+
 def scan_folders(args):
     """Scan the ``--real`` and ``--fake`` folders (:func:`skface.datasets.load_faces`).
 
@@ -83,9 +132,10 @@ def scan_folders(args):
     """
     from skface.datasets import load_faces
 
-    real = existing_dirs(args.real, "--real")
-    fake = existing_dirs(args.fake, "--fake")
-    data = load_faces([str(d) for d in real], [str(d) for d in fake], progress=not args.quiet)
+    real = folder_sources(args.real, "--real")
+    fake = folder_sources(args.fake, "--fake")
+    data = load_faces({k: str(v) for k, v in real.items()},
+                      {k: str(v) for k, v in fake.items()}, progress=not args.quiet)
     if data.skipped.interrupted:
         raise KeyboardInterrupt
     return data
@@ -168,11 +218,15 @@ def check_device(device):
         raise CLIError(f"--device: {exc}") from None
 
 
-def add_folder_arguments(p):
-    """``--real DIR...`` and ``--fake DIR...``: one source per folder."""
-    p.add_argument("--real", nargs="+", required=True, metavar="DIR", help="folders of real faces")
-    p.add_argument("--fake", nargs="+", required=True, metavar="DIR",
-                   help="folders of AI-generated faces")
+def add_folder_arguments(p, required=True):
+    """``--real [NAME=]DIR...`` and ``--fake [NAME=]DIR...``: one source per folder (read with
+    :func:`folder_sources`)."""
+    named = ("; one source each, named after the folder or, as NAME=DIR, NAME (two folders of "
+             "one class need different names)")
+    p.add_argument("--real", nargs="+", required=required, metavar="[NAME=]DIR",
+                   help="folders of real faces" + named)
+    p.add_argument("--fake", nargs="+", required=required, metavar="[NAME=]DIR",
+                   help="folders of AI-generated faces" + named)
 
 
 #: The file every output folder of a subcommand holds: which command wrote it, and its entries.

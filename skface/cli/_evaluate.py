@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir,
-                      check_output_dir, report_skipped, scan_folders, write_skipped)
+from ._common import (CLIError, add_device_argument, add_folder_arguments, add_quiet_argument,
+                      atomic_dir, check_output_dir, report_skipped, scan_folders, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -27,8 +27,7 @@ def add_arguments(p):
     p.add_argument("--manifest", help="manifest CSV; evaluates its --split")
     p.add_argument("--split", default="test", choices=("train", "val", "test", "all"),
                    help="which manifest split to score")
-    p.add_argument("--real", nargs="+", metavar="DIR", help="folders of real faces")
-    p.add_argument("--fake", nargs="+", metavar="DIR", help="folders of AI-generated faces")
+    add_folder_arguments(p, required=False)
     p.add_argument("--out", required=True, metavar="DIR", help="report folder to write")
     p.add_argument("--threshold", type=float, default=None,
                    help="P(fake) threshold (default: the model's own decision, 0.5)")

@@ -65,11 +65,16 @@ def _normalise_sources(spec, role, source_from):
     if not items:
         raise ValueError(f"`{role}` is empty: give at least one folder.")
     out = []
-    for name, folder in items:
+    given = {}  # real path -> the folder as given first
+    for k, (name, folder) in enumerate(items):
         if not folder.exists():
             raise ValueError(f"{role} folder does not exist: {folder}")
         if not folder.is_dir():
             raise ValueError(f"{role} path is not a folder: {folder}")
+        again = given.setdefault(os.path.realpath(folder), folder)
+        if len(given) <= k:  # the same folder as an earlier item
+            raise ValueError(f"The {role} folder {folder} is given twice"
+                             + ("." if str(again) == str(folder) else f" (also as {again})."))
         if source_from == "subfolder" and name is None:
             subs = sorted(p for p in folder.iterdir() if p.is_dir())
             loose = [p for p in folder.iterdir() if not p.is_dir()]

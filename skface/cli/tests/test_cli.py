@@ -439,6 +439,43 @@ def test_an_empty_folder_beside_others_is_named(capsys, tmp_path, faces):
     assert f"warning: The real folder {empty} (source 'empty') gave no image" in err
 
 
+def test_sources_are_named_with_name_equals_dir(capsys, tmp_path, faces):
+    """Two folders with one name were refused with advice the CLI could not follow."""
+    import shutil
+
+    from skface.datasets import read_manifest
+
+    real, fake = faces
+    other = tmp_path / "other" / real.name  # a second folder called "cam"
+    other.mkdir(parents=True)
+    for f in sorted(real.glob("*.png"))[:6]:
+        shutil.move(f, other / f.name)
+    manifest = tmp_path / "m.csv"
+    status, _, err = run_cli(capsys, "build", "--real", real, other, "--fake", fake, "--out",
+                             manifest)
+    line = assert_one_line_error(status, err, 2)
+    assert "both named 'cam'" in line and f"--real cam-1={real} cam-2={other}" in line
+    assert "mapping" not in line
+    status, _, err = run_cli(capsys, "build", "--real", real, real, "--fake", fake, "--out",
+                             manifest)
+    assert f"the folder {real} is given twice" in assert_one_line_error(status, err, 2)
+    status, _, err = run_cli(capsys, "build", "--real", f"cam={tmp_path / 'nope'}", "--fake",
+                             fake, "--out", manifest)
+    assert "does not exist" in assert_one_line_error(status, err, 2)
+    assert not manifest.exists()
+    status, _, err = run_cli(capsys, "build", "--real", f"ffhq={real}", f"lfw={other}",
+                             "--fake", fake, "--out", manifest, "--quiet")
+    assert status == 0, err
+    data = read_manifest(manifest)
+    assert {s: int((data.source == s).sum()) for s in set(data.source)} == {
+        "ffhq": 14, "lfw": 6, "gan": 20}
+    status, out, err = run_cli(capsys, "audit", "--real", f"ffhq={real}", f"lfw={other}",
+                               "--fake", f"sdxl={fake}", "--cv", "2", "--quiet")
+    assert status == 0, err
+    table = [line.split()[0] for line in out.splitlines()[2:5]]
+    assert sorted(table) == ["ffhq", "lfw", "sdxl"]
+
+
 def test_empty_manifest(capsys, tmp_path, workflow):
     empty = tmp_path / "empty.csv"
     empty.write_text("path,label,source,split\n")

@@ -56,6 +56,13 @@ def test_same_source_name_twice_is_an_error(tmp_path):
     make_folder(tmp_path / "f", 1, seed0=9)
     with pytest.raises(ValueError, match="share the source name"):
         load_faces([tmp_path / "a" / "x", tmp_path / "b" / "x"], tmp_path / "f", progress=False)
+    # one folder twice is named as such (the advice to name the sources apart did not help)
+    os.symlink(tmp_path / "a" / "x", tmp_path / "link")
+    for twice in ([tmp_path / "a" / "x", tmp_path / "a" / "x"],
+                  {"one": tmp_path / "a" / "x", "two": tmp_path / "a" / "x"},
+                  [tmp_path / "a" / "x", tmp_path / "link"]):
+        with pytest.raises(ValueError, match="real folder .* is given twice"):
+            load_faces(twice, tmp_path / "f", progress=False)
 
 
 def test_metadata_quality_and_exif(tmp_path):
