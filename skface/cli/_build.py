@@ -51,12 +51,11 @@ def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=Fals
     """
     from skface.datasets import build_dataset, write_manifest
 
+    out = Path(out)
+    check_out(out, [*real.values(), *fake.values()], relative)  # before the scan, not after
     data = build_dataset({k: str(v) for k, v in real.items()},
                          {k: str(v) for k, v in fake.items()}, dedupe=dedupe,
                          balance=balance, random_state=seed, progress=progress)
-    out = Path(out)
-    if out.exists() and out.is_dir():
-        raise CLIError(f"--out {out} is a folder; give a CSV file name")
     if data.skipped.interrupted:  # a manifest of part of the folders must not look finished
         raise KeyboardInterrupt
     write_manifest(data, out, root=out.parent.resolve() if relative else None)
@@ -75,6 +74,28 @@ def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=Fals
     elif listing.is_file():
         listing.unlink()  # from an earlier build of this manifest: nothing is left out now
     return data
+
+
+def check_out(out, folders, relative):
+    """Refuse a folder as ``--out`` and, with ``--relative``, image ``folders`` outside the
+    manifest's folder (write_manifest could not write their paths relative to it)."""
+    import os
+
+    out = Path(out)
+    if out.is_dir():
+        raise CLIError(f"--out {out} is a folder; give a CSV file name")
+    if not relative:
+        return
+    root = out.parent.resolve()  # as write_manifest is given it
+    for folder in folders:
+        for path in (os.path.abspath(folder), os.path.realpath(folder)):
+            if Path(path).is_relative_to(root):
+                break
+        else:
+            raise CLIError(f"--relative: the image folder {folder} is not inside {root}, the "
+                           "manifest's folder, so its paths cannot be written relative to it; "
+                           "write the manifest in a folder that holds every image folder, or "
+                           "leave out --relative")
 
 
 def skipped_listing(manifest):

@@ -476,6 +476,34 @@ def test_sources_are_named_with_name_equals_dir(capsys, tmp_path, faces):
     assert sorted(table) == ["ffhq", "lfw", "sdxl"]
 
 
+def test_build_checks_out_and_relative_before_scanning(capsys, monkeypatch, tmp_path, faces):
+    """A folder as --out, or --relative with the images outside the manifest's folder, was
+    refused only after the whole scan."""
+    import skface.datasets
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("scanned before checking the arguments")
+
+    monkeypatch.setattr(skface.datasets, "build_dataset", no_scan)
+    real, fake = faces
+    folders = ["--real", real, "--fake", fake]
+    status, _, err = run_cli(capsys, "build", *folders, "--out", tmp_path)
+    assert "is a folder" in assert_one_line_error(status, err, 2)
+    elsewhere = tmp_path / "elsewhere"
+    status, _, err = run_cli(capsys, "build", *folders, "--out", elsewhere / "m.csv",
+                             "--relative")
+    line = assert_one_line_error(status, err, 2)
+    assert f"the image folder {real} is not inside {elsewhere}" in line
+    assert not elsewhere.exists()
+    monkeypatch.undo()
+    # images under the manifest's folder, also through a link to it: accepted
+    (tmp_path / "link").symlink_to(real.parents[1], target_is_directory=True)
+    for manifest in (real.parents[1] / "m.csv", tmp_path / "link" / "m.csv"):
+        status, _, err = run_cli(capsys, "build", *folders, "--out", manifest, "--relative",
+                                 "--quiet")
+        assert status == 0, err
+
+
 def test_empty_manifest(capsys, tmp_path, workflow):
     empty = tmp_path / "empty.csv"
     empty.write_text("path,label,source,split\n")
