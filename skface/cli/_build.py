@@ -10,13 +10,13 @@ DESCRIPTION = """\
 Build the data set of the protocol from folders of real and AI-generated faces: scan every file
 (files that are not whole images are named, and all listed in <manifest>.skipped.csv), find
 exact and near duplicates across all folders (groups never straddle two splits; --dedupe keeps
-one image per group), split 70/15/15 into train/val/test with a balanced test set, optionally
-resample the train and val splits to even classes (--balance), and write one CSV row per image
-(path, label, source, split, group, metadata; the rows --balance oversample adds say "added" in
-the column resampled). Every image left out -- a duplicate (with the copy kept), a picture found
-under both real and fake (both copies), an undersampled image -- is listed with its reason in
-<manifest>.dropped.csv. Each folder is one source, named after the folder or, given as
-NAME=DIR, NAME."""
+one image per group), split 70/15/15 (--sizes) into train/val/test with a balanced test set,
+optionally resample the train and val splits to even classes (--balance), and write one CSV row
+per image (path, label, source, split, group, metadata; the rows --balance oversample adds say
+"added" in the column resampled). Every image left out -- a duplicate (with the copy kept), a
+picture found under both real and fake (both copies), an undersampled image -- is listed with
+its reason in <manifest>.dropped.csv. Each folder is one source, named after the folder or,
+given as NAME=DIR, NAME."""
 EXAMPLES = (
     "skface build --real data/real/ffhq --fake data/fake/tpdne --out manifest.csv",
     "skface build --real r1 r2 --fake f1 --out m.csv --no-dedupe --balance oversample --seed 1",
@@ -37,25 +37,34 @@ def add_arguments(p):
                    "every image once (default; `skface train --balance` or --class-weight can "
                    "balance at training time), undersample leaves images of the larger class "
                    "out, oversample repeats images of the smaller one")
+    p.add_argument("--sizes", nargs=3, type=float, default=(0.70, 0.15, 0.15),
+                   metavar=("TRAIN", "VAL", "TEST"),
+                   help="fractions of the train, validation and test splits; they sum to 1 "
+                   "(VAL may be 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the resampling")
     p.add_argument("--relative", action="store_true",
                    help="write image paths relative to the manifest's folder (portable)")
     add_quiet_argument(p)
 
 
-def build(real, fake, out, *, dedupe=True, balance="none", seed=0, relative=False,
-          progress=True):
+def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.15), seed=0,
+          relative=False, progress=True):
     """Run build_dataset and write the manifest; return the data set.
 
     ``real`` and ``fake`` map source names to folders (:func:`folder_sources`).
     """
     from skface.datasets import build_dataset, write_manifest
+    from skface.datasets._split import _check_sizes
 
     out = Path(out)
     check_out(out, [*real.values(), *fake.values()], relative)  # before the scan, not after
+    try:
+        _check_sizes(sizes)
+    except ValueError as exc:
+        raise CLIError(f"--sizes: {exc}") from None
     data = build_dataset({k: str(v) for k, v in real.items()},
                          {k: str(v) for k, v in fake.items()}, dedupe=dedupe,
-                         balance=balance, random_state=seed, progress=progress)
+                         balance=balance, sizes=sizes, random_state=seed, progress=progress)
     if data.skipped.interrupted:  # a manifest of part of the folders must not look finished
         raise KeyboardInterrupt
     write_manifest(data, out, root=out.parent.resolve() if relative else None)
@@ -159,8 +168,9 @@ def summary(data, manifest):
 def run(args):
     real = folder_sources(args.real, "--real")
     fake = folder_sources(args.fake, "--fake")
-    data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance, seed=args.seed,
-                 relative=args.relative, progress=not args.quiet)
+    data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance,
+                 sizes=tuple(args.sizes), seed=args.seed, relative=args.relative,
+                 progress=not args.quiet)
     print(headline(data, args.out))
     print(summary(data, args.out))
     dup = getattr(data, "duplicates", None)

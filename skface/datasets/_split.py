@@ -173,14 +173,18 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     if balanced_test:
         t = min(int(round(sizes[2] * n / 2)), int(n_per_class.min() // 2))
         if t < 1 and n_per_class.min() >= 2:
+            needed = n + 1
+            while int(round(sizes[2] * needed / 2)) < 1:
+                needed += 1
             raise ValueError(
-                f"A test fraction of {sizes[2]:g} of {n} images gives no image per class; use a "
-                "larger test fraction or more images."
+                f"A test fraction of {sizes[2]:g} of {n} images gives no image per class to the "
+                f"test split: add images ({needed} or more in all), or give the test split a "
+                "larger fraction (`sizes`)."
             )
         if t < 1:
             raise ValueError(
                 f"The smaller class has {n_per_class.min()} image(s): too few for a balanced test "
-                "set with at least one image per class."
+                "set with at least one image per class; add images of that class (2 or more)."
             )
         test_targets = [t, t]
     else:

@@ -504,6 +504,25 @@ def test_build_checks_out_and_relative_before_scanning(capsys, monkeypatch, tmp_
         assert status == 0, err
 
 
+def test_a_set_too_small_to_split_says_what_to_do(capsys, tmp_path, faces):
+    """The error advised a larger test fraction, which skface build had no option for."""
+    real, fake = faces
+    for folder in (real, fake):
+        for f in sorted(folder.glob("*.png"))[3:]:
+            f.unlink()  # 3 real, 3 fake
+    manifest = tmp_path / "m.csv"
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)
+    line = assert_one_line_error(status, err)
+    assert "add images (7 or more in all)" in line and "sizes" in line
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                             "--sizes", "0.5", "0.5", "0.5")
+    assert "--sizes: sizes must sum to 1" in assert_one_line_error(status, err, 2)
+    status, out, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out",
+                               manifest, "--sizes", "0.5", "0", "0.5", "--quiet")
+    assert status == 0, err
+    assert "test       2 images  (1 real, 1 fake)" in out
+
+
 def test_empty_manifest(capsys, tmp_path, workflow):
     empty = tmp_path / "empty.csv"
     empty.write_text("path,label,source,split\n")

@@ -181,3 +181,14 @@ def test_leave_one_source_out_skips_only_source_of_a_class():
         with pytest.raises(ValueError, match="can hold out none"):
             cross_val_score(LogisticRegression(), np.c_[y], y, groups=one,
                             cv=LeaveOneSourceOut())
+
+
+def test_a_set_too_small_to_split_says_how_many_images_it_needs():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    with pytest.raises(ValueError, match=r"add images \(7 or more in all\)"):
+        train_val_test_split(y, y, random_state=0)
+    with pytest.warns(UserWarning, match="validation split holds no image"):
+        _, _, te = train_val_test_split(np.r_[y, 0], np.r_[y, 0], random_state=0)  # 7: enough
+    assert len(te) == 2
+    with pytest.raises(ValueError, match="add images of that class"):
+        train_val_test_split(np.r_[y[:3], 1], np.r_[y[:3], 1], random_state=0)
