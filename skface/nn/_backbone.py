@@ -61,7 +61,9 @@ class Stage(nn.Module):
     Max pooling keeps each channel's strongest local response; average pooling between the
     stages was measured lower on every split seed (3.2 points of test accuracy for the
     recipe), and overlapping 3 x 3 windows gained on the training sources but lost on sources
-    left out of training (``benchmarks/RESULTS.md``, "twenty-sixth round").
+    left out of training (``benchmarks/RESULTS.md``, "twenty-sixth round"), as did an
+    anti-aliased max (a max at stride 1, then a binomial blur at stride 2; "twenty-ninth
+    round").
     """
 
     def __init__(self, in_channels, out_channels, convs_per_block, residual, attention,
