@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -281,6 +282,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
     models : dict of str to fitted model, optional
         FaceCNNClassifier models (or pipelines ending in one) for training curves and, with
         ``images``, Grad-CAM / attention maps. Defaults to the ablation's estimators (first seed).
+        Other models are left out of the report with a ``UserWarning`` naming them.
     images : array-like of images, optional
         The test images in the order of ``evaluation`` (uint8 or floats in [0, 1]).
     model_inputs : array-like, optional
@@ -334,6 +336,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             raise FileNotFoundError(f"figure {name!r}: {fig} does not exist.")
 
     ab_records, ab_details = _unpack(ablation, AblationDetails)
+    given_models = models
     # sample counts stay integers (23, not 23.0 or 23.0000) even from a float table
     cs_records, _ = _unpack(cross_source, CrossSourceDetails, int_columns=COUNT_COLUMNS)
     picked_note = None
@@ -350,6 +353,12 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         if models is None and ab_details.estimators:
             models = {c: m for c, m in ab_details.estimators_for_seed().items() if c in shown}
     face_models = _face_models(models)
+    passed_over = sorted(map(str, set(given_models or {}) - set(face_models)))
+    if passed_over and (face_models or evaluation is not None or evaluations or ab_records
+                        or cs_records or figures):
+        warnings.warn(f"write_report: models {passed_over} hold no fitted FaceCNNClassifier, so "
+                      "the report has no training curves or maps for them.", UserWarning,
+                      stacklevel=2)
     # checked after the ablation's defaults are taken and the models filtered, so that empty
     # containers or models without a FaceCNNClassifier never give an empty report
     if not (evaluation is not None or evaluations or ab_records or cs_records or face_models

@@ -19,7 +19,7 @@ from skface.experiments import (
     write_report,
 )
 from skface.experiments import _report
-from skface.metrics import EvaluationResult
+from skface.metrics import EvaluationResult, evaluate
 
 from .conftest import make_split
 
@@ -273,3 +273,9 @@ def test_nothing_to_report_after_filtering(lr_pipeline, faces, tmp_path):
         with pytest.raises(ValueError, match="nothing to report"):
             write_report(tmp_path / "r2", **empty)
     assert not os.listdir(tmp_path)
+    # beside something to report, a model that holds no FaceCNNClassifier is named, not
+    # left out without a word
+    result = evaluate(logreg, X, y)
+    with pytest.warns(UserWarning, match=r"models \['logreg'\] hold no fitted FaceCNNClassifier"):
+        write_report(tmp_path / "r3", evaluation=result, models={"logreg": logreg})
+    assert (tmp_path / "r3" / "report.html").is_file()
