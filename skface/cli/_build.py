@@ -62,9 +62,14 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
         _check_sizes(sizes)
     except ValueError as exc:
         raise CLIError(f"--sizes: {exc}") from None
-    data = build_dataset({k: str(v) for k, v in real.items()},
-                         {k: str(v) for k, v in fake.items()}, dedupe=dedupe,
-                         balance=balance, sizes=sizes, random_state=seed, progress=progress)
+    try:
+        data = build_dataset({k: str(v) for k, v in real.items()},
+                             {k: str(v) for k, v in fake.items()}, dedupe=dedupe,
+                             balance=balance, sizes=sizes, random_state=seed, progress=progress)
+    except ValueError as exc:  # the library's advice on sizes, in the flag's own name
+        if "(`sizes`)" not in str(exc):
+            raise
+        raise CLIError(str(exc).replace("(`sizes`)", "(--sizes)"), status=1) from None
     if data.skipped.interrupted:  # a manifest of part of the folders must not look finished
         raise KeyboardInterrupt
     write_manifest(data, out, root=out.parent.resolve() if relative else None)

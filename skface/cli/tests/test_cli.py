@@ -513,7 +513,7 @@ def test_a_set_too_small_to_split_says_what_to_do(capsys, tmp_path, faces):
     manifest = tmp_path / "m.csv"
     status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)
     line = assert_one_line_error(status, err)
-    assert "add images (7 or more in all)" in line and "sizes" in line
+    assert "add images (7 or more in all)" in line and "(--sizes)" in line
     status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
                              "--sizes", "0.5", "0.5", "0.5")
     assert "--sizes: sizes must sum to 1" in assert_one_line_error(status, err, 2)
