@@ -63,6 +63,8 @@ _SIGNATURES = (
     (b"BM", "BMP"),
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),  # BigTIFF
+    (b"MM\x00+", "TIFF"),
 )
 
 
@@ -126,9 +128,14 @@ def _int_to_l(img):
 
     ``I;16*`` images are scaled by 255/65535. ``I`` images are read as 16-bit data when any value
     exceeds 255 and as 8-bit data otherwise. ``F`` images are read as [0, 1] data when no value
-    exceeds 1 and as [0, 255] data otherwise. Everything is clipped to the 8-bit range.
+    exceeds 1 and as [0, 255] data otherwise. Everything is clipped to the 8-bit range. A
+    transparency key (a 16-bit grey PNG's tRNS value) becomes an alpha channel (``LA``), since
+    the key cannot name the scaled values.
     """
     arr = np.asarray(img)
+    key = img.info.get("transparency")
+    transparent = (np.asarray(arr == key) if isinstance(key, (int, float)) and not
+                   isinstance(key, bool) else None)
     if img.mode == "F":
         arr = arr.astype(np.float64)
         scale = 255.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 1.0
@@ -137,7 +144,11 @@ def _int_to_l(img):
         arr = arr.astype(np.float64)
         if img.mode != "I" or arr.max(initial=0) > 255:
             arr = arr / 257.0
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
+    grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    if transparent is not None and transparent.shape == grey.shape and transparent.any():
+        alpha = np.where(transparent, 0, 255).astype(np.uint8)
+        return Image.fromarray(np.stack([grey, alpha], axis=-1), mode="LA")
+    return Image.fromarray(grey, mode="L")
 
 
 def _normalize_mode(img, color):
@@ -149,7 +160,7 @@ def _normalize_mode(img, color):
             return img
     if mode in _INT_MODES or mode == "F":
         img = _int_to_l(img)
-        mode = "L"
+        mode = img.mode
     if mode == "LAB":
         lab = ImageCms.createProfile("LAB")
         srgb = ImageCms.createProfile("sRGB")
@@ -181,16 +192,20 @@ def _unpremultiply_la(img):
 
 
 def _crop_box(width, height, out_h, out_w, crop):
+    """``(left, top, right, bottom)`` in whole pixels: the whole image, or the largest centred
+    box of the output's aspect ratio. Its size is rounded once and the box then placed, so that
+    a square output always gets a square crop (rounding both edges apart could make it a pixel
+    wider or narrower, and the image a little stretched)."""
     if crop is None:
-        return (0.0, 0.0, float(width), float(height))
+        return (0, 0, width, height)
     aspect = out_w / out_h
     if width / height > aspect:  # too wide: trim left and right
-        new_w = height * aspect
-        left = (width - new_w) / 2.0
-        return (left, 0.0, left + new_w, float(height))
-    new_h = width / aspect
-    top = (height - new_h) / 2.0
-    return (0.0, top, float(width), top + new_h)
+        new_w = max(1, min(width, round(height * aspect)))
+        left = (width - new_w) // 2
+        return (left, 0, left + new_w, height)
+    new_h = max(1, min(height, round(width / aspect)))
+    top = (height - new_h) // 2
+    return (0, top, width, top + new_h)
 
 
 def _source_name(source):
@@ -421,7 +436,7 @@ def _decode_array(path, out_h, out_w, color, crop, reducing_gap):
     width, height = img.size
     if (width, height) != (out_w, out_h):
         if crop is not None:
-            box = tuple(round(v) for v in _crop_box(width, height, out_h, out_w, crop))
+            box = _crop_box(width, height, out_h, out_w, crop)
             if box != (0, 0, width, height):
                 img = img.crop(box)  # a real crop: no bleeding from outside the box
         try:

@@ -157,6 +157,19 @@ def test_mode_16_bit(tmp_path, mode):
     assert (out[0, :, 4:] == 255).all() and (out[0, :, :4] == 128).all()
 
 
+def test_16_bit_grey_with_a_transparency_key(tmp_path):
+    # a 16-bit grey PNG with a tRNS key: its transparent pixels go white, as 8-bit ones do
+    px = np.full((8, 8), 32896, dtype=np.uint16)  # 128 * 257
+    px[:4] = 43960
+    path = _save(Image.fromarray(px), tmp_path / "key16.png", transparency=43960)
+    with Image.open(path) as img:
+        assert img.mode == "I;16" and img.info["transparency"] == 43960
+    out = load_image(path, 8, color="gray", crop=None)
+    assert (out[0, :4] == 255).all() and (out[0, 4:] == 128).all()
+    out = load_image(path, 8, crop=None)
+    assert (out[:, :4] == 255).all() and (out[:, 4:] == 128).all()
+
+
 def test_mode_i_8_bit_values_and_float(tmp_path):
     px = np.full((8, 8), 200, dtype=np.int32)
     path = _save(Image.fromarray(px, mode="I"), tmp_path / "i8.tif")
@@ -260,6 +273,25 @@ def test_center_crop_and_stretch(tmp_path):
     stretched = load_image(path, 10, crop=None)
     assert stretched[:, :, :2].min() > 200
     assert load_image(path, (5, 12)).shape == (3, 5, 12)
+
+
+@pytest.mark.parametrize("size", [(6, 3), (4, 3), (640, 479), (999, 1000), (3, 6)])
+def test_centre_crop_keeps_the_output_aspect_in_whole_pixels(size):
+    # rounding both edges of a .5 box apart gave 480 x 479 or 2 x 3 crops, or none at all
+    w, h = size
+    box = _loader._crop_box(w, h, 64, 64, "center")
+    assert all(type(v) is int for v in box)  # whole pixels, so nothing is rounded after
+    left, top, right, bottom = box
+    assert right - left == bottom - top == min(w, h)
+    assert abs(left - (w - (right - left)) / 2) <= 0.5
+    assert abs(top - (h - (bottom - top)) / 2) <= 0.5
+
+
+def test_a_centre_crop_of_an_odd_image_is_not_stretched(tmp_path):
+    px = np.tile(np.array([0, 40, 80, 120, 160, 200], dtype=np.uint8), (3, 1))  # 6 wide, 3 high
+    path = _save(Image.fromarray(px), tmp_path / "odd.png")
+    out = load_image(path, 3, color="gray", reducing_gap=None)
+    assert out[0, 0].tolist() in ([40, 80, 120], [80, 120, 160])
 
 
 # ------------------------------------------------------------------ the transformer
@@ -635,6 +667,11 @@ def test_sniff_format_and_formats_restriction(tmp_path):
         assert _loader.sniff_format(blobs[fmt][:16]) == fmt
     assert _loader.sniff_format(b"hello world, not an image") is None
     assert _loader.sniff_format(b"") is None
+    # BigTIFF (which Pillow reads) too: the scan called it "not an image"
+    buf = io.BytesIO()
+    img.save(buf, format="TIFF", big_tiff=True)
+    assert buf.getvalue()[:4] == b"II+\x00" and _loader.sniff_format(buf.getvalue()[:16]) == "TIFF"
+    assert _loader.sniff_format(b"MM\x00+\x00\x08\x00\x00") == "TIFF"
     # formats= limits Pillow to the named plugins: a PNG offered as JPEG is not identified.
     with pytest.raises(ImageLoadError, match="not a recognised") as info:
         open_image(io.BytesIO(blobs["PNG"]), formats=["JPEG"])
