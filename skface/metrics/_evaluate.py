@@ -150,7 +150,9 @@ class EvaluationResult:
         estimator's own ``predict`` decided.
     accuracy, balanced_accuracy, precision, recall, specificity, f1 : float or None
         Threshold metrics from the confusion matrix; recall is the share of fakes caught,
-        specificity the share of real faces kept.
+        specificity the share of real faces kept. ``None`` where undefined: in the per-source
+        results of a source holding one class, balanced accuracy, precision and F1 (and recall
+        or specificity, whichever class is absent).
     roc_auc, average_precision : float or None
         Ranking metrics of ``P(fake)``.
     eer, eer_threshold : float or None
@@ -318,10 +320,12 @@ def _result_from_scores(y_true, y_score, y_pred, pos_label, neg_label, threshold
         threshold=None if threshold is None else float(threshold),
         accuracy=_ratio(tp + tn, n),
         balanced_accuracy=(recall + specificity) / 2 if both else None,
-        precision=_ratio(tp, tp + fp),
+        # on a source of one class (the per-source figures), precision is 0 or 1 by construction
+        # and F1 follows it: neither says anything, so both are undefined there
+        precision=_ratio(tp, tp + fp) if both else None,
         recall=recall,
         specificity=specificity,
-        f1=_ratio(2 * tp, 2 * tp + fp + fn),
+        f1=_ratio(2 * tp, 2 * tp + fp + fn) if both else None,
         confusion_matrix=[[tn, fp], [fn, tp]],
         y_true=y_true,
         y_score=y_score,

@@ -90,6 +90,10 @@ def test_per_source_adds_up(fitted):
     real = res.per_source["ffhq"]
     # one-class source: undefined figures are None, defined ones are right
     assert real.roc_auc is None and real.recall is None
+    # precision and F1 are 0 or 1 by construction on one class: undefined, not 0.0
+    for one_class in (real, res.per_source["gan_a"]):
+        assert one_class.precision is None and one_class.f1 is None
+        assert one_class.balanced_accuracy is None
     mask = s == "ffhq"
     assert real.specificity == pytest.approx(np.mean(clf.predict(X[mask]) == 0))
     assert real.accuracy == real.specificity
