@@ -122,6 +122,10 @@ def run(args):
         record = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
         record.update(result.to_dict())
         record.update({"model": str(args.model), "data": what, "skipped_files": len(skipped)})
+        # the report's list of files, with the ones written here after it
+        listed = list(record.get("files", []))
+        record["files"] = listed + [name for name in ("predictions.csv", "skipped.csv")
+                                    if (tmp / name).is_file() and name not in listed]
         metrics_path.write_text(json.dumps(record, indent=2))
     report_skipped(skipped, "skface evaluate: the scan skipped",
                    out / "skipped.csv" if skipped else None)

@@ -140,15 +140,17 @@ def fake_column(clf):
     return classes.index(1) if 1 in classes else len(classes) - 1
 
 
-def predict_paths(pipeline, paths, *, batch_size=512):
-    """P(fake) for image files, in batches of ``batch_size`` files so memory stays flat."""
+def predict_paths(pipeline, paths, *, batch_size=512, progress=True):
+    """P(fake) for image files, in batches of ``batch_size`` files so memory stays flat; a
+    progress bar counts the files (``progress=False``: none)."""
     from tqdm.auto import tqdm
 
     clf = pipeline.steps[-1][1]
     col = fake_column(clf)
     out = []
-    starts = range(0, len(paths), batch_size)
-    for start in tqdm(starts, desc="predict", unit="batch", disable=len(starts) < 2):
-        X = transform_paths(pipeline, paths[start:start + batch_size])
-        out.append(clf.predict_proba(X)[:, col])
+    with tqdm(total=len(paths), desc="predict", unit="image", disable=not progress) as bar:
+        for start in range(0, len(paths), batch_size):
+            X = transform_paths(pipeline, paths[start:start + batch_size])
+            out.append(clf.predict_proba(X)[:, col])
+            bar.update(len(X))
     return np.concatenate(out)

@@ -5,7 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import CLIError, add_device_argument, report_skipped, write_csv
+from ._common import (CLIError, add_device_argument, add_quiet_argument, report_skipped,
+                      write_csv)
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -28,6 +29,7 @@ def add_arguments(p):
                    help="CSV to write (default: stdout)")
     p.add_argument("--threshold", type=float, default=0.5, help="P(fake) at or above which "
                    "an image is labelled fake")
+    add_quiet_argument(p)
 
 
 def expand_paths(paths):
@@ -70,7 +72,7 @@ def run(args):
         raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
     pipeline, _ = load_model(args.model, args.device)
     files = expand_paths(args.paths)
-    p_fake = predict_paths(pipeline, files)
+    p_fake = predict_paths(pipeline, files, progress=not args.quiet)
     rows = [(f, f"{p:.6f}", "fake" if p >= args.threshold else "real")
             for f, p in zip(files, p_fake)]
     header = ("path", "p_fake", "label")

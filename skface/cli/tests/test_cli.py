@@ -242,6 +242,9 @@ def test_evaluate_on_manifest(workflow, capsys):
         assert key in metrics
     assert set(metrics["per_source"]) == {"cam", "gan"}
     assert (out / "report.html").is_file()
+    # every file the folder holds is listed, predictions.csv (written after the report) too
+    assert set(metrics["files"]) >= {"report.html", "metrics.json", "predictions.csv"}
+    assert all((out / name).is_file() for name in metrics["files"])
     rows = (out / "predictions.csv").read_text().splitlines()
     assert rows[0] == "path,label,p_fake,predicted"
     assert "accuracy" in stdout
@@ -926,3 +929,11 @@ def test_predictions_csv_says_what_the_metrics_counted(tmp_path):
     rows = [line.split(",") for line in (tmp_path / "p.csv").read_text().splitlines()[1:]]
     assert [r[1] for r in rows] == ["real", "fake", "real", "fake"]
     assert [r[3] for r in rows] == ["real"] * 4 and {r[2] for r in rows} == {"0.500000"}
+
+
+def test_predict_shows_progress_unless_quiet(workflow, capsys):
+    one = sorted(workflow["real"].glob("*.png"))[0]
+    status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], one)
+    assert status == 0 and "predict: 100%" in err  # every run, not only 2+ batches of 512
+    status, stdout, err = run_cli(capsys, "predict", "--model", workflow["model"], one, "--quiet")
+    assert status == 0 and "predict:" not in err and len(stdout.splitlines()) == 2
