@@ -73,7 +73,7 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
 
 
 def write_predictions(path, files, result):
-    """predictions.csv: path, true label, P(fake), predicted label, as ``result`` (an
+    """predictions.csv: path, true_label, p_fake, predicted, as ``result`` (an
     EvaluationResult) counted them, so that the file and metrics.json never disagree (at
     P(fake) = 0.5 exactly, the model's own decision without --threshold)."""
     from ._common import write_csv
@@ -83,7 +83,7 @@ def write_predictions(path, files, result):
 
     rows = [(f, name(t), f"{s:.6f}", name(p))
             for f, t, s, p in zip(files, result.y_true, result.y_score, result.y_pred)]
-    write_csv(path, ("path", "label", "p_fake", "predicted"), rows)
+    write_csv(path, ("path", "true_label", "p_fake", "predicted"), rows)
 
 
 def format_metrics(result):

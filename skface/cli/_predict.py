@@ -13,7 +13,8 @@ DESCRIPTION = """\
 Score image files, or every image under the given folders (recursively, each file once,
 found by suffix or content as `skface build` finds them; other files are named on stderr),
 with a model from `skface train`. Writes one CSV row per image: path, p_fake (the probability
-that the image is AI-generated) and label (real or fake, at --threshold). Without --out the
+that the image is AI-generated) and predicted (real or fake, at --threshold; the column name
+`skface evaluate`'s predictions.csv uses too). Without --out the
 CSV goes to stdout. An unreadable or missing image is an error: nothing is written."""
 EXAMPLES = (
     "skface predict --model model photo1.jpg photo2.png",
@@ -75,7 +76,7 @@ def run(args):
     p_fake = predict_paths(pipeline, files, progress=not args.quiet)
     rows = [(f, f"{p:.6f}", "fake" if p >= args.threshold else "real")
             for f, p in zip(files, p_fake)]
-    header = ("path", "p_fake", "label")
+    header = ("path", "p_fake", "predicted")
     if args.out is None:
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(header)

@@ -246,7 +246,7 @@ def test_evaluate_on_manifest(workflow, capsys):
     assert set(metrics["files"]) >= {"report.html", "metrics.json", "predictions.csv"}
     assert all((out / name).is_file() for name in metrics["files"])
     rows = (out / "predictions.csv").read_text().splitlines()
-    assert rows[0] == "path,label,p_fake,predicted"
+    assert rows[0] == "path,true_label,p_fake,predicted"
     assert "accuracy" in stdout
 
 
@@ -346,14 +346,14 @@ def test_predict_files_and_folders(workflow, capsys, tmp_path):
                              workflow["fake"], "--out", out)
     assert status == 0, err
     lines = out.read_text().splitlines()
-    assert lines[0] == "path,p_fake,label"
+    assert lines[0] == "path,p_fake,predicted"
     assert len(lines) == 1 + 1 + 24
     p = [float(line.split(",")[1]) for line in lines[1:]]
     assert all(0.0 <= v <= 1.0 for v in p)
     assert {line.split(",")[2] for line in lines[1:]} <= {"real", "fake"}
     # to stdout without --out
     status, stdout, _ = run_cli(capsys, "predict", "--model", workflow["model"], one)
-    assert status == 0 and stdout.splitlines()[0] == "path,p_fake,label"
+    assert status == 0 and stdout.splitlines()[0] == "path,p_fake,predicted"
 
 
 def test_device_flag_is_checked_before_any_work(workflow, capsys, tmp_path, monkeypatch):
