@@ -193,6 +193,7 @@ class AblationDetails:
     interrupted: bool = False
     csv_path: object = None
     runs_csv_path: object = None
+    selection_metric: str = "balanced_accuracy"
 
     def evaluations_for_seed(self, seed=None):
         """Return ``{config: EvaluationResult}`` for one seed (default: the first finished)."""
@@ -503,7 +504,8 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
 
         csv_path = Path(csv_path)
         runs_csv = csv_path.with_name(csv_path.stem + "_runs" + (csv_path.suffix or ".csv"))
-    details = AblationDetails(csv_path=csv_path, runs_csv_path=runs_csv)
+    details = AblationDetails(csv_path=csv_path, runs_csv_path=runs_csv,
+                              selection_metric=selection_metric)
     bar = None
     if progress:
         from tqdm.auto import tqdm

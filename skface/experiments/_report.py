@@ -169,14 +169,18 @@ def _pm(rec, metric):
     return f"{m:.3f} ± {s:.3f}" if s is not None else f"{m:.3f}"
 
 
-def _ablation_section(doc, records):
-    doc.heading("Ablation: attention, focal loss, class weighting")
+def _ablation_section(doc, records, selection_metric=None):
+    params = []
     if records and "accuracy_mean" in records[0]:
         params = [k for k in records[0] if k not in ("config", "n_seeds", "selected", "n_params",
                                                      "undefined")
                   and not k.endswith(("_mean", "_std"))]
+    doc.heading("Ablation" + (f": {', '.join(params)}" if params else ""))
+    val_name = ("val score" if selection_metric is None
+                else f"val {selection_metric.replace('_', ' ')}")
+    if params:
         header = params + ["seeds", "accuracy", "precision", "recall", "F1", "ROC-AUC",
-                           "val score", "params", "epochs (best)", "fit s"]
+                           val_name, "params", "epochs (best)", "fit s"]
         rows, sel = [], []
         for r in records:
             epochs = "n/a"
@@ -192,8 +196,9 @@ def _ablation_section(doc, records):
             sel.append(bool(r.get("selected")))
         doc.table(header, rows, sel)
         doc.para("Test-split metrics, mean ± sample std over seeds (the mean alone for one seed). "
-                 "The highlighted row has the best mean validation score (model selection never "
-                 "looks at the test split).", "meta")
+                 f"The highlighted row has the best mean {val_name} (the validation split's "
+                 "score that selects the model; selection never looks at the test split). "
+                 "\"fit s\" of the first run also holds one-time start-up costs.", "meta")
         gaps = [f"{r['config']}: {r['undefined']}" for r in records if r.get("undefined")]
         if gaps:
             doc.para("Undefined for some seeds (e.g. precision when no image was called fake), "
@@ -422,7 +427,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
                            plot_misclassified(evaluation, images, n_images=n_images),
                            "The test images misclassified with the highest confidence.")
         if ablation is not None:
-            _ablation_section(doc, ab_records)
+            _ablation_section(doc, ab_records, None if ab_details is None
+                              else ab_details.selection_metric)
         if evaluations:
             doc.heading("ROC and precision-recall curves", 2)
             if picked_note:

@@ -263,6 +263,10 @@ def test_representatives_and_large_grid_report(faces, tmp_path):
     out = write_report(tmp_path / "r", ablation=(table, details), max_curves=4)
     html = (out / "report.html").read_text()
     assert "3 of 9 configurations are drawn" in html
+    # the heading names what the grid varied, and the selection score says what it is
+    md = (out / "report.md").read_text()
+    assert "Ablation: attention, C" in md and "class weighting" not in md
+    assert "val balanced accuracy" in md
     fig_legend = len(details.evaluations_for_seed(0))
     assert fig_legend == 9
 
