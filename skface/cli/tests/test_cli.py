@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from skface.cli import build_parser, main
 from skface.cli._main import SUBCOMMANDS
@@ -887,6 +888,18 @@ def test_audit_prints_a_table(capsys, faces):
     header = out.splitlines()[0].split()
     assert header[:3] == ["source", "label", "n"]
     assert "cam" in out and "gan" in out and "Shortcut audit" in out
+
+
+def test_audit_states_a_shortcut_once(capsys, faces):
+    # every fake re-saved as JPEG: the format gives the label away; the laid-out summary says
+    # so, without a one-line copy of it on stderr first
+    real, fake = faces
+    for f in sorted(fake.glob("*.png")):
+        Image.open(f).convert("RGB").save(f.with_suffix(".jpg"), quality=90)
+        f.unlink()
+    status, out, err = run_cli(capsys, "audit", "--real", real, "--fake", fake, "--cv", "3")
+    assert status == 0, err
+    assert "FLAGGED" in out and "FLAGGED" not in err and "shortcut" not in err.lower()
 
 
 def test_ablate_tiny_grid(capsys, tmp_path, workflow):
