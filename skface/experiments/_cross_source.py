@@ -135,7 +135,8 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     Returns
     -------
     table : DataFrame (or list of dict without pandas)
-        Per held-out source: ``held_out``, ``held_out_class``, ``n_train``, ``n_val``,
+        Per held-out source: ``held_out``, ``held_out_class`` (``"real"``, ``"fake"`` or
+        ``"both"``, whatever the labels), ``n_train``, ``n_val``,
         ``n_held_out``, ``n_other_class_test``, ``held_out_accuracy`` (share correct on the
         source), ``held_out_mean_p_fake``, ``roc_auc``, ``average_precision``, ``eer``,
         ``accuracy`` and ``f1`` on the held-out test set, ``in_dist_accuracy``,
@@ -220,8 +221,9 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     try:
         for s in held_out:
             in_s = src == s
-            classes = sorted({str(v) for v in y_arr[in_s].tolist()})
-            held_class = classes[0] if len(classes) == 1 else "both"
+            is_fake = {v == pos for v in y_arr[in_s].tolist()}
+            held_class = ("both" if len(is_fake) > 1
+                          else "fake" if is_fake.pop() else "real")
             if split is None:
                 if s not in folds:
                     counts = [int(np.sum(~in_s & (y_arr == c))) for c in (pos, neg)]

@@ -26,6 +26,7 @@ def test_leave_one_source_out(faces, lr_pipeline, tmp_path):
         # the comparison images are the other class's test images from other sources only
         other = ev.per_source["(other sources)"]
         held_class = y[src == s][0]
+        assert row["held_out_class"] == ("fake" if held_class == 1 else "real")  # not 1 / 0
         te = split[2]
         expected = np.sum((src[te] != s) & (y[te] != held_class))
         assert other.n_samples == row["n_other_class_test"] == expected

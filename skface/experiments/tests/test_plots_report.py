@@ -212,7 +212,7 @@ def test_cross_source_counts_stay_integers_with_a_skipped_row(faces, lr_pipeline
         gan_a = next(r for r in rows if r.startswith("gan_a,")).split(",")
         assert gan_a[4] == str(n_gan_a) and "." not in "".join(gan_a[2:6])
         md = (out / "report.md").read_text()
-        assert f"| gan_a | 1 | {n_gan_a} |" in md
+        assert f"| gan_a | fake | {n_gan_a} |" in md
         assert repr(metrics_counts(out)["gan_a"]) == str(n_gan_a)  # 23, not 23.0
 
 
