@@ -161,7 +161,10 @@ def test_16_bit_grey_with_a_transparency_key(tmp_path):
     # a 16-bit grey PNG with a tRNS key: its transparent pixels go white, as 8-bit ones do
     px = np.full((8, 8), 32896, dtype=np.uint16)  # 128 * 257
     px[:4] = 43960
-    path = _save(Image.fromarray(px), tmp_path / "key16.png", transparency=43960)
+    try:
+        path = _save(Image.fromarray(px), tmp_path / "key16.png", transparency=43960)
+    except OSError:  # older Pillow cannot write this
+        pytest.skip("this Pillow cannot write a 16-bit PNG with a transparency key")
     with Image.open(path) as img:
         assert img.mode == "I;16" and img.info["transparency"] == 43960
     out = load_image(path, 8, color="gray", crop=None)
@@ -668,10 +671,8 @@ def test_sniff_format_and_formats_restriction(tmp_path):
     assert _loader.sniff_format(b"hello world, not an image") is None
     assert _loader.sniff_format(b"") is None
     # BigTIFF (which Pillow reads) too: the scan called it "not an image"
-    buf = io.BytesIO()
-    img.save(buf, format="TIFF", big_tiff=True)
-    assert buf.getvalue()[:4] == b"II+\x00" and _loader.sniff_format(buf.getvalue()[:16]) == "TIFF"
-    assert _loader.sniff_format(b"MM\x00+\x00\x08\x00\x00") == "TIFF"
+    assert _loader.sniff_format(b"II+\x00\x08\x00\x00\x00" + bytes(8)) == "TIFF"
+    assert _loader.sniff_format(b"MM\x00+\x00\x08\x00\x00" + bytes(8)) == "TIFF"
     # formats= limits Pillow to the named plugins: a PNG offered as JPEG is not identified.
     with pytest.raises(ImageLoadError, match="not a recognised") as info:
         open_image(io.BytesIO(blobs["PNG"]), formats=["JPEG"])
