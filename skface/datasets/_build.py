@@ -113,8 +113,11 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
             f"{int(conflicts.sum())} image(s) in {len(report.mixed_label_groups)} group(s) appear "
             "as both real and fake; they are dropped.", LabelConflictWarning, stacklevel=2)
         keep &= ~conflicts
+        members_of = {}  # each mixed group's images, gathered in one pass
         for i in np.flatnonzero(conflicts):
-            members = np.flatnonzero(groups == groups[i])
+            members_of.setdefault(groups[i], []).append(i)
+        for i in np.flatnonzero(conflicts):
+            members = np.array(members_of[groups[i]])
             other = members[y[members] != y[i]][0]
             records.append((files[i], f"label conflict: also under {data.target_names[y[other]]}"))
             copy_of.append(files[other])

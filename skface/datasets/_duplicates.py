@@ -219,23 +219,25 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
             by_pair.setdefault(key, {"exact": 0, "near": 0})[kind] += k
         return sum(pairs.values())
 
+    # the sources of each layer's groups, counted once
+    sha_sources = {f: Counter(src[members]) for f, members in sha_members.items()}
+    hash_sources = {f: Counter(src[members]) for f, members in hash_members.items()}
     for first, members in sha_members.items():
         links += [(first, i, 0, "exact") for i in members[1:]]
-        n_exact += count("exact", _source_pairs(Counter(src[members])))
+        n_exact += count("exact", _source_pairs(sha_sources[first]))
     for firsts in by_hash.values():
         if len(firsts) > 1:
             links += [(firsts[0], f, 0, "near") for f in firsts[1:]]
-            within = _source_pairs(Counter(src[hash_members[firsts[0]]]))
+            within = _source_pairs(hash_sources[firsts[0]])
             for f in firsts:
-                within.subtract(_source_pairs(Counter(src[sha_members[f]])))
+                within.subtract(_source_pairs(sha_sources[f]))
             n_near += count("near", +within)
     reps = np.array(sorted(hash_members), dtype=np.int64)
     if len(reps) > 1:
         ri, rj, rd = hamming_pairs(_hex_to_bytes([phash[i] for i in reps]), threshold)
         for a, b, d in zip(reps[ri].tolist(), reps[rj].tolist(), rd.tolist()):
             links.append((a, b, d, "near"))
-            n_near += count("near", _source_pairs(Counter(src[hash_members[a]]),
-                                                  Counter(src[hash_members[b]])))
+            n_near += count("near", _source_pairs(hash_sources[a], hash_sources[b]))
 
     edges = np.array([(a, b) for a, b, _, _ in links], dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))

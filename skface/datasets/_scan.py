@@ -66,15 +66,17 @@ def _normalise_sources(spec, role, source_from):
         raise ValueError(f"`{role}` is empty: give at least one folder.")
     out = []
     given = {}  # real path -> the folder as given first
-    for k, (name, folder) in enumerate(items):
+    for name, folder in items:
         if not folder.exists():
             raise ValueError(f"{role} folder does not exist: {folder}")
         if not folder.is_dir():
             raise ValueError(f"{role} path is not a folder: {folder}")
-        again = given.setdefault(os.path.realpath(folder), folder)
-        if len(given) <= k:  # the same folder as an earlier item
+        real_path = os.path.realpath(folder)
+        if real_path in given:  # the same folder as an earlier item
+            again = given[real_path]
             raise ValueError(f"The {role} folder {folder} is given twice"
                              + ("." if str(again) == str(folder) else f" (also as {again})."))
+        given[real_path] = folder
         if source_from == "subfolder" and name is None:
             subs = sorted(p for p in folder.iterdir() if p.is_dir())
             loose = [p for p in folder.iterdir() if not p.is_dir()]
