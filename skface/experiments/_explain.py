@@ -315,8 +315,9 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
         pics = _to_display(check_image_array(shown, image_shape=clf.image_shape_))
         if not panels:
             panels.append(("image", pics, None))
-        panels.append((f"{label}\nGrad-CAM", pics, grad_cam(model, X)))
-        maps = attention_maps(model, X)
+        # the images as this model takes them, decoded once for both kinds of map
+        panels.append((f"{label}\nGrad-CAM", pics, grad_cam(clf, shown)))
+        maps = attention_maps(clf, shown)
         if maps:
             key = list(maps)[-1]
             panels.append((f"{label}\n{key}", pics, maps[key]))

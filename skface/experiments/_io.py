@@ -6,15 +6,11 @@ import io
 import numpy as np
 
 from ..metrics._evaluate import _is_missing
-from ..utils import atomic_write_text
+from ..utils import atomic_write_text, python_value
 
 
 def _cell(value):
-    if _is_missing(value):
-        return ""
-    if isinstance(value, np.generic):
-        value = value.item()
-    return value
+    return "" if _is_missing(value) else python_value(value)
 
 
 def records_to_csv_text(records, columns=None):

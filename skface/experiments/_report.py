@@ -359,20 +359,19 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             models = {c: m for c, m in ab_details.estimators_for_seed().items() if c in shown}
     face_models = _face_models(models)
     passed_over = sorted(map(str, set(given_models or {}) - set(face_models)))
-    if passed_over and (face_models or evaluation is not None or evaluations or ab_records
-                        or cs_records or figures):
-        warnings.warn(f"write_report: models {passed_over} hold no fitted FaceCNNClassifier, so "
-                      "the report has no training curves or maps for them.", UserWarning,
-                      stacklevel=2)
     # checked after the ablation's defaults are taken and the models filtered, so that empty
     # containers or models without a FaceCNNClassifier never give an empty report
     if not (evaluation is not None or evaluations or ab_records or cs_records or face_models
             or figures):
-        dropped = sorted(map(str, set(models or {}) - set(face_models)))
         raise ValueError(
             "write_report got nothing to report: no evaluation, evaluations, ablation or "
             "cross-source rows, FaceCNNClassifier models or figures"
-            + (f" (models {dropped} hold no fitted FaceCNNClassifier)." if dropped else "."))
+            + (f" (models {passed_over} hold no fitted FaceCNNClassifier)." if passed_over
+               else "."))
+    if passed_over:
+        warnings.warn(f"write_report: models {passed_over} hold no fitted FaceCNNClassifier, so "
+                      "the report has no training curves or maps for them.", UserWarning,
+                      stacklevel=2)
     if model_inputs is None:
         model_inputs = images
 
