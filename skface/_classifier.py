@@ -601,18 +601,18 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X, *, fitted, name="X"):
         if not fitted:
-            return _warn_if_float_pixels(
-                check_image_array(X, image_shape=self.image_shape, name=name), name)
-        X = check_array(integer_pixels_as_uint8(X, name), allow_nd=True,
-                        dtype=[np.float32, np.uint8], input_name=name)
-        if X.ndim == 2 and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return _warn_if_float_pixels(
-            check_image_array(X, image_shape=self.image_shape_, reset_shape=self.image_shape_,
-                              name=name), name)
+            X = check_image_array(X, image_shape=self.image_shape, name=name)
+        else:
+            X = check_array(integer_pixels_as_uint8(X, name), allow_nd=True,
+                            dtype=[np.float32, np.uint8], input_name=name)
+            if X.ndim == 2 and X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            X = check_image_array(X, image_shape=self.image_shape_,
+                                  reset_shape=self.image_shape_, name=name)
+        return _warn_if_float_pixels(X, name)
 
     def _encode(self, y, name="y"):
         y = column_or_1d(y, warn=True)

@@ -134,8 +134,8 @@ def _int_to_l(img):
     """
     arr = np.asarray(img)
     key = img.info.get("transparency")
-    transparent = (np.asarray(arr == key) if isinstance(key, (int, float)) and not
-                   isinstance(key, bool) else None)
+    transparent = (arr == key if isinstance(key, (int, float)) and not isinstance(key, bool)
+                   else None)
     if img.mode == "F":
         arr = arr.astype(np.float64)
         scale = 255.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 1.0
@@ -145,7 +145,7 @@ def _int_to_l(img):
         if img.mode != "I" or arr.max(initial=0) > 255:
             arr = arr / 257.0
     grey = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-    if transparent is not None and transparent.shape == grey.shape and transparent.any():
+    if transparent is not None and transparent.any():
         alpha = np.where(transparent, 0, 255).astype(np.uint8)
         return Image.fromarray(np.stack([grey, alpha], axis=-1), mode="LA")
     return Image.fromarray(grey, mode="L")

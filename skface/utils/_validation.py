@@ -131,14 +131,15 @@ def resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        kind = torch.device(str(device)).type
+        parsed = torch.device(str(device))
     except (RuntimeError, TypeError, ValueError):
         raise ValueError(f"device={device!r} is not a device name (try 'auto', 'cpu', 'cuda', "
                          "'cuda:1', 'mps').") from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
+    kind = parsed.type
     if kind == "cuda":
-        index, count = torch.device(str(device)).index, torch.cuda.device_count()
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
+        index, count = parsed.index, torch.cuda.device_count()
         if index is not None and index >= count:
             raise ValueError(f"device={device!r} was requested but this machine has {count} "
                              f"CUDA device{'s' if count != 1 else ''} (cuda:0 to "
