@@ -93,7 +93,7 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
 def check_out(out, folders, relative):
     """Refuse a folder as ``--out`` and, with ``--relative``, image ``folders`` outside the
     manifest's folder (write_manifest could not write their paths relative to it)."""
-    import os
+    from skface.datasets._manifest import manifest_roots, relative_to_roots
 
     out = Path(out)
     if out.is_dir():
@@ -101,11 +101,9 @@ def check_out(out, folders, relative):
     if not relative:
         return
     root = out.parent.resolve()  # as write_manifest is given it
+    roots = manifest_roots(root)
     for folder in folders:
-        for path in (os.path.abspath(folder), os.path.realpath(folder)):
-            if Path(path).is_relative_to(root):
-                break
-        else:
+        if relative_to_roots(folder, roots) is None:
             raise CLIError(f"--relative: the image folder {folder} is not inside {root}, the "
                            "manifest's folder, so its paths cannot be written relative to it; "
                            "write the manifest in a folder that holds every image folder, or "

@@ -33,6 +33,28 @@ def _column(dataset, key, n, default=""):
     return value
 
 
+def manifest_roots(root):
+    """``root`` as given (absolute) and with symbolic links resolved, for
+    :func:`relative_to_roots`."""
+    return Path(os.path.abspath(root)), Path(os.path.realpath(root))
+
+
+def relative_to_roots(path, roots):
+    """``path`` relative to the root of :func:`manifest_roots`, as a POSIX string, or None where
+    it is not under it.
+
+    Tried as given, then with symbolic links resolved (a root or a file reached through a link):
+    the rule :func:`write_manifest` uses for ``root``, so that a caller can check a folder before
+    the scan.
+    """
+    for resolve, base in zip((os.path.abspath, os.path.realpath), roots):
+        try:
+            return Path(resolve(path)).relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
 def write_manifest(dataset, path, *, root=None):
     """Write a data set to a manifest CSV, atomically.
 
@@ -65,16 +87,13 @@ def write_manifest(dataset, path, *, root=None):
     if not np.all((target >= 0) & (target < len(names))):
         raise ValueError("target values must index target_names (0 = real, 1 = fake).")
     if root is not None:
-        root_abs, root_real = Path(os.path.abspath(root)), Path(os.path.realpath(root))
+        roots = manifest_roots(root)
         rel = []
         for f in files:
-            try:  # as given, then with symbolic links resolved (a root reached through a link)
-                rel.append(Path(os.path.abspath(f)).relative_to(root_abs).as_posix())
-            except ValueError:
-                try:
-                    rel.append(Path(os.path.realpath(f)).relative_to(root_real).as_posix())
-                except ValueError:
-                    raise ValueError(f"{f} is not under root {root_abs}.") from None
+            r = relative_to_roots(f, roots)
+            if r is None:
+                raise ValueError(f"{f} is not under root {roots[0]}.")
+            rel.append(r)
         files = rel
     else:
         files = [os.path.abspath(f) for f in files]
