@@ -95,7 +95,7 @@ def folder_sources(items, role):
     be given once, and two folders of one option may not share a name; each problem is a
     :class:`CLIError` that says how to fix it.
     """
-    from skface.datasets._scan import _folder_name
+    from skface.datasets._scan import _folder_name, given_twice
 
     sources, where = {}, {}
     for item in items:
@@ -109,11 +109,9 @@ def folder_sources(items, role):
             raise CLIError(f"{role} folder does not exist: {folder} (from {item!r}; a folder "
                            f"whose name holds '=' is written ./{item})")
         (path,) = existing_dirs([folder], role)
-        real = os.path.realpath(path)
-        if real in where:
-            raise CLIError(f"{role}: the folder {folder} is given twice"
-                           + ("" if str(where[real]) == folder else f" (also as {where[real]})"))
-        where[real] = path
+        twice = given_twice(path, where, role)
+        if twice:
+            raise CLIError(twice)
         name = _folder_name(path) if name is None else name
         if name in sources:
             other = sources[name]

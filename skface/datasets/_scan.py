@@ -48,6 +48,21 @@ def _check_no_nesting(specs):
                                  "images would get both labels.")
 
 
+def given_twice(folder, given, role):
+    """The message for ``folder`` given a second time, or ``""`` after recording it.
+
+    ``given`` maps the real path of each folder met so far to the folder as given; two items
+    are one folder when their real paths are equal (the same folder, or a link to it).
+    """
+    real_path = os.path.realpath(folder)
+    if real_path not in given:
+        given[real_path] = folder
+        return ""
+    again = given[real_path]
+    return (f"The {role} folder {folder} is given twice"
+            + ("." if str(again) == str(folder) else f" (also as {again})."))
+
+
 def _normalise_sources(spec, role, source_from):
     """Turn ``real``/``fake`` into a list of ``(source_name, folder, recursive)``.
 
@@ -71,12 +86,9 @@ def _normalise_sources(spec, role, source_from):
             raise ValueError(f"{role} folder does not exist: {folder}")
         if not folder.is_dir():
             raise ValueError(f"{role} path is not a folder: {folder}")
-        real_path = os.path.realpath(folder)
-        if real_path in given:  # the same folder as an earlier item
-            again = given[real_path]
-            raise ValueError(f"The {role} folder {folder} is given twice"
-                             + ("." if str(again) == str(folder) else f" (also as {again})."))
-        given[real_path] = folder
+        twice = given_twice(folder, given, role)
+        if twice:
+            raise ValueError(twice)
         if source_from == "subfolder" and name is None:
             subs = sorted(p for p in folder.iterdir() if p.is_dir())
             loose = [p for p in folder.iterdir() if not p.is_dir()]

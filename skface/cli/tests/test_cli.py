@@ -462,7 +462,7 @@ def test_sources_are_named_with_name_equals_dir(capsys, tmp_path, faces):
     assert "mapping" not in line
     status, _, err = run_cli(capsys, "build", "--real", real, real, "--fake", fake, "--out",
                              manifest)
-    assert f"the folder {real} is given twice" in assert_one_line_error(status, err, 2)
+    assert f"The --real folder {real} is given twice." in assert_one_line_error(status, err, 2)
     status, _, err = run_cli(capsys, "build", "--real", f"cam={tmp_path / 'nope'}", "--fake",
                              fake, "--out", manifest)
     assert "does not exist" in assert_one_line_error(status, err, 2)
