@@ -38,7 +38,7 @@ from .utils import (
     reuse_freed_memory,
     torch_seeded,
 )
-from .utils._validation import integer_pixels_as_uint8
+from .utils._validation import float_pixel_range, integer_pixels_as_uint8
 
 #: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
 MODEL_FORMAT = 1
@@ -143,8 +143,9 @@ def _warn_if_float_pixels(X, name):
     """Warn when float images reach above 1: most likely 8-bit pixels cast to float, which a
     model fitted on uint8 (scaled by 1/255) would read 255 times too bright. Floats are used
     as given, so this is a warning, not an error (standardised or other float data is legal)."""
-    if X.dtype != np.uint8 and X.size:
-        top = float(X.max())
+    span = float_pixel_range(X)
+    if span is not None:
+        top = span[1]
         if top > 1.0:
             warnings.warn(
                 f"{name} holds float values up to {top:.4g}; FaceCNNClassifier expects float "

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..utils import check_image_array
+from ..utils._validation import float_pixel_range
 
 #: ITU-R 601 luma weights of R, G and B.
 LUMA = (0.299, 0.587, 0.114)
@@ -21,8 +22,9 @@ def check_unit_floats(X, name):
     Float images in 0-255 (``np.asarray(pil_image, dtype=float)``) would otherwise be read as
     255 times brighter than they are.
     """
-    if X.dtype != np.uint8 and X.size:
-        lo, hi = float(X.min()), float(X.max())
+    span = float_pixel_range(X)
+    if span is not None:
+        lo, hi = span
         if lo < 0.0 or hi > 1.0:
             raise ValueError(
                 f"{name} expects uint8 images or float images in [0, 1]; got float values in "

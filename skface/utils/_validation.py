@@ -37,6 +37,18 @@ def integer_pixels_as_uint8(X, name):
     return arr.astype(np.uint8)
 
 
+def float_pixel_range(X):
+    """``(lowest, highest)`` value of float images as Python floats; None for uint8 images
+    (their scale is known) and for empty arrays.
+
+    The one range pass behind the checks that float images hold values in [0, 1], the scale
+    ``uint8`` pixels are mapped to.
+    """
+    if X.dtype == np.uint8 or not X.size:
+        return None
+    return float(X.min()), float(X.max())
+
+
 def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
     """Validate an image batch and return it as ``(N, C, H, W)``.
 
