@@ -112,13 +112,12 @@ def crop_view(x, zoom=1.0, view_size=None):
     top, left, h, w = view_box(*x.shape[-2:], zoom)
     if (h, w) != tuple(x.shape[-2:]):
         x = x[..., top:top + h, left:left + w]
-    if view_size is not None and (h, w) != (view_size, view_size):
+    if view_size is not None:
         size = (int(view_size), int(view_size))
-        if view_size <= min(h, w):
-            x = F.interpolate(x, size=size, mode="area")
-        else:
-            if view_size < max(h, w):  # shrink the long axis first, by area averaging
-                x = F.interpolate(x, size=(min(h, size[0]), min(w, size[1])), mode="area")
+        shrunk = (min(h, size[0]), min(w, size[1]))  # every axis that shrinks, by area
+        if shrunk != (h, w):
+            x = F.interpolate(x, size=shrunk, mode="area")
+        if shrunk != size:  # then every axis that grows, bilinear
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
     return x
 
