@@ -11,9 +11,11 @@ submodule, so a forward hook can read it:
 import torch
 from torch import nn
 
+from ..utils._validation import is_whole_number
+
 
 def _hidden(channels, reduction):
-    if isinstance(reduction, bool) or int(reduction) != reduction or reduction < 1:
+    if not is_whole_number(reduction) or reduction < 1:
         raise ValueError(f"reduction must be an integer >= 1, got {reduction!r}.")
     return max(1, channels // int(reduction))
 
@@ -71,9 +73,9 @@ class _SpatialGate(nn.Module):
 
     def __init__(self, kernel_size):
         super().__init__()
-        if isinstance(kernel_size, bool) or int(kernel_size) != kernel_size or kernel_size < 1 \
-                or kernel_size % 2 == 0:
+        if not is_whole_number(kernel_size) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be an odd integer >= 1, got {kernel_size!r}.")
+        kernel_size = int(kernel_size)  # 7.0 is 7: torch's layers take ints only
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(1)
 

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils._validation import is_whole_number
 from ._attention import ATTENTION_BLOCKS, make_attention
 
 _MAX_CHANNELS = 512
@@ -205,7 +206,7 @@ class FaceCNN(nn.Module):
             )
         if attention_stages is None:
             attention_stages = default_attention_stages(attention, depth)
-        bad = [s for s in attention_stages if isinstance(s, bool) or int(s) != s]
+        bad = [s for s in attention_stages if not is_whole_number(s)]
         if bad:
             raise ValueError(f"attention_stages must be stage numbers (integers), got {bad}.")
         bad = [s for s in attention_stages if not 0 <= int(s) < depth]

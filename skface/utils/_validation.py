@@ -37,6 +37,21 @@ def integer_pixels_as_uint8(X, name):
     return arr.astype(np.uint8)
 
 
+def is_whole_number(value):
+    """Whether ``value`` is a whole number: an int, or a float or NumPy scalar equal to one.
+
+    ``bool`` is not a number here, and what ``int()`` cannot read (strings, None, NaN,
+    infinity) is not one either, so that callers can name the bad value instead of letting
+    ``int()`` raise its own message.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def float_pixel_range(X):
     """``(lowest, highest)`` value of float images as Python floats; None for uint8 images
     (their scale is known) and for empty arrays.

@@ -321,3 +321,12 @@ def test_attention_arguments_are_checked():
     with pytest.raises(ValueError, match="stage numbers"):
         FaceCNN(width=4, depth=3, attention="se", attention_stages=[1.7])
     assert len(FaceCNN(width=4, depth=3, attention="se", attention_stages=[1.0]).stages) == 3
+    # what int() cannot read is named, not left to int()'s own message
+    for bad in ("a", None, float("nan"), float("inf"), True):
+        with pytest.raises(ValueError, match="reduction must be an integer >= 1"):
+            SEBlock(8, reduction=bad)
+    with pytest.raises(ValueError, match="stage numbers"):
+        FaceCNN(width=4, depth=3, attention="se", attention_stages=["first"])
+    # a whole float is a whole number: torch's layers got 7.0 and failed
+    out = CBAM(8, kernel_size=7.0)(torch.rand(1, 8, 6, 6))
+    assert out.shape == (1, 8, 6, 6)
