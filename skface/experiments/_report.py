@@ -389,10 +389,10 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         doc.para(f"Created {created} with skface {__version__}.", "meta")
         if notes:
             doc.para(notes, "note")
+        run_records = None if ab_details is None else as_records(ab_details.runs)
         interrupted = ab_details is not None and ab_details.interrupted
         if interrupted:
-            n_runs = 0 if ab_details.runs is None else len(as_records(ab_details.runs))
-            doc.para(f"Interrupted (Ctrl-C): only the {n_runs} run(s) that finished are "
+            doc.para(f"Interrupted (Ctrl-C): only the {len(run_records)} run(s) that finished are "
                      "reported; the means and the selected configuration cover those runs only.",
                      "note")
         saved = []
@@ -460,8 +460,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             atomic_write_text(tmp / "ablation.csv", records_to_csv_text(ab_records))
             files.append("ablation.csv")
         if ab_details is not None and ab_details.runs is not None:
-            atomic_write_text(tmp / "ablation_runs.csv",
-                              records_to_csv_text(as_records(ab_details.runs)))
+            atomic_write_text(tmp / "ablation_runs.csv", records_to_csv_text(run_records))
             files.append("ablation_runs.csv")
         if cs_records:
             atomic_write_text(tmp / "cross_source.csv", records_to_csv_text(cs_records))
@@ -483,7 +482,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             "evaluation": None if evaluation is None else evaluation.to_dict(),
             "evaluations": {k: v.to_dict() for k, v in (evaluations or {}).items()},
             "ablation": ab_records,
-            "ablation_runs": None if ab_details is None else as_records(ab_details.runs),
+            "ablation_runs": run_records,
             "ablation_selected": None if ab_details is None else ab_details.selected,
             "ablation_interrupted": interrupted,
             "cross_source": cs_records,
