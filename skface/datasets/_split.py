@@ -91,6 +91,11 @@ def _subset_sums(order, sizes, limit):
     return reach, first
 
 
+def _nearest(totals, target):
+    """The value of the sorted reachable ``totals`` nearest ``target`` (the lower on a tie)."""
+    return int(totals[np.argmin(np.abs(totals - target))])
+
+
 def _take(order, sizes, first, total):
     """The groups (a mask over ``order``) that :func:`_subset_sums` used to make ``total``."""
     taken = np.zeros(len(order), dtype=bool)
@@ -215,7 +220,7 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
                 f"{int(gsize[glabel == 1].max())}). Drop duplicates (build_dataset(dedupe=True)) "
                 "or use more images."
             )
-        totals = [int(s[np.argmin(np.abs(s - test_targets[c]))]) for c, s in enumerate(sizes_ok)]
+        totals = [_nearest(s, test_targets[c]) for c, s in enumerate(sizes_ok)]
         taken = [_take(orders[c], gsize, sums[c][1], totals[c]) for c in (0, 1)]
         warnings.warn(
             f"The duplicate groups do not allow the test split asked for: it holds {totals[0]} "
@@ -240,7 +245,7 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
                 reach, first = _subset_sums(rest[c], gsize, int(gsize[rest[c]].sum() // 2))
                 ok = np.flatnonzero(reach)[1:]
                 if len(ok):
-                    m = _take(rest[c], gsize, first, int(ok[np.argmin(np.abs(ok - target))]))
+                    m = _take(rest[c], gsize, first, _nearest(ok, target))
             val_groups.append(rest[c][m])
             rest[c] = rest[c][~m]
     val_groups = np.concatenate(val_groups) if val_groups else np.zeros(0, dtype=np.int64)
