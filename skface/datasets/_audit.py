@@ -12,7 +12,7 @@ from sklearn.utils import Bunch
 
 from ..utils._labels import resolve_pos_label
 from ._decode import DEFAULT_MAX_PIXELS
-from ._scan import SkippedFilesWarning, _skipped_bunch, inspect_files
+from ._scan import SkippedFilesWarning, _skipped_bunch, inspect_files, stop_if_interrupted
 
 #: Feature groups of the audit, each scored on its own.
 FEATURE_GROUPS = ("pixel size", "format", "file bytes", "jpeg quality", "exif")
@@ -169,6 +169,7 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
             raise ValueError(f"{len(paths)} file names but {len(np.asarray(y).ravel())} labels.")
         results = inspect_files(paths, max_pixels=max_pixels, n_jobs=n_jobs, progress=progress,
                                 desc="Reading metadata")
+        stop_if_interrupted((r for _, _, r in results), "audit_shortcuts")
         ok = np.array([info is not None for _, info, _ in results], dtype=bool)
         skipped = _skipped_bunch([(p, r) for p, info, r in results if info is None])
         if skipped.n:

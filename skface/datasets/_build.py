@@ -10,7 +10,7 @@ from ..utils import check_seed
 from ._balance import _check_balance, balance_indices
 from ._decode import DEFAULT_MAX_PIXELS
 from ._duplicates import find_duplicates
-from ._scan import METADATA_COLUMNS, _skipped_bunch, load_faces, to_frame
+from ._scan import METADATA_COLUMNS, _skipped_bunch, load_faces, stop_if_interrupted, to_frame
 from ._split import train_val_test_split
 
 
@@ -101,6 +101,8 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     seed = check_seed(random_state)
     data = load_faces(real, fake, source_from=source_from, max_pixels=max_pixels, n_jobs=n_jobs,
                       progress=progress)
+    # a data set of part of the folders must not look finished (nor fail on the part missing)
+    stop_if_interrupted(data.skipped.reasons, "the folder scan")
     y = data.target
     groups, report = find_duplicates(data, threshold=threshold, progress=progress)
 

@@ -9,7 +9,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.utils import Bunch
 
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, hash_image
-from ._scan import SkippedFilesWarning, run_chunked
+from ._scan import SkippedFilesWarning, run_chunked, stop_if_interrupted
 
 
 def _hash_chunk(paths, max_pixels):
@@ -190,6 +190,7 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
             phash.append(hashes[1] if hashes else None)
             if reason is not None:
                 skipped.append((path, reason))
+        stop_if_interrupted((r for _, r in skipped), "find_duplicates")
     ok = np.array([s is not None for s in sha])
     idx_ok = np.flatnonzero(ok)
     src = source if source is not None else np.array(["all"] * n, dtype=object)

@@ -209,6 +209,17 @@ def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chu
     return results
 
 
+def stop_if_interrupted(reasons, what):
+    """Raise ``KeyboardInterrupt`` when Ctrl-C cut :func:`run_chunked` short (some reason is
+    :data:`INTERRUPTED`): for work whose result means nothing on part of the files (duplicate
+    groups, an audit, a data set), so that the files not reached are not passed off as
+    unreadable ones."""
+    missed = sum(r == INTERRUPTED for r in reasons)
+    if missed:
+        raise KeyboardInterrupt(f"{what} was interrupted (Ctrl-C) with {missed} file(s) not "
+                                "reached")
+
+
 def _skipped_bunch(records):
     paths = [p for p, _ in records]
     reasons = [r for _, r in records]
@@ -323,8 +334,8 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     warn_skipped(skipped, "image scan")
     for label, role in ((0, "real"), (1, "fake")):
         if not any(k[1] == label for k in keep):
-            if skipped.interrupted:  # Ctrl-C came before any image of the class was checked
-                raise KeyboardInterrupt
+            # Ctrl-C came before any image of the class was checked
+            stop_if_interrupted(skipped.reasons, "the folder scan")
             raise ValueError(
                 f"No usable {role} image was found ({skipped.n} file(s) skipped). "
                 "Both classes need at least one image."

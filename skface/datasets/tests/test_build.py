@@ -160,3 +160,50 @@ def test_duplicate_pairs_index_the_files_the_report_holds(tmp_path):
     linked = {frozenset(str(report.filenames[k]) for k in (i, j))
               for i, j, _, _ in report.pairs}
     assert linked == {frozenset(str(tmp_path / p) for p in pair) for pair in copies.items()}
+
+
+def _interrupt_at(monkeypatch, module, name, call):
+    """Make ``module.name`` raise KeyboardInterrupt (Ctrl-C) on its ``call``-th call."""
+    original = getattr(module, name)
+    calls = {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] >= call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interrupting)
+
+
+@pytest.mark.filterwarnings("ignore::skface.datasets.SkippedFilesWarning")
+def test_ctrl_c_stops_work_that_means_nothing_on_part_of_the_files(two_sources, monkeypatch):
+    """build_dataset went on with the files scanned before Ctrl-C (a data set of part of the
+    folders, or a misleading 'too few images' error), and find_duplicates and audit_shortcuts
+    reported the files not reached as unreadable."""
+    import skface.datasets._duplicates as dup_mod
+    import skface.datasets._scan as scan_mod
+    from skface.datasets import audit_shortcuts, find_duplicates
+
+    real, fake = two_sources / "real", two_sources / "fake"
+    paths = sorted(real.iterdir()) + sorted(fake.iterdir())
+    y = [0] * 10 + [1] * 8
+    with monkeypatch.context() as m:
+        _interrupt_at(m, scan_mod, "inspect_image", 5)
+        with pytest.raises(KeyboardInterrupt, match="the folder scan was interrupted"):
+            build_dataset(real, fake, random_state=0, progress=False)
+        with pytest.raises(KeyboardInterrupt, match="audit_shortcuts was interrupted"):
+            audit_shortcuts(paths, y, progress=False)
+    with monkeypatch.context() as m:
+        _interrupt_at(m, dup_mod, "hash_image", 5)
+        with pytest.raises(KeyboardInterrupt, match="find_duplicates was interrupted"):
+            find_duplicates(paths, progress=False)
+    # the scan works in chunks of 64 files: here the first chunk holds both classes, and
+    # Ctrl-C comes in the second
+    make_folder(real, 40, seed0=100, suffix=".jpeg")  # 50 real, 8 fake: 58 files
+    make_folder(fake, 30, seed0=2000, suffix=".jpeg")  # 38 fake, 24 of them in a second chunk
+    with monkeypatch.context() as m:
+        _interrupt_at(m, scan_mod, "inspect_image", 70)
+        with pytest.raises(KeyboardInterrupt, match=r"the folder scan was interrupted \(Ctrl-C\) "
+                                                    "with 24 file"):
+            build_dataset(real, fake, random_state=0, progress=False)
