@@ -271,15 +271,23 @@ def plot_training_curves(models, *, title="Training curves"):
     return fig
 
 
-def _to_display(images):
-    """Return images as float ``(N, H, W, C)`` or ``(N, H, W)`` in [0, 1] for ``imshow``."""
+def _to_display(images, index=None):
+    """Return images (those at ``index``, by default all) as float ``(n, H, W, C)`` or
+    ``(n, H, W)`` in [0, 1] for ``imshow``.
+
+    Whether float images are 0-255 is decided on all of them; only the images shown are
+    converted (a float copy of a whole test set cost eight times its uint8 pixels).
+    """
     from ..utils import check_image_array
 
     X = check_image_array(images, name="images")
+    scaled = X.dtype == np.uint8 or (X.size and float(X.max()) > 1.0 + 1e-6)
+    if index is not None:
+        X = X[np.asarray(index, dtype=np.intp)]
     Xf = X.astype(np.float32)
-    if X.dtype == np.uint8 or Xf.max() > 1.0 + 1e-6:
-        Xf = Xf / 255.0
-    Xf = np.clip(Xf, 0.0, 1.0).transpose(0, 2, 3, 1)
+    if scaled:
+        Xf /= 255.0
+    Xf = np.clip(Xf, 0.0, 1.0, out=Xf).transpose(0, 2, 3, 1)
     if Xf.shape[-1] == 1:
         Xf = Xf[..., 0]
     elif Xf.shape[-1] == 4:
@@ -314,15 +322,15 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
     """
     _check_result(result)
     n_images = _check_positive_int(n_images, "n_images")
-    pics = _to_display(images)
-    if len(pics) != result.n_samples:
+    if len(images) != result.n_samples:
         raise ValueError(
-            f"images has {len(pics)} entries but the result covers {result.n_samples} samples."
+            f"images has {len(images)} entries but the result covers {result.n_samples} samples."
         )
     wrong = np.flatnonzero(result.y_pred != result.y_true)
     is_pos = result.y_true == result.pos_label
     confidence = np.where(is_pos, 1.0 - result.y_score, result.y_score)  # confidence in the error
     order = wrong[np.argsort(-confidence[wrong], kind="stable")][:n_images]
+    shown = _to_display(images, order)  # only the images shown are converted
     cols = int(min(max(len(order), 1), 6))
     rows = int(np.ceil(max(len(order), 1) / cols))
     fig = _new_figure(max(1.9 * cols + 0.4, 4.5), 2.1 * rows + 0.5)
@@ -332,8 +340,8 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
         ax.text(0.5, 0.5, "No misclassified images", ha="center", va="center")
     else:
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
-        for ax, i in zip(axes, order):
-            ax.imshow(pics[i], cmap="gray" if pics[i].ndim == 2 else None, vmin=0, vmax=1)
+        for ax, i, pic in zip(axes, order, shown):
+            ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, vmin=0, vmax=1)
             ax.set_title(f"true {_class_name(result, result.y_true[i])}\n"
                          f"P(fake)={result.y_score[i]:.2f}",
                          fontsize="x-small")

@@ -76,6 +76,34 @@ def test_misclassified_orders_by_confidence(run):
         plot_misclassified(ev, X[:3])
 
 
+def test_misclassified_converts_only_the_images_shown():
+    """The whole test set was made float (several copies) to show 16 of its images: 94 MB of
+    temporary memory for 12 MB of uint8 pixels."""
+    import tracemalloc
+
+    from skface.metrics import evaluate_scores
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (4000, 3, 32, 32), dtype=np.uint8)
+    ev = evaluate_scores(np.arange(4000) % 2, rng.random(4000))
+    plot_misclassified(ev, X, n_images=2)  # imports and caches outside the measure
+    tracemalloc.start()
+    try:
+        fig = plot_misclassified(ev, X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes, (peak, X.nbytes)
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 16
+    # float images in 0-255 are scaled by what all of them hold, not only those shown
+    dark = np.zeros((4, 3, 8, 8))
+    dark[3] = 200.0  # an image that is not shown decides the scale
+    ev = evaluate_scores([0, 1, 0, 1], [0.9, 0.1, 0.8, 0.9])
+    fig = plot_misclassified(ev, dark + 100.0 * (np.arange(4) < 3)[:, None, None, None])
+    shown = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_title()]
+    assert len(shown) == 3 and all(abs(float(a.max()) - 100 / 255) < 1e-6 for a in shown)
+
+
 def test_plots_need_predictions(run):
     ev = run[-1]
     light = EvaluationResult.from_json(ev.to_json())
