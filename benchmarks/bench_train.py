@@ -168,8 +168,17 @@ def memory_probe(n, size, width, depth, epochs):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     n_params = sum(p.numel() for p in clf.net_.module_.parameters())
     model_bytes = n_params * 4 * 4  # weights, gradients, two AdamW moments
+    # then predict_proba on the same images, its peak measured from here: Linux resets the
+    # high-water mark (VmHWM) when "5" is written to /proc/self/clear_refs
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before_predict = rss_now()
+    clf.predict_proba(X)
+    with open("/proc/self/status") as f:
+        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
     print(json.dumps({"n": n, "size": size, "x_bytes": int(X.nbytes), "model_bytes": model_bytes,
-                      "rss_before": before, "peak": peak, "extra": peak - before}))
+                      "rss_before": before, "peak": peak, "extra": peak - before,
+                      "predict_extra": hwm - before_predict}))
 
 
 def default_allocation_rate(args, precision, textbook=False):
@@ -209,6 +218,11 @@ def run_memory(args):
         slope = (b["extra"] - a["extra"]) / (b["x_bytes"] - a["x_bytes"])
         print(f"marginal memory per byte of uint8 images: {slope:.2f} "
               "(1.0 = images kept uint8, no float copy of the data set)")
+    print("\nPeak memory of predict_proba on the same images, over the fitted process")
+    print(f"{'N':>7} {'uint8 MiB':>10} {'extra MiB':>10} {'extra/X':>8}")
+    for r in rows:
+        print(f"{r['n']:>7} {r['x_bytes'] / 2**20:>10.1f} {r['predict_extra'] / 2**20:>10.1f} "
+              f"{r['predict_extra'] / r['x_bytes']:>8.2f}")
     return rows
 
 

@@ -38,6 +38,7 @@ from .utils import (
     reuse_freed_memory,
     torch_seeded,
 )
+from .utils._random import torch_rng_preserved
 from .utils._validation import float_pixel_range, integer_pixels_as_uint8
 
 #: Version of the folder layout written by :meth:`FaceCNNClassifier.save`.
@@ -205,6 +206,22 @@ class _AnnealedEarlyStopping(EarlyStopping):
             return super().on_epoch_end(net, **kwargs)
 
 
+class _EpochEndWeights(Callback):
+    """Keeps a copy of the module's weights as they were at the end of the last finished epoch.
+
+    Ctrl-C stops skorch's loop where it is, mid-epoch; where early stopping has no best epoch
+    to restore (none yet, no validation set, or the high-rate epochs of the one-cycle
+    schedule), these weights are put back, so that the kept network is the epoch that
+    ``best_epoch_`` names and not a half-trained step of the next one.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.weights_ = None
+
+    def on_epoch_end(self, net, **kwargs):
+        self.weights_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+
+
 class _EpochAccuracy(Callback):
     """Records ``train_acc`` and ``valid_acc`` from the predictions the loop already made."""
 
@@ -226,6 +243,9 @@ class _EpochAccuracy(Callback):
                 net.history.record(key, correct / total)
 
 
+_SAME_AS_MODULE_ = "skface: the module is module_"  # in a pickled _Net (a string pickles as itself)
+
+
 class _Net(NeuralNet):
     """skorch net that feeds its module channels-last inputs when ``channels_last`` is set and
     runs the forward pass under bf16 autocast when ``bf16`` is set (attributes, set by the
@@ -236,6 +256,26 @@ class _Net(NeuralNet):
     bf16 = False
     channels_last = False
     rotation_weight = 0.0
+
+    def __getstate__(self):
+        # skorch pickles module_ (with the optimizer and criterion) through a path that a
+        # machine without CUDA can load, but not the module instance the net was built from,
+        # which is module_ itself: pickled as is, a net trained on a GPU could not be loaded
+        # on a CPU. It is restored from module_ instead.
+        state = super().__getstate__()
+        if state.get("module") is not None and state.get("module") is self.__dict__.get(
+                "module_"):
+            state["module"] = _SAME_AS_MODULE_
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # skorch leaves a torch.device where CUDA was asked for and is missing; skface passes
+        # devices around as strings
+        self.device = str(self.device)
+        module = self.__dict__.get("module")
+        if isinstance(module, str) and module == _SAME_AS_MODULE_:
+            self.module = self.module_
 
     def _forward(self, method, x, **fit_params):
         """Run ``method`` of the module on batch ``x`` on the net's device, layout and
@@ -419,9 +459,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         within 2e-4 of the CPU's; ``torch.backends.cudnn.allow_tf32 = False`` turns it off).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, data order, augmentation and the validation split.
-        The global RNG state is left as it was. A seed repeats a fit exactly on the CPU, and
-        did on an H200 in the test suite, but cuDNN does not promise bitwise-identical results
-        for every kernel and card.
+        The global RNG state is left as it was (an int seed leaves numpy's untouched; None
+        draws one number from it, as in scikit-learn). A seed repeats a fit exactly on the
+        CPU, and did on an H200 in the test suite, but cuDNN does not promise
+        bitwise-identical results for every kernel and card. torch's global generator is one
+        per process, so fits and predictions in threads of one process take turns (use
+        processes, joblib's default, to run them side by side).
     verbose : int, default=0
         1 prints one line per epoch; 2 also shows a tqdm progress bar per epoch.
 
@@ -450,7 +493,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Epochs actually run by the first network.
     members_ : list of dict
         One dict per trained network: ``seed``, ``n_epochs``, ``best_epoch``, ``interrupted``,
-        ``fit_time`` and ``history``.
+        ``fit_time``, ``history`` and ``module`` (the :class:`skface.nn.FaceCNN` arguments it
+        was built with; absent from models saved before it was recorded).
     n_params_ : int
         Number of trainable parameters (all networks together).
     train_class_counts_ : ndarray of shape (n_classes,)
@@ -458,8 +502,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         repeated image counts each time). None on a model :meth:`load`-ed from a folder
         saved before this attribute existed.
     interrupted_ : bool
-        True when training was stopped by Ctrl-C; the best weights so far are kept, and with
-        ``n_members > 1`` the networks finished before (fewer than ``n_members`` then).
+        True when training was stopped by Ctrl-C (``fit`` then raised ``KeyboardInterrupt``
+        after keeping what finished; see :meth:`fit`): the best weights so far of the first
+        network, and with ``n_members > 1`` the networks that finished before (fewer than
+        ``n_members`` then).
     fit_time_ : float
         Wall time of the training loops in seconds (all networks together).
     precision_ : {"float32", "bfloat16"}
@@ -860,15 +906,26 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         A fit that raises leaves the estimator as it was before the call: a fitted estimator
         keeps its previous model, classes and shapes, never the new classes beside the old
         network.
+
+        Ctrl-C stops training and raises ``KeyboardInterrupt``, so that a script, a
+        :class:`~sklearn.pipeline.Pipeline` or a :class:`~sklearn.model_selection.GridSearchCV`
+        stops too. The estimator first keeps what finished: the best epoch so far of the first
+        network (the last finished epoch where early stopping has none yet), and with
+        ``n_members > 1`` the networks that finished before it; ``interrupted_`` is then True
+        and the model predicts, saves and loads as usual. Ctrl-C before the first epoch ends
+        keeps nothing: the estimator stays as it was.
         """
         before = {k: v for k, v in vars(self).items() if _is_fitted_attribute(k)}
         try:
-            return self._fit(X, y, X_val, y_val)
+            self._fit(X, y, X_val, y_val)
         except BaseException:
             for k in [k for k in vars(self) if _is_fitted_attribute(k)]:
                 delattr(self, k)
             vars(self).update(before)
             raise
+        if self.interrupted_:  # the model keeps what finished; the caller stops all the same
+            raise KeyboardInterrupt(self._interruption_message())
+        return self
 
     def _fit(self, X, y, X_val, y_val):
         self._validate_params()
@@ -948,10 +1005,19 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         with reuse_freed_memory(enabled=torch.device(device).type == "cpu"):
             for k in range(n_members):
                 member_seed = seed if k == 0 else _member_seed(seed, k)
-                net, record = self._fit_member(train_ds, valid_ds, mean, std, criterion_kwargs,
-                                               device, precision, member_seed, k)
-                if record["n_epochs"] == 0 and members:  # stopped before its first epoch ended
+                try:
+                    net, record = self._fit_member(train_ds, valid_ds, mean, std,
+                                                   criterion_kwargs, device, precision,
+                                                   member_seed, k)
+                except KeyboardInterrupt:  # outside skorch's loop, e.g. between two networks
+                    if not members:
+                        raise
                     break
+                if record["interrupted"] and members:
+                    break  # an ensemble keeps the networks that finished, not this one
+                if record["n_epochs"] == 0:
+                    raise KeyboardInterrupt("training was interrupted before its first epoch "
+                                            "ended; nothing was kept")
                 members.append((net, record))
                 if record["interrupted"]:
                     break
@@ -965,6 +1031,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     seed, member=0):
         """Train network ``member`` from ``seed``; return the skorch net and a run summary."""
         kwargs = self._module_kwargs(member)
+        built_with = dict(kwargs)
         # The network trains on its view, cut out of each (augmented) batch by the collate
         # function, and gets the view back once trained, so that it predicts from whole
         # images. Augmentation runs on the whole image first: a re-crop, blur or JPEG
@@ -980,7 +1047,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             backbone.input_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
             backbone.input_std.copy_(torch.as_tensor(std, dtype=torch.float32))
 
-            callbacks = [("accuracy", _EpochAccuracy())]
+            epoch_end = _EpochEndWeights()
+            callbacks = [("epoch_end_weights", epoch_end), ("accuracy", _EpochAccuracy())]
             if rotation:
                 callbacks.append(("rotation_loss", PassthroughScoring(
                     name="train_rotation_loss", on_train=True)))
@@ -1013,6 +1081,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             start = time.perf_counter()
             try:
                 net.fit(train_ds, y=None)
+                if (net.history and "train_loss" not in net.history[-1]
+                        and epoch_end.weights_ is not None
+                        and (stopper is None or stopper.best_model_weights_ is None)):
+                    # Ctrl-C mid-epoch and no best epoch restored: back to the last finished one
+                    net.module_.load_state_dict(epoch_end.weights_)
             except ValueError as exc:
                 if "more than 1 value per channel" not in str(exc):
                     raise
@@ -1055,6 +1128,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         net.iterator_train__generator = None
         if stopper is not None:
             stopper.best_model_weights_ = None
+        epoch_end.weights_ = None
         record = {
             "seed": int(seed),
             "n_epochs": n_epochs,
@@ -1062,6 +1136,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "interrupted": not early_stopped and n_epochs < int(self.max_epochs),
             "fit_time": fit_time,
             "history": history,
+            "module": built_with,
         }
         return net, record
 
@@ -1076,21 +1151,29 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.interrupted_ = (any(record["interrupted"] for record in self.members_)
                              or len(members) < int(self.n_members))
         if len(members) == 1:
-            self.net_ = members[0][0]
+            # a new net around the trained module, as for an ensemble: the training net's
+            # optimizer moments and callbacks (the schedule holds the optimizer too) would
+            # make a pickled model several times the size of its weights
+            self.net_ = self._predicting_net(members[0][0].module_, device, precision)
         else:
             self.net_ = self._predicting_net(
                 ProbabilityAverage([net.module_ for net, _ in members]), device, precision)
         self.n_params_ = _count_params(self.net_.module_)
-        if self.interrupted_:
-            last = self.members_[-1]
-            if int(self.n_members) == 1:
-                msg = (f"Training was interrupted after {last['n_epochs']} epoch(s); keeping the "
-                       f"weights of epoch {last['best_epoch']}.")
-            else:
-                msg = (f"Training was interrupted; keeping the {len(members)} of "
-                       f"{int(self.n_members)} networks trained so far (the last one with the "
-                       f"weights of its epoch {last['best_epoch']}).")
-            warnings.warn(msg, UserWarning, stacklevel=3)
+
+    def _interruption_message(self):
+        """What an interrupted fit kept, for its ``KeyboardInterrupt``."""
+        first = self.members_[0]
+        if first["interrupted"]:
+            kept = (f"training was interrupted in epoch {first['n_epochs'] + 1} of "
+                    f"{int(self.max_epochs)}; the estimator keeps the weights of epoch "
+                    f"{first['best_epoch']}")
+            if int(self.n_members) > 1:
+                kept += f" of its first network, the only one of {int(self.n_members)} trained"
+        else:
+            kept = (f"training was interrupted; the estimator keeps the {len(self.members_)} of "
+                    f"{int(self.n_members)} networks that finished")
+        return kept + (" and predicts with them" if len(self.members_) > 1 else
+                       " and predicts with it")
 
     # ---------------------------------------------------------------- predict
 
@@ -1105,11 +1188,20 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         probas = []
         # a DataLoader draws its base seed from the global generator: keep that untouched
         on_cpu = torch.device(net.device).type == "cpu"
-        with torch.random.fork_rng(devices=[]), reuse_freed_memory(enabled=on_cpu):
+        with torch_rng_preserved(), reuse_freed_memory(enabled=on_cpu):
             for flip in views:
                 ds = _ImageDataset(X, flip=flip)
-                logits = torch.cat([out.detach().cpu().float()
-                                    for out in net.forward_iter(ds, training=False)])
+                # each batch is copied into one output tensor: a list of per-batch tensors
+                # kept until torch.cat pinned freed batch-sized blocks, and the process grew
+                # by about 3x a large uint8 input (benchmarks/RESULTS.md, "Peak memory")
+                logits, done = None, 0
+                for out in net.forward_iter(ds, training=False):
+                    if logits is None:
+                        logits = torch.empty((len(ds), out.shape[1]), dtype=torch.float32)
+                    logits[done:done + len(out)] = out.detach()
+                    done += len(out)
+                if logits is None:
+                    logits = torch.empty((0, len(self.classes_)), dtype=torch.float32)
                 probas.append(F.softmax(logits.double(), dim=1))
         proba = torch.stack(probas).mean(0)
         return torch.log(proba.clamp_min(1e-300)).numpy()
@@ -1195,6 +1287,18 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise ValueError(f"Cannot save the model to {path}: it is a file, not a folder.")
+        for k, record in enumerate(self.members_):
+            # the folder describes the networks by the parameters; set_params after fit can
+            # make them disagree (load then failed, or rebuilt other views, silently)
+            built = record.get("module")
+            now = self._module_kwargs(k)
+            changed = [] if built is None else sorted(
+                key for key in built if key in now and built[key] != now[key])
+            if changed:
+                raise ValueError(
+                    f"Cannot save: parameters changed since fit ({', '.join(changed)}: network "
+                    f"{k} was built with {', '.join(f'{c}={built[c]!r}' for c in changed)}); "
+                    "set them back, or fit again.")
         from . import __version__
 
         params = self.get_params(deep=False)
@@ -1219,8 +1323,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "skface_version": __version__,
             "estimator": type(self).__name__,
             "params": params,
-            "augment": None if augment is None else {
-                "class": type(augment).__name__, "params": augment.get_params()},
+            "augment": _augmenter_config(augment),
             "classes": self.classes_.tolist(),
             "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
             "image_shape": list(self.image_shape_),
@@ -1331,7 +1434,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             state = torch.load(weights_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state)
         except Exception as exc:  # torch raises many types for damaged files
-            raise ValueError(f"{weights_path} could not be loaded: {exc}") from None
+            why = ("the file is empty" if weights_path.stat().st_size == 0
+                   else str(exc) or type(exc).__name__)
+            raise ValueError(f"{weights_path} could not be loaded: {why}") from None
         bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise ValueError(f"{weights_path} holds non-finite values (NaN or infinity) in "
@@ -1359,13 +1464,42 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def _augmenter_config(augment):
+    """How ``save`` records ``augment``: a skface augmenter by class name and parameters (a
+    RandomState among them as None, like the classifier's own); any other augmenter by its
+    name only (``"params": None``), since the folder holds no code: it matters for training
+    alone, and :meth:`FaceCNNClassifier.load` warns that it is left out."""
+    if augment is None:
+        return None
+    from . import preprocessing
+
+    name = type(augment).__name__
+    ours = getattr(preprocessing, name, None) is type(augment)
+    if not ours or not hasattr(augment, "get_params"):
+        return {"class": name, "params": None}
+    seeds = (np.random.RandomState, np.random.Generator)
+    params = {k: (None if isinstance(v, seeds) else v)
+              for k, v in augment.get_params(deep=False).items()}
+    return {"class": name, "params": params}
+
+
 def _augmenter_from_config(spec):
     """Rebuild an augmenter from its saved name and parameters (skface classes only)."""
     if spec is None:
         return None
+    if not isinstance(spec, dict):
+        raise ValueError(f"'augment' is {spec!r}, not null or an object")
     from . import preprocessing
 
     name = spec.get("class")
-    if name not in getattr(preprocessing, "__all__", ()):
+    if spec.get("params", {}) is None:  # not a skface augmenter: saved by name only
+        warnings.warn(
+            f"The model was trained with the augmenter {name!r}, which is not part of skface "
+            "and was not saved with it; the loaded model has augment=None (it predicts the "
+            "same; set augment before fitting it again).", UserWarning, stacklevel=3)
+        return None
+    cls = getattr(preprocessing, str(name), None)
+    if name not in getattr(preprocessing, "__all__", ()) or not isinstance(cls, type) \
+            or not hasattr(cls, "augment_batch"):
         raise ValueError(f"unknown augmenter class {name!r} in the model config.")
-    return getattr(preprocessing, name)(**spec.get("params", {}))
+    return cls(**spec.get("params", {}))

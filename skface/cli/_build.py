@@ -70,8 +70,6 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
         if "(`sizes`)" not in str(exc):
             raise
         raise CLIError(str(exc).replace("(`sizes`)", "(--sizes)"), status=1) from None
-    if data.skipped.interrupted:  # a manifest of part of the folders must not look finished
-        raise KeyboardInterrupt
     write_manifest(data, out, root=out.parent.resolve() if relative else None)
     listing = skipped_listing(out)
     if data.skipped.n:

@@ -145,6 +145,8 @@ def _run(args):
             gens = sorted(set(src_all) - {"lfw"})
             cross = cross_source_evaluate(held, list(files_all), y_all, src_all, split=parts,
                                           held_out=gens, return_details=True, progress=True)
+            if cross[1].interrupted:  # it keeps the finished rows and returns: stop here too
+                raise KeyboardInterrupt
         if args.ablation:
             step += 1
             _step(step, n_steps, "ablation: attention (none, SE, CBAM) x focal loss (0, 2)")
@@ -154,6 +156,8 @@ def _run(args):
             ablation = run_ablation(abl, grid, list(files_all), y_all, parts,
                                     seeds=(args.seed,), sources=src_all, csv_path=None,
                                     return_details=True, progress=True)
+            if ablation[1].interrupted:
+                raise KeyboardInterrupt
 
         _step(n_steps, n_steps, "writing the report")
         write_report(tmp / "report", title="skface demo report (offline proxy data)",

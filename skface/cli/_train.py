@@ -147,7 +147,13 @@ def train(manifest, out, **kwargs):
     X_va = transform_paths(pipe, files_va)
     pipe.steps[0][1].set_params(verbose=0)
     clf = pipe.steps[-1][1]
-    clf.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
+    try:
+        clf.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
+    except KeyboardInterrupt:
+        if not getattr(clf, "interrupted_", False):
+            raise  # before the first epoch ended: nothing to save
+        # the classifier kept the best epoch so far (and the networks that finished): saved
+        # below, and `run` exits with status 130
     info = {
         "manifest": str(Path(manifest).resolve()),
         "n_train": int(len(y_tr)),

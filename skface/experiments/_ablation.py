@@ -253,8 +253,6 @@ class _Recorder:
         started = time.perf_counter()
         fit_time = started - r.last_mark
         _, clf = _classifier_step(estimator)
-        if getattr(clf, "interrupted_", False):
-            raise KeyboardInterrupt("training was interrupted with Ctrl-C")
         params = estimator.get_params(deep=True)
         config = {k: params[k] for k in r.keys}
         label = _config_label(config, r.names)

@@ -251,14 +251,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
             X_tr = _safe_indexing(X, tr)
             fit_params = validation_fit_params(model, X_tr, y_fit[tr], _safe_indexing(X, va),
                                                y_fit[va])
-            model.fit(X_tr, y_fit[tr], **fit_params)
-            from ._explain import find_face_classifier
-
-            try:
-                if find_face_classifier(model).interrupted_:
-                    raise KeyboardInterrupt("training was interrupted with Ctrl-C")
-            except TypeError:
-                pass
+            model.fit(X_tr, y_fit[tr], **fit_params)  # Ctrl-C raises KeyboardInterrupt
             test_src = np.where(in_s[test], s, OTHER).astype(object)
             ev = evaluate(model, _safe_indexing(X, test), y_fit[test], sources=test_src,
                           threshold=threshold, pos_label=pos_label)

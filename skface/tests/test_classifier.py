@@ -155,6 +155,28 @@ def test_same_seed_same_predictions_and_global_rng_untouched():
     assert not np.allclose(a, c)
 
 
+def test_same_seed_same_result_in_threads():
+    """torch's global generator is one per process: fits in threads (joblib's threading
+    backend) drew from each other's seeded sequence and restored each other's state, so a
+    seed did not repeat a fit and the caller's RNG state was overwritten."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = make_faces(64)
+    params = {**TINY, "dropout": 0.5, "precision": "float32", "max_epochs": 4}
+    alone = FaceCNNClassifier(**params).fit(X, y).predict_proba(X)
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+
+    def fit(_):
+        return FaceCNNClassifier(**params).fit(X, y).predict_proba(X)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(fit, range(4)))
+    for r in results:
+        np.testing.assert_array_equal(r, alone)
+    assert torch.equal(state, torch.get_rng_state())
+
+
 @pytest.mark.parametrize("layout", ["nchw", "nhwc", "gray", "flat"])
 def test_input_layouts(layout):
     X, y = make_faces(48, size=8)
@@ -226,12 +248,78 @@ def test_augmentation_only_while_training():
 
 def test_ctrl_c_keeps_best_weights_so_far():
     X, y = make_faces(64)
-    with pytest.warns(UserWarning, match="interrupted after 2 epoch"):
-        clf = FaceCNNClassifier(augment=CountingAugmenter(stop_after=8),
-                                **{**TINY, "max_epochs": 10}).fit(X, y)
+    clf = FaceCNNClassifier(augment=CountingAugmenter(stop_after=8), **{**TINY, "max_epochs": 10})
+    # fit raises, so that a script, a Pipeline or a GridSearchCV stops too; the model is kept
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 3 of 10; the estimator "
+                                                "keeps the weights of epoch 2"):
+        clf.fit(X, y)
     assert clf.interrupted_
     assert clf.n_epochs_ == 2
     assert clf.predict(X).shape == (64,)
+
+
+def test_ctrl_c_mid_epoch_keeps_the_last_finished_epoch():
+    """With no best epoch to restore (no early stopping), the kept weights were those of the
+    half-finished epoch, not of the epoch that best_epoch_ named."""
+    X, y = make_faces(64)
+    plain = dict(TINY, lr_schedule=None, early_stopping=False, lr=1e-2)
+    # 4 training batches an epoch: the ninth batch is the first of epoch 3
+    stopped = FaceCNNClassifier(augment=CountingAugmenter(stop_after=9),
+                                **{**plain, "max_epochs": 10})
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit(X, y)
+    assert stopped.n_epochs_ == 2 and stopped.best_epoch_ == 2
+    two = FaceCNNClassifier(augment=CountingAugmenter(), **{**plain, "max_epochs": 2}).fit(X, y)
+    np.testing.assert_array_equal(stopped.predict_proba(X), two.predict_proba(X))
+
+
+def test_ctrl_c_before_the_first_epoch_ends_keeps_nothing():
+    """An interrupt in epoch 1 gave an untrained network as a fitted model, and replaced the
+    estimator's previous model with it."""
+    X, y = make_faces(64)
+    clf = FaceCNNClassifier(**TINY)
+    with pytest.raises(KeyboardInterrupt, match="before its first epoch ended"):
+        clf.set_params(augment=CountingAugmenter(stop_after=2)).fit(X, y)
+    assert not hasattr(clf, "members_")
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    clf.set_params(augment=None).fit(X, y)
+    before = clf.predict_proba(X)
+    with pytest.raises(KeyboardInterrupt, match="before its first epoch ended"):
+        clf.set_params(augment=CountingAugmenter(stop_after=2)).fit(X, y)
+    assert not clf.interrupted_ and clf.n_epochs_ == 3
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.filterwarnings("ignore:Setting self.device = cpu")
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_a_pickled_gpu_model_loads_on_a_cpu(n_members):
+    """The module instance a skorch net is built from (module_ itself) and, for one network,
+    the training net's optimizer moments and schedule were pickled outside skorch's
+    CUDA-aware path: a model trained on a GPU could not be unpickled on a CPU, and a pickle
+    was six times the size of the weights. Simulated: every storage is written as cuda:0."""
+    import torch.serialization as ser
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, y = make_faces(40)
+    clf = FaceCNNClassifier(**{**TINY, "width": 32, "depth": 4, "max_epochs": 1,
+                               "n_members": n_members}).fit(X, y)
+    expected = clf.predict_proba(X)
+    weights = sum(v.numel() * v.element_size() for v in clf.net_.module_.state_dict().values())
+    assert len(pickle.dumps(clf)) < 1.1 * weights
+    clf.net_.device = "cuda"
+    real_tag = ser.location_tag
+    ser.location_tag = lambda storage: "cuda:0"
+    try:
+        blob = pickle.dumps(clf)
+    finally:
+        ser.location_tag = real_tag
+    with pytest.warns(UserWarning, match="no CUDA devices are available"):
+        loaded = pickle.loads(blob)
+    assert loaded.net_.device == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    np.testing.assert_allclose(loaded.member_proba(X).mean(0), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_persistence_round_trips(tmp_path):
@@ -354,14 +442,66 @@ def test_ensemble_averages_member_probabilities(tmp_path):
 
 def test_ctrl_c_in_an_ensemble_keeps_the_networks_finished():
     X, y = make_faces(64)
-    # 4 training batches per epoch, 3 epochs: the second network stops in its second epoch
-    with pytest.warns(UserWarning, match="keeping the 2 of 3 networks"):
-        clf = FaceCNNClassifier(n_members=3, augment=CountingAugmenter(stop_after=18),
-                                **TINY).fit(X, y)
+    # 4 training batches per epoch, 3 epochs: the third network stops in its second epoch
+    clf = FaceCNNClassifier(n_members=3, augment=CountingAugmenter(stop_after=30), **TINY)
+    with pytest.raises(KeyboardInterrupt, match="keeps the 2 of 3 networks that finished"):
+        clf.fit(X, y)
     assert clf.interrupted_
-    assert [m["n_epochs"] for m in clf.members_] == [3, 1]
-    assert [m["interrupted"] for m in clf.members_] == [False, True]
-    assert clf.predict_proba(X).shape == (64, 2)
+    # the half-trained third network is not averaged in (it was kept before)
+    assert [m["n_epochs"] for m in clf.members_] == [3, 3]
+    assert [m["interrupted"] for m in clf.members_] == [False, False]
+    assert clf.member_proba(X).shape == (2, 64, 2)
+    # the first network interrupted: it alone is kept, at its last finished epoch
+    clf.set_params(augment=CountingAugmenter(stop_after=6))
+    with pytest.raises(KeyboardInterrupt, match="epoch 1 of its first network, the only one "
+                                                "of 3 trained and predicts with it"):
+        clf.fit(X, y)
+    assert [m["n_epochs"] for m in clf.members_] == [1] and clf.interrupted_
+
+
+class _SharedCountAugmenter(CountingAugmenter):
+    """CountingAugmenter whose count is shared by every clone (the search clones it)."""
+
+    total = 0
+
+    def augment_batch(self, X, rng):
+        type(self).total += 1
+        if self.stop_after is not None and type(self).total > self.stop_after:
+            raise KeyboardInterrupt
+        return X
+
+
+def test_ctrl_c_stops_a_grid_search():
+    """fit returned after Ctrl-C, so GridSearchCV went on to every other fit and reported a
+    best_params_ that included the interrupted fit's score."""
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = make_faces(64)
+    _SharedCountAugmenter.total = 0
+    search = GridSearchCV(FaceCNNClassifier(augment=_SharedCountAugmenter(stop_after=5), **TINY),
+                          {"gamma": [0.0, 2.0]}, cv=2)
+    with pytest.raises(KeyboardInterrupt, match="interrupted in epoch 3 of 3; the estimator keeps"):
+        search.fit(X, y)
+    assert _SharedCountAugmenter.total == 6  # nothing ran after the interrupt
+    assert not hasattr(search, "best_params_")
+
+
+def test_ctrl_c_between_two_networks_keeps_the_first(monkeypatch):
+    """Ctrl-C outside skorch's loop (between networks) lost every finished network."""
+    X, y = make_faces(64)
+    clf = FaceCNNClassifier(n_members=2, **TINY)
+    fit_member = FaceCNNClassifier._fit_member
+
+    def second_interrupted(self, *args, **kwargs):
+        if args[-1] == 1:  # the member number
+            raise KeyboardInterrupt
+        return fit_member(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaceCNNClassifier, "_fit_member", second_interrupted)
+    with pytest.raises(KeyboardInterrupt, match="keeps the 1 of 2 networks that finished"):
+        clf.fit(X, y)
+    assert clf.interrupted_ and len(clf.members_) == 1 and clf.n_epochs_ == 3
+    assert clf.predict(X).shape == (64,)
 
 
 def test_head_grid_learns_where_a_mark_is(tmp_path):
@@ -483,6 +623,61 @@ def test_loading_broken_folders(tmp_path):
         FaceCNNClassifier.load(path, device="bogus")
     with pytest.raises(ValueError, match="a file, not a folder"):
         FaceCNNClassifier(**TINY).fit(X, y).save(path / "weights.pt")
+
+
+def test_save_refuses_parameters_changed_since_fit(tmp_path):
+    """The folder described the networks by the current parameters: set_params(width=...)
+    after fit saved a folder load refused, and set_params(views=...) one that loaded with
+    other views and predicted differently, without a word."""
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(**TINY).fit(X, y)
+    expected = clf.predict_proba(X)
+    for change, match in (({"width": 8}, "width=4"), ({"views": [2.0]}, "zoom=1.0")):
+        clf.set_params(**change)
+        with pytest.raises(ValueError, match=f"parameters changed since fit .*{match}"):
+            clf.save(tmp_path / "m")
+        clf.set_params(**{k: TINY.get(k) for k in change})
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert loaded.members_[0]["module"]["width"] == 4
+
+
+class _OwnFlip:
+    """An augmenter that is not skface's: only augment_batch, as the docs allow."""
+
+    def augment_batch(self, X, rng):
+        return X.flip(-1) if rng.random() < 0.5 else X
+
+
+def test_save_with_any_augmenter(tmp_path):
+    """An Augmenter seeded with a RandomState failed to save (after the whole fit), and an
+    augmenter of the user's own could not be saved, or saved a folder load refused."""
+    from skface.preprocessing import Augmenter
+
+    X, y = make_faces(32)
+    seeded = FaceCNNClassifier(augment=Augmenter(random_state=np.random.RandomState(0)),
+                               **TINY).fit(X, y)
+    loaded = FaceCNNClassifier.load(seeded.save(tmp_path / "seeded"))
+    assert isinstance(loaded.augment, Augmenter) and loaded.augment.random_state is None
+    own = FaceCNNClassifier(augment=_OwnFlip(), **TINY).fit(X, y)
+    with pytest.warns(UserWarning, match="augmenter '_OwnFlip', which is not part of skface"):
+        loaded = FaceCNNClassifier.load(own.save(tmp_path / "own"))
+    assert loaded.augment is None
+    np.testing.assert_array_equal(loaded.predict_proba(X), own.predict_proba(X))
+
+
+def test_damaged_augment_entry_and_empty_weights_are_named(tmp_path):
+    X, y = make_faces(32)
+    path = FaceCNNClassifier(**TINY).fit(X, y).save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    for bad in ("Augmenter", {"class": "load_images", "params": {}}):
+        (path / "config.json").write_text(json.dumps({**config, "augment": bad}))
+        with pytest.raises(ValueError, match="incomplete or corrupted"):
+            FaceCNNClassifier.load(path)
+    (path / "config.json").write_text(json.dumps(config))
+    (path / "weights.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="could not be loaded: the file is empty"):
+        FaceCNNClassifier.load(path)
 
 
 def test_class_weight_keys_survive_saving(tmp_path):

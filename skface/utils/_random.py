@@ -6,6 +6,7 @@ order from a private :func:`make_torch_generator`. Nothing here touches ``np.ran
 global state.
 """
 
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -51,9 +52,31 @@ def make_torch_generator(seed):
     return generator
 
 
+#: Held while a block seeds or forks torch's global generator. That generator is one per
+#: process: two threads seeding it at once (joblib's threading backend, a thread pool) would
+#: draw from each other's sequence, and one block's restore would undo the other's seed.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextmanager
+def torch_rng_preserved(devices=()):
+    """Run a block with torch's global RNG state restored afterwards, one thread at a time.
+
+    Parameters
+    ----------
+    devices : sequence of int, default=()
+        CUDA devices whose RNG state is forked too (none by default).
+    """
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=list(devices)):
+        yield
+
+
 @contextmanager
 def torch_seeded(seed, devices=None):
     """Seed torch (CPU and CUDA) inside a block and restore the global RNG state afterwards.
+
+    Blocks in different threads run one at a time (see :func:`torch_rng_preserved`), so a
+    seed repeats a result in a thread as it does alone.
 
     Parameters
     ----------
@@ -64,6 +87,6 @@ def torch_seeded(seed, devices=None):
     """
     if devices is None:
         devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
+    with torch_rng_preserved(devices):
         torch.manual_seed(int(seed))
         yield

@@ -699,11 +699,11 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
     import skface.cli._train as train_mod
     from skface.preprocessing import Augmenter
 
-    calls = {"n": 0}
+    calls = {"n": 0, "stop": 4}  # a few batches in: past the first epoch
 
     def interrupting(self, X, rng):
         calls["n"] += 1
-        if calls["n"] > 4:  # a few batches in: past the first epoch
+        if calls["n"] > calls["stop"]:
             raise KeyboardInterrupt
         return X
 
@@ -728,6 +728,15 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
     clf = pipeline.steps[-1][1]
     assert meta["info"]["interrupted"] is True
     assert clf.n_epochs_ < 20
+    # Ctrl-C in the first epoch: nothing to save, and the earlier model stays (an untrained
+    # network was saved over it, as "the best model so far (epoch 0)")
+    saved = {f.name: f.read_bytes() for f in model.iterdir() if f.is_file()}
+    calls.update(n=0, stop=1)
+    status, out, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
+                               model, "--size", "16", "--max-epochs", "20", "--device", "cpu",
+                               "--quiet")
+    assert status == 130 and "interrupted" in err and "saved" not in out
+    assert {f.name: f.read_bytes() for f in model.iterdir() if f.is_file()} == saved
 
 
 def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflow):
@@ -831,6 +840,23 @@ def test_demo_end_to_end(capsys, tmp_path):
     # the saved model predicts from paths
     status, stdout, _ = run_cli(capsys, "predict", "--model", out / "model", out / "data" / "real")
     assert status == 0 and len(stdout.splitlines()) == 101
+
+
+def test_demo_stops_on_ctrl_c_in_a_later_step(capsys, monkeypatch, tmp_path):
+    """cross_source_evaluate and run_ablation keep their finished rows and return on Ctrl-C;
+    the demo went on and wrote a complete-looking folder (exit 0) from part of the runs."""
+    import skface.experiments
+    from skface.experiments import CrossSourceDetails
+
+    def interrupted(*args, **kwargs):
+        return None, CrossSourceDetails(interrupted=True)
+
+    monkeypatch.setattr(skface.experiments, "cross_source_evaluate", interrupted)
+    out = tmp_path / "demo"
+    status, _, err = run_cli(capsys, "demo", "--out", out, "--max-epochs", "1", "--no-ablation",
+                             "--device", "cpu")
+    assert status == 130 and "interrupted" in err
+    assert not out.exists() and not no_partial_files(tmp_path)
 
 
 # ------------------------------------------------------------------ fetch, audit, ablate

@@ -179,25 +179,41 @@ def test_ablation_with_face_cnn(data, tmp_path):
         os.listdir(out / "figures"))
 
 
-class _StopsOnSecondFit(FaceCNNClassifier):
-    fits = 0
+class _InterruptingAugmenter:
+    """Passes batches through; Ctrl-C (KeyboardInterrupt) once ``after`` batches have passed,
+    counted over every copy (the search clones the estimator)."""
 
-    def fit(self, X, y, X_val=None, y_val=None):
-        super().fit(X, y, X_val=X_val, y_val=y_val)
-        type(self).fits += 1
-        if type(self).fits == 2:
-            self.interrupted_ = True  # what Ctrl-C inside skorch's loop leaves behind
-        return self
+    calls = 0
+
+    def __init__(self, after=None):
+        self.after = after
+
+    def get_params(self, deep=True):
+        return {"after": self.after}
+
+    def augment_batch(self, X, rng):
+        type(self).calls += 1
+        if self.after is not None and type(self).calls > self.after:
+            raise KeyboardInterrupt
+        return X
 
 
 def test_ctrl_c_inside_training_stops_the_ablation(data, tmp_path):
-    X, y, _, split = data
-    _StopsOnSecondFit.fits = 0
+    """Ctrl-C inside skorch's loop: fit keeps what finished and raises, so GridSearchCV stops
+    (it went on to the next runs when fit returned)."""
+    X, y, _, (tr, va, _) = data
+    _InterruptingAugmenter.calls = 0
+    FaceCNNClassifier(augment=_InterruptingAugmenter(), **SMALL).fit(
+        X[tr], y[tr], X_val=X[va], y_val=y[va])
+    one_fit = _InterruptingAugmenter.calls  # the batches of one run: the second run stops
+    _InterruptingAugmenter.calls = 0
+    clf = FaceCNNClassifier(augment=_InterruptingAugmenter(one_fit + 1), **SMALL)
     with pytest.warns(UserWarning, match="interrupted: 1 of 3 runs"):
-        table, details = run_ablation(_StopsOnSecondFit(**SMALL), {"gamma": [0.0, 1.0, 2.0]},
-                                      X, y, split, seeds=(0,), csv_path=tmp_path / "a.csv",
+        table, details = run_ablation(clf, {"gamma": [0.0, 1.0, 2.0]}, X, y, (tr, va, data[3][2]),
+                                      seeds=(0,), csv_path=tmp_path / "a.csv",
                                       return_details=True, progress=False)
-    assert details.interrupted and len(table) == 1
+    assert details.interrupted and len(table) == 1 and len(details.runs) == 1
+    assert _InterruptingAugmenter.calls == one_fit + 2  # nothing ran after the interrupt
 
 
 def _upsample2(Z):
