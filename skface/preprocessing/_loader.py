@@ -585,8 +585,11 @@ class _PackCache:
         if not found:
             return hits
         found = np.asarray(found, dtype=np.int64)
-        for pack_id in np.unique(found[:, 1]):
-            sel = found[found[:, 1] == pack_id]
+        # grouped by pack in one sort (a scan of every hit per pack was quadratic in the packs),
+        # each pack's hits kept in the order of ``keys``
+        found = found[np.argsort(found[:, 1], kind="stable")]
+        pack_ids, starts = np.unique(found[:, 1], return_index=True)
+        for pack_id, sel in zip(pack_ids, np.split(found, starts[1:])):
             dst, rows = sel[:, 0], sel[:, 2]
             try:
                 data = self._mapped(entry, int(pack_id))
