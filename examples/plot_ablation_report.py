@@ -44,7 +44,8 @@ pipe = Pipeline([("classifier", FaceCNNClassifier(width=8, depth=2, max_epochs=4
                                                   batch_size=32, device="cpu"))])
 param_grid = {"classifier__attention": [None, "se", "cbam"], "classifier__gamma": [0.0, 2.0]}
 table, details = run_ablation(pipe, param_grid, X, y, split, seeds=(0, 1), sources=sources,
-                              csv_path=out.parent / "ablation.csv", return_details=True)
+                              csv_path=out.parent / "ablation.csv", overwrite=True,
+                              return_details=True)
 print(table[["config", "accuracy_mean", "accuracy_std", "roc_auc_mean", "selected"]])
 
 # %%

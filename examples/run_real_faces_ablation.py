@@ -54,7 +54,7 @@ split = train_val_test_split(X, y, random_state=0)
 pipe = Pipeline([("classifier", FaceCNNClassifier(width=8, depth=3, max_epochs=epochs,
                                                   n_iter_no_change=2, device="auto"))])
 table, details = run_ablation(pipe, None, X, y, split, seeds=(0,), sources=sources,
-                              csv_path=out.parent / f"{out.name}-ablation.csv",
+                              csv_path=out.parent / f"{out.name}-ablation.csv", overwrite=True,
                               return_details=True)
 best = details.estimators_for_seed(0)[details.selected]
 result = evaluate(best, X[split[2]], y[split[2]], sources=sources[split[2]])

@@ -105,8 +105,12 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     out = Path(out)
     check_output_dir(out, "ablate")
     progress_dir = out.parent / f"{out.name}.partial"
-    made_here = not progress_dir.exists()  # an earlier run's partial results are never removed
-    progress_dir.mkdir(parents=True, exist_ok=True)
+    if progress_dir.exists():
+        # an earlier interrupted run's finished runs: never written over (a re-run blanked
+        # its ablation.csv, replaced its runs or, once finished, deleted the folder)
+        raise CLIError(f"{progress_dir} holds the runs of an earlier interrupted ablation into "
+                       f"{out}; move it away (or delete it) to start again")
+    progress_dir.mkdir(parents=True)
     finished = reported = False
     try:
         with (atomic_dir(out, "ablate") as tmp,
@@ -131,8 +135,7 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
             sys.stderr.write(f"interrupted: the runs that finished{also} are in {progress_dir}; "
                              f"{out} was not written\n")
         else:
-            if made_here:
-                shutil.rmtree(progress_dir, ignore_errors=True)
+            shutil.rmtree(progress_dir, ignore_errors=True)
             sys.stderr.write(f"interrupted before any run finished; {out} was not written\n")
         raise
     shutil.rmtree(progress_dir, ignore_errors=True)

@@ -349,7 +349,7 @@ def _summarise(rows, names, configs):
 def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=None,
                  selection_metric="balanced_accuracy", threshold=None,
                  tune_metric="balanced_accuracy", pos_label=None, csv_path="ablation.csv",
-                 keep_estimators=True, return_details=False, progress=True):
+                 overwrite=False, keep_estimators=True, return_details=False, progress=True):
     """Fit every configuration of a grid on the protocol's split, for several seeds.
 
     For each seed, a :class:`~sklearn.model_selection.GridSearchCV` with a
@@ -397,7 +397,10 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     csv_path : str, Path or None, default="ablation.csv"
         Where the per-configuration table goes; the per-run rows go to ``<stem>_runs.csv`` next to
         it, rewritten after every finished run, so Ctrl-C keeps what finished. ``None`` writes
-        nothing.
+        nothing. Neither file may exist unless ``overwrite=True``; a run in which no
+        configuration finishes leaves existing files as they were.
+    overwrite : bool, default=False
+        Replace existing ``csv_path`` and ``<stem>_runs.csv`` files.
     keep_estimators : bool, default=True
         Keep every fitted estimator in the details (for Grad-CAM and training curves).
     return_details : bool, default=False
@@ -419,7 +422,10 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     Raises
     ------
     ValueError
-        Unknown grid parameters, a bad split, a split part with one class.
+        Unknown grid parameters, a bad split, a split part with one class, ``csv_path`` a
+        folder.
+    FileExistsError
+        ``csv_path`` or ``<stem>_runs.csv`` exists and ``overwrite`` is False.
     TypeError
         The classifier has no ``predict_proba``.
 
@@ -502,6 +508,12 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
 
         csv_path = Path(csv_path)
         runs_csv = csv_path.with_name(csv_path.stem + "_runs" + (csv_path.suffix or ".csv"))
+        for path in (csv_path, runs_csv):  # before any training, not after the first run
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder; csv_path must name a CSV file.")
+            if path.exists() and not overwrite:
+                raise FileExistsError(f"{path} already exists; choose a new csv_path or pass "
+                                      "overwrite=True to replace it.")
     details = AblationDetails(csv_path=csv_path, runs_csv_path=runs_csv,
                               selection_metric=selection_metric)
     bar = None
@@ -558,7 +570,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
         if bar is not None:
             bar.close()
     summary, best = _summarise(runner.rows, names, details.configs)
-    if csv_path is not None:
+    if csv_path is not None and runner.rows:  # no run finished: existing files stay as they were
         write_csv(csv_path, summary)
     details.table = to_table(summary)
     details.runs = to_table(runner.rows)

@@ -22,6 +22,10 @@ OTHER = "(other sources)"
 COUNT_COLUMNS = ("n_train", "n_val", "n_held_out", "n_other_class_test")
 
 
+#: ``status`` of the held-out sources that Ctrl-C kept from running.
+INTERRUPTED_STATUS = "not run: interrupted (Ctrl-C)"
+
+
 @dataclass
 class CrossSourceDetails:
     """Everything :func:`cross_source_evaluate` computed.
@@ -140,7 +144,8 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         ``n_held_out``, ``n_other_class_test``, ``held_out_accuracy`` (share correct on the
         source), ``held_out_mean_p_fake``, ``roc_auc``, ``average_precision``, ``eer``,
         ``accuracy`` and ``f1`` on the held-out test set, ``in_dist_accuracy``,
-        ``in_dist_roc_auc`` and ``status`` (``"ok"`` or why it was skipped).
+        ``in_dist_roc_auc`` and ``status`` (``"ok"``, why it was skipped, or, after Ctrl-C,
+        ``"not run: interrupted (Ctrl-C)"`` with the other columns empty).
     details : CrossSourceDetails
         Only with ``return_details=True``.
 
@@ -294,6 +299,10 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
             f"Cross-source evaluation interrupted after {len(rows)} of {len(held_out)} sources; "
             f"finished rows are kept.", UserWarning, stacklevel=2,
         )
+        # the sources not reached get a row too, so that a partial table says it is one
+        done = {row["held_out"] for row in rows}
+        rows.extend({"held_out": s, "status": INTERRUPTED_STATUS}
+                    for s in held_out if s not in done)
     finally:
         if bar is not None:
             bar.close()

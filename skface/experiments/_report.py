@@ -16,7 +16,7 @@ from ..metrics import EvaluationResult
 from ..utils import atomic_write_text
 from ..utils._io import temp_dir_beside
 from ._ablation import AblationDetails
-from ._cross_source import COUNT_COLUMNS, CrossSourceDetails
+from ._cross_source import COUNT_COLUMNS, INTERRUPTED_STATUS, CrossSourceDetails
 from ._io import as_records, records_to_csv_text
 from ._plots import (
     _check_positive_int,
@@ -343,7 +343,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
     ab_records, ab_details = _unpack(ablation, AblationDetails)
     given_models = models
     # sample counts stay integers (23, not 23.0 or 23.0000) even from a float table
-    cs_records, _ = _unpack(cross_source, CrossSourceDetails, int_columns=COUNT_COLUMNS)
+    cs_records, cs_details = _unpack(cross_source, CrossSourceDetails, int_columns=COUNT_COLUMNS)
+    cs_interrupted = bool(getattr(cs_details, "interrupted", False)) or any(
+        r.get("status") == INTERRUPTED_STATUS for r in cs_records)
     picked_note = None
     if ab_details is not None and ab_details.evaluations:
         shown = ab_details.configs
@@ -449,6 +451,11 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
                            "Grad-CAM of the fake logit and the deepest attention block's map, "
                            "per model variant.")
         if cross_source is not None:
+            if cs_interrupted:
+                n_ok = sum(r.get("status") == "ok" for r in cs_records)
+                doc.para(f"Cross-source evaluation interrupted (Ctrl-C): {n_ok} of "
+                         f"{len(cs_records)} held-out sources finished; the rows marked "
+                         "\"not run\" were never trained.", "note")
             _cross_section(doc, cs_records)
         for name, fig in (figures or {}).items():
             doc.heading(str(name), 2)
@@ -486,6 +493,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             "ablation_selected": None if ab_details is None else ab_details.selected,
             "ablation_interrupted": interrupted,
             "cross_source": cs_records,
+            "cross_source_interrupted": cs_interrupted,
             "figures": saved,
             "files": files,
         }

@@ -764,6 +764,15 @@ def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflo
     assert "Interrupted (Ctrl-C): only the 1 run(s)" in report
     metrics = json.loads((partial / "report" / "metrics.json").read_text())
     assert metrics["ablation_interrupted"] is True and len(metrics["ablation_runs"]) == 1
+    # a second run into the same --out leaves the kept runs alone (it blanked ablation.csv,
+    # replaced the runs, and once finished deleted the folder)
+    kept = {f: f.read_bytes() for f in partial.rglob("*") if f.is_file()}
+    status, _, err = run_cli(capsys, "ablate", "--manifest", workflow["manifest"], "--out", out,
+                             "--grid", "attention=none", "--seeds", "0", "--size", "16",
+                             "--max-epochs", "1", "--device", "cpu")
+    line = assert_one_line_error(status, err, 2)
+    assert "earlier interrupted ablation" in line and str(partial) in line
+    assert {f: f.read_bytes() for f in partial.rglob("*") if f.is_file()} == kept
     # before any run finished: nothing is claimed, and no empty folder is left
     calls["n"] = 1
     out2 = tmp_path / "ablation2"

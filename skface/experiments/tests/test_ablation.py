@@ -236,6 +236,21 @@ def test_ctrl_c_keeps_finished_rows(faces, tmp_path):
     assert len(details.runs) == 2
     assert len(_read_csv(tmp_path / "a_runs.csv")) == 2
     assert len(_read_csv(out)) == 2
+    # the files are not replaced unasked (csv_path defaults to ablation.csv in the working
+    # folder), and a run in which nothing finished leaves them as they were (it blanked them)
+    before = {f: f.read_bytes() for f in (out, tmp_path / "a_runs.csv")}
+    with pytest.raises(FileExistsError, match="a.csv already exists.*overwrite=True"):
+        run_ablation(pipe, {"classifier__C": [0.1]}, X, y, make_split(len(y)), seeds=(0,),
+                     csv_path=out, progress=False)
+    (tmp_path / "b_runs.csv").write_text("old\n")
+    with pytest.raises(FileExistsError, match="b_runs.csv already exists"):
+        run_ablation(pipe, {"classifier__C": [0.1]}, X, y, make_split(len(y)), seeds=(0,),
+                     csv_path=tmp_path / "b.csv", progress=False)
+    _Interrupting.calls = 2  # the next fit is interrupted
+    with pytest.warns(UserWarning, match="no run had finished"):
+        run_ablation(pipe, {"classifier__C": [0.1]}, X, y, make_split(len(y)), seeds=(0,),
+                     csv_path=out, overwrite=True, progress=False)
+    assert {f: f.read_bytes() for f in before} == before
 
 
 class _WithAttention(_ValRecorder):

@@ -86,13 +86,47 @@ def test_csv_path_is_never_overwritten_unasked_or_blanked(faces, lr_pipeline, tm
     with pytest.warns(UserWarning, match="left as it was"):
         table = cross_source_evaluate(interrupted, X, y, src, split=split, csv_path=out,
                                       overwrite=True, progress=False)
-    assert len(table) == 0 and out.read_text() == "old results\n"
+    assert (table["status"] == "not run: interrupted (Ctrl-C)").all()
+    assert out.read_text() == "old results\n"
     cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=out, overwrite=True,
                           progress=False)
     assert out.read_text().count("\n") == 5 and "gan_a" in out.read_text()
     with pytest.raises(ValueError, match="folder"):
         cross_source_evaluate(lr_pipeline, X, y, src, split=split, csv_path=tmp_path,
                               overwrite=True, progress=False)
+
+
+class _InterruptedOnSecondFit(LogisticRegression):
+    fits = 0
+
+    def fit(self, X, y, **kwargs):
+        type(self).fits += 1
+        if type(self).fits == 2:
+            raise KeyboardInterrupt
+        return super().fit(X, y, **kwargs)
+
+
+def test_an_interrupted_run_says_so_in_table_csv_and_report(faces, lr_pipeline, tmp_path):
+    """The table, the CSV and the report held the finished sources only, without a mark."""
+    import json
+
+    from skface.experiments import write_report
+
+    X, y, src = faces
+    _InterruptedOnSecondFit.fits = 0
+    pipe = Pipeline([("flatten", lr_pipeline.steps[0][1]), ("clf", _InterruptedOnSecondFit())])
+    with pytest.warns(UserWarning, match="interrupted after 1 of"):
+        table, details = cross_source_evaluate(pipe, X, y, src, split=make_split(len(y)),
+                                               csv_path=tmp_path / "cs.csv",
+                                               return_details=True, progress=False)
+    n_sources = len(set(src))
+    assert details.interrupted and len(table) == n_sources
+    assert list(table["status"]) == ["ok"] + ["not run: interrupted (Ctrl-C)"] * (n_sources - 1)
+    assert (tmp_path / "cs.csv").read_text().count("not run: interrupted") == n_sources - 1
+    out = write_report(tmp_path / "rep", cross_source=(table, details))
+    assert f"interrupted (Ctrl-C): 1 of {n_sources} held-out sources" in (
+        out / "report.md").read_text()
+    assert json.loads((out / "metrics.json").read_text())["cross_source_interrupted"] is True
 
 
 def test_threshold_and_predict_proba_checked_before_training(faces, lr_pipeline):
