@@ -121,7 +121,9 @@ def run(args):
         metrics_path = tmp / "metrics.json"
         record = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
         record.update(result.to_dict())
-        record.update({"model": str(args.model), "data": what, "skipped_files": len(skipped)})
+        record.update({"model": str(args.model), "data": what, "skipped_files": len(skipped),
+                       "model_interrupted": bool(getattr(pipeline.steps[-1][1], "interrupted_",
+                                                         False))})
         # the report's list of files, with the ones written here after it
         listed = list(record.get("files", []))
         record["files"] = listed + [name for name in ("predictions.csv", "skipped.csv")

@@ -440,9 +440,20 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
                        "Precision-recall curves on the test split, one per configuration.")
         if face_models:
             doc.heading("Training", 2)
+            stopped = {name: clf for name, clf in face_models.items()
+                       if getattr(clf, "interrupted_", False)}
+            for name, clf in stopped.items():
+                doc.para(f"Model {name!r}: training was interrupted (Ctrl-C) after "
+                         f"{clf.n_epochs_} of {clf.max_epochs} epochs"
+                         + (f", with {len(clf.members_)} of {clf.n_members} networks"
+                            if len(clf.members_) < clf.n_members else "")
+                         + f"; it keeps the weights of epoch {clf.best_epoch_}, the best so far, "
+                         "not of a finished run.", "note")
             add_figure("training_curves", plot_training_curves(face_models),
                        "Train and validation loss per epoch; the dashed line marks the epoch "
-                       "whose weights were kept (early stopping on validation loss).")
+                       "whose weights were kept (early stopping on validation loss"
+                       + ("; for an interrupted model, the best epoch before Ctrl-C" if stopped
+                          else "") + ").")
             if model_inputs is not None:
                 from ._explain import plot_attention
 

@@ -737,6 +737,14 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
                                "--quiet")
     assert status == 130 and "interrupted" in err and "saved" not in out
     assert {f.name: f.read_bytes() for f in model.iterdir() if f.is_file()} == saved
+    # its evaluation says the model is the best epoch before Ctrl-C, not a finished run
+    monkeypatch.undo()
+    status, _, err = run_cli(capsys, "evaluate", "--model", model, "--manifest",
+                             workflow["manifest"], "--out", tmp_path / "ev", "--quiet")
+    assert status == 0, err
+    assert f"training was interrupted (Ctrl-C) after {clf.n_epochs_} of 20 epochs" in (
+        tmp_path / "ev" / "report.md").read_text()
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["model_interrupted"]
 
 
 def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflow):
