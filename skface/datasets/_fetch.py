@@ -295,6 +295,14 @@ def fetch_lfw(*, data_home=None, max_images=None, random_state=0, download_if_mi
         raise ValueError(f"backend must be 'sklearn' or 'kaggle', got {backend!r}.")
     from sklearn.datasets import _lfw
 
+    lfw_home = home / "sklearn" / "lfw_home"
+    partial = lfw_home / "lfw_funneled"
+    if partial.is_dir() and (lfw_home / _lfw.FUNNELED_ARCHIVE.filename).is_file():
+        # scikit-learn deletes the archive once it is unpacked: both there means the unpacking
+        # was cut short, and scikit-learn would take the part unpacked as the whole set
+        warnings.warn(f"{partial} was only partly unpacked (the archive is still beside it); "
+                      "unpacking it again.", UserWarning, stacklevel=2)
+        shutil.rmtree(partial)
     _, folder = _lfw._check_fetch_lfw(data_home=str(home / "sklearn"), funneled=True,
                                       download_if_missing=download_if_missing)
     folder = Path(folder)

@@ -189,3 +189,27 @@ def test_get_data_home(monkeypatch, tmp_path):
     monkeypatch.setenv("SKFACE_DATA", str(tmp_path / "env"))
     assert get_data_home() == tmp_path / "env" and (tmp_path / "env").is_dir()
     assert get_data_home(tmp_path / "x") == tmp_path / "x"
+
+
+def test_a_partly_unpacked_lfw_is_unpacked_again(tmp_path):
+    """scikit-learn unpacks LFW and then deletes the archive; an unpacking cut short left a
+    folder of part of the images that was returned as the whole set, without a word. Runs
+    scikit-learn's own downloader on a local archive (nothing is downloaded)."""
+    import tarfile
+
+    from sklearn.datasets import _lfw
+
+    lfw_home = tmp_path / "sklearn" / "lfw_home"
+    source = tmp_path / "src" / "lfw_funneled"
+    make_folder(source / "Ann_Person", 3, seed0=700)
+    make_folder(source / "Bob_Person", 2, seed0=800)
+    lfw_home.mkdir(parents=True)
+    with tarfile.open(lfw_home / _lfw.FUNNELED_ARCHIVE.filename, "w:gz") as tar:
+        tar.add(source, arcname="lfw_funneled")
+    for target in _lfw.TARGETS:  # the metadata files scikit-learn wants beside it
+        (lfw_home / target.filename).write_text("")
+    make_folder(lfw_home / "lfw_funneled" / "Ann_Person", 1, seed0=700)  # the cut-short part
+    with pytest.warns(UserWarning, match="only partly unpacked"):
+        folder = fetch_lfw(data_home=tmp_path, download_if_missing=False)
+    assert len(list(folder.rglob("*.jpg"))) == 5
+    assert not (lfw_home / _lfw.FUNNELED_ARCHIVE.filename).exists()
