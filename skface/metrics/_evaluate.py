@@ -584,6 +584,37 @@ _TUNING_METRICS = {
 }
 
 
+def _counts_at(scores, is_pos, candidates):
+    """``tp, fp, tn, fn`` (float arrays, one entry per candidate) of the rule
+    ``P(fake) >= t``, from two sorted score arrays: O((n + k) log n) instead of k passes."""
+    pos = np.sort(scores[is_pos])
+    neg = np.sort(scores[~is_pos])
+    tp = len(pos) - np.searchsorted(pos, candidates, side="left")
+    fp = len(neg) - np.searchsorted(neg, candidates, side="left")
+    return (tp.astype(float), fp.astype(float), (len(neg) - fp).astype(float),
+            (len(pos) - tp).astype(float))
+
+
+def _ratios(num, den):
+    """``num / den``, 0 where ``den`` is 0 (scikit-learn's value for an undefined score)."""
+    out = np.zeros_like(num)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+#: The built-in tuning metrics from the confusion counts of every candidate at once, with
+#: scikit-learn's values where a metric is undefined (0).
+_FROM_COUNTS = {
+    "balanced_accuracy": lambda tp, fp, tn, fn: (_ratios(tn, tn + fp) + _ratios(tp, tp + fn)) / 2,
+    "accuracy": lambda tp, fp, tn, fn: (tp + tn) / (tp + fp + tn + fn),
+    "mcc": lambda tp, fp, tn, fn: _ratios(
+        tp * tn - fp * fn, np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))),
+    "f1": lambda tp, fp, tn, fn: _ratios(2 * tp, 2 * tp + fp + fn),
+    "precision": lambda tp, fp, tn, fn: _ratios(tp, tp + fp),
+    "recall": lambda tp, fp, tn, fn: _ratios(tp, tp + fn),
+}
+
+
 def _tuning_metric(metric):
     if callable(metric):
         return _symmetric(metric)
@@ -678,6 +709,11 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
             raise ValueError("thresholds must lie strictly between 0 and 1 (a cut of P(fake) "
                              f"that evaluate() takes); got {candidates.tolist()}.")
     labels = np.asarray(y_true.tolist())
+    if isinstance(metric, str):
+        # every candidate from one sort of the scores (a metric call per candidate took 23 s
+        # for 100,000 scores); values equal to 12 places count as a tie, won by the lowest cut
+        values = _FROM_COUNTS[metric](*_counts_at(scores, labels == pos, candidates))
+        return float(candidates[int(np.argmax(np.round(values, 12)))])
     values = []
     with warnings.catch_warnings():  # a cut above every score predicts no fake: precision 0
         warnings.simplefilter("ignore", UndefinedMetricWarning)
