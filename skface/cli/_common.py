@@ -292,6 +292,7 @@ def atomic_dir(path, command, *, marker=True):
     check_output_dir(path, command)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()
+    old = None
     try:
         yield tmp
         if marker:
@@ -308,9 +309,13 @@ def atomic_dir(path, command, *, marker=True):
             old = _tmp_sibling(path, "old")
             os.replace(path, old)
             os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
     finally:
+        if old is not None and old.exists():
+            if path.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:  # stopped between the two renames (Ctrl-C): the earlier output goes back
+                os.replace(old, path)
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

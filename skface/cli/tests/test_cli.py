@@ -677,6 +677,32 @@ def test_atomic_dir_keeps_the_output_when_a_file_appears_meanwhile(tmp_path):
     assert (out / "late.txt").is_file() and (out / "metrics.json").is_file()
 
 
+def test_atomic_dir_puts_the_earlier_output_back_when_stopped_between_renames(monkeypatch,
+                                                                            tmp_path):
+    """Ctrl-C after the earlier output was moved aside and before the new one took its place
+    deleted the new output and left the earlier one under a hidden name."""
+    import skface.cli._common as common
+
+    out = tmp_path / "out"
+    with common.atomic_dir(out, "evaluate") as tmp:
+        (tmp / "metrics.json").write_text("first")
+    real_replace, calls = common.os.replace, {"n": 0}
+
+    def replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the new output into place
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(common.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        with common.atomic_dir(out, "evaluate") as tmp:
+            (tmp / "metrics.json").write_text("second")
+    monkeypatch.undo()
+    assert (out / "metrics.json").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing hidden left
+
+
 def test_unexpected_errors_are_one_line(capsys, monkeypatch, tmp_path, faces):
     import skface.cli._build as build_mod
 
