@@ -14,6 +14,8 @@ Train the same network once per configuration of a grid and per seed, on the man
 split with early stopping on its val split, and score every configuration on the test split.
 Writes ablation.csv (mean +- std over seeds per configuration), ablation_runs.csv (one row per
 run, rewritten after each, so Ctrl-C keeps what finished) and a report comparing them.
+After Ctrl-C the runs that finished, with a report of them, are in <out>.partial; a new run
+into the same --out refuses to start while that folder is there (move or delete it first).
 
 --grid takes NAME=V1,V2,... items for FaceCNNClassifier parameters; `none` means None.
 Default grid: attention=none,se,cbam,nonlocal gamma=0,2.
