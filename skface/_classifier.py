@@ -1122,6 +1122,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             best_epoch = int(stopper.best_epoch_)
         else:
             best_epoch = n_epochs
+        self._check_divergence(net, history, best_epoch, member)
         # keep nothing that pins the training data or is not picklable
         net.train_split = None
         net.iterator_train__collate_fn = net.iterator_valid__collate_fn = _Collate()
@@ -1139,6 +1140,29 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "module": built_with,
         }
         return net, record
+
+    def _check_divergence(self, net, history, best_epoch, member):
+        """Refuse a network whose kept weights are not finite (training diverged: it would
+        predict NaN, and one class for everything); warn when the loss went non-finite in
+        some epoch but early stopping kept an earlier, finite one."""
+        bad = next((row["epoch"] for row in history
+                    if not math.isfinite(row["train_loss"])
+                    or (row["valid_loss"] is not None and not math.isfinite(row["valid_loss"]))),
+                   None)
+        finite = all(bool(torch.isfinite(t).all()) for t in net.module_.state_dict().values()
+                     if t.is_floating_point())
+        which = f"network {member + 1} of {int(self.n_members)}: " if self.n_members > 1 else ""
+        if not finite:
+            raise ValueError(
+                f"Training diverged ({which}"
+                + (f"the loss became non-finite in epoch {bad}, " if bad else "")
+                + "the weights hold NaN or infinity): lower lr (now "
+                f"{self.lr:g}), and check that float images lie in [0, 1].")
+        if bad is not None:
+            warnings.warn(
+                f"{which}the loss became non-finite in epoch {bad}; the weights of epoch "
+                f"{best_epoch}, before it, are kept. A lower lr would likely train further.",
+                UserWarning, stacklevel=4)
 
     def _finish_fit(self, members, device, precision):
         first = members[0][1]

@@ -155,6 +155,17 @@ def test_same_seed_same_predictions_and_global_rng_untouched():
     assert not np.allclose(a, c)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_training_that_diverges_is_an_error(early_stopping):
+    """A loss gone to NaN returned a fitted model that predicted NaN probabilities and one
+    class for everything (score 0.5), and saved a folder load refused."""
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(**{**TINY, "lr": 1e30, "early_stopping": early_stopping})
+    with pytest.raises(ValueError, match="Training diverged .* lower lr .now 1e.30"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
+
+
 def test_same_seed_same_result_in_threads():
     """torch's global generator is one per process: fits in threads (joblib's threading
     backend) drew from each other's seeded sequence and restored each other's state, so a
