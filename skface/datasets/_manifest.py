@@ -78,14 +78,25 @@ def write_manifest(dataset, path, *, root=None):
     """
     if "filenames" not in dataset or "target" not in dataset:
         raise ValueError("dataset needs 'filenames' and 'target' (e.g. from build_dataset).")
-    files = [str(f) for f in np.asarray(dataset["filenames"], dtype=object).ravel()]
+    raw_files = np.asarray(dataset["filenames"], dtype=object).ravel()
+    empty = [i for i, f in enumerate(raw_files) if f is None or str(f) == ""]
+    if empty:
+        raise ValueError(f"dataset['filenames'] has no path at position(s) {empty[:5]}.")
+    files = [str(f) for f in raw_files]
     n = len(files)
     target = np.asarray(dataset["target"]).ravel()
     if len(target) != n:
         raise ValueError(f"dataset has {n} filenames but {len(target)} targets.")
     names = np.asarray(dataset.get("target_names", TARGET_NAMES), dtype=object)
-    if not np.all((target >= 0) & (target < len(names))):
-        raise ValueError("target values must index target_names (0 = real, 1 = fake).")
+    if list(names) != list(TARGET_NAMES):
+        raise ValueError(f"target_names must be {TARGET_NAMES.tolist()} (what read_manifest "
+                         f"reads back); got {names.tolist()}.")
+    # the class index of each row: ints 0/1 (or bools); anything else is named, not cast
+    if target.dtype.kind == "b":
+        target = target.astype(np.int64)
+    if target.dtype.kind not in "iu" or not np.isin(target, (0, 1)).all():
+        bad = [v for v in target.tolist() if not (isinstance(v, int) and v in (0, 1))]
+        raise ValueError(f"target values must be 0 (real) or 1 (fake); got {bad[:5]}.")
     if root is not None:
         roots = manifest_roots(root)
         rel = []
@@ -100,8 +111,13 @@ def write_manifest(dataset, path, *, root=None):
     cols = {"path": files, "label": [str(names[t]) for t in target]}
     for key in MANIFEST_COLUMNS[2:]:
         cols[key] = _column(dataset, key, n)
+    # what read_manifest would refuse is refused here, before a file is written
+    for key, allowed in (("split", _SPLITS), ("resampled", _RESAMPLED)):
+        bad = sorted({str(v) for v in cols[key]} - set(allowed))
+        if bad:
+            raise ValueError(f"dataset['{key}'] holds {bad}; allowed: {list(allowed)}.")
     q = cols["jpeg_quality"]
-    cols["jpeg_quality"] = ["" if (v == "" or (isinstance(v, float) and np.isnan(v)))
+    cols["jpeg_quality"] = ["" if (v is None or v == "" or (isinstance(v, float) and np.isnan(v)))
                             else f"{float(v):g}" for v in q]
     cols["exif"] = ["" if v == "" else str(int(bool(v))) for v in cols["exif"]]
 
@@ -151,19 +167,31 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
     if not path.is_file():
         raise ValueError(f"Manifest not found: {path}")
     # utf-8-sig: the byte-order mark a spreadsheet may save is not part of the first column name
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            raise ValueError(f"Manifest {path} is empty (no header row).")
-        header = [h.strip() for h in reader.fieldnames]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise ValueError(f"Manifest {path} lacks required column(s) {missing}; "
-                             f"found {header}. Expected at least {list(REQUIRED_COLUMNS)}.")
-        # paths and source names are kept exactly as written (a file name may start or end
-        # with a space); the other fields are names and numbers, read without blanks around
-        rows = [{k.strip(): (v or "") if k.strip() in _VERBATIM else (v or "").strip()
-                 for k, v in r.items() if k is not None} for r in reader]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None:
+                raise ValueError(f"Manifest {path} is empty (no header row).")
+            header = [h.strip() for h in reader.fieldnames]
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise ValueError(f"Manifest {path} lacks required column(s) {missing}; "
+                                 f"found {header}. Expected at least {list(REQUIRED_COLUMNS)}.")
+            twice = sorted({h for h in header if header.count(h) > 1})
+            if twice:  # csv would keep the last one: a second label column could flip labels
+                raise ValueError(f"Manifest {path} names the column(s) {twice} more than once.")
+            # paths and source names are kept exactly as written (a file name may start or
+            # end with a space); the other fields are names and numbers, read without blanks
+            rows = []
+            for line, r in enumerate(reader, start=2):
+                if r.get(None):  # more fields than the header names: nothing is dropped unsaid
+                    raise ValueError(f"{path}, line {line}: {len(header) + len(r[None])} "
+                                     f"fields for the {len(header)} columns of the header.")
+                rows.append({k.strip(): (v or "") if k.strip() in _VERBATIM
+                             else (v or "").strip() for k, v in r.items() if k is not None})
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"Manifest {path} is not UTF-8 text (byte {exc.start}); is it a "
+                         "CSV file?") from None
     if not rows:
         raise ValueError(f"Manifest {path} has a header but no rows.")
     base = Path(root) if root is not None else path.parent

@@ -158,3 +158,43 @@ def test_rows_added_by_oversampling_are_marked(tmp_path):
         csv.writer(fh).writerows(rows)
     with pytest.raises(ValueError, match="resampled value.*'twice'"):
         read_manifest(tmp_path / "bad.csv")
+
+
+def test_write_manifest_names_targets_it_cannot_write(tmp_path):
+    """Boolean targets were written as the labels '[]' and "[['real' 'fake']]"; floats, text
+    and None failed with raw numpy errors; a None path became '<cwd>/None'; a split or
+    resampled value read_manifest refuses was written."""
+    files = ["a.png", "b.png"]
+    back = read_manifest(write_manifest({"filenames": files, "target": np.array([False, True])},
+                                        tmp_path / "bool.csv"))
+    assert back.target.tolist() == [0, 1]
+    for target in ([0.0, 1.0], ["real", "fake"], [0, None], [0, 2]):
+        with pytest.raises(ValueError, match="target values must be 0 .real. or 1 .fake."):
+            write_manifest({"filenames": files, "target": target}, tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="no path at position"):
+        write_manifest({"filenames": ["a.png", None], "target": [0, 1]}, tmp_path / "x.csv")
+    for key, value in (("split", ["train", "bogus"]), ("resampled", ["x", ""])):
+        with pytest.raises(ValueError, match=f"dataset\\['{key}'\\] holds"):
+            write_manifest({"filenames": files, "target": [0, 1], key: value},
+                           tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="target_names must be"):
+        write_manifest({"filenames": files, "target": [0, 1], "target_names": ["a", "b"]},
+                       tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_read_manifest_refuses_what_it_would_misread(tmp_path):
+    """A second label column won silently (labels flipped), extra fields in a row were
+    dropped, and a binary file gave a UnicodeDecodeError without the file name."""
+    twice = tmp_path / "twice.csv"
+    twice.write_text("path,label,label\nx.png,real,fake\n")
+    with pytest.raises(ValueError, match=r"names the column\(s\) \['label'\] more than once"):
+        read_manifest(twice)
+    extra = tmp_path / "extra.csv"
+    extra.write_text("path,label\nx.png,real\ny.png,fake,EXTRA\n")
+    with pytest.raises(ValueError, match="extra.csv, line 3: 3 fields for the 2 columns"):
+        read_manifest(extra)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"path,label\n\x89PNG\xff\xfe,real\n")
+    with pytest.raises(ValueError, match="binary.csv is not UTF-8 text"):
+        read_manifest(binary)
