@@ -1365,7 +1365,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         }
         # both files are made in memory first, so that a config that cannot be written never
         # leaves new weights beside an old config
-        text = json.dumps(config, indent=2, default=_json_default)
+        # a non-finite loss in the history is written as null: NaN is no JSON number
+        text = json.dumps(_finite_or_none(config), indent=2, default=_json_default,
+                          allow_nan=False)
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -1478,6 +1480,17 @@ def _count_params(module):
 #: How ``save`` writes a ``class_weight`` dict: ``[[class, weight], ...]`` keeps int and bool
 #: class labels, which JSON object keys would turn into text.
 _PAIRS = "__skface_pairs__"
+
+
+def _finite_or_none(obj):
+    """``obj`` with every NaN or infinite float (nested in dicts and lists) as None."""
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 def _json_default(obj):

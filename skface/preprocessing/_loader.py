@@ -515,6 +515,8 @@ def jpeg_roundtrip(image, quality):
 
 _INDEX_LOCK = threading.Lock()
 # folder -> {"packs": [pack names], "maps": {pack id: memmap}, "keys": {key: (pack id, row)}}
+#: Most packs a process keeps memory-mapped per cache folder (each holds a file descriptor).
+_MAX_MAPPED = 64
 _INDEX = {}
 
 
@@ -603,13 +605,19 @@ class _PackCache:
         return hits
 
     def _mapped(self, entry, pack_id):
-        # Packs stay memory-mapped for the life of the process, so a second pass reads pages
-        # that are already mapped.
+        # The packs used last stay memory-mapped, so a second pass reads pages that are
+        # already mapped; at most _MAX_MAPPED of them, since every map holds a file
+        # descriptor (all of them kept ran a process with 1,100 packs out of descriptors:
+        # later packs were decoded again each time, and subprocesses failed to start).
         with _INDEX_LOCK:
-            data = entry["maps"].get(pack_id)
+            maps = entry["maps"]
+            data = maps.pop(pack_id, None)
             if data is None:
                 path = self.folder / f"{entry['packs'][pack_id]}.npy"
-                data = entry["maps"][pack_id] = np.load(path, mmap_mode="r")
+                data = np.load(path, mmap_mode="r")
+                while len(maps) >= _MAX_MAPPED:  # the least recently used goes first
+                    maps.pop(next(iter(maps)))
+            maps[pack_id] = data  # (re)inserted last: dicts keep insertion order
         return data
 
     def put(self, keys, images):
@@ -836,7 +844,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             "size": [out_h, out_w],
             "color": self.color,
             "crop": self.crop,
-            "reducing_gap": self.reducing_gap,
+            # a NumPy float is no JSON number (and 1 and 1.0 are one setting)
+            "reducing_gap": None if self.reducing_gap is None else float(self.reducing_gap),
             "pillow": Image.__version__,
         }
 

@@ -588,6 +588,21 @@ def test_space_to_depth_trains_on_larger_images(tmp_path):
         FaceCNNClassifier(space_to_depth=3, **TINY).fit(X, y)
 
 
+def test_config_json_is_strict_json_with_a_non_finite_loss(tmp_path):
+    """A NaN in the history was written as the token NaN, which strict JSON parsers refuse."""
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(**TINY).fit(X, y)
+    clf.history_[0]["valid_loss"] = float("nan")
+    path = clf.save(tmp_path / "m")
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    config = json.loads((path / "config.json").read_text(), parse_constant=refuse)
+    assert config["history"][0]["valid_loss"] is None
+    assert FaceCNNClassifier.load(path).history_[0]["valid_loss"] is None
+
+
 def test_loading_never_unpickles_code(tmp_path):
     X, y = make_faces(32)
     path = FaceCNNClassifier(**TINY).fit(X, y).save(tmp_path / "model")

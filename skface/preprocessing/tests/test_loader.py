@@ -553,6 +553,29 @@ def test_pack_cache_keeps_keys_with_zero_bytes(tmp_path):
     np.testing.assert_array_equal(out[:3], images[::-1])
 
 
+def test_pack_cache_maps_a_bounded_number_of_packs(tmp_path, monkeypatch):
+    """Every pack read stayed memory-mapped, each holding a file descriptor: a process with
+    1,100 packs ran out of descriptors (packs past the limit were decoded again on every
+    call, and subprocesses failed to start)."""
+    monkeypatch.setattr(_loader, "_MAX_MAPPED", 4)
+    cache = _loader._PackCache(tmp_path, {"test": "fds"})
+    keys = [bytes([k]) * 16 for k in range(30)]
+    for k in range(0, 30, 3):  # ten packs of three images
+        cache.put(keys[k:k + 3], np.full((3, 1, 1, 1), k, dtype=np.uint8))
+    out = np.zeros((30, 1, 1, 1), dtype=np.uint8)
+    for _ in range(2):
+        assert cache.get(keys, out).all()
+        np.testing.assert_array_equal(out.ravel(), np.repeat(np.arange(0, 30, 3), 3))
+        assert len(_loader._INDEX[str(cache.folder)]["maps"]) <= 4
+
+
+def test_cache_takes_a_numpy_reducing_gap(tmp_path, jpegs):
+    """reducing_gap=np.float32(2.0) failed with 'not JSON serializable', only with memory."""
+    plain = ImageLoader(8, reducing_gap=np.float32(2.0)).fit_transform(jpegs)
+    cached = ImageLoader(8, reducing_gap=np.float32(2.0), memory=str(tmp_path))
+    np.testing.assert_array_equal(cached.fit_transform(jpegs), plain)
+
+
 @pytest.mark.parametrize("fail_on", [1, 2])  # writing the images, then the keys
 def test_pack_cache_leaves_no_file_when_ctrl_c_cuts_a_write(tmp_path, monkeypatch, fail_on):
     cache = _loader._PackCache(tmp_path, {"test": 1})
