@@ -16,6 +16,7 @@ import json
 import math
 import numbers
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -340,10 +341,31 @@ def _result_from_scores(y_true, y_score, y_pred, pos_label, neg_label, threshold
 
 
 def _as_label_array(y, name="y"):
-    arr = np.asarray(y, dtype=object).ravel()
+    """Labels as a 1-D object array of Python values. A column ``(n, 1)`` is one label per
+    sample; other shapes are refused (flattening a ``(n, 2)`` array doubled the samples), and
+    an iterator is read once into a list (``np.asarray`` made it a single label)."""
+    if isinstance(y, Iterator):
+        y = list(y)
+    arr = np.asarray(y, dtype=object)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must hold one label per sample (1-D); got shape {arr.shape}.")
     if arr.size == 0:
         raise ValueError(f"{name} is empty.")
     return np.array([python_value(v) for v in arr], dtype=object)
+
+
+def _known_labels(y_true, pos, neg, name="y"):
+    """``y_true`` as the estimator's own class objects; labels it does not know are refused.
+    Compared by value, as scikit-learn does (1.0 is the class 1; "1" is not)."""
+    unknown = sorted({repr(v) for v in y_true if not (v == pos or v == neg)})
+    if unknown:
+        raise ValueError(
+            f"{name} holds labels {', '.join(unknown)} that the estimator does not know; its "
+            f"classes are {[neg, pos]!r}."
+        )
+    return np.array([pos if v == pos else neg for v in y_true], dtype=object)
 
 
 def _is_missing(value):
@@ -484,16 +506,7 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     """
     _check_proba_estimator(estimator)
     pos, neg = resolve_pos_label(estimator.classes_, pos_label)
-    y_true = _as_label_array(y)
-    # compared by value, as scikit-learn does (1.0 is the class 1; "1" is not), then written
-    # as the estimator's own class objects
-    unknown = sorted({repr(v) for v in y_true if not (v == pos or v == neg)})
-    if unknown:
-        raise ValueError(
-            f"y holds labels {', '.join(unknown)} that the estimator does not know; its classes "
-            f"are {[neg, pos]!r}."
-        )
-    y_true = np.array([pos if v == pos else neg for v in y_true], dtype=object)
+    y_true = _known_labels(_as_label_array(y), pos, neg)
     _check_both_classes(y_true)
     if threshold is not None:
         threshold = _check_threshold(threshold)
@@ -618,7 +631,7 @@ _FROM_COUNTS = {
 def _tuning_metric(metric):
     if callable(metric):
         return _symmetric(metric)
-    if metric in _TUNING_METRICS:
+    if isinstance(metric, str) and metric in _TUNING_METRICS:
         return _TUNING_METRICS[metric]
     raise ValueError(
         f"Unknown metric {metric!r}; choose one of {sorted(_TUNING_METRICS)} or pass a callable."
@@ -720,6 +733,10 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
         for t in candidates:
             y_pred = np.where(scores >= t, pos, neg)
             values.append(float(func(labels, y_pred, pos_label=pos)))
+    nan = [float(t) for t, v in zip(candidates, values) if math.isnan(v)]
+    if nan:  # argmax would take the first NaN as the best
+        raise ValueError(f"The metric returned NaN at {len(nan)} threshold(s) (first "
+                         f"{nan[0]:.4g}); it must return a number for every cut.")
     return float(candidates[int(np.argmax(values))])
 
 
@@ -759,8 +776,9 @@ def tune_threshold(estimator, X_val, y_val, *, metric="balanced_accuracy", pos_l
         :class:`EvaluationResult`'s ``y_true`` and ``y_score``).
     """
     _check_proba_estimator(estimator)
-    pos, _ = resolve_pos_label(estimator.classes_, pos_label)
-    y_val = _as_label_array(y_val, name="y_val")
+    pos, neg = resolve_pos_label(estimator.classes_, pos_label)
+    # labels the model does not know were counted as real (evaluate refuses them too)
+    y_val = _known_labels(_as_label_array(y_val, name="y_val"), pos, neg, name="y_val")
     _check_both_classes(y_val, "y_val", _TUNING_NEEDS_BOTH)
     _tuning_metric(metric)  # an unknown metric fails before the images are scored
     scores = _checked_proba(estimator, X_val)[:, _positive_column(estimator, pos)]

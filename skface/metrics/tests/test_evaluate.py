@@ -402,3 +402,26 @@ def test_face_classifier_is_run_once(monkeypatch):
     res = evaluate(fixed, X, y)
     assert len(calls) == 2
     assert res.confusion_matrix == confusion_matrix(y, fixed.predict(X), labels=[0, 1]).tolist()
+
+
+def test_labels_are_one_per_sample_and_known_to_the_model(fitted):
+    """tune_threshold counted labels the model does not know as real; a (n, 2) label array
+    was flattened into twice the samples; a generator became a single label."""
+    clf, X, y = fitted[:3]
+    with pytest.raises(ValueError, match="y_val holds labels 2 that the estimator does not know"):
+        tune_threshold(clf, X, np.where(y == 0, 2, 1))
+    with pytest.raises(ValueError, match=r"one label per sample \(1-D\); got shape \(2, 2\)"):
+        evaluate_scores(np.array([[0, 1], [0, 1]]), [0.1, 0.6, 0.4, 0.9])
+    result = evaluate_scores((v for v in [0, 1, 0, 1]), [0.1, 0.6, 0.4, 0.9])
+    assert result.n_samples == 4
+    column = evaluate_scores(np.array([[0], [1], [0], [1]]), [0.1, 0.6, 0.4, 0.9])
+    assert column.accuracy == result.accuracy
+
+
+def test_best_threshold_names_a_bad_metric():
+    y, p = [0, 0, 1, 1], [0.1, 0.3, 0.4, 0.9]
+    with pytest.raises(ValueError, match=r"returned NaN at 1 threshold\(s\) \(first 0.35\)"):
+        best_threshold(y, p, thresholds=[0.2, 0.35, 0.5],
+                       metric=lambda a, b: float("nan") if b.sum() == 2 else 0.5)
+    with pytest.raises(ValueError, match="Unknown metric"):
+        best_threshold(y, p, metric=["f1"])
