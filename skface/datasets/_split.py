@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
 from sklearn.utils import check_random_state
 
+from ..utils._validation import is_missing
+
 
 def _check_sizes(sizes):
     sizes = tuple(float(s) for s in sizes)
@@ -155,6 +157,12 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     groups = np.arange(n) if groups is None else np.asarray(groups).ravel()
     if len(groups) != n:
         raise ValueError(f"groups has {len(groups)} entries but y has {n}.")
+    missing = [i for i, g in enumerate(groups.tolist()) if is_missing(g)]
+    if missing:  # NaN == NaN is False to Python but equal to np.unique: one silent group
+        raise ValueError(f"groups has missing values (None or NaN) at position(s) {missing[:5]}; "
+                         "give every image a group id, or -1 for an image in no group.")
+    if groups.dtype.kind == "f" and np.all(groups == np.round(groups)):
+        groups = groups.astype(np.int64)  # whole-number floats (a pandas column) are ids
     if groups.dtype.kind in "iu" and n and groups.min() < 0:
         # -1 is how find_duplicates marks a file it could not read: no group, not one group
         groups = groups.astype(np.int64)
@@ -178,7 +186,9 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     if balanced_test:
         t = min(int(round(sizes[2] * n / 2)), int(n_per_class.min() // 2))
         if t < 1 and n_per_class.min() >= 2:
-            needed = n + 1
+            # the first count whose test share rounds to one image per class (found from
+            # close below it: counting up from n took days for a fraction of 1e-12)
+            needed = max(n + 1, int(1.0 / sizes[2]) - 2)
             while int(round(sizes[2] * needed / 2)) < 1:
                 needed += 1
             raise ValueError(
@@ -272,6 +282,22 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     return (np.flatnonzero(split == 0), np.flatnonzero(split == 1), np.flatnonzero(split == 2))
 
 
+def _check_indices(idx, name):
+    """Row indices as int64: whole non-negative numbers, each once (a boolean mask, 0.5 or -1
+    was cast to other rows without a word)."""
+    arr = np.asarray(idx).ravel()
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{name} is a boolean mask; pass indices (np.flatnonzero(mask)).")
+    if arr.size and (arr.dtype.kind not in "iuf" or not np.all(arr == np.round(arr))):
+        raise ValueError(f"{name} must hold whole row numbers; got {arr[:5].tolist()}.")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} holds negative indices {arr[arr < 0][:5].tolist()}.")
+    if len(np.unique(arr)) != len(arr):
+        raise ValueError(f"{name} names some rows more than once.")
+    return arr
+
+
 def predefined_split(train_idx, val_idx):
     """Turn train and validation indices into a ``PredefinedSplit`` for ``GridSearchCV``.
 
@@ -292,8 +318,8 @@ def predefined_split(train_idx, val_idx):
     >>> idx, cv = predefined_split(train_idx, val_idx)            # doctest: +SKIP
     >>> GridSearchCV(est, grid, cv=cv).fit(X[idx], y[idx])         # doctest: +SKIP
     """
-    train_idx = np.asarray(train_idx, dtype=np.int64).ravel()
-    val_idx = np.asarray(val_idx, dtype=np.int64).ravel()
+    train_idx = _check_indices(train_idx, "train_idx")
+    val_idx = _check_indices(val_idx, "val_idx")
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise ValueError("predefined_split needs non-empty train and validation indices.")
     if np.intersect1d(train_idx, val_idx).size:
@@ -349,6 +375,10 @@ class LeaveOneSourceOut(BaseCrossValidator):
         groups = np.asarray(groups, dtype=object).ravel()
         if len(y) != len(groups):
             raise ValueError(f"y has {len(y)} entries but groups has {len(groups)}.")
+        missing = [i for i, g in enumerate(groups.tolist()) if is_missing(g)]
+        if missing:  # NaN != NaN: each made a fold that held out nothing
+            raise ValueError(f"groups (the sources) has missing values (None or NaN) at "
+                             f"position(s) {missing[:5]}; name the source of every sample.")
         classes = np.unique(y)
         if len(classes) != 2:
             raise ValueError(f"LeaveOneSourceOut needs two classes, got {list(classes)}.")

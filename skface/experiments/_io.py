@@ -5,12 +5,12 @@ import io
 
 import numpy as np
 
-from ..metrics._evaluate import _is_missing
+from ..utils._validation import is_missing
 from ..utils import atomic_write_text, python_value
 
 
 def _cell(value):
-    return "" if _is_missing(value) else python_value(value)
+    return "" if is_missing(value) else python_value(value)
 
 
 def records_to_csv_text(records, columns=None):
@@ -36,7 +36,7 @@ def write_csv(path, records, columns=None):
 
 
 def _record_value(key, value, int_columns):
-    if _is_missing(value):
+    if is_missing(value):
         return None
     if (key in int_columns and isinstance(value, (float, np.floating))
             and float(value).is_integer()):

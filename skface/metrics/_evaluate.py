@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils import python_value
 from ..utils._labels import resolve_pos_label
+from ..utils._validation import is_missing
 
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
            "resolve_pos_label", "tune_threshold"]
@@ -368,15 +369,6 @@ def _known_labels(y_true, pos, neg, name="y"):
     return np.array([pos if v == pos else neg for v in y_true], dtype=object)
 
 
-def _is_missing(value):
-    """Whether ``value`` is a missing entry: None, a float NaN, or pandas' NA / NaT."""
-    if value is None:
-        return True
-    if isinstance(value, (float, np.floating)):
-        return math.isnan(value)
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
 def _as_source_array(sources, n):
     """Sources as an object array of ``str``, one per sample.
 
@@ -386,7 +378,7 @@ def _as_source_array(sources, n):
     raw = np.asarray(sources, dtype=object).ravel()
     if len(raw) != n:
         raise ValueError(f"sources has {len(raw)} entries but y has {n}; they must match.")
-    missing = [i for i, s in enumerate(raw.tolist()) if _is_missing(s)]
+    missing = [i for i, s in enumerate(raw.tolist()) if is_missing(s)]
     if missing:
         raise ValueError(
             f"sources holds {len(missing)} missing values (None or NaN, first at index "

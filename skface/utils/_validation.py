@@ -37,6 +37,15 @@ def integer_pixels_as_uint8(X, name):
     return arr.astype(np.uint8)
 
 
+def is_missing(value):
+    """Whether ``value`` is a missing entry: None, a float NaN, or pandas' NA / NaT."""
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def is_whole_number(value):
     """Whether ``value`` is a whole number: an int, or a float or NumPy scalar equal to one.
 

@@ -192,3 +192,40 @@ def test_a_set_too_small_to_split_says_how_many_images_it_needs():
     assert len(te) == 2
     with pytest.raises(ValueError, match="add images of that class"):
         train_val_test_split(np.r_[y[:3], 1], np.r_[y[:3], 1], random_state=0)
+
+
+def test_missing_groups_and_sources_are_refused_and_float_ids_are_ids():
+    """NaN groups became one group (np.unique counts NaNs as equal), a float -1.0 was not
+    'no group', and NaN sources made folds that held out nothing."""
+    files, y = np.arange(20), np.repeat([0, 1], 10)
+    with pytest.raises(ValueError, match=r"groups has missing values \(None or NaN\) at "
+                                         r"position\(s\) \[10, 11"):
+        train_val_test_split(files, y, groups=np.r_[np.arange(10.0), [np.nan] * 10],
+                             random_state=0)
+    as_float = train_val_test_split(files, y, groups=np.r_[np.arange(18.0), [-1.0, -1.0]],
+                                    random_state=0)
+    as_int = train_val_test_split(files, y, groups=np.r_[np.arange(18), [-1, -1]],
+                                  random_state=0)
+    for a, b in zip(as_float, as_int):
+        np.testing.assert_array_equal(a, b)
+    sources = np.array(["r1"] * 4 + ["f1"] * 3 + ["f2"] * 3 + [np.nan, np.nan], dtype=object)
+    with pytest.raises(ValueError, match="the sources\\) has missing values"):
+        list(LeaveOneSourceOut(random_state=0).split(np.zeros(12), [0] * 4 + [1] * 6 + [0, 0],
+                                                     sources))
+
+
+def test_a_tiny_test_fraction_is_answered_at_once():
+    """The advice 'add images (N or more)' counted up one image at a time: days for 1e-12."""
+    with pytest.raises(ValueError, match=r"add images \(1000000000001 or more in all\)"):
+        train_val_test_split(np.arange(4), [0, 0, 1, 1], sizes=(1 - 1e-12, 0, 1e-12))
+
+
+def test_predefined_split_takes_row_numbers_only():
+    """A boolean mask became rows 0 and 1 ('overlap'), 1.7 became 1, and negative or
+    repeated rows were taken."""
+    for bad, match in (([True, True, False, False], "boolean mask"), ([0.5, 1.7], "whole row"),
+                       ([-1, 2], "negative"), ([0, 0, 1], "more than once")):
+        with pytest.raises(ValueError, match=match):
+            predefined_split(bad, [5, 6])
+    idx, _ = predefined_split(np.array([0.0, 1.0]), [2])
+    assert idx.tolist() == [0, 1, 2]
