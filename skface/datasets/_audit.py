@@ -12,6 +12,7 @@ from sklearn.utils import Bunch
 
 from ..utils._labels import resolve_pos_label
 from ._decode import DEFAULT_MAX_PIXELS
+from ..preprocessing._loader import check_max_pixels
 from ._scan import SkippedFilesWarning, _skipped_bunch, inspect_files, stop_if_interrupted
 
 #: Feature groups of the audit, each scored on its own.
@@ -156,6 +157,13 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
         ``flagged``, scores, the share of label-fixed images and a readable ``summary()``.
         A :class:`ShortcutWarning` is issued when flagged.
     """
+    check_max_pixels(max_pixels)
+    for name, value, low, high in (("threshold", threshold, 0.5, 1.0),
+                                   ("max_fixed_share", max_fixed_share, 0.0, 1.0)):
+        # NaN or 5 never flagged, -1 always did; a string failed after the cross-validation
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not low <= value <= high:
+            raise ValueError(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}.")
     skipped = _skipped_bunch([])
     if isinstance(filenames, dict):
         meta = filenames

@@ -8,6 +8,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.utils import Bunch
 
+from ..preprocessing._loader import check_max_pixels
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, hash_image
 from ._scan import SkippedFilesWarning, run_chunked, stop_if_interrupted
 
@@ -197,6 +198,7 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         Counts overall and per source pair, and the links between images (``pairs``, indices
         into ``filenames``, which the report holds).
     """
+    check_max_pixels(max_pixels)
     if not isinstance(threshold, (int, np.integer)) or isinstance(threshold, bool) \
             or not 0 <= threshold < 256:
         raise ValueError(f"threshold must be an int in [0, 255], got {threshold!r}.")

@@ -11,6 +11,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
+from ..preprocessing._loader import check_max_pixels
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, inspect_image
 
 #: Names of the two classes, in target order (0 = real, 1 = fake).
@@ -293,6 +294,7 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
     KeyboardInterrupt
         If Ctrl-C came before any image of a class was checked.
     """
+    check_max_pixels(max_pixels)  # a bad value reported every file as corrupt
     if source_from not in ("folder", "subfolder"):
         raise ValueError(f"source_from must be 'folder' or 'subfolder', got {source_from!r}.")
     specs = [(label, name, folder, recursive)

@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
+from ..utils._validation import is_whole_number
+
 __all__ = [
     "BACKGROUND",
     "ImageLoadError",
@@ -246,6 +248,35 @@ def _raise_load_error(source, exc, formats=None):
     raise ImageLoadError(name, f"{type(exc).__name__}: {exc}", "corrupt") from exc
 
 
+def check_max_pixels(max_pixels):
+    """``max_pixels`` as an int >= 1, or None; anything else is a ValueError naming it (a
+    string failed inside the decoder, so that every file was reported corrupt; 0 reported
+    every file as a decompression bomb; NaN switched the limit off)."""
+    if max_pixels is None:
+        return None
+    if not is_whole_number(max_pixels) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be an int >= 1 or None; got {max_pixels!r}.")
+    return int(max_pixels)
+
+
+def _check_open_arguments(draft_size, max_pixels, formats):
+    """Check ``open_image``'s arguments before any file is opened, so that a bad argument is
+    named as one instead of being reported as a corrupt file."""
+    check_max_pixels(max_pixels)
+    if draft_size is not None:
+        pair = np.asarray(draft_size, dtype=object).ravel()
+        if len(pair) != 2 or not all(is_whole_number(v) and v >= 1 for v in pair):
+            raise ValueError(f"draft_size must be (width, height), two ints >= 1; got "
+                             f"{draft_size!r}.")
+    if formats is not None:
+        if isinstance(formats, str) or not all(isinstance(f, str) for f in formats):
+            raise ValueError(f"formats must be a list of Pillow format names; got {formats!r}.")
+        Image.init()
+        unknown = [f for f in formats if f.upper() not in Image.OPEN]
+        if unknown:
+            raise ValueError(f"formats names {unknown}, which Pillow cannot open.")
+
+
 def _check_pixels(img, source, max_pixels):
     width, height = img.size
     if max_pixels is not None and width * height > max_pixels:
@@ -328,6 +359,7 @@ def image_header(source, *, max_pixels=None, formats=None):
     ImageLoadError
         When the header cannot be read; the message names the file.
     """
+    _check_open_arguments(None, max_pixels, formats)
     try:
         with Image.open(source, formats=formats) as img:
             _check_pixels(img, source, max_pixels)
@@ -386,6 +418,7 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
     """
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}.")
+    _check_open_arguments(draft_size, max_pixels, formats)
     try:
         with Image.open(source, formats=formats) as img:
             _check_pixels(img, source, max_pixels)

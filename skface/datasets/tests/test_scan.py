@@ -295,3 +295,23 @@ def test_a_folder_that_gives_no_image_is_named(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(load_faces(tmp_path / "r", tmp_path / "f", progress=False).empty_folders) == 0
+
+
+def test_a_bad_max_pixels_is_named_not_blamed_on_the_files(two_sources):
+    """A string max_pixels failed inside the decoder, so every file was reported corrupt (and
+    then 'no usable real image'); 0 reported every file as a decompression bomb."""
+    from skface.datasets import audit_shortcuts, find_duplicates
+
+    real, fake = two_sources / "real", two_sources / "fake"
+    paths = sorted(real.iterdir()) + sorted(fake.iterdir())
+    for bad in ("100", 0, float("nan"), -5):
+        with pytest.raises(ValueError, match="max_pixels must be an int >= 1 or None"):
+            load_faces(real, fake, max_pixels=bad, progress=False)
+        with pytest.raises(ValueError, match="max_pixels must be"):
+            find_duplicates(paths, max_pixels=bad, progress=False)
+        with pytest.raises(ValueError, match="max_pixels must be"):
+            audit_shortcuts(paths, [0] * 10 + [1] * 8, max_pixels=bad, progress=False)
+    for name, value in (("threshold", float("nan")), ("threshold", 5), ("max_fixed_share", -1),
+                        ("threshold", "a")):
+        with pytest.raises(ValueError, match=f"{name} must be a number in"):
+            audit_shortcuts(paths, [0] * 10 + [1] * 8, progress=False, **{name: value})

@@ -746,3 +746,21 @@ def test_gray_scales_16_bit_without_clipping(tmp_path):
     grey = np.asarray(open_image(path, color="gray"), dtype=np.int64)
     np.testing.assert_allclose(grey, np.rint(px / 257.0), atol=1)
     assert grey.min() == 0 and grey.max() == 255 and 100 < grey.mean() < 155
+
+
+def test_open_image_names_a_bad_argument(jpegs):
+    """A bad draft_size, max_pixels or formats was reported as a corrupt image file."""
+    from skface.preprocessing import image_header, open_image
+
+    path = jpegs[0]
+    for kwargs, match in (({"draft_size": 5}, "draft_size must be"),
+                          ({"draft_size": (0, 0)}, "draft_size must be"),
+                          ({"max_pixels": "100"}, "max_pixels must be"),
+                          ({"max_pixels": 0}, "max_pixels must be"),
+                          ({"formats": "PNG"}, "formats must be a list"),
+                          ({"formats": ["XYZ"]}, r"formats names \['XYZ'\]")):
+        with pytest.raises(ValueError, match=match):
+            open_image(path, **kwargs)
+    with pytest.raises(ValueError, match="max_pixels must be"):
+        image_header(path, max_pixels=-1)
+    assert open_image(path, draft_size=(8, 8), max_pixels=10**6, formats=["JPEG"]).size
