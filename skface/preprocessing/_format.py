@@ -146,6 +146,7 @@ class FormatNormalizer(TransformerMixin, BaseEstimator):
         -------
         nbytes : ndarray of shape (N,), dtype int64
         """
+        self._validate_params()  # no fit needed, so the parameters are checked here
         images = _jpeg_channels(check_image_array(X, name="FormatNormalizer input"))
         pixels = _to_uint8(images, "FormatNormalizer")
         sizes = np.empty(len(pixels), dtype=np.int64)

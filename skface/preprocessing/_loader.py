@@ -532,7 +532,15 @@ def jpeg_roundtrip(image, quality):
     nbytes : int
         The size of the JPEG stream.
     """
-    image = np.ascontiguousarray(image, dtype=np.uint8)
+    image = np.asarray(image)
+    if image.dtype != np.uint8:  # a cast made 0.7 black, 300 into 44 and NaN 0
+        raise ValueError(f"jpeg_roundtrip takes uint8 pixels; got {image.dtype}.")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or 0 in image.shape:
+        raise ValueError(f"jpeg_roundtrip takes one (H, W) or (H, W, 3) image; got shape "
+                         f"{image.shape}.")
+    if not is_whole_number(quality) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be an int in [1, 100]; got {quality!r}.")
+    image = np.ascontiguousarray(image)
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
     nbytes = buf.tell()

@@ -764,3 +764,23 @@ def test_open_image_names_a_bad_argument(jpegs):
     with pytest.raises(ValueError, match="max_pixels must be"):
         image_header(path, max_pixels=-1)
     assert open_image(path, draft_size=(8, 8), max_pixels=10**6, formats=["JPEG"]).size
+
+
+def test_jpeg_roundtrip_takes_uint8_images_and_a_quality_only():
+    """Floats were cast to uint8 (0.7 became black, 300 wrapped to 44) and any quality went
+    to Pillow; a (3, H, W) array failed as 'cannot write mode RGBA as JPEG'."""
+    from skface.preprocessing import FormatNormalizer, jpeg_roundtrip
+
+    image = np.full((8, 8, 3), 179, dtype=np.uint8)
+    for bad, match in ((np.full((8, 8), 0.7), "takes uint8 pixels"),
+                       (np.zeros((3, 4, 4), np.uint8), r"\(H, W\) or \(H, W, 3\)"),
+                       (np.zeros((0, 4), np.uint8), r"\(H, W\) or \(H, W, 3\)")):
+        with pytest.raises(ValueError, match=match):
+            jpeg_roundtrip(bad, 90)
+    for quality in (0, 101, -5, float("nan"), None, 2.5):
+        with pytest.raises(ValueError, match="quality must be an int in"):
+            jpeg_roundtrip(image, quality)
+    out, nbytes = jpeg_roundtrip(image, 90.0)
+    assert abs(int(out.mean()) - 179) <= 2 and nbytes > 0
+    with pytest.raises(ValueError, match="'quality' parameter"):
+        FormatNormalizer(quality=500).encoded_sizes(np.zeros((2, 3, 8, 8), np.uint8))
