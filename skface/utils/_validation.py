@@ -116,7 +116,11 @@ def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
     if X.ndim == 2:
         n = X.shape[0]
         if image_shape is not None:
-            shape = tuple(int(s) for s in image_shape)
+            try:
+                shape = tuple(int(s) for s in image_shape)
+            except (TypeError, ValueError):
+                raise ValueError(f"image_shape must be (C, H, W) or (H, W) of positive ints, "
+                                 f"got {image_shape!r}.") from None
             if len(shape) == 2:
                 shape = (1,) + shape
             if len(shape) != 3 or any(s <= 0 for s in shape):
@@ -142,6 +146,10 @@ def check_image_array(X, *, image_shape=None, reset_shape=None, name="X"):
             f"{name} must be a 2-D (flattened), 3-D (N, H, W) or 4-D (N, C, H, W) / (N, H, W, C) "
             f"array; got a {X.ndim}-D array of shape {X.shape}."
         )
+    empty = [axis for axis, size in zip(("channels", "height", "width"), X.shape[1:]) if size == 0]
+    if empty:  # they reached torch, or gave NaN features, instead of an error
+        raise ValueError(f"{name} has images with no {' and no '.join(empty)} (shape "
+                         f"{tuple(X.shape)} as (N, C, H, W)).")
     if reset_shape is not None and tuple(X.shape[1:]) != tuple(reset_shape):
         raise ValueError(
             f"{name} has image shape (C, H, W) = {tuple(X.shape[1:])}, but the estimator was "

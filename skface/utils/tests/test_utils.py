@@ -256,3 +256,17 @@ def test_check_seed_takes_what_scikit_learn_takes():
         with pytest.raises(ValueError, match=r"random_state must be an int in \[0, 2\*\*32 - 1\]"):
             check_seed(bad)
     assert 0 <= check_seed(np.random.RandomState(0)) < 2**31 - 1
+
+
+def test_check_image_array_names_empty_axes_and_a_bad_image_shape():
+    """Zero channels, height or width reached torch (or gave NaN features) instead of an
+    error; a non-numeric image_shape failed in int()."""
+    from skface.utils import check_image_array
+
+    for shape, match in (((2, 0, 8, 8), "no channels"), ((2, 3, 0, 8), "no height"),
+                         ((2, 8, 0), "no width")):
+        with pytest.raises(ValueError, match=match):
+            check_image_array(np.zeros(shape, np.uint8))
+    for bad in (("a", 2, 2), 12):
+        with pytest.raises(ValueError, match="image_shape must be"):
+            check_image_array(np.zeros((2, 12)), image_shape=bad)
