@@ -38,6 +38,7 @@ from .utils import (
     reuse_freed_memory,
     torch_seeded,
 )
+from .utils._labels import check_label_kinds
 from .utils._random import torch_rng_preserved
 from .utils._validation import float_pixel_range, integer_pixels_as_uint8
 
@@ -663,6 +664,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _encode(self, y, name="y"):
         y = column_or_1d(y, warn=True)
+        check_label_kinds(y, name)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
             raise ValueError(
@@ -934,6 +936,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("FaceCNNClassifier requires y to be passed, but the target y is None.")
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
+        check_label_kinds(y)
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:

@@ -166,6 +166,20 @@ def test_training_that_diverges_is_an_error(early_stopping):
     assert not hasattr(clf, "net_")
 
 
+def test_mixed_or_missing_labels_are_named():
+    """Mixed text and number labels, or None, failed in numpy's sort with "'<' not supported
+    between instances of 'int' and 'str'", naming neither the array nor the labels."""
+    X, y = make_faces(16)
+    clf = FaceCNNClassifier(**TINY)
+    with pytest.raises(ValueError, match="y mixes text and number labels .e.g. 'real' and 1"):
+        clf.fit(X, np.array(["real", 1] * 8, dtype=object))
+    with pytest.raises(ValueError, match=r"y has missing labels \(None or NaN\) at position"):
+        clf.fit(X, [0, 1, None] * 5 + [0])
+    clf.fit(X, y)
+    with pytest.raises(ValueError, match="y_val has missing labels"):
+        clf.fit(X, y, X_val=X[:4], y_val=[0, 1, None, 1])
+
+
 def test_same_seed_same_result_in_threads():
     """torch's global generator is one per process: fits in threads (joblib's threading
     backend) drew from each other's seeded sequence and restored each other's state, so a

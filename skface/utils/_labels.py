@@ -1,10 +1,12 @@
-"""Which of two labels is the fake one (public as ``skface.metrics.resolve_pos_label``)."""
+"""Labels: which of two is the fake one (public as ``skface.metrics.resolve_pos_label``), and
+label arrays that can be sorted into classes."""
 
 import numbers
 
 import numpy as np
 
 from ._io import python_value
+from ._validation import is_missing
 
 
 def resolve_pos_label(classes, pos_label=None):
@@ -51,3 +53,21 @@ def resolve_pos_label(classes, pos_label=None):
         f"Cannot tell which class is 'fake' among {classes!r}: skface infers it only for 0/1 "
         f"labels (1 = fake) or 'real'/'fake' labels. Pass pos_label=<the fake label>."
     )
+
+
+def check_label_kinds(y, name="y"):
+    """Refuse missing labels (None, NaN) and a mix of text and number labels in ``y``.
+
+    NumPy cannot sort such labels into classes, and its ``'<' not supported between
+    instances of 'int' and 'str'`` names neither the array nor the labels.
+    """
+    values = np.asarray(y, dtype=object).ravel().tolist()
+    missing = [i for i, v in enumerate(values) if is_missing(v)]
+    if missing:
+        raise ValueError(f"{name} has missing labels (None or NaN) at position(s) "
+                         f"{missing[:5]}.")
+    text = [v for v in values if isinstance(v, str)]
+    if text and len(text) != len(values):
+        number = next(v for v in values if not isinstance(v, str))
+        raise ValueError(f"{name} mixes text and number labels (e.g. {text[0]!r} and "
+                         f"{number!r}); use one kind, such as 'real'/'fake' or 0/1.")
