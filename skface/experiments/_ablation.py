@@ -73,6 +73,19 @@ def default_param_grid(step="classifier"):
     }
 
 
+def check_n_samples(X, n_samples):
+    """Refuse an ``X`` with another number of samples than ``y`` (more rows were ignored
+    without a word, fewer failed with an index error deep in scikit-learn)."""
+    from sklearn.utils.validation import _num_samples
+
+    try:
+        n_x = _num_samples(X)
+    except TypeError:
+        return  # not a sized collection: the estimator names what it is
+    if n_x != n_samples:
+        raise ValueError(f"X has {n_x} samples but y has {n_samples}; they must match.")
+
+
 def check_split(split, n_samples):
     """Validate ``(train_idx, val_idx, test_idx)`` and return them as int arrays.
 
@@ -449,6 +462,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     grids = _check_grid(pipeline, param_grid)
     y_arr = _as_label_array(y)
     n = len(y_arr)
+    check_n_samples(X, n)
     train_idx, val_idx, test_idx = check_split(split, n)
     labels = sorted(set(y_arr.tolist()), key=repr)
     if len(labels) != 2:

@@ -12,7 +12,7 @@ from sklearn.utils import _safe_indexing
 from ..datasets import LeaveOneSourceOut
 from ..metrics import evaluate, resolve_pos_label
 from ..metrics._evaluate import _as_label_array, _as_source_array, _check_threshold
-from ._ablation import check_split, validation_fit_params
+from ._ablation import check_n_samples, check_split, validation_fit_params
 from ._io import to_table, write_csv
 
 __all__ = ["CrossSourceDetails", "cross_source_evaluate"]
@@ -167,6 +167,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         threshold = _check_threshold(threshold)
     y_arr = _as_label_array(y)
     n = len(y_arr)
+    check_n_samples(X, n)
     if sources is None:
         raise ValueError("cross_source_evaluate needs sources (one per sample).")
     src = _as_source_array(sources, n)

@@ -183,3 +183,17 @@ def test_one_source_per_class_gives_skipped_rows(faces, lr_pipeline, with_split)
         table = cross_source_evaluate(lr_pipeline, X, y, two, split=split, progress=False)
     assert list(table["held_out"]) == ["ffhq", "gan"]
     assert table["status"].str.startswith("skipped").all()
+
+
+def test_x_and_y_of_different_lengths_are_refused(faces, lr_pipeline):
+    """Extra rows of X were ignored without a word; fewer failed with an IndexError."""
+    from skface.experiments import run_ablation
+
+    X, y, src = faces
+    for X_bad in (X[:-2], np.concatenate([X, X[:3]])):
+        with pytest.raises(ValueError, match=f"X has {len(X_bad)} samples but y has {len(y)}"):
+            cross_source_evaluate(lr_pipeline, X_bad, y, src, split=make_split(len(y)),
+                                  progress=False)
+        with pytest.raises(ValueError, match=f"X has {len(X_bad)} samples"):
+            run_ablation(lr_pipeline, {"classifier__C": [1.0]}, X_bad, y, make_split(len(y)),
+                         seeds=(0,), csv_path=None, progress=False)
