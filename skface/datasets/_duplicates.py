@@ -9,7 +9,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.utils import Bunch
 
 from ..preprocessing._loader import check_max_pixels
-from ._decode import DEFAULT_MAX_PIXELS, SkipImage, hash_image
+from ._decode import _HASH, DEFAULT_MAX_PIXELS, SkipImage, hash_image
 from ._scan import SkippedFilesWarning, run_chunked, stop_if_interrupted
 
 
@@ -24,6 +24,21 @@ def _hash_chunk(paths, max_pixels):
         except Exception as exc:  # noqa: BLE001
             out.append((p, None, f"unexpected error: {exc.__class__.__name__}: {exc}"))
     return out
+
+
+#: Bytes of a perceptual hash (a 16 x 16 grid of bits).
+_HASH_BYTES = _HASH * _HASH // 8
+
+
+def _is_hash(value):
+    """Whether ``value`` is a hexadecimal string of the perceptual hash's length (or None,
+    a file that could not be read)."""
+    if value is None:
+        return True
+    try:
+        return isinstance(value, str) and len(bytes.fromhex(value)) == _HASH_BYTES
+    except ValueError:
+        return False
 
 
 def _hex_to_bytes(hexes):
@@ -206,11 +221,22 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
     sha = phash = None
     if isinstance(filenames, dict):  # a Bunch from load_faces / build_dataset
         bunch = filenames
+        if "filenames" not in bunch:
+            raise ValueError("find_duplicates needs 'filenames' in the data set it is given.")
         filenames = bunch["filenames"]
         source = bunch.get("source") if source is None else source
         y = bunch.get("target") if y is None else y
         if "sha256" in bunch and "phash" in bunch and all(bunch["phash"]):
             sha, phash = list(bunch["sha256"]), list(bunch["phash"])
+            for key, column in (("sha256", sha), ("phash", phash)):
+                # a short column left the last files unhashed, counted as unreadable unsaid
+                if len(column) != len(bunch["filenames"]):
+                    raise ValueError(f"The data set has {len(column)} '{key}' entries for "
+                                     f"{len(bunch['filenames'])} filenames.")
+            bad = [h for h in phash if not _is_hash(h)]
+            if bad:
+                raise ValueError(f"'phash' holds {bad[0]!r}, not a hexadecimal perceptual hash "
+                                 "as load_faces writes it.")
     filenames = np.asarray(filenames, dtype=object).ravel()
     n = len(filenames)
     if n == 0:

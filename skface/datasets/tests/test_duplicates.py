@@ -213,3 +213,19 @@ def test_a_cluster_of_near_copies_is_counted_in_full_and_linked_once_per_image()
     assert {k: v["near"] for k, v in report.by_source_pair.items()} == expected
     assert len(report.pairs) == n - 1  # a spanning tree: the closest links that join them
     assert all(0 < d <= 4 and kind == "near" for _, _, d, kind in report.pairs.tolist())
+
+
+def test_a_data_set_with_short_or_bad_hash_columns_is_refused():
+    """A phash column shorter than filenames left the last files unhashed and counted as
+    unreadable without a word; a bad hash failed in bytes.fromhex."""
+    from sklearn.utils import Bunch
+
+    files = np.array(["a.png", "b.png", "c.png"], dtype=object)
+    good = ["00" * 32, "ff" * 32]
+    with pytest.raises(ValueError, match="2 'sha256' entries for 3 filenames"):
+        find_duplicates(Bunch(filenames=files, sha256=["x", "y"], phash=good), progress=False)
+    with pytest.raises(ValueError, match="'phash' holds 'zz', not a hexadecimal"):
+        find_duplicates(Bunch(filenames=files, sha256=["x", "y", "z"], phash=good + ["zz"]),
+                        progress=False)
+    with pytest.raises(ValueError, match="needs 'filenames'"):
+        find_duplicates(Bunch(target=[0, 1]), progress=False)
