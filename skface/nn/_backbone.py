@@ -187,15 +187,20 @@ class FaceCNN(nn.Module):
                  residual=False, attention=None, attention_stages=None, reduction=16,
                  dropout=0.3, space_to_depth=1, zoom=1.0, view_size=None, head_grid=1):
         super().__init__()
-        if int(space_to_depth) < 1:
-            raise ValueError(f"space_to_depth must be >= 1, got {space_to_depth}.")
+        # whole numbers >= 1 (depth=0 built a network without a convolution; 2.7 was cut to 2)
+        counts = {"in_channels": in_channels, "width": width, "depth": depth,
+                  "convs_per_block": convs_per_block, "space_to_depth": space_to_depth,
+                  "head_grid": head_grid, "view_size": 1 if view_size is None else view_size}
+        bad = [f"{k}={v!r}" for k, v in counts.items() if not is_whole_number(v) or v < 1]
+        if not is_whole_number(n_classes) or n_classes < 2:
+            bad.append(f"n_classes={n_classes!r} (2 or more)")
+        if bad:
+            raise ValueError(f"FaceCNN needs whole numbers >= 1; got {', '.join(bad)}.")
+        in_channels, n_classes, width, depth, convs_per_block = (
+            int(in_channels), int(n_classes), int(width), int(depth), int(convs_per_block))
         self.space_to_depth = int(space_to_depth)
         if not float(zoom) >= 1.0 or not math.isfinite(float(zoom)):
             raise ValueError(f"zoom must be a finite number >= 1, got {zoom!r}.")
-        if view_size is not None and int(view_size) < 1:
-            raise ValueError(f"view_size must be a positive int or None, got {view_size!r}.")
-        if int(head_grid) < 1:
-            raise ValueError(f"head_grid must be >= 1, got {head_grid!r}.")
         self.head_grid = int(head_grid)
         self.zoom = float(zoom)
         self.view_size = None if view_size is None else int(view_size)

@@ -115,8 +115,16 @@ def test_head_grid_keeps_where_features_sit():
 
 
 def test_backbone_rejects_bad_config():
-    with pytest.raises(ValueError, match="head_grid must be >= 1"):
+    with pytest.raises(ValueError, match="whole numbers >= 1; got head_grid=0"):
         FaceCNN(head_grid=0)
+    # depth=0 built a network with no convolution; 2.7 was cut to 2; n_classes=0 gave (N, 0)
+    for kwargs, named in (({"depth": 0}, "depth=0"), ({"width": 2.5}, "width=2.5"),
+                          ({"view_size": 2.7}, "view_size=2.7"),
+                          ({"in_channels": 0}, "in_channels=0"),
+                          ({"n_classes": 0}, r"n_classes=0 \(2 or more\)")):
+        with pytest.raises(ValueError, match=f"whole numbers >= 1; got {named}"):
+            FaceCNN(**kwargs)
+    assert FaceCNN(width=4.0, depth=2.0).stages[0].conv.body[0].out_channels == 4
     with pytest.raises(ValueError, match="Unknown attention 'transformer'"):
         FaceCNN(attention="transformer")
     with pytest.raises(ValueError, match="outside 0..2"):
