@@ -14,6 +14,7 @@ import os
 import threading
 import uuid
 import warnings
+from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -862,7 +863,9 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self : ImageLoader
         """
         _check_size(self.size)
-        if X is not None:
+        if X is not None and not isinstance(X, Iterator):
+            # an iterator is left for transform: checking it here used it up, so that
+            # fit_transform(generator) said "no file paths (empty input)"
             _check_paths(X)
         self.n_features_in_ = 1
         return self

@@ -784,3 +784,12 @@ def test_jpeg_roundtrip_takes_uint8_images_and_a_quality_only():
     assert abs(int(out.mean()) - 179) <= 2 and nbytes > 0
     with pytest.raises(ValueError, match="'quality' parameter"):
         FormatNormalizer(quality=500).encoded_sizes(np.zeros((2, 3, 8, 8), np.uint8))
+
+
+def test_a_generator_of_paths_is_read_once(jpegs):
+    """fit used the generator up, so fit_transform(generator) said 'no file paths'."""
+    from skface.preprocessing import load_images
+
+    expected = ImageLoader(8).fit_transform(list(jpegs))
+    np.testing.assert_array_equal(ImageLoader(8).fit_transform(p for p in jpegs), expected)
+    np.testing.assert_array_equal(load_images((p for p in jpegs), size=8)[0], expected)
