@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import column_or_1d
 
 from ..utils import check_image_array, check_seed
+from ..utils._labels import check_label_kinds
 from ._common import LUMA, check_unit_floats
 from ._loader import jpeg_roundtrip
 
@@ -26,8 +27,9 @@ def _check_range(value, name, lo, hi):
         a, b = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}.") from None
-    if not (lo <= a <= b <= hi):
-        raise ValueError(f"{name} must satisfy {lo} <= low <= high <= {hi}, got {value!r}.")
+    if not (lo <= a <= b <= hi) or not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"{name} must be finite with {lo} <= low <= high <= {hi}, got "
+                         f"{value!r}.")
     return a, b
 
 
@@ -172,12 +174,20 @@ class Augmenter(BaseEstimator):
         scale, ratio, sigma, quality = self._checked()
         if rng is None:
             rng = np.random.default_rng(check_seed(self.random_state))
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator or None; got "
+                            f"{type(rng).__name__}.")
         if not isinstance(X, torch.Tensor) or X.ndim != 4:
             raise ValueError(
                 "augment_batch expects a 4-D torch tensor (N, C, H, W); got "
                 f"{type(X).__name__} of shape {tuple(getattr(X, 'shape', ()))}."
             )
         x = X.detach().to(dtype=torch.float32, copy=True)
+        if x.numel() and not (float(x.min()) >= 0.0 and float(x.max()) <= 1.0):
+            # the transforms clamp to [0, 1]: 0-255 floats came out white, NaN passed through
+            raise ValueError(f"augment_batch takes images in [0, 1]; got values in "
+                             f"[{float(x.min()):.4g}, {float(x.max()):.4g}] (pass 8-bit "
+                             "pixels as uint8 to the estimator, which scales them).")
         n, c, h, w = x.shape
         if self.jpeg_prob > 0 and c not in (1, 3):  # checked whether or not a JPEG is drawn
             raise ValueError(
@@ -392,6 +402,7 @@ class AugmentSampler(BaseSampler):
         y = column_or_1d(y, warn=True)
         if len(y) != len(images):
             raise ValueError(f"X has {len(images)} samples but y has {len(y)}.")
+        check_label_kinds(y)  # a None or NaN label was copied into the output
         self.n_features_in_ = int(np.prod(images.shape[1:]))
         self.sampling_strategy_ = "bypass"
         return images, y

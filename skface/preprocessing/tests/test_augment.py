@@ -198,3 +198,26 @@ def test_sampler_in_imblearn_pipeline():
     assert pipe.predict(flat).shape == (12,)
     assert pipe.score(flat, y) == 1.0
     assert clone(pipe).get_params()["augment__n_copies"] == 2
+
+
+def test_augment_batch_takes_unit_images_a_generator_and_finite_ranges():
+    """0-255 floats were clamped to white and NaN passed through; an int rng failed with
+    "'int' object has no attribute 'random'"; an infinite blur_sigma failed in numpy."""
+    x = torch.rand(2, 3, 8, 8)
+    rng = np.random.default_rng(0)
+    for bad in (x * 255, x.clone().fill_(float("nan"))):
+        with pytest.raises(ValueError, match=r"takes images in \[0, 1\]"):
+            Augmenter().augment_batch(bad, rng)
+    with pytest.raises(TypeError, match="numpy.random.Generator or None; got int"):
+        Augmenter().augment_batch(x, 5)
+    with pytest.raises(ValueError, match="blur_sigma must be finite"):
+        Augmenter(blur_sigma=(0, float("inf")), blur_prob=1).augment_batch(x, rng)
+    assert Augmenter().augment_batch(x, None).shape == x.shape
+
+
+def test_augment_sampler_names_missing_labels():
+    """A None or NaN label was copied into the resampled labels."""
+    X = np.zeros((4, 3, 8, 8), np.uint8)
+    for y in ([0, 1, np.nan, 1], [0, 1, None, 1]):
+        with pytest.raises(ValueError, match="missing labels"):
+            AugmentSampler(random_state=0).fit_resample(X, y)
