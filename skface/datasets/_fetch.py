@@ -169,6 +169,20 @@ def place_files(files, root, dest, *, copy=False):
     return n
 
 
+def _check_subset_arguments(max_images, random_state):
+    """Check ``max_images`` and ``random_state`` before anything is downloaded (they were
+    checked only once the whole set was there, and ``random_state`` not at all when the
+    subset was the whole set)."""
+    if max_images is not None and (not isinstance(max_images, (int, np.integer))
+                                   or isinstance(max_images, bool) or max_images < 1):
+        raise ValueError(f"max_images must be a positive int or None, got {max_images!r}.")
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        check_seed(random_state)  # an int's range; a RandomState is drawn from only once
+    elif random_state is not None and not isinstance(random_state, np.random.RandomState):
+        raise ValueError(f"random_state must be an int, a numpy RandomState or None; got "
+                         f"{random_state!r}.")
+
+
 def _subset(folder, name, max_images, random_state, data_home):
     """Return a folder with a seeded random subset of ``max_images`` images of ``folder``.
 
@@ -176,11 +190,9 @@ def _subset(folder, name, max_images, random_state, data_home):
     ``data_home/subsets``; it is built in a temporary folder and renamed when complete, so an
     interrupted build never leaves a half subset behind.
     """
+    _check_subset_arguments(max_images, random_state)
     if max_images is None:
         return folder
-    if not isinstance(max_images, (int, np.integer)) or isinstance(max_images, bool) \
-            or max_images < 1:
-        raise ValueError(f"max_images must be a positive int or None, got {max_images!r}.")
     files = list(_iter_images(folder))
     if not files:
         raise ValueError(f"No image files under {folder}.")
@@ -207,6 +219,7 @@ def _subset(folder, name, max_images, random_state, data_home):
 
 
 def _fetch_kaggle(name, *, data_home, max_images, random_state, download_if_missing):
+    _check_subset_arguments(max_images, random_state)
     slug, layout = KAGGLE_SOURCES[name]
     home = get_data_home(data_home)
     root = _kaggle_download(slug, home, download_if_missing)
@@ -293,6 +306,7 @@ def fetch_lfw(*, data_home=None, max_images=None, random_state=0, download_if_mi
                              random_state=random_state, download_if_missing=download_if_missing)
     if backend != "sklearn":
         raise ValueError(f"backend must be 'sklearn' or 'kaggle', got {backend!r}.")
+    _check_subset_arguments(max_images, random_state)
     from sklearn.datasets import _lfw
 
     lfw_home = home / "sklearn" / "lfw_home"

@@ -213,3 +213,21 @@ def test_a_partly_unpacked_lfw_is_unpacked_again(tmp_path):
         folder = fetch_lfw(data_home=tmp_path, download_if_missing=False)
     assert len(list(folder.rglob("*.jpg"))) == 5
     assert not (lfw_home / _lfw.FUNNELED_ARCHIVE.filename).exists()
+
+
+def test_subset_arguments_are_checked_before_any_download(monkeypatch, tmp_path):
+    """max_images and random_state were checked only once the whole set was downloaded."""
+    import skface.datasets._fetch as fetch_mod
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded before checking the arguments")
+
+    monkeypatch.setattr(fetch_mod, "_kaggle_download", no_download)
+    for kwargs, match in (({"max_images": -1}, "max_images must be"),
+                          ({"max_images": 2.5}, "max_images must be"),
+                          ({"random_state": -3}, "random_state must be"),
+                          ({"random_state": "x"}, "random_state must be")):
+        with pytest.raises(ValueError, match=match):
+            fetch_tpdne(data_home=tmp_path, **kwargs)
+        with pytest.raises(ValueError, match=match):
+            fetch_lfw(data_home=tmp_path, **kwargs)
