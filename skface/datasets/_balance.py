@@ -1,9 +1,14 @@
 """Class (and optionally source) balancing through imbalanced-learn samplers."""
 
+from collections.abc import Iterator
+
 import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.utils import check_random_state
+
+from ..utils._labels import check_label_kinds
+from ..utils._validation import is_missing
 
 _STRATEGIES = ("undersample", "oversample", "none")
 
@@ -88,10 +93,15 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
         Sorted indices into ``y``; oversampling repeats indices.
     """
     _check_balance(balance)
-    y = np.asarray(y).ravel()
+    if isinstance(y, Iterator):
+        y = list(y)
+    y = np.asarray(y)
+    if y.ndim != 1:  # a string or a (n, 2) array was read as one class or twice the samples
+        raise ValueError(f"y must hold one label per sample (1-D); got shape {y.shape}.")
     n = len(y)
     if n == 0:
         raise ValueError("Cannot balance an empty set.")
+    check_label_kinds(y)
     if balance == "none":
         return np.arange(n)
     if len(np.unique(y)) < 2:
@@ -104,8 +114,13 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
         return np.sort(sampler.sample_indices_)
     if source is None:
         raise ValueError("by_source=True needs `source`.")
+    raw = np.asarray(source, dtype=object).ravel()
+    missing = [i for i, s in enumerate(raw.tolist()) if is_missing(s)]
+    if missing:  # it became a source named "None" or "nan"
+        raise ValueError(f"source has missing values (None or NaN) at position(s) "
+                         f"{missing[:5]}; name the source of every image.")
     # as text, as the cells below are named: 1 and "1" are one source, and any mix sorts
-    source = np.array([str(s) for s in np.asarray(source, dtype=object).ravel()], dtype=object)
+    source = np.array([str(s) for s in raw], dtype=object)
     if len(source) != n:
         raise ValueError(f"source has {len(source)} entries for {n} labels.")
     cell = np.array([f"{c}\x1f{s}" for c, s in zip(y, source)], dtype=object)

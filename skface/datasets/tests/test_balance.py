@@ -63,3 +63,18 @@ def test_sampler_in_imblearn_pipeline_on_paths():
     assert all(p.startswith("/data/") for p in pipe.named_steps["clf"].paths_)
     assert make_sampler("none") is None
     assert type(make_sampler("oversample")).__name__ == "RandomOverSampler"
+
+
+def test_balance_indices_names_bad_labels_and_sources():
+    """A None source became a source named 'None'; a None label failed in numpy's sort; a
+    string y was read as one class."""
+    from skface.datasets import balance_indices
+
+    y = [0, 0, 0, 1]
+    with pytest.raises(ValueError, match="source has missing values"):
+        balance_indices(y, balance="oversample", by_source=True, source=["a", None, "a", "b"])
+    with pytest.raises(ValueError, match="missing labels"):
+        balance_indices([0, None, 0, 1], balance="oversample")
+    with pytest.raises(ValueError, match="one label per sample"):
+        balance_indices("0001", balance="oversample")
+    assert len(balance_indices((v for v in y), balance="oversample", random_state=0)) == 6
