@@ -180,6 +180,9 @@ def resolve_device(device):
         raise ValueError(f"device={device!r} is not a device name (try 'auto', 'cpu', 'cuda', "
                          "'cuda:1', 'mps').") from None
     kind = parsed.type
+    if kind not in ("cpu", "cuda", "mps"):  # meta, xla...: they failed deep in training
+        raise ValueError(f"device={device!r}: skface runs on 'cpu', 'cuda' or 'mps' devices "
+                         f"(or 'auto'), not {kind!r}.")
     if kind == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was requested but CUDA is not available here.")

@@ -270,3 +270,14 @@ def test_check_image_array_names_empty_axes_and_a_bad_image_shape():
     for bad in (("a", 2, 2), 12):
         with pytest.raises(ValueError, match="image_shape must be"):
             check_image_array(np.zeros((2, 12)), image_shape=bad)
+
+
+def test_resolve_device_takes_the_devices_skface_runs_on():
+    """'meta' passed and failed deep in training ('Tensor.item() cannot be called on meta
+    tensors')."""
+    from skface.utils import resolve_device
+
+    for device in ("meta", "xla"):
+        with pytest.raises(ValueError, match="runs on 'cpu', 'cuda' or 'mps'"):
+            resolve_device(device)
+    assert resolve_device("cpu") == "cpu"
