@@ -1428,8 +1428,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             est.classes_ = np.asarray(config["classes"], dtype=dtype)
             if len(est.classes_) < 2 or list(np.unique(est.classes_)) != list(est.classes_):
                 raise ValueError(f"classes {config['classes']!r} are not sorted distinct labels")
-            est.image_shape_ = tuple(config["image_shape"])
+            est.image_shape_ = tuple(int(v) for v in config["image_shape"])
             est.n_features_in_ = int(config["n_features_in"])
+            if len(est.image_shape_) != 3 or est.n_features_in_ != int(
+                    np.prod(est.image_shape_)):
+                raise ValueError(f"image_shape {list(est.image_shape_)} and n_features_in "
+                                 f"{est.n_features_in_} disagree")
             est.history_ = config["history"]
             est.best_epoch_ = int(config["best_epoch"])
             est.n_epochs_ = int(config["n_epochs"])

@@ -647,7 +647,8 @@ def test_loading_broken_folders(tmp_path):
     good = json.loads((path / "config.json").read_text())
     for edit, match in ((lambda c: c["params"].update(width=99), r"disagree .* \['width'\]"),
                         (lambda c: c.update(classes=[1, 0]), "not sorted distinct labels"),
-                        (lambda c: c["params"].update(attention="bogus"), "attention")):
+                        (lambda c: c["params"].update(attention="bogus"), "attention"),
+                        (lambda c: c.update(n_features_in=5), "and n_features_in 5 disagree")):
         config = json.loads(json.dumps(good))
         edit(config)
         (path / "config.json").write_text(json.dumps(config))
