@@ -14,6 +14,7 @@ from ..datasets import predefined_split
 from ..metrics import best_threshold, evaluate, resolve_pos_label
 from ..metrics._evaluate import (_as_label_array, _as_source_array, _check_threshold,
                                  _tuning_metric)
+from ..utils._validation import is_whole_number
 from ._io import to_table, write_csv
 
 __all__ = ["AblationDetails", "check_split", "default_param_grid", "run_ablation"]
@@ -490,9 +491,17 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     if selection_metric not in ("accuracy", "balanced_accuracy", "f1", "roc_auc",
                                 "average_precision", "precision", "recall"):
         raise ValueError(f"Unknown selection_metric {selection_metric!r}.")
-    seeds = [int(s) for s in seeds]
+    if isinstance(seeds, (int, np.integer, str)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of ints, e.g. (0, 1, 2); got {seeds!r}.")
+    seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty.")
+    bad = [s for s in seeds if not is_whole_number(s) or s < 0]
+    if bad:  # 0.7 was taken as 0
+        raise ValueError(f"seeds must be ints >= 0; got {bad}.")
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):  # a repeat counted as another seed in the std
+        raise ValueError(f"seeds names a seed more than once: {seeds}.")
     seed_key = _key(step, "random_state")
     has_seed = seed_key in pipeline.get_params(deep=True)
     if not has_seed and len(seeds) > 1:

@@ -295,3 +295,15 @@ def test_duplicate_short_names_keep_full_names(faces):
                          progress=False)
     assert {"f1__validate", "f2__validate", "C"} <= set(table.columns)
     assert table["config"].iloc[0] == "f1__validate=False, f2__validate=False, C=0.1"
+
+
+def test_seeds_are_distinct_whole_numbers(faces):
+    """seeds=[0.7] ran seed 0, [0, 0] counted one seed twice in the std, and 5 failed with
+    "'int' object is not iterable"."""
+    X, y, _ = faces
+    pipe = Pipeline([("flatten", FunctionTransformer(_flatten)), ("classifier", _ValRecorder())])
+    for seeds, match in ((5, "list of ints"), ([0.7], r"ints >= 0; got \[0.7\]"),
+                         ([None], "ints >= 0"), ([0, 0], "more than once")):
+        with pytest.raises(ValueError, match=match):
+            run_ablation(pipe, {"classifier__C": [1.0]}, X, y, make_split(len(y)), seeds=seeds,
+                         csv_path=None, progress=False)
