@@ -55,18 +55,24 @@ class CrossSourceDetails:
 def _loso_folds(X, y, src, val_size, random_state):
     """``{source: (train, val, test)}`` from :class:`skface.datasets.LeaveOneSourceOut`, with a
     stratified validation share carved from each fold's training part."""
-    folds = {}
+    folds, reasons = {}, {}
     loso = LeaveOneSourceOut(random_state=random_state)
-    if not loso._plan(y, src, allow_empty=True)[3]:
-        return folds  # no source can be held out (e.g. one per class): each gets a skipped row
-    for train, test in loso.split(X, y, groups=src):
-        held = sorted(set(src[test].tolist()) - set(src[train].tolist()))
-        if len(held) != 1:  # pragma: no cover - LeaveOneSourceOut guarantees one
-            raise RuntimeError(f"LeaveOneSourceOut fold holds out {held}.")
-        tr, va = train_test_split(train, test_size=val_size, stratify=y[train],
-                                  random_state=random_state)
-        folds[held[0]] = (np.sort(tr), np.sort(va), test)
-    return folds
+    plan = loso._plan(y, src, allow_empty=True)[3]
+    if not plan:
+        return folds, reasons  # no source can be held out: each gets a skipped row
+    # the folds come in the order of the plan (the sources missing from a fold's training part
+    # can be more than the one held out: the complement may take a small source whole)
+    for source, (train, test) in zip(plan, loso.split(X, y, groups=src)):
+        try:
+            tr, va = train_test_split(train, test_size=val_size, stratify=y[train],
+                                      random_state=random_state)
+        except ValueError as exc:  # too few images for a stratified share: skip this source
+            reasons[source] = (f"its training part ({len(train)} images) cannot give a "
+                               f"validation share of val_size={val_size:g} with both classes "
+                               f"({exc}).")
+            continue
+        folds[source] = (np.sort(tr), np.sort(va), test)
+    return folds, reasons
 
 
 def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None,
@@ -194,6 +200,10 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         unknown = sorted(set(held_out) - set(all_sources))
         if unknown:
             raise ValueError(f"held_out names unknown sources {unknown}; known: {all_sources}.")
+    if isinstance(val_size, bool) or not isinstance(val_size, (int, float, np.number)) \
+            or not 0 < val_size < 1:
+        # it reached train_test_split, whose message names its test_size
+        raise ValueError(f"val_size must be a fraction in (0, 1); got {val_size!r}.")
     csv_path = None if csv_path is None else Path(csv_path)
     if csv_path is not None:
         if csv_path.is_dir():
@@ -208,8 +218,8 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
     if split is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # skipped sources get their own rows
-            folds = _loso_folds(X if hasattr(X, "__len__") else None, y_fit, src, val_size,
-                                random_state)
+            folds, fold_reasons = _loso_folds(X if hasattr(X, "__len__") else None, y_fit, src,
+                                              val_size, random_state)
     details = CrossSourceDetails(csv_path=csv_path)
     rows = []
     bar = None
@@ -231,6 +241,9 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
             held_class = ("both" if len(is_fake) > 1
                           else "fake" if is_fake.pop() else "real")
             if split is None:
+                if s in fold_reasons:
+                    skip(s, held_class, fold_reasons[s])
+                    continue
                 if s not in folds:
                     counts = [int(np.sum(~in_s & (y_arr == c))) for c in (pos, neg)]
                     skip(s, held_class, f"the other sources hold {counts[0]} fake and {counts[1]} "

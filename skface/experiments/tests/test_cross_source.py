@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -197,3 +199,20 @@ def test_x_and_y_of_different_lengths_are_refused(faces, lr_pipeline):
         with pytest.raises(ValueError, match=f"X has {len(X_bad)} samples"):
             run_ablation(lr_pipeline, {"classifier__C": [1.0]}, X_bad, y, make_split(len(y)),
                          seeds=(0,), csv_path=None, progress=False)
+
+
+def test_val_size_and_a_fold_too_small_for_it(lr_pipeline):
+    """A bad val_size was reported as train_test_split's test_size; a fold whose training
+    part could not give a stratified validation share aborted the whole run."""
+    rng = np.random.default_rng(0)
+    X = rng.random((12, 3, 4, 4))
+    y = np.array([0] * 6 + [1] * 4 + [0] * 2)
+    src = np.array(["r1"] * 6 + ["f1"] * 2 + ["f2"] * 2 + ["r2"] * 2, dtype=object)
+    for bad in (0, 1.5, float("nan"), "x"):
+        with pytest.raises(ValueError, match="val_size must be a fraction in"):
+            cross_source_evaluate(lr_pipeline, X, y, src, val_size=bad, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table = cross_source_evaluate(lr_pipeline, X, y, src, val_size=0.1, progress=False)
+    status = dict(zip(table["held_out"], table["status"]))
+    assert any("cannot give a validation share of val_size=0.1" in v for v in status.values())
