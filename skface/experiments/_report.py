@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -241,6 +242,12 @@ def _unpack(obj, details_type, int_columns=()):
         return as_records(obj[0], int_columns), obj[1]
     if isinstance(obj, details_type):
         return as_records(obj.table, int_columns), obj
+    table_like = obj is None or (hasattr(obj, "to_dict") and hasattr(obj, "columns")) or (
+        isinstance(obj, (list, tuple)) and all(isinstance(r, Mapping) for r in obj))
+    if not table_like:  # an int or a string failed deep in dict() with a riddle
+        raise ValueError(f"Expected a table (DataFrame or list of dicts), a "
+                         f"{details_type.__name__} or a (table, {details_type.__name__}) pair; "
+                         f"got {type(obj).__name__}.")
     return as_records(obj, int_columns), None
 
 
@@ -336,9 +343,26 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")
     if manifest is not None and not Path(manifest).is_file():
         raise FileNotFoundError(f"manifest {manifest} does not exist.")
+    if not isinstance(title, str):
+        raise ValueError(f"title must be a string; got {title!r}.")
+    if notes is not None and not isinstance(notes, str):
+        raise ValueError(f"notes must be a string or None; got {notes!r}.")
+    for arg, value in (("evaluations", evaluations), ("models", models), ("figures", figures)):
+        if value is not None and not isinstance(value, Mapping):
+            raise ValueError(f"{arg} must be a dict {{name: ...}}; got {type(value).__name__}.")
+    bad = [k for k, v in (evaluations or {}).items() if not isinstance(v, EvaluationResult)]
+    if bad:
+        raise ValueError(f"evaluations {bad} are not EvaluationResult objects.")
     for name, fig in (figures or {}).items():
-        if isinstance(fig, (str, os.PathLike)) and not Path(fig).is_file():
-            raise FileNotFoundError(f"figure {name!r}: {fig} does not exist.")
+        if isinstance(fig, (str, os.PathLike)):
+            if not Path(fig).is_file():
+                raise FileNotFoundError(f"figure {name!r}: {fig} does not exist.")
+            with open(fig, "rb") as f:  # embedded as image/png: anything else shows broken
+                if f.read(8) != b"\x89PNG\r\n\x1a\n":
+                    raise ValueError(f"figure {name!r}: {fig} is not a PNG file.")
+        elif not hasattr(fig, "savefig"):
+            raise ValueError(f"figure {name!r} must be a matplotlib Figure or the path of a PNG "
+                             f"file; got {type(fig).__name__}.")
 
     ab_records, ab_details = _unpack(ablation, AblationDetails)
     given_models = models

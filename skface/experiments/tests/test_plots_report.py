@@ -307,3 +307,22 @@ def test_nothing_to_report_after_filtering(lr_pipeline, faces, tmp_path):
     with pytest.warns(UserWarning, match=r"models \['logreg'\] hold no fitted FaceCNNClassifier"):
         write_report(tmp_path / "r3", evaluation=result, models={"logreg": logreg})
     assert (tmp_path / "r3" / "report.html").is_file()
+
+
+def test_write_report_names_bad_arguments(run, tmp_path):
+    """Lists for dicts, None figures, a title of None, an int ablation and a .py file given as
+    a figure failed with AttributeErrors and riddles (or showed a broken image)."""
+    ev = run[-1]
+    not_png = tmp_path / "fig.png"
+    not_png.write_text("print('hi')\n")
+    for kwargs, match in (({"evaluations": [ev]}, "evaluations must be a dict"),
+                          ({"evaluations": {"a": 5}}, "not EvaluationResult"),
+                          ({"figures": {"x": None}}, "must be a matplotlib Figure"),
+                          ({"figures": {"x": not_png}}, "is not a PNG file"),
+                          ({"title": None}, "title must be a string"),
+                          ({"notes": 5}, "notes must be a string"),
+                          ({"ablation": 5}, "Expected a table"),
+                          ({"cross_source": "abc"}, "Expected a table")):
+        with pytest.raises(ValueError, match=match):
+            write_report(tmp_path / "r", evaluation=ev, **kwargs)
+    assert not (tmp_path / "r").exists()
