@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._classifier import _warn_if_float_pixels
 from ..utils import check_image_array
 from ._plots import _check_positive_int
 
@@ -73,6 +74,7 @@ def _prefix_transform(model, X):
 def _as_tensor(clf, Xt):
     shape = getattr(clf, "image_shape_", None)
     X4 = check_image_array(Xt, image_shape=shape, reset_shape=shape, name="X")
+    _warn_if_float_pixels(X4, "X")  # as predict does: 0-255 floats would be 255x too bright
     T = torch.as_tensor(np.ascontiguousarray(X4)).float()
     if X4.dtype == np.uint8:
         T = T / 255.0
@@ -109,7 +111,11 @@ def _target_index(clf, target):
 
     classes = list(np.asarray(clf.classes_).tolist())
     if target is None:
-        target, _ = resolve_pos_label(clf.classes_)
+        try:
+            target, _ = resolve_pos_label(clf.classes_)
+        except ValueError as exc:  # its advice names pos_label, which grad_cam does not take
+            raise ValueError(f"Cannot tell which class is 'fake' among {classes!r}; pass "
+                             f"target=<the class whose evidence to map>. ({exc})") from None
     if target not in classes:
         raise ValueError(f"target={target!r} is not one of the classes {classes!r}.")
     return classes.index(target)

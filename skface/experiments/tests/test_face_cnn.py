@@ -249,3 +249,18 @@ def test_batch_size_and_n_images_must_be_positive_ints(models, data):
     with pytest.raises(TypeError, match="batch_size must be an int >= 1"):
         grad_cam(clf, X, batch_size=2.0)
     np.testing.assert_allclose(grad_cam(clf, X, batch_size=1), grad_cam(clf, X), atol=1e-5)
+
+
+def test_grad_cam_warns_for_0_255_floats_and_names_target(models, data):
+    """Float images in 0-255 were mapped without the warning predict gives; with labels that
+    do not say which is fake, the error advised pos_label, which grad_cam does not take."""
+    X, y, _, (tr, va, te) = data
+    with pytest.warns(UserWarning, match="float values up to"):
+        grad_cam(models["None"], X[te[:2]].astype(np.float32))
+    clf = FaceCNNClassifier(random_state=0, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        clf.fit(X[tr], np.where(y[tr] == 1, "b", "a"))
+    with pytest.raises(ValueError, match="pass target="):
+        grad_cam(clf, X[te[:2]])
+    assert grad_cam(clf, X[te[:2]], target="b").shape == (2, 12, 12)
