@@ -16,7 +16,7 @@ import json
 import math
 import numbers
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -255,11 +255,21 @@ class EvaluationResult:
     @classmethod
     def from_dict(cls, data):
         """Rebuild a result from :meth:`to_dict` output."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"EvaluationResult.from_dict takes a dict; got {type(data).__name__}.")
         data = dict(data)
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"Unknown EvaluationResult fields: {sorted(unknown)}.")
+        missing = [k for k in ("n_samples", "pos_label", "neg_label") if k not in data]
+        if missing:
+            raise ValueError(f"EvaluationResult fields {missing} are missing.")
+        cm = data.get("confusion_matrix")
+        if cm is not None and cm != [] and np.shape(cm) != (2, 2):
+            raise ValueError(f"confusion_matrix must be [[tn, fp], [fn, tp]]; got {cm!r}.")
+        if not isinstance(data.get("per_source") or {}, Mapping):
+            raise ValueError("per_source must be a dict {source: result}.")
         data["per_source"] = {
             k: cls.from_dict(v) for k, v in (data.get("per_source") or {}).items()
         }

@@ -425,3 +425,18 @@ def test_best_threshold_names_a_bad_metric():
                        metric=lambda a, b: float("nan") if b.sum() == 2 else 0.5)
     with pytest.raises(ValueError, match="Unknown metric"):
         best_threshold(y, p, metric=["f1"])
+
+
+def test_from_dict_names_what_is_wrong():
+    """{} and a list for per_source failed with TypeError and AttributeError."""
+    from skface.metrics import EvaluationResult
+
+    with pytest.raises(ValueError, match=r"fields \['n_samples', 'pos_label', 'neg_label'\]"):
+        EvaluationResult.from_dict({})
+    base = {"n_samples": 4, "pos_label": 1, "neg_label": 0}
+    with pytest.raises(ValueError, match="per_source must be a dict"):
+        EvaluationResult.from_dict({**base, "per_source": [1, 2]})
+    with pytest.raises(ValueError, match="confusion_matrix must be"):
+        EvaluationResult.from_dict({**base, "confusion_matrix": [1, 2, 3]})
+    with pytest.raises(ValueError, match="takes a dict"):
+        EvaluationResult.from_dict([1])
