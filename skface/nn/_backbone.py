@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -94,6 +95,11 @@ class Stage(nn.Module):
 
 def view_box(height, width, zoom):
     """``(top, left, h, w)`` of the centred ``1 / zoom`` of a ``height x width`` image."""
+    if not (is_whole_number(height) and is_whole_number(width) and height >= 1 and width >= 1):
+        raise ValueError(f"view_box needs an image of whole height and width >= 1; got "
+                         f"{height!r} x {width!r}.")
+    if not (isinstance(zoom, (int, float, np.number)) and math.isfinite(zoom) and zoom >= 1):
+        raise ValueError(f"zoom must be a finite number >= 1; got {zoom!r}.")
     h = min(height, max(1, round(height / zoom)))
     w = min(width, max(1, round(width / zoom)))
     return (height - h) // 2, (width - w) // 2, h, w
@@ -110,6 +116,8 @@ def crop_view(x, zoom=1.0, view_size=None):
     pixels' fine texture, was measured level with area averaging on the recipe's test split
     and a little lower elsewhere (``benchmarks/RESULTS.md``, "twenty-eighth round").
     """
+    if view_size is not None and (not is_whole_number(view_size) or view_size < 1):
+        raise ValueError(f"view_size must be a whole number >= 1 or None; got {view_size!r}.")
     top, left, h, w = view_box(*x.shape[-2:], zoom)
     if (h, w) != tuple(x.shape[-2:]):
         x = x[..., top:top + h, left:left + w]

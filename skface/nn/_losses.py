@@ -40,15 +40,26 @@ class FocalLoss(nn.Module):
         self.gamma = float(gamma)
         self.label_smoothing = float(label_smoothing)
         self.reduction = reduction
-        self.register_buffer("weight", None if weight is None else torch.as_tensor(weight).float())
+        if weight is not None:
+            weight = torch.as_tensor(weight).float()
+            if weight.ndim != 1 or not bool(torch.isfinite(weight).all()) or bool(
+                    (weight < 0).any()):  # a negative weight made the loss -5e35, NaN made it NaN
+                raise ValueError(f"weight must be one finite weight >= 0 per class; got "
+                                 f"{weight.tolist()}.")
+        self.register_buffer("weight", weight)
 
     def forward(self, logits, target):
         if logits.ndim != 2 or target.ndim != 1 or len(target) != len(logits):
             raise ValueError(
                 "FocalLoss takes logits of shape (N, n_classes) and targets of shape (N,); got "
                 f"{tuple(logits.shape)} and {tuple(target.shape)}.")
-        logp = F.log_softmax(logits.float(), dim=1)
         n_classes = logits.shape[1]
+        if target.is_floating_point() or target.is_complex():  # 0.5 was cut to class 0
+            raise ValueError(f"FocalLoss takes class indices as targets; got {target.dtype}.")
+        if self.weight is not None and len(self.weight) != n_classes:
+            raise ValueError(f"FocalLoss has {len(self.weight)} class weights for logits of "
+                             f"{n_classes} classes.")
+        logp = F.log_softmax(logits.float(), dim=1)
         target = target.long()
         onehot = F.one_hot(target, n_classes).to(logp.dtype)
         if self.label_smoothing:

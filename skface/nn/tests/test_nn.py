@@ -338,3 +338,26 @@ def test_attention_arguments_are_checked():
     # a whole float is a whole number: torch's layers got 7.0 and failed
     out = CBAM(8, kernel_size=7.0)(torch.rand(1, 8, 6, 6))
     assert out.shape == (1, 8, 6, 6)
+
+
+def test_loss_and_view_arguments_are_checked():
+    """Negative or NaN class weights gave a loss of -5e35 or NaN; float targets were cut to
+    class 0; a zoom of 0 divided by zero and a negative one gave a 1 x 1 view; a view size of
+    0 gave an empty tensor."""
+    from skface.nn import crop_view, view_box
+
+    for weight in ([1.0, -2.0], [1.0, float("nan")]):
+        with pytest.raises(ValueError, match="one finite weight >= 0 per class"):
+            FocalLoss(weight=weight)
+    logits = torch.zeros(2, 2)
+    with pytest.raises(ValueError, match="class indices"):
+        FocalLoss()(logits, torch.tensor([0.5, 1.0]))
+    with pytest.raises(ValueError, match="3 class weights for logits of 2"):
+        FocalLoss(weight=[1.0, 1.0, 1.0])(logits, torch.tensor([0, 1]))
+    for zoom in (0, -2, float("inf")):
+        with pytest.raises(ValueError, match="zoom must be a finite number >= 1"):
+            view_box(10, 10, zoom)
+    with pytest.raises(ValueError, match="whole height and width"):
+        view_box(-5, 10, 1)
+    with pytest.raises(ValueError, match="view_size must be"):
+        crop_view(torch.zeros(1, 3, 8, 8), 1.0, 0)
