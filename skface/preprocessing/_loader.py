@@ -559,6 +559,8 @@ _INDEX_LOCK = threading.Lock()
 # folder -> {"packs": [pack names], "maps": {pack id: memmap}, "keys": {key: (pack id, row)}}
 #: Most packs a process keeps memory-mapped per cache folder (each holds a file descriptor).
 _MAX_MAPPED = 64
+#: Cache folders this process has already warned it could not write to.
+_WRITE_WARNED = set()
 _INDEX = {}
 
 
@@ -685,8 +687,16 @@ class _PackCache:
                 path.unlink(missing_ok=True)
             if not isinstance(exc, OSError):
                 raise
-            # a full disk must not stop loading; the images are still returned
-            warnings.warn(f"ImageLoader could not write its cache in {self.folder}: {exc}")
+            # a full disk or a read-only folder must not stop loading; the images are still
+            # returned. One warning per folder and process: each chunk's message named another
+            # temporary file, so Python's filter never held back the repeats
+            with _INDEX_LOCK:
+                first = str(self.folder) not in _WRITE_WARNED
+                _WRITE_WARNED.add(str(self.folder))
+            if first:
+                warnings.warn(f"ImageLoader could not write its cache in {self.folder} "
+                              f"({exc.strerror or exc}); images are decoded without storing "
+                              "them (said once per folder).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -920,7 +930,13 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         cache = None
         if memory is not None:
             try:
-                location = check_memory(memory).location
+                checked = check_memory(memory)
+                if not hasattr(checked, "location"):
+                    # an object with cache() but no folder: what Pipeline(memory=...) takes,
+                    # but this cache stores files in a folder of its own
+                    raise ValueError(f"memory={memory!r} has no folder (a .location); give a "
+                                     "folder path or a joblib.Memory.")
+                location = checked.location
                 if location is not None:
                     cache = _PackCache(location, self._cache_params())
             except OSError as exc:  # e.g. a read-only folder: load without the cache

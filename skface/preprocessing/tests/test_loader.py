@@ -793,3 +793,35 @@ def test_a_generator_of_paths_is_read_once(jpegs):
     expected = ImageLoader(8).fit_transform(list(jpegs))
     np.testing.assert_array_equal(ImageLoader(8).fit_transform(p for p in jpegs), expected)
     np.testing.assert_array_equal(load_images((p for p in jpegs), size=8)[0], expected)
+
+
+def test_a_cache_that_cannot_be_written_warns_once(tmp_path, jpegs, monkeypatch):
+    """Every chunk of every call warned, each message naming another temporary file, so the
+    warnings filter never held the repeats back."""
+    import errno
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_loader.np, "save", full_disk)
+    loader = ImageLoader(8, memory=str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = loader.fit_transform(jpegs)
+        loader.fit_transform(jpegs)
+    said = [w for w in caught if "could not write its cache" in str(w.message)]
+    assert len(said) == 1 and "No space left on device" in str(said[0].message)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(first, ImageLoader(8).fit_transform(jpegs))
+
+
+def test_a_memory_object_without_a_folder_is_named(jpegs):
+    """An object with cache() but no location passed the parameter check and failed with
+    "'MyMemory' object has no attribute 'location'"."""
+
+    class MyMemory:
+        def cache(self, func):
+            return func
+
+    with pytest.raises(ValueError, match="has no folder"):
+        ImageLoader(8, memory=MyMemory()).fit_transform(jpegs)
