@@ -747,7 +747,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"class_weight has keys {unknown} that are not classes {self.classes_.tolist()}."
             )
-        weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+        try:
+            weights = np.array([float(self.class_weight.get(c, 1.0))
+                                for c in self.classes_.tolist()])
+        except (TypeError, ValueError):
+            raise ValueError(f"class_weight values must be numbers; got "
+                             f"{self.class_weight!r}.") from None
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise ValueError(f"class_weight values must be finite and >= 0, got {weights}.")
         if not weights.any():
@@ -981,6 +986,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             X_val = self._check_X(X_val, fitted=True, name="X_val")
             y_val_enc = self._encode(y_val, name="y_val")
             check_consistent_length(X_val, y_val_enc)
+            if len(np.unique(y_val_enc)) < 2:  # as train_val_test_split warns for its split
+                only = python_value(self.classes_[y_val_enc[0]])
+                warnings.warn(
+                    f"y_val holds one class only ({only!r}): its accuracy says nothing about "
+                    "the other, and early stopping watches a one-class loss.", UserWarning,
+                    stacklevel=3)
         elif self.early_stopping:
             train_idx, val_idx = self._validation_split(y_enc, seed)
             X_val, y_val_enc = X, y_enc

@@ -408,6 +408,7 @@ def test_balance_resamples_both_parts_as_skface_build_does(capsys):
     np.testing.assert_array_equal(under.train_class_counts_, [none.train_class_counts_.min()] * 2)
 
 
+@pytest.mark.filterwarnings("ignore:y_val holds one class only")
 def test_balance_needs_every_class_in_each_part():
     X, y = make_faces(32)
     clf = FaceCNNClassifier(balance="oversample", **TINY)
@@ -1055,3 +1056,11 @@ def test_views_and_space_to_depth_must_agree():
     with pytest.raises(ValueError, match="the network sees 5x5"):
         FaceCNNClassifier(views=(3,), space_to_depth=2, **TINY).fit(X, y)
     FaceCNNClassifier(views=(3,), view_size=8, space_to_depth=2, **TINY).fit(X, y)
+
+
+def test_a_one_class_validation_set_warns_and_text_weights_are_named():
+    X, y = make_faces(32)
+    with pytest.warns(UserWarning, match="y_val holds one class only"):
+        FaceCNNClassifier(**TINY).fit(X, y, X_val=X[y == 0][:4], y_val=y[y == 0][:4])
+    with pytest.raises(ValueError, match="class_weight values must be numbers"):
+        FaceCNNClassifier(**TINY, class_weight={0: "a"}).fit(X, y)
