@@ -677,8 +677,8 @@ def test_atomic_dir_keeps_the_output_when_a_file_appears_meanwhile(tmp_path):
     assert (out / "late.txt").is_file() and (out / "metrics.json").is_file()
 
 
-def test_atomic_dir_puts_the_earlier_output_back_when_stopped_between_renames(monkeypatch,
-                                                                            tmp_path):
+def test_atomic_dir_puts_back_the_earlier_output_when_stopped_between_renames(
+        monkeypatch, tmp_path):
     """Ctrl-C after the earlier output was moved aside and before the new one took its place
     deleted the new output and left the earlier one under a hidden name."""
     import skface.cli._common as common
