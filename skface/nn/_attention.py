@@ -128,7 +128,11 @@ class NonLocalBlock(nn.Module):
 
     def __init__(self, channels, inter_channels=None):
         super().__init__()
-        inter = inter_channels or max(1, channels // 2)
+        if inter_channels is not None and (not is_whole_number(inter_channels)
+                                           or inter_channels < 1):
+            raise ValueError(f"inter_channels must be an int >= 1 or None; got "
+                             f"{inter_channels!r}.")  # 0 took the default without a word
+        inter = int(inter_channels) if inter_channels is not None else max(1, channels // 2)
         self.theta = nn.Conv2d(channels, inter, 1)
         self.phi = nn.Conv2d(channels, inter, 1)
         self.g = nn.Conv2d(channels, inter, 1)

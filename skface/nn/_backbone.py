@@ -139,6 +139,9 @@ def default_attention_stages(attention, depth):
     """
     if attention is None:
         return ()
+    if attention not in ATTENTION_BLOCKS:  # an unknown name gave every stage
+        raise ValueError(f"Unknown attention {attention!r}; expected one of "
+                         f"{sorted(ATTENTION_BLOCKS)} or None.")
     if attention == "nonlocal":
         return (depth - 1,)
     return tuple(range(depth))

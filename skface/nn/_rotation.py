@@ -34,6 +34,8 @@ def rotated_copies(x, fraction=0.5):
     if not 0.0 < float(fraction) <= 1.0:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}.")
     n = len(x)
+    if n == 0:
+        raise ValueError("Rotated copies need at least one image; the batch is empty.")
     m = max(1, int(round(n * float(fraction))))
     turns = torch.randint(1, N_ROTATIONS, (m,)).to(x.device)
     copies = torch.empty_like(x[:m])  # every copy gets a turn of 1-3 below

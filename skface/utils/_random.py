@@ -46,7 +46,13 @@ def check_seed(random_state):
 
 
 def make_torch_generator(seed):
-    """Return a CPU ``torch.Generator`` seeded with ``seed``, private to the caller."""
+    """Return a CPU ``torch.Generator`` seeded with ``seed``, private to the caller.
+
+    ``seed`` is an int (as :func:`check_seed` gives); 1.7, None or NaN are refused rather than
+    cut to another seed or failing in ``int()``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0 (see check_seed); got {seed!r}.")
     generator = torch.Generator()
     generator.manual_seed(int(seed))
     return generator

@@ -361,3 +361,17 @@ def test_loss_and_view_arguments_are_checked():
         view_box(-5, 10, 1)
     with pytest.raises(ValueError, match="view_size must be"):
         crop_view(torch.zeros(1, 3, 8, 8), 1.0, 0)
+
+
+def test_small_nn_helpers_name_bad_arguments():
+    """NonLocalBlock(inter_channels=0) took the default, default_attention_stages('bogus')
+    gave every stage, rotated_copies of an empty batch failed on a mask shape."""
+    from skface.nn import rotated_copies
+    from skface.nn._backbone import default_attention_stages
+
+    with pytest.raises(ValueError, match="inter_channels must be an int >= 1"):
+        NonLocalBlock(4, inter_channels=0)
+    with pytest.raises(ValueError, match="Unknown attention 'bogus'"):
+        default_attention_stages("bogus", 3)
+    with pytest.raises(ValueError, match="the batch is empty"):
+        rotated_copies(torch.rand(0, 3, 8, 8))

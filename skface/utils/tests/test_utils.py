@@ -281,3 +281,16 @@ def test_resolve_device_takes_the_devices_skface_runs_on():
         with pytest.raises(ValueError, match="runs on 'cpu', 'cuda' or 'mps'"):
             resolve_device(device)
     assert resolve_device("cpu") == "cpu"
+
+
+def test_small_helpers_name_bad_arguments(tmp_path):
+    """make_torch_generator(1.7) seeded 1 and None failed in int(); atomic_write_text(path,
+    None) failed with "'NoneType' object has no attribute 'encode'"."""
+    from skface.utils import atomic_write_text, make_torch_generator
+
+    for seed in (1.7, None, float("nan"), -1):
+        with pytest.raises(ValueError, match="seed must be an int >= 0"):
+            make_torch_generator(seed)
+    with pytest.raises(TypeError, match="writes a str; got NoneType"):
+        atomic_write_text(tmp_path / "x.txt", None)
+    assert not (tmp_path / "x.txt").exists()
