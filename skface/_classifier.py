@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from tqdm.auto import tqdm
 
 from .nn import (FaceCNN, FocalLoss, ProbabilityAverage, RotationTask, crop_view,
                  rotated_copies, view_box)
@@ -467,7 +468,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         per process, so fits and predictions in threads of one process take turns (use
         processes, joblib's default, to run them side by side).
     verbose : int, default=0
-        1 prints one line per epoch; 2 also shows a tqdm progress bar per epoch.
+        1 prints one line per epoch and shows a tqdm progress bar while predicting on more
+        than one batch of images; 2 also shows a progress bar per training epoch.
 
     Attributes
     ----------
@@ -1226,7 +1228,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         probas = []
         # a DataLoader draws its base seed from the global generator: keep that untouched
         on_cpu = torch.device(net.device).type == "cpu"
-        with torch_rng_preserved(), reuse_freed_memory(enabled=on_cpu):
+        show = bool(self.verbose) and len(X) > int(self.batch_size)
+        with torch_rng_preserved(), reuse_freed_memory(enabled=on_cpu), \
+                tqdm(total=len(X) * len(views), desc="predict", unit="img",
+                     disable=not show) as bar:
             for flip in views:
                 ds = _ImageDataset(X, flip=flip)
                 # each batch is copied into one output tensor: a list of per-batch tensors
@@ -1238,6 +1243,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                         logits = torch.empty((len(ds), out.shape[1]), dtype=torch.float32)
                     logits[done:done + len(out)] = out.detach()
                     done += len(out)
+                    bar.update(len(out))
                 if logits is None:
                     logits = torch.empty((0, len(self.classes_)), dtype=torch.float32)
                 probas.append(F.softmax(logits.double(), dim=1))

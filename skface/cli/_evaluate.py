@@ -66,7 +66,12 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
     if "verbose" in loader.get_params():  # a progress bar while the images are decoded
         loader.set_params(verbose=int(progress))
     X = transform_paths(pipeline, files)
-    result = evaluate(clf, X, y, sources=source, threshold=threshold)
+    verbose = clf.verbose
+    clf.set_params(verbose=int(progress))  # a progress bar while the network scores
+    try:
+        result = evaluate(clf, X, y, sources=source, threshold=threshold)
+    finally:
+        clf.set_params(verbose=verbose)
     write_report(out, title=title, evaluation=result, models={"model": clf}, images=X,
                  manifest=manifest, notes=notes, overwrite=True)
     return result

@@ -125,6 +125,9 @@ def load_model(path, device="auto"):
         clf = FaceCNNClassifier.load(path, device=check_device(device))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    # the commands draw their own progress bars (a model saved by `skface train` keeps its
+    # training verbosity, which would add the classifier's bar inside theirs)
+    clf.set_params(verbose=0)
     return Pipeline(steps + [(clf_name, clf)]), meta
 
 

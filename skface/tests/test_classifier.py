@@ -1064,3 +1064,14 @@ def test_a_one_class_validation_set_warns_and_text_weights_are_named():
         FaceCNNClassifier(**TINY).fit(X, y, X_val=X[y == 0][:4], y_val=y[y == 0][:4])
     with pytest.raises(ValueError, match="class_weight values must be numbers"):
         FaceCNNClassifier(**TINY, class_weight={0: "a"}).fit(X, y)
+
+
+def test_prediction_shows_progress_when_verbose(capsys):
+    """Scoring a large set was silent (about 70 s for 10,000 images with the recipe)."""
+    X, y = make_faces(48)
+    clf = FaceCNNClassifier(**TINY).fit(X, y)
+    capsys.readouterr()
+    clf.predict_proba(X)
+    assert "predict" not in capsys.readouterr().err
+    clf.set_params(verbose=1).predict_proba(X)  # 48 images in batches of 16
+    assert "predict" in capsys.readouterr().err
