@@ -12,6 +12,7 @@ import json
 import math
 import os
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -561,6 +562,8 @@ _INDEX_LOCK = threading.Lock()
 _MAX_MAPPED = 64
 #: Cache folders this process has already warned it could not write to.
 _WRITE_WARNED = set()
+#: Cache folders this process has already cleared of what killed writers left.
+_CLEANED = set()
 _INDEX = {}
 
 
@@ -595,15 +598,51 @@ class _PackCache:
         info = self.folder / "params.json"
         if not info.exists():
             info.write_text(json.dumps(params, sort_keys=True, indent=1))
+        self._remove_leftovers()
+
+    def _remove_leftovers(self, age=3600.0):
+        """Delete what a process killed mid-write left (Ctrl-C cleans up itself; SIGKILL, the
+        OOM killer or a job's time limit do not): temporary files, and images without their
+        keys file, once older than ``age`` seconds, so that a write in progress elsewhere is
+        never touched."""
+        with _INDEX_LOCK:  # once per folder and process (a loader makes a cache per call)
+            if str(self.folder) in _CLEANED:
+                return
+            _CLEANED.add(str(self.folder))
+        now = time.time()
+        try:
+            names = set(os.listdir(self.folder))
+        except OSError:
+            return
+        for name in names:
+            stale = name.startswith(".pack-") and name.endswith(".tmp")
+            if name.startswith("pack-") and name.endswith(".npy") \
+                    and not name.endswith(".keys.npy"):
+                stale = f"{name[:-len('.npy')]}.keys.npy" not in names
+            if not stale:
+                continue
+            path = self.folder / name
+            try:
+                if now - path.stat().st_mtime > age:
+                    path.unlink()
+            except OSError:
+                pass  # another process removed it first, or the folder is read-only
 
     def _index(self):
-        """The in-process index of this folder, updated with packs written since the last call."""
+        """The in-process index of this folder, updated with packs written since the last call
+        (the folder is listed again only when its modification time changed: listing a folder
+        of thousands of packs on every call made each call slower)."""
         with _INDEX_LOCK:
-            entry = _INDEX.setdefault(str(self.folder), {"packs": [], "maps": {}, "keys": {}})
+            entry = _INDEX.setdefault(str(self.folder),
+                                      {"packs": [], "maps": {}, "keys": {}, "mtime": None})
             try:
+                mtime = os.stat(self.folder).st_mtime_ns
+                if mtime == entry.get("mtime"):
+                    return entry
                 names = os.listdir(self.folder)
             except OSError:
-                names = []
+                mtime, names = None, []
+            entry["mtime"] = mtime
             known = set(entry["packs"])
             for name in sorted(names):
                 if not name.endswith(".keys.npy") or name[: -len(".keys.npy")] in known:
@@ -682,6 +721,10 @@ class _PackCache:
                 raw = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, _KEY_BYTES)
                 np.save(fh, raw)
             os.replace(tmp_key, self.folder / f"{pack}.keys.npy")
+            with _INDEX_LOCK:  # list the folder again next time, however coarse its clock
+                entry = _INDEX.get(str(self.folder))
+                if entry is not None:
+                    entry["mtime"] = None
         except BaseException as exc:
             for path in uncommitted:
                 path.unlink(missing_ok=True)

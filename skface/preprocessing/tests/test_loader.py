@@ -825,3 +825,25 @@ def test_a_memory_object_without_a_folder_is_named(jpegs):
 
     with pytest.raises(ValueError, match="has no folder"):
         ImageLoader(8, memory=MyMemory()).fit_transform(jpegs)
+
+
+def test_pack_cache_removes_what_a_killed_writer_left(tmp_path):
+    """Temporary files and images without keys from a process killed mid-write (SIGKILL, the
+    OOM killer) stayed for ever; fresh ones, perhaps another process's write in progress, stay."""
+    cache = _loader._PackCache(tmp_path, {"test": "leftovers"})
+    keys = [bytes([7]) * 16]
+    cache.put(keys, np.full((1, 1, 1, 1), 7, np.uint8))
+    folder = cache.folder
+    old = [folder / ".pack-dead.npy.tmp", folder / "pack-dead.npy"]
+    fresh = [folder / ".pack-busy.npy.tmp", folder / "pack-busy.npy"]
+    for path in old + fresh:
+        path.write_bytes(b"x")
+    for path in old:
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # 2001
+    _loader._PackCache(tmp_path, {"test": "leftovers"})  # once per folder and process
+    assert all(p.exists() for p in old)
+    _loader._CLEANED.discard(str(folder))  # as in a new process
+    again = _loader._PackCache(tmp_path, {"test": "leftovers"})
+    assert not any(p.exists() for p in old) and all(p.exists() for p in fresh)
+    out = np.zeros((1, 1, 1, 1), np.uint8)
+    assert again.get(keys, out).all() and out.item() == 7
