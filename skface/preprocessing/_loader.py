@@ -695,8 +695,12 @@ class _PackCache:
         with _INDEX_LOCK:
             maps = entry["maps"]
             data = maps.pop(pack_id, None)
+            path = self.folder / f"{entry['packs'][pack_id]}.npy"
+            if data is not None and os.stat(path).st_size < data.offset + data.nbytes:
+                # cut short on disk since it was mapped: reading the missing pages would kill
+                # the process (SIGBUS); its images are decoded again instead
+                raise OSError(f"cache pack {path} shrank on disk")
             if data is None:
-                path = self.folder / f"{entry['packs'][pack_id]}.npy"
                 data = np.load(path, mmap_mode="r")
                 while len(maps) >= _MAX_MAPPED:  # the least recently used goes first
                     maps.pop(next(iter(maps)))

@@ -847,3 +847,28 @@ def test_pack_cache_removes_what_a_killed_writer_left(tmp_path):
     assert not any(p.exists() for p in old) and all(p.exists() for p in fresh)
     out = np.zeros((1, 1, 1, 1), np.uint8)
     assert again.get(keys, out).all() and out.item() == 7
+
+
+def test_a_pack_cut_short_on_disk_while_mapped_is_decoded_again(tmp_path):
+    """Reading a mapped pack that was truncated on disk killed the process (SIGBUS); it is
+    now a cache miss. Run in a subprocess, so that a crash fails this test only."""
+    import subprocess
+    import sys
+
+    script = f"""
+import numpy as np, os
+from skface.preprocessing import _loader
+cache = _loader._PackCache({str(tmp_path)!r}, {{"test": "sigbus"}})
+keys = [bytes([k]) * 16 for k in range(40)]
+cache.put(keys, np.full((40, 3, 64, 64), 9, np.uint8))
+out = np.zeros((40, 3, 64, 64), np.uint8)
+assert cache.get(keys, out).all()  # the pack is mapped now
+pack = next(p for p in os.listdir(cache.folder) if p.endswith(".npy") and "keys" not in p)
+os.truncate(cache.folder / pack, 128)
+print(int(cache.get(keys, out).sum()))
+"""
+    root = Path(_loader.__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
