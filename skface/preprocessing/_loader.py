@@ -583,6 +583,24 @@ def _file_key(path):
     return hashlib.blake2b(ident, digest_size=_KEY_BYTES).digest()
 
 
+def _pack_holds(path, n_rows):
+    """Whether ``path`` is a whole ``.npy`` file of ``n_rows`` images (header and data)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:
+                return False
+            shape, fortran, dtype = read(f)
+            start = f.tell()
+        size = os.stat(path).st_size
+    except Exception:  # missing, truncated header, not an .npy file
+        return False
+    return (len(shape) == 4 and shape[0] == n_rows and dtype == np.uint8 and not fortran
+            and size >= start + int(np.prod(shape)))
+
+
 class _PackCache:
     """Decoded images stored as ``pack-*.npy`` (images) + ``pack-*.keys.npy`` (file keys).
 
@@ -653,6 +671,10 @@ class _PackCache:
                     # trailing zero bytes of a digest.
                     raw = np.load(self.folder / name).tobytes()
                 except Exception:  # a damaged pack is ignored and its images decoded again
+                    continue
+                if not _pack_holds(self.folder / f"{pack}.npy", len(raw) // _KEY_BYTES):
+                    # a damaged pack registered last took its keys from a good copy, and
+                    # every new process decoded those images again
                     continue
                 pack_id = len(entry["packs"])
                 entry["packs"].append(pack)

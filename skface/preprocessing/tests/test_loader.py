@@ -872,3 +872,22 @@ print(int(cache.get(keys, out).sum()))
                           env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
+
+
+def test_a_damaged_pack_does_not_shadow_a_good_copy(tmp_path):
+    """A damaged pack registered after a good copy of the same images took their keys, so
+    every new process decoded those images again (and wrote yet another pack)."""
+    keys = [bytes([k]) * 16 for k in range(4)]
+    cache = _loader._PackCache(tmp_path, {"test": "shadow"})
+    cache.put(keys, np.full((4, 1, 2, 2), 5, np.uint8))
+    good = {p.name for p in cache.folder.glob("pack-*")}
+    cache.put(keys, np.full((4, 1, 2, 2), 5, np.uint8))
+    second = sorted({p.name for p in cache.folder.glob("pack-*")} - good)
+    for name in second:  # named to be read last, then its images cut short
+        os.replace(cache.folder / name, cache.folder / name.replace("pack-", "pack-ffff"))
+    damaged = next(cache.folder.glob("pack-ffff*[0-9a-f].npy"))
+    os.truncate(damaged, damaged.stat().st_size - 8)
+    _loader._INDEX.pop(str(cache.folder), None)  # as in a new process
+    out = np.zeros((4, 1, 2, 2), np.uint8)
+    fresh = _loader._PackCache(tmp_path, {"test": "shadow"})
+    assert fresh.get(keys, out).all() and (out == 5).all()
