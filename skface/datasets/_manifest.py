@@ -261,7 +261,8 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
         problems = []
         for i, f in enumerate(data.filenames):
             if not os.path.isfile(f):
-                problems.append(f"missing: {f}")
+                problems.append(f"{'a folder, not a file' if os.path.isdir(f) else 'missing'}: "
+                                f"{f}")
                 continue
             want = data.get("sha256", [""] * len(files))[i]
             if want:

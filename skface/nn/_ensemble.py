@@ -32,6 +32,10 @@ class ProbabilityAverage(nn.Module):
         members = list(members)
         if not members:
             raise ValueError("ProbabilityAverage needs at least one member network.")
+        classes = {getattr(getattr(m, "head", None), "out_features", None) for m in members}
+        if len(classes) > 1:  # failed in torch.stack at the first forward pass
+            raise ValueError(f"ProbabilityAverage members disagree on the number of classes: "
+                             f"{sorted(classes, key=str)}.")
         self.members = nn.ModuleList(members)
 
     def forward(self, x):

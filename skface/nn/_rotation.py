@@ -71,6 +71,9 @@ class RotationTask(nn.Module):
 
     def __init__(self, backbone):
         super().__init__()
+        if not hasattr(backbone, "n_features_out") or not hasattr(backbone, "forward_features"):
+            raise TypeError(f"RotationTask wraps a skface.nn.FaceCNN (it needs n_features_out "
+                            f"and forward_features); got {type(backbone).__name__}.")
         self.backbone = backbone
         self.head = nn.Linear(backbone.n_features_out, N_ROTATIONS)
 

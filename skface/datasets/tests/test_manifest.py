@@ -198,3 +198,11 @@ def test_read_manifest_refuses_what_it_would_misread(tmp_path):
     binary.write_bytes(b"path,label\n\x89PNG\xff\xfe,real\n")
     with pytest.raises(ValueError, match="binary.csv is not UTF-8 text"):
         read_manifest(binary)
+
+
+def test_verify_names_a_folder_as_a_folder(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,label\nimgs,real\n")
+    with pytest.raises(ValueError, match="a folder, not a file: "):
+        read_manifest(manifest, verify=True)

@@ -375,3 +375,14 @@ def test_small_nn_helpers_name_bad_arguments():
         default_attention_stages("bogus", 3)
     with pytest.raises(ValueError, match="the batch is empty"):
         rotated_copies(torch.rand(0, 3, 8, 8))
+
+
+def test_ensemble_and_rotation_wrappers_check_their_networks():
+    """Members with other class counts failed in torch.stack at the first forward pass; a
+    RotationTask of another module failed with an AttributeError."""
+    from skface.nn import ProbabilityAverage
+
+    with pytest.raises(ValueError, match="disagree on the number of classes"):
+        ProbabilityAverage([FaceCNN(width=4, depth=2), FaceCNN(width=4, depth=2, n_classes=3)])
+    with pytest.raises(TypeError, match="RotationTask wraps a skface.nn.FaceCNN"):
+        RotationTask(torch.nn.Linear(2, 2))
