@@ -8,7 +8,7 @@ from imblearn.under_sampling import RandomUnderSampler
 from sklearn.utils import check_random_state
 
 from ..utils._labels import check_label_kinds
-from ..utils._validation import is_missing
+from ..utils._validation import missing_positions
 
 _STRATEGIES = ("undersample", "oversample", "none")
 
@@ -115,7 +115,7 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
     if source is None:
         raise ValueError("by_source=True needs `source`.")
     raw = np.asarray(source, dtype=object).ravel()
-    missing = [i for i, s in enumerate(raw.tolist()) if is_missing(s)]
+    missing = missing_positions(raw)
     if missing:  # it became a source named "None" or "nan"
         raise ValueError(f"source has missing values (None or NaN) at position(s) "
                          f"{missing[:5]}; name the source of every image.")

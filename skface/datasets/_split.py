@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
 from sklearn.utils import check_random_state
 
-from ..utils._validation import is_missing
+from ..utils._validation import missing_positions
 
 
 def _check_sizes(sizes):
@@ -157,7 +157,7 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     groups = np.arange(n) if groups is None else np.asarray(groups).ravel()
     if len(groups) != n:
         raise ValueError(f"groups has {len(groups)} entries but y has {n}.")
-    missing = [i for i, g in enumerate(groups.tolist()) if is_missing(g)]
+    missing = missing_positions(groups)
     if missing:  # NaN == NaN is False to Python but equal to np.unique: one silent group
         raise ValueError(f"groups has missing values (None or NaN) at position(s) {missing[:5]}; "
                          "give every image a group id, or -1 for an image in no group.")
@@ -375,7 +375,7 @@ class LeaveOneSourceOut(BaseCrossValidator):
         groups = np.asarray(groups, dtype=object).ravel()
         if len(y) != len(groups):
             raise ValueError(f"y has {len(y)} entries but groups has {len(groups)}.")
-        missing = [i for i, g in enumerate(groups.tolist()) if is_missing(g)]
+        missing = missing_positions(groups)
         if missing:  # NaN != NaN: each made a fold that held out nothing
             raise ValueError(f"groups (the sources) has missing values (None or NaN) at "
                              f"position(s) {missing[:5]}; name the source of every sample.")

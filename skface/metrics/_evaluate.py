@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils import python_value
 from ..utils._labels import resolve_pos_label
-from ..utils._validation import is_missing
+from ..utils._validation import missing_positions
 
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
            "resolve_pos_label", "tune_threshold"]
@@ -388,7 +388,7 @@ def _as_source_array(sources, n):
     raw = np.asarray(sources, dtype=object).ravel()
     if len(raw) != n:
         raise ValueError(f"sources has {len(raw)} entries but y has {n}; they must match.")
-    missing = [i for i, s in enumerate(raw.tolist()) if is_missing(s)]
+    missing = missing_positions(raw)
     if missing:
         raise ValueError(
             f"sources holds {len(missing)} missing values (None or NaN, first at index "

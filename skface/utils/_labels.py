@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from ._io import python_value
-from ._validation import is_missing
+from ._validation import missing_positions
 
 
 def resolve_pos_label(classes, pos_label=None):
@@ -62,7 +62,7 @@ def check_label_kinds(y, name="y"):
     instances of 'int' and 'str'`` names neither the array nor the labels.
     """
     values = np.asarray(y, dtype=object).ravel().tolist()
-    missing = [i for i, v in enumerate(values) if is_missing(v)]
+    missing = missing_positions(values)
     if missing:
         raise ValueError(f"{name} has missing labels (None or NaN) at position(s) "
                          f"{missing[:5]}.")

@@ -46,6 +46,12 @@ def is_missing(value):
     return type(value).__name__ in ("NAType", "NaTType")
 
 
+def missing_positions(values):
+    """Positions of the missing entries (:func:`is_missing`) of a 1-D array-like."""
+    return [i for i, v in enumerate(np.asarray(values, dtype=object).ravel().tolist())
+            if is_missing(v)]
+
+
 def is_whole_number(value):
     """Whether ``value`` is a whole number: an int, or a float or NumPy scalar equal to one.
 
