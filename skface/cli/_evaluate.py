@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, add_device_argument, add_folder_arguments, add_quiet_argument,
-                      atomic_dir, check_output_dir, report_skipped, scan_folders, write_skipped)
+from ._common import (PATH_BATCH, CLIError, add_device_argument, add_folder_arguments,
+                      add_quiet_argument, atomic_dir, check_output_dir, report_skipped,
+                      scan_folders, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -55,7 +56,11 @@ def gather(args):
 
 def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
                         manifest=None, threshold=None, progress=True):
-    """Score ``files`` and write the report folder; return the EvaluationResult."""
+    """Score ``files`` and write the report folder; return the EvaluationResult.
+
+    The files are decoded and scored ``PATH_BATCH`` at a time (memory stays flat however many
+    there are); the report loads again only the images it draws.
+    """
     from skface.experiments import write_report
     from skface.metrics import evaluate
 
@@ -63,16 +68,16 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
 
     clf = pipeline.steps[-1][1]
     loader = pipeline.steps[0][1]
-    if "verbose" in loader.get_params():  # a progress bar while the images are decoded
-        loader.set_params(verbose=int(progress))
-    X = transform_paths(pipeline, files)
-    verbose = clf.verbose
-    clf.set_params(verbose=int(progress))  # a progress bar while the network scores
-    try:
-        result = evaluate(clf, X, y, sources=source, threshold=threshold)
-    finally:
-        clf.set_params(verbose=verbose)
-    write_report(out, title=title, evaluation=result, models={"model": clf}, images=X,
+    if "verbose" in loader.get_params():  # one bar for the whole set, drawn by evaluate
+        loader.set_params(verbose=0)
+    paths = np.asarray(files, dtype=object)
+    result = evaluate(pipeline, list(paths), y, sources=source, threshold=threshold,
+                      batch_size=PATH_BATCH, progress=progress)
+
+    def images(index):  # the few images the report draws, decoded again
+        return transform_paths(pipeline, paths[index])
+
+    write_report(out, title=title, evaluation=result, models={"model": clf}, images=images,
                  manifest=manifest, notes=notes, overwrite=True)
     return result
 

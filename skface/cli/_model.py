@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CLIError, atomic_dir, check_device
+from ._common import PATH_BATCH, CLIError, atomic_dir, check_device
 
 MODEL_FILE = "skface-model.json"
 MODEL_KIND = "skface-cli-model"
@@ -143,7 +143,7 @@ def fake_column(clf):
     return classes.index(1) if 1 in classes else len(classes) - 1
 
 
-def predict_paths(pipeline, paths, *, batch_size=512, progress=True):
+def predict_paths(pipeline, paths, *, batch_size=PATH_BATCH, progress=True):
     """P(fake) for image files, in batches of ``batch_size`` files so memory stays flat; a
     progress bar counts the files (``progress=False``: none)."""
     from tqdm.auto import tqdm

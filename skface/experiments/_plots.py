@@ -309,8 +309,11 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
     ----------
     result : EvaluationResult
         With stored predictions, in the same order as ``images``.
-    images : array-like of shape (n_samples, C, H, W), (n_samples, H, W, C) or (n_samples, H, W)
-        The evaluated images (uint8 or floats in [0, 1]).
+    images : array-like of shape (n_samples, C, H, W), (n_samples, H, W, C) or (n_samples, H, W), \
+            or callable
+        The evaluated images (uint8 or floats in [0, 1]), or a function that takes an array of
+        sample indices and returns those images (so that a large test set need not be held in
+        memory: only the images shown are loaded, e.g. from their paths).
     n_images : int >= 1, default=16
         Show at most this many.
     title : str, optional
@@ -322,7 +325,7 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
     """
     _check_result(result)
     n_images = _check_positive_int(n_images, "n_images")
-    if len(images) != result.n_samples:
+    if not callable(images) and len(images) != result.n_samples:
         raise ValueError(
             f"images has {len(images)} entries but the result covers {result.n_samples} samples."
         )
@@ -330,7 +333,13 @@ def plot_misclassified(result, images, *, n_images=16, title=None):
     is_pos = result.y_true == result.pos_label
     confidence = np.where(is_pos, 1.0 - result.y_score, result.y_score)  # confidence in the error
     order = wrong[np.argsort(-confidence[wrong], kind="stable")][:n_images]
-    shown = _to_display(images, order)  # only the images shown are converted
+    if not callable(images):
+        shown = _to_display(images, order)  # only the images shown are converted
+    elif len(order):
+        shown = _to_display(images(order))
+        if len(shown) != len(order):
+            raise ValueError(f"images(index) returned {len(shown)} images for {len(order)} "
+                             "indices; it must return one image per index, in order.")
     cols = int(min(max(len(order), 1), 6))
     rows = int(np.ceil(max(len(order), 1) / cols))
     fig = _new_figure(max(1.9 * cols + 0.4, 4.5), 2.1 * rows + 0.5)

@@ -31,6 +31,8 @@ from ._plots import (
 
 __all__ = ["write_report"]
 
+_MAPPED_IMAGES = 4  # images drawn with their Grad-CAM and attention maps
+
 _CSS = """
 body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2em auto;
 max-width:1100px;padding:0 1.2em;color:#1f2328;line-height:1.45;background:#fff}
@@ -295,11 +297,14 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         FaceCNNClassifier models (or pipelines ending in one) for training curves and, with
         ``images``, Grad-CAM / attention maps. Defaults to the ablation's estimators (first seed).
         Other models are left out of the report with a ``UserWarning`` naming them.
-    images : array-like of images, optional
-        The test images in the order of ``evaluation`` (uint8 or floats in [0, 1]).
+    images : array-like of images or callable, optional
+        The test images in the order of ``evaluation`` (uint8 or floats in [0, 1]), or a
+        function that takes an array of indices into them and returns those images, so that
+        only the images drawn are loaded (see :func:`plot_misclassified`).
     model_inputs : array-like, optional
         What the models take for those images (e.g. paths for a pipeline starting with an
-        ImageLoader); defaults to ``images``.
+        ImageLoader); the first four are drawn with their maps. Defaults to ``images`` (with a
+        function, to the first four images it returns).
     figures : dict of str to (Figure or path to PNG), optional
         Extra figures, added at the end, saved as ``figures/extra_<name>.png`` with characters
         other than letters, digits, ``-`` and ``_`` replaced by ``_``; a name that gives the
@@ -398,7 +403,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         warnings.warn(f"write_report: models {passed_over} hold no fitted FaceCNNClassifier, so "
                       "the report has no training curves or maps for them.", UserWarning,
                       stacklevel=2)
-    if model_inputs is None:
+    if model_inputs is None and callable(images) and evaluation is not None:
+        model_inputs = images(np.arange(min(_MAPPED_IMAGES, evaluation.n_samples)))
+    elif model_inputs is None and not callable(images):
         model_inputs = images
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -482,7 +489,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
                 from ._explain import plot_attention
 
                 doc.heading("Where the models look", 2)
-                add_figure("attention", plot_attention(face_models, model_inputs),
+                add_figure("attention", plot_attention(face_models, model_inputs,
+                                                       n_images=_MAPPED_IMAGES),
                            "Grad-CAM of the fake logit and the deepest attention block's map, "
                            "per model variant.")
         if cross_source is not None:

@@ -37,7 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils import python_value
 from ..utils._labels import resolve_pos_label
-from ..utils._validation import missing_positions
+from ..utils._validation import is_whole_number, missing_positions
 
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
            "resolve_pos_label", "tune_threshold"]
@@ -464,7 +464,8 @@ def _evaluation(y_true, scores, y_pred, pos, neg, threshold, sources):
     return result
 
 
-def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
+def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None, batch_size=None,
+             progress=False):
     """Evaluate a fitted probabilistic classifier on a labelled, two-class set.
 
     Parameters
@@ -486,6 +487,14 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
         computed, so ``X`` is loaded and run through the network once.
     pos_label : int or str, optional
         The fake label when it cannot be inferred (see :func:`resolve_pos_label`).
+    batch_size : int >= 1, optional
+        Score ``X`` in consecutive slices of this many samples, so that a pipeline starting with
+        an :class:`~skface.preprocessing.ImageLoader` decodes one slice at a time and memory
+        stays flat however many paths ``X`` holds. By default ``X`` goes to the estimator in
+        one call. The figures are the same either way.
+    progress : bool, default=False
+        Show a progress bar counting the samples scored (with ``batch_size``: one step per
+        slice).
 
     Returns
     -------
@@ -499,8 +508,8 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
     TypeError
         The estimator has no ``predict_proba``.
     ValueError
-        ``y`` holds one class only, labels unknown to the estimator, lengths disagree, or the
-        threshold is outside (0, 1).
+        ``y`` holds one class only, labels unknown to the estimator, lengths disagree, the
+        threshold is outside (0, 1), or ``batch_size`` is not a whole number >= 1.
 
     See Also
     --------
@@ -514,18 +523,47 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None):
         threshold = _check_threshold(threshold)
     if sources is not None:
         sources = _as_source_array(sources, len(y_true))
-    proba = _checked_proba(estimator, X)
+    if batch_size is not None:
+        if not is_whole_number(batch_size) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1 or None; got "
+                             f"{batch_size!r}.")
+        if isinstance(X, Iterator):  # sliced below; a generator of paths is listed once
+            X = list(X)
+        if len(X) != len(y_true):  # before any sample is decoded
+            raise ValueError(f"X has {len(X)} samples but y has {len(y_true)}.")
+    own_decision = threshold is None and not _predicts_by_argmax(estimator)
+    proba, decided = _scored(estimator, X, len(y_true), batch_size, progress, own_decision)
     scores = proba[:, _positive_column(estimator, pos)]
     if len(scores) != len(y_true):
         raise ValueError(f"X has {len(scores)} samples but y has {len(y_true)}.")
-    if threshold is None and _predicts_by_argmax(estimator):  # one pass over X, not two
+    if own_decision:
+        y_pred = _as_label_array(decided, name="predictions")
+    elif threshold is None:  # predict is the argmax: one pass over X, not two
         classes = np.asarray(estimator.classes_, dtype=object)
         y_pred = _as_label_array(classes[np.argmax(proba, axis=1)], name="predictions")
-    elif threshold is None:
-        y_pred = _as_label_array(estimator.predict(X), name="predictions")
     else:
         y_pred = np.where(scores >= threshold, pos, neg).astype(object)
     return _evaluation(y_true, scores, y_pred, pos, neg, threshold, sources)
+
+
+def _scored(estimator, X, n, batch_size, progress, predict):
+    """``predict_proba(X)`` checked (and with ``predict``, ``estimator.predict(X)``), in slices
+    of ``batch_size`` samples when given, under one progress bar."""
+    from tqdm.auto import tqdm
+
+    starts = [0] if batch_size is None else range(0, max(n, 1), batch_size)
+    probas, decisions = [], []
+    with tqdm(total=n, desc="evaluate", unit="image", disable=not progress) as bar:
+        for start in starts:
+            part = X if batch_size is None else X[start:start + batch_size]
+            probas.append(_checked_proba(estimator, part))
+            if predict:
+                decisions.append(estimator.predict(part))
+            bar.update(len(probas[-1]))
+    proba = probas[0] if len(probas) == 1 else np.concatenate(probas)
+    if not predict:
+        return proba, None
+    return proba, decisions[0] if len(decisions) == 1 else np.concatenate(decisions)
 
 
 def evaluate_scores(y_true, y_score, *, threshold=0.5, sources=None, pos_label=None):

@@ -260,6 +260,36 @@ def test_evaluate_on_folders(workflow, capsys):
     assert metrics["n_samples"] == 48
 
 
+def test_evaluate_decodes_a_slice_at_a_time(workflow, capsys, monkeypatch):
+    # the whole set was decoded into one array before scoring (memory grew with the set); now
+    # PATH_BATCH files at a time, and the report decodes again only the images it draws
+    import skface.cli._evaluate as evaluate_module
+    import skface.preprocessing as pre
+
+    argv = ["evaluate", "--model", workflow["model"], "--real", workflow["real"], "--fake",
+            workflow["fake"], "--out"]
+    assert run_cli(capsys, *argv, workflow["root"] / "results-whole")[0] == 0
+    whole = json.loads((workflow["root"] / "results-whole" / "metrics.json").read_text())
+    sizes = []
+    original = pre.ImageLoader.transform
+
+    def counted(self, X):
+        sizes.append(len(X))
+        return original(self, X)
+
+    monkeypatch.setattr(pre.ImageLoader, "transform", counted)
+    monkeypatch.setattr(evaluate_module, "PATH_BATCH", 5)
+    out = workflow["root"] / "results-sliced"
+    status, _, err = run_cli(capsys, *argv, out)
+    assert status == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_samples"] == 48
+    assert sizes[:10] == [5] * 9 + [3] and max(sizes) <= 16  # then the report's few
+    assert (out / "report.html").is_file() and (out / "figures" / "misclassified.png").is_file()
+    for key in ("accuracy", "f1", "roc_auc", "confusion_matrix", "per_source"):
+        assert metrics[key] == whole[key]
+
+
 def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path, faces):
     import csv
     import shutil

@@ -152,6 +152,19 @@ def test_pictures_of_models(models, data, tmp_path):
     out = write_report(tmp_path / "cnn", evaluation=ev, models=subset, images=X[te])
     figs = set(os.listdir(out / "figures"))
     assert {"training_curves.png", "attention.png", "confusion_matrix.png"} <= figs
+    # images as a function of the indices drawn: only those are asked for, the pictures are
+    # the same as from the whole array
+    asked = []
+
+    def load(index):
+        asked.append(np.asarray(index).tolist())
+        return X[te][index]
+
+    lazy = write_report(tmp_path / "lazy", evaluation=ev, models=subset, images=load)
+    assert sorted(os.listdir(lazy / "figures")) == sorted(figs)
+    for name in ("misclassified.png", "attention.png"):
+        assert (lazy / "figures" / name).read_bytes() == (out / "figures" / name).read_bytes()
+    assert asked[0] == [0, 1, 2, 3] and all(len(a) <= 16 for a in asked)
     t = tune_threshold(models["cbam"], X[data[3][1]], y[data[3][1]])
     assert 0 < t < 1
 

@@ -74,6 +74,17 @@ def test_misclassified_orders_by_confidence(run):
     assert len(shown) == min(3, len(wrong))
     with pytest.raises(ValueError, match="entries"):
         plot_misclassified(ev, X[:3])
+    # a function of the indices shown: the same picture, and a wrong count is named
+    Xt = X[split[2]]
+    same = plot_misclassified(ev, lambda index: Xt[index], n_images=3)
+    for a, b in zip(fig.axes, same.axes):
+        assert a.get_title() == b.get_title()
+        if a.get_images():
+            np.testing.assert_array_equal(a.get_images()[0].get_array(),
+                                          b.get_images()[0].get_array())
+    if len(wrong):
+        with pytest.raises(ValueError, match="one image per index"):
+            plot_misclassified(ev, lambda index: Xt[np.r_[index, index[:1]]], n_images=3)
 
 
 def test_misclassified_converts_only_the_images_shown():

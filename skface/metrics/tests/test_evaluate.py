@@ -440,3 +440,33 @@ def test_from_dict_names_what_is_wrong():
         EvaluationResult.from_dict({**base, "confusion_matrix": [1, 2, 3]})
     with pytest.raises(ValueError, match="takes a dict"):
         EvaluationResult.from_dict([1])
+
+
+def test_batched_evaluation_is_the_whole_one_and_decodes_one_slice_at_a_time(fitted):
+    # batch_size scores X slice by slice (a pipeline of paths decodes one slice at a time) and
+    # gives the figures of one call, for a model with its own predict as well
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    clf, X, y, s = fitted
+    seen = []
+    pipe = make_pipeline(FunctionTransformer(lambda Z: seen.append(len(Z)) or np.asarray(Z)),
+                         clf)
+    fixed = FixedThresholdClassifier(clf, threshold=0.3, response_method="predict_proba").fit(X, y)
+    for model, threshold in ((pipe, None), (pipe, 0.4), (fixed, None)):
+        whole = evaluate(model, X, y, sources=s, threshold=threshold)
+        seen.clear()
+        parts = evaluate(model, list(X), y, sources=s, threshold=threshold, batch_size=64)
+        assert parts.to_dict() == whole.to_dict()
+        np.testing.assert_array_equal(parts.y_score, whole.y_score)
+        if model is pipe:  # with its own predict, each slice goes through it twice
+            assert seen == ([64, 64, 64, 64, 64, 64, 8, 8] if threshold is None
+                            else [64, 64, 64, 8])
+    assert evaluate(clf, iter(X), y, batch_size=7).to_dict() == evaluate(clf, X, y).to_dict()
+    for bad in (0, -1, 2.5, "8", True):
+        with pytest.raises(ValueError, match="batch_size"):
+            evaluate(clf, X, y, batch_size=bad)
+    seen.clear()
+    with pytest.raises(ValueError, match="X has 199 samples but y has 200"):
+        evaluate(pipe, X[:199], y, batch_size=50)
+    assert seen == []  # refused before anything was scored
