@@ -3,7 +3,7 @@
 import os
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,18 @@ def given_twice(folder, given, role):
             + ("." if str(again) == str(folder) else f" (also as {again})."))
 
 
+def _as_folder(value, role, kinds):
+    """``value`` as a Path, or an error naming it: not a path, or an empty one (which Path
+    would read as the working folder)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"`{role}` must be {kinds}; got the {type(value).__name__} {value!r} "
+                        "where a folder was expected.")
+    if not os.fspath(value):
+        raise ValueError(f"`{role}` holds an empty folder name; give the folder's path (\".\" "
+                         "for the working folder).")
+    return Path(value)
+
+
 def _normalise_sources(spec, role, source_from):
     """Turn ``real``/``fake`` into a list of ``(source_name, folder, recursive)``.
 
@@ -72,12 +84,15 @@ def _normalise_sources(spec, role, source_from):
     """
     if spec is None:
         raise ValueError(f"`{role}` is required: give a folder, a list of folders or a mapping.")
+    kinds = "a folder (str or Path), a list of folders or a mapping {source_name: folder}"
     if isinstance(spec, Mapping):
-        items = [(str(k), Path(v)) for k, v in spec.items()]
+        items = [(str(k), _as_folder(v, role, kinds)) for k, v in spec.items()]
     elif isinstance(spec, (str, os.PathLike)):
-        items = [(None, Path(spec))]
+        items = [(None, _as_folder(spec, role, kinds))]
+    elif isinstance(spec, Iterable) and not isinstance(spec, (bytes, bytearray)):
+        items = [(None, _as_folder(p, role, kinds)) for p in spec]
     else:
-        items = [(None, Path(p)) for p in spec]
+        raise TypeError(f"`{role}` must be {kinds}; got {type(spec).__name__} {spec!r}.")
     if not items:
         raise ValueError(f"`{role}` is empty: give at least one folder.")
     out = []

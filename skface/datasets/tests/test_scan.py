@@ -187,6 +187,14 @@ def test_missing_empty_and_no_images(tmp_path):
         load_faces([], tmp_path / "r", progress=False)
     with pytest.raises(ValueError, match="source_from"):
         load_faces(tmp_path / "r", tmp_path / "r", source_from="x", progress=False)
+    # what is not a folder is named ("'int' object is not iterable" before); an empty name is
+    # not taken for the working folder
+    for bad in (5, 2.5, b"r", [5], {"cam": 7}, {"cam": b"r"}):
+        with pytest.raises(TypeError, match="`fake` must be a folder .*got"):
+            load_faces(tmp_path / "r", bad, progress=False)
+    for bad in ("", [""], {"cam": ""}):
+        with pytest.raises(ValueError, match="`real` holds an empty folder name"):
+            load_faces(bad, tmp_path / "empty", progress=False)
 
 
 def test_parallel_matches_serial_and_frame(two_sources):
