@@ -1,6 +1,7 @@
 """Leak-free 70/15/15 splitting, a GridSearchCV helper and leave-one-source-out CV."""
 
 import warnings
+from collections.abc import Iterable, Sized
 from numbers import Real
 
 import numpy as np
@@ -122,7 +123,7 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
 
     Parameters
     ----------
-    filenames : array-like of shape (n_samples,)
+    filenames : array-like or iterable of shape (n_samples,)
         The images (only their number is used; kept for a ``train_test_split``-like call).
     y : array-like of shape (n_samples,)
         Binary labels.
@@ -152,6 +153,11 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     sizes = _check_sizes(sizes)
     y = np.asarray(y).ravel()
     n = len(y)
+    if not isinstance(filenames, (Sized, Iterable)):
+        raise TypeError(f"filenames must be the images' paths (a list or an array); got "
+                        f"{type(filenames).__name__}.")
+    if not isinstance(filenames, Sized):  # a generator of paths: counted, as a list would be
+        filenames = list(filenames)
     if len(filenames) != n:
         raise ValueError(f"filenames has {len(filenames)} entries but y has {n}.")
     groups = np.arange(n) if groups is None else np.asarray(groups).ravel()

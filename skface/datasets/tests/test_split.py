@@ -44,6 +44,21 @@ def test_split_is_deterministic_and_seed_dependent():
     assert not np.array_equal(a[2], c[2])
 
 
+def test_filenames_may_be_a_generator():
+    # only their number is used: a generator of paths is counted ("object of type 'generator'
+    # has no len()" before)
+    y = np.array([0, 1] * 30)
+    names = [f"img{i}.png" for i in range(60)]
+    want = train_val_test_split(names, y, random_state=0)
+    got = train_val_test_split((n for n in names), y, random_state=0)
+    for a, b in zip(want, got):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="filenames has 59 entries but y has 60"):
+        train_val_test_split(iter(names[:59]), y, random_state=0)
+    with pytest.raises(TypeError, match="filenames must be"):
+        train_val_test_split(60, y, random_state=0)
+
+
 def test_unbalanced_test_and_zero_val():
     files, y, groups, _ = _data()
     tr, va, te = train_val_test_split(files, y, sizes=(0.8, 0.0, 0.2), balanced_test=False,
