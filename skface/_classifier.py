@@ -49,6 +49,10 @@ MODEL_FORMAT = 1
 _ONECYCLE_WARMUP = 0.3
 _CONFIG_NAME = "config.json"
 _WEIGHTS_NAME = "weights.pt"
+# a first-epoch training loss below this means no gradient to learn from (see
+# FaceCNNClassifier._check_learning_signal): at random weights it is near log 2 times the focal
+# factor, 0.17 for gamma=2 and 7e-4 for gamma=10
+_NO_SIGNAL_LOSS = 1e-6
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,7 +340,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     reduction : int, default=16
         Reduction ratio of the SE and CBAM bottlenecks.
     gamma : float, default=0.0
-        Focal-loss focusing parameter; 0 is (weighted) cross-entropy.
+        Focal-loss focusing parameter; 0 is (weighted) cross-entropy. Values from 0 to 5 are
+        usual; a much larger one weighs every image near zero, so that the network learns next
+        to nothing, and fit warns when the first epoch's loss shows it.
     class_weight : {None, "balanced"} or dict, default=None
         Per-class loss weights (``alpha_t`` of the focal loss). ``"balanced"`` uses
         ``n_samples / (n_classes * bincount(y))`` on the training part.
@@ -1139,6 +1145,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         else:
             best_epoch = n_epochs
         self._check_divergence(net, history, best_epoch, member)
+        if member == 0:
+            self._check_learning_signal(history)
         # keep nothing that pins the training data or is not picklable
         net.train_split = None
         net.iterator_train__collate_fn = net.iterator_valid__collate_fn = _Collate()
@@ -1179,6 +1187,23 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"{which}the loss became non-finite in epoch {bad}; the weights of epoch "
                 f"{best_epoch}, before it, are kept. A lower lr would likely train further.",
                 UserWarning, stacklevel=4)
+
+    def _check_learning_signal(self, history):
+        """Warn when the training loss was vanishingly small from the first epoch: a network
+        starting from random weights has a loss near log 2 (times the focal factor), so the loss
+        gives it next to no gradient (e.g. ``gamma=50`` weighs every image by about 0.5**50)
+        and it learns next to nothing, while fit looked like a success."""
+        first = history[0]["train_loss"] if history else float("nan")
+        if not (math.isfinite(first) and first < _NO_SIGNAL_LOSS):
+            return
+        cause = (f"with gamma={float(self.gamma):g}, the focal loss gives every image a weight "
+                 f"near zero; use a gamma between 0 and 5 (2 is the usual value)"
+                 if float(self.gamma) > 5 else
+                 "check class_weight and the labels")
+        warnings.warn(
+            f"The training loss was {first:.3g} in the first epoch, before the network had "
+            f"learned anything: the network got almost no gradient and learned next to nothing "
+            f"({cause}).", UserWarning, stacklevel=4)
 
     def _finish_fit(self, members, device, precision):
         first = members[0][1]

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 import warnings
 
 import joblib
@@ -164,6 +165,19 @@ def test_training_that_diverges_is_an_error(early_stopping):
     with pytest.raises(ValueError, match="Training diverged .* lower lr .now 1e.30"):
         clf.fit(X, y)
     assert not hasattr(clf, "net_")
+
+
+def test_a_loss_with_no_signal_is_named():
+    """gamma=1e6 gave a training loss of exactly 0 from the first epoch: the network learned
+    nothing and fit returned as if it had trained."""
+    X, y = make_faces(32)
+    for gamma in (1e6, 50):
+        with pytest.warns(UserWarning, match="training loss was .* first epoch.*gamma="
+                                             + re.escape(f"{gamma:g}") + ".*between 0 and 5"):
+            FaceCNNClassifier(**{**TINY, "gamma": gamma, "n_members": 2}).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # usual values train without it
+        FaceCNNClassifier(**{**TINY, "gamma": 5.0}).fit(X, y)
 
 
 def test_mixed_or_missing_labels_are_named():
