@@ -55,6 +55,7 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
     """
     from skface.datasets import build_dataset, write_manifest
     from skface.datasets._split import _check_sizes
+    from skface.utils._io import interrupt_deferred
 
     out = Path(out)
     check_out(out, [*real.values(), *fake.values()], relative)  # before the scan, not after
@@ -70,21 +71,25 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
         if "(`sizes`)" not in str(exc):
             raise
         raise CLIError(str(exc).replace("(`sizes`)", "(--sizes)"), status=1) from None
-    write_manifest(data, out, root=out.parent.resolve() if relative else None)
-    listing = skipped_listing(out)
-    if data.skipped.n:
-        pairs = list(zip(data.skipped.filenames, data.skipped.reasons))
-        write_skipped(listing, pairs)
-        report_skipped(pairs, "skface build: the scan skipped", listing)
-    elif listing.is_file():
-        listing.unlink()  # from an earlier build of this manifest: nothing is skipped now
-    listing = dropped_listing(out)
+    skipped = list(zip(data.skipped.filenames, data.skipped.reasons))
     gone = data.dropped_files
-    if gone.n:
-        write_csv(listing, ("path", "reason", "copy_of"),
-                  zip(gone.filenames, gone.reasons, gone.copy_of))
-    elif listing.is_file():
-        listing.unlink()  # from an earlier build of this manifest: nothing is left out now
+    # the manifest and its two listings agree: a Ctrl-C between them left a new manifest beside
+    # an earlier build's listings, so it waits until all three are written
+    with interrupt_deferred():
+        write_manifest(data, out, root=out.parent.resolve() if relative else None)
+        listing = skipped_listing(out)
+        if skipped:
+            write_skipped(listing, skipped)
+        elif listing.is_file():
+            listing.unlink()  # from an earlier build of this manifest: nothing is skipped now
+        listing = dropped_listing(out)
+        if gone.n:
+            write_csv(listing, ("path", "reason", "copy_of"),
+                      zip(gone.filenames, gone.reasons, gone.copy_of))
+        elif listing.is_file():
+            listing.unlink()  # from an earlier build of this manifest: nothing is left out now
+    if skipped:
+        report_skipped(skipped, "skface build: the scan skipped", skipped_listing(out))
     return data
 
 

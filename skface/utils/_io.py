@@ -2,7 +2,10 @@
 for JSON."""
 
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +108,25 @@ def atomic_write_text(path, text):
     if not isinstance(text, str):
         raise TypeError(f"atomic_write_text writes a str; got {type(text).__name__}.")
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def interrupt_deferred():
+    """Hold Ctrl-C back until the block is done, then raise it.
+
+    For a few quick writes that belong together (a manifest and the listings beside it): a
+    Ctrl-C between two of them would leave a set of files that disagree. In the main thread,
+    SIGINT is noted while the block runs and :class:`KeyboardInterrupt` is raised when it
+    ends; elsewhere (signals reach the main thread only) the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt

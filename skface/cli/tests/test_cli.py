@@ -321,6 +321,37 @@ def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path,
     assert not listing.exists()
 
 
+def test_ctrl_c_while_build_writes_leaves_no_stale_listing(capsys, tmp_path, faces,
+                                                           monkeypatch):
+    """Ctrl-C after the manifest was written left an earlier build's skipped.csv beside it,
+    naming files the new manifest knows nothing of; the three files are now written together
+    and the interruption comes after them."""
+    import os
+    import signal
+
+    import skface.datasets as datasets
+
+    real, fake = faces
+    (fake / "cut.png").write_bytes(next(fake.glob("*.png")).read_bytes()[:60])
+    manifest = tmp_path / "m.csv"
+    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)[0] == 0
+    listing = tmp_path / "m.skipped.csv"
+    assert listing.is_file()
+    (fake / "cut.png").unlink()
+    original = datasets.write_manifest
+
+    def then_ctrl_c(*args, **kwargs):
+        result = original(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(datasets, "write_manifest", then_ctrl_c)
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)
+    assert status == 130 and "interrupted" in err
+    assert not listing.exists()  # the new build skipped nothing
+    assert "cut.png" not in manifest.read_text()
+
+
 def test_build_lists_every_image_it_left_out(capsys, tmp_path, faces):
     """Duplicates and label conflicts were counted in the summary but named nowhere."""
     import csv

@@ -294,3 +294,35 @@ def test_small_helpers_name_bad_arguments(tmp_path):
     with pytest.raises(TypeError, match="writes a str; got NoneType"):
         atomic_write_text(tmp_path / "x.txt", None)
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_interrupt_deferred_finishes_the_block_then_raises():
+    import signal
+    import threading
+
+    from skface.utils._io import interrupt_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("after the signal")
+    assert done == ["after the signal"] and signal.getsignal(signal.SIGINT) is before
+    with interrupt_deferred():  # no Ctrl-C: nothing raised
+        done.append("quiet")
+    assert done[-1] == "quiet" and signal.getsignal(signal.SIGINT) is before
+    # outside the main thread (no signal handlers there) the block just runs
+    errors = []
+
+    def in_thread():
+        try:
+            with interrupt_deferred():
+                done.append("thread")
+        except Exception as exc:  # pragma: no cover - the failure this test looks for
+            errors.append(exc)
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert not errors and done[-1] == "thread"
