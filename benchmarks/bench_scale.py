@@ -9,13 +9,15 @@ that way measured in the same run (the ratio is the speed-up):
   pair within the threshold (bursts, re-encoded copies): time, pairs counted, links kept;
 - ``plot_misclassified`` on N uint8 images: peak of Python-tracked memory against the images'
   bytes (only the images shown are converted);
-- the ``ImageLoader`` disk cache: looking up N cached images spread over N / 256 packs.
+- the ``ImageLoader`` disk cache: looking up N cached images spread over N / 256 packs;
+- ``evaluate`` on N image paths through an ImageLoader pipeline: peak of Python-tracked memory
+  in one call against slices of 512 paths (``batch_size``, what ``skface evaluate`` does).
 
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_scale.py
     PYTHONPATH=. python benchmarks/bench_scale.py --scores 100000 --loop-scores 20000 \
-        --cluster 1000 4000 --images 4000 --cached 200000
+        --cluster 1000 4000 --images 4000 --cached 200000 --paths 8000
 """
 
 import argparse
@@ -118,6 +120,44 @@ def bench_cache(n, per=256):
               f"{seconds:.2f} s, {int(hits.sum()):,} hits")
 
 
+def bench_evaluate(n, batch=512, size=64):
+    """Peak of Python-tracked memory while ``evaluate`` scores N image paths through an
+    ImageLoader pipeline: in one call (the whole set decoded at once, as ``skface evaluate``
+    did) against ``batch_size`` slices (what it does now)."""
+    from PIL import Image
+    from sklearn.pipeline import make_pipeline
+
+    from skface import FaceCNNClassifier
+    from skface.metrics import evaluate
+    from skface.preprocessing import ImageLoader
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for i in range(n):
+            path = Path(folder) / f"{i:06d}.png"
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(path)
+            paths.append(str(path))
+        y = np.arange(n) % 2
+        loader = ImageLoader(size=size)
+        pixels = loader.fit_transform(paths[:64])
+        clf = FaceCNNClassifier(width=4, depth=2, max_epochs=1, batch_size=32, random_state=0,
+                                verbose=0).fit(pixels, y[:64])
+        pipe = make_pipeline(loader, clf)
+        figures = {}
+        for name, batch_size in (("whole", None), ("sliced", batch)):
+            tracemalloc.start()
+            seconds, result = _seconds(lambda: evaluate(pipe, paths, y, batch_size=batch_size))
+            figures[name] = (tracemalloc.get_traced_memory()[1], seconds, result.accuracy)
+            tracemalloc.stop()
+    pixels_bytes = n * 3 * size * size
+    (w_peak, w_s, w_acc), (s_peak, s_s, s_acc) = figures["whole"], figures["sliced"]
+    print(f"evaluate, {n:,} image paths at {size} px ({pixels_bytes / 2**20:.1f} MiB of uint8 "
+          f"pixels): peak {w_peak / 2**20:.1f} MiB in one call, {s_peak / 2**20:.1f} MiB in "
+          f"slices of {batch} ({w_peak / max(s_peak, 1):.1f}x less); {w_s:.1f} s vs {s_s:.1f} s; "
+          f"same accuracy: {w_acc == s_acc}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scores", type=int, default=100_000)
@@ -125,11 +165,14 @@ def main(argv=None):
     p.add_argument("--cluster", type=int, nargs="+", default=[1000, 4000])
     p.add_argument("--images", type=int, default=4000)
     p.add_argument("--cached", type=int, default=200_000)
+    p.add_argument("--paths", type=int, default=8000,
+                   help="image files evaluate scores (written to a temporary folder)")
     args = p.parse_args(argv)
     bench_threshold(args.scores, args.loop_scores)
     bench_cluster(args.cluster)
     bench_misclassified(args.images)
     bench_cache(args.cached)
+    bench_evaluate(args.paths)
 
 
 if __name__ == "__main__":
