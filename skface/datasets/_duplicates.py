@@ -31,10 +31,8 @@ _HASH_BYTES = _HASH * _HASH // 8
 
 
 def _is_hash(value):
-    """Whether ``value`` is a hexadecimal string of the perceptual hash's length (or None,
-    a file that could not be read)."""
-    if value is None:
-        return True
+    """Whether ``value`` is a hexadecimal string of the perceptual hash's length (a data set
+    with a file that could not be hashed is hashed again, so None never reaches it)."""
     try:
         return isinstance(value, str) and len(bytes.fromhex(value)) == _HASH_BYTES
     except ValueError:
