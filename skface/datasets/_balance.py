@@ -1,13 +1,11 @@
 """Class (and optionally source) balancing through imbalanced-learn samplers."""
 
-from collections.abc import Iterator
-
 import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.utils import check_random_state
 
-from ..utils._labels import check_label_kinds
+from ..utils._labels import check_label_kinds, one_label_per_sample
 from ..utils._validation import missing_positions
 
 _STRATEGIES = ("undersample", "oversample", "none")
@@ -93,11 +91,7 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
         Sorted indices into ``y``; oversampling repeats indices.
     """
     _check_balance(balance)
-    if isinstance(y, Iterator):
-        y = list(y)
-    y = np.asarray(y)
-    if y.ndim != 1:  # a string or a (n, 2) array was read as one class or twice the samples
-        raise ValueError(f"y must hold one label per sample (1-D); got shape {y.shape}.")
+    y = one_label_per_sample(y)
     n = len(y)
     if n == 0:
         raise ValueError("Cannot balance an empty set.")

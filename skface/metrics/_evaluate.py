@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import python_value
-from ..utils._labels import resolve_pos_label
+from ..utils._labels import one_label_per_sample, resolve_pos_label
 from ..utils._validation import is_whole_number, missing_positions
 
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
@@ -355,13 +355,7 @@ def _as_label_array(y, name="y"):
     """Labels as a 1-D object array of Python values. A column ``(n, 1)`` is one label per
     sample; other shapes are refused (flattening a ``(n, 2)`` array doubled the samples), and
     an iterator is read once into a list (``np.asarray`` made it a single label)."""
-    if isinstance(y, Iterator):
-        y = list(y)
-    arr = np.asarray(y, dtype=object)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must hold one label per sample (1-D); got shape {arr.shape}.")
+    arr = one_label_per_sample(y, name, dtype=object)
     if arr.size == 0:
         raise ValueError(f"{name} is empty.")
     return np.array([python_value(v) for v in arr], dtype=object)

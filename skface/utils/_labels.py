@@ -2,6 +2,7 @@
 label arrays that can be sorted into classes."""
 
 import numbers
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -53,6 +54,21 @@ def resolve_pos_label(classes, pos_label=None):
         f"Cannot tell which class is 'fake' among {classes!r}: skface infers it only for 0/1 "
         f"labels (1 = fake) or 'real'/'fake' labels. Pass pos_label=<the fake label>."
     )
+
+
+def one_label_per_sample(y, name="y", dtype=None):
+    """``y`` as a 1-D array (of ``dtype``): an iterator is read once into a list
+    (``np.asarray`` made it a single label) and a column ``(n, 1)`` is one label per sample;
+    other shapes are refused (a string was one label, a ``(n, 2)`` array flattened doubled the
+    samples)."""
+    if isinstance(y, Iterator):
+        y = list(y)
+    arr = np.asarray(y, dtype=dtype)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must hold one label per sample (1-D); got shape {arr.shape}.")
+    return arr
 
 
 def check_label_kinds(y, name="y"):

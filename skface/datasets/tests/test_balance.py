@@ -78,3 +78,9 @@ def test_balance_indices_names_bad_labels_and_sources():
     with pytest.raises(ValueError, match="one label per sample"):
         balance_indices("0001", balance="oversample")
     assert len(balance_indices((v for v in y), balance="oversample", random_state=0)) == 6
+    # a column is one label per sample, as evaluate reads it; two columns are refused
+    np.testing.assert_array_equal(
+        balance_indices(np.array(y)[:, None], balance="oversample", random_state=0),
+        balance_indices(y, balance="oversample", random_state=0))
+    with pytest.raises(ValueError, match=r"one label per sample \(1-D\); got shape \(4, 2\)"):
+        balance_indices(np.zeros((4, 2)), balance="oversample")
