@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
 from sklearn.utils import check_random_state
 
-from ..utils._validation import missing_positions
+from ..utils._validation import check_row_indices, missing_positions
 
 
 def _check_sizes(sizes):
@@ -288,22 +288,6 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     return (np.flatnonzero(split == 0), np.flatnonzero(split == 1), np.flatnonzero(split == 2))
 
 
-def _check_indices(idx, name):
-    """Row indices as int64: whole non-negative numbers, each once (a boolean mask, 0.5 or -1
-    was cast to other rows without a word)."""
-    arr = np.asarray(idx).ravel()
-    if arr.dtype.kind == "b":
-        raise ValueError(f"{name} is a boolean mask; pass indices (np.flatnonzero(mask)).")
-    if arr.size and (arr.dtype.kind not in "iuf" or not np.all(arr == np.round(arr))):
-        raise ValueError(f"{name} must hold whole row numbers; got {arr[:5].tolist()}.")
-    arr = arr.astype(np.int64)
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} holds negative indices {arr[arr < 0][:5].tolist()}.")
-    if len(np.unique(arr)) != len(arr):
-        raise ValueError(f"{name} names some rows more than once.")
-    return arr
-
-
 def predefined_split(train_idx, val_idx):
     """Turn train and validation indices into a ``PredefinedSplit`` for ``GridSearchCV``.
 
@@ -324,8 +308,8 @@ def predefined_split(train_idx, val_idx):
     >>> idx, cv = predefined_split(train_idx, val_idx)            # doctest: +SKIP
     >>> GridSearchCV(est, grid, cv=cv).fit(X[idx], y[idx])         # doctest: +SKIP
     """
-    train_idx = _check_indices(train_idx, "train_idx")
-    val_idx = _check_indices(val_idx, "val_idx")
+    train_idx = check_row_indices(train_idx, "train_idx")
+    val_idx = check_row_indices(val_idx, "val_idx")
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise ValueError("predefined_split needs non-empty train and validation indices.")
     if np.intersect1d(train_idx, val_idx).size:

@@ -3,6 +3,7 @@
 import inspect
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ from ..datasets import predefined_split
 from ..metrics import best_threshold, evaluate, resolve_pos_label
 from ..metrics._evaluate import (_as_label_array, _as_source_array, _check_threshold,
                                  _tuning_metric)
-from ..utils._validation import is_whole_number
+from ..utils._validation import check_row_indices, is_whole_number
 from ._io import to_table, write_csv
 
 __all__ = ["AblationDetails", "check_split", "default_param_grid", "run_ablation"]
@@ -102,20 +103,15 @@ def check_split(split, n_samples):
         )
     parts = []
     for name, idx in zip(("train", "val", "test"), split):
-        arr = np.asarray(idx)
+        arr = np.asarray(list(idx) if isinstance(idx, Iterator) else idx)
         if arr.dtype == bool:
             if arr.shape != (n_samples,):
                 raise ValueError(f"The {name} mask has shape {arr.shape}; expected ({n_samples},).")
             arr = np.flatnonzero(arr)
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(f"The {name} part of split is empty or not 1-D.")
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"The {name} indices must be integers; got dtype {arr.dtype}.")
-        if arr.min() < 0 or arr.max() >= n_samples:
-            raise ValueError(f"The {name} indices fall outside [0, {n_samples}).")
-        if len(np.unique(arr)) != len(arr):
-            raise ValueError(f"The {name} indices contain duplicates.")
-        parts.append(arr.astype(np.intp))
+        arr = check_row_indices(arr, f"The {name} part of split", n_samples)
+        if arr.size == 0:
+            raise ValueError(f"The {name} part of split is empty.")
+        parts.append(arr)
     for (a, na), (b, nb) in (((0, "train"), (1, "val")), ((0, "train"), (2, "test")),
                              ((1, "val"), (2, "test"))):
         common = np.intersect1d(parts[a], parts[b])

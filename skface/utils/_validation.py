@@ -1,5 +1,7 @@
 """Input validation for image arrays and devices."""
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from sklearn.utils import check_array
@@ -65,6 +67,32 @@ def is_whole_number(value):
         return int(value) == value
     except (TypeError, ValueError, OverflowError):
         return False
+
+
+def check_row_indices(idx, name, n_samples=None):
+    """Row indices as an ``intp`` array: whole non-negative numbers (whole floats, as a pandas
+    column holds them, too), each once, below ``n_samples`` when it is given. A boolean mask,
+    0.5 or -1 was cast to other rows without a word; a column ``(n, 1)`` is read as 1-D."""
+    if isinstance(idx, Iterator):
+        idx = list(idx)
+    arr = np.asarray(idx)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of row numbers; got shape {arr.shape}.")
+    if arr.dtype.kind == "b":
+        raise ValueError(f"{name} is a boolean mask; pass indices (np.flatnonzero(mask)).")
+    if arr.size and (arr.dtype.kind not in "iuf" or not np.all(arr == np.round(arr))):
+        raise ValueError(f"{name} must hold whole row numbers; got {arr[:5].tolist()}.")
+    arr = arr.astype(np.intp)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} holds negative indices {arr[arr < 0][:5].tolist()}.")
+    if n_samples is not None and arr.size and arr.max() >= n_samples:
+        raise ValueError(f"{name} holds indices beyond the {n_samples} rows: "
+                         f"{arr[arr >= n_samples][:5].tolist()}.")
+    if len(np.unique(arr)) != len(arr):
+        raise ValueError(f"{name} names some rows more than once.")
+    return arr
 
 
 def float_pixel_range(X):

@@ -158,8 +158,14 @@ def test_bad_splits(faces, lr_pipeline):
     tr, va, te = make_split(len(y))
     with pytest.raises(ValueError, match="share"):
         check_split((tr, va, np.r_[te, tr[:2]]), len(y))
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match=r"test part of split holds indices beyond the 120 rows"):
         check_split((tr, va, np.r_[te, 10_000]), len(y))
+    # the same reading of row numbers as predefined_split: whole floats (a pandas column) are
+    # rows, 0.5 or -1 are named
+    assert np.array_equal(check_split((tr, va, te.astype(float)), len(y))[2], te)
+    for bad, match in (([0.5], "whole row numbers"), ([-1], "negative"), ([], "empty")):
+        with pytest.raises(ValueError, match=f"val part of split .*{match}"):
+            check_split((tr, bad, te), len(y))
     with pytest.raises(ValueError, match="tuple"):
         check_split((tr, va), len(y))
     masks = tuple(np.isin(np.arange(len(y)), p) for p in (tr, va, te))
