@@ -521,6 +521,7 @@ def evaluate(estimator, X, y, *, sources=None, threshold=None, pos_label=None, b
         if not is_whole_number(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a whole number >= 1 or None; got "
                              f"{batch_size!r}.")
+        batch_size = int(batch_size)  # 3.0 is 3
         if isinstance(X, Iterator):  # sliced below; a generator of paths is listed once
             X = list(X)
         if len(X) != len(y_true):  # before any sample is decoded

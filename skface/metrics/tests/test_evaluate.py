@@ -463,6 +463,7 @@ def test_batched_evaluation_is_the_whole_one_and_decodes_one_slice_at_a_time(fit
             assert seen == ([64, 64, 64, 64, 64, 64, 8, 8] if threshold is None
                             else [64, 64, 64, 8])
     assert evaluate(clf, iter(X), y, batch_size=7).to_dict() == evaluate(clf, X, y).to_dict()
+    assert evaluate(clf, X, y, batch_size=7.0).to_dict() == evaluate(clf, X, y).to_dict()
     for bad in (0, -1, 2.5, "8", True):
         with pytest.raises(ValueError, match="batch_size"):
             evaluate(clf, X, y, batch_size=bad)
