@@ -40,6 +40,30 @@ def documented_names(module_name):
     return sorted(names, key=lambda t: (t[1] != "class", t[0].lower()))
 
 
+def documented_constants(module_name):
+    """Public constants of a module (upper-case names in ``__all__``) as ``(name, value,
+    comment)``: the ``#:`` comment above the name where its private module defines it (autodoc
+    looks in the public module, finds none and shows the docstring of ``int`` or ``tuple``)."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    mod = importlib.import_module(module_name)
+    names = [name for name in getattr(mod, "__all__", [])
+             if name.isupper() and not (inspect.isclass(getattr(mod, name))
+                                        or inspect.isfunction(getattr(mod, name)))]
+    out = []
+    for name in names:
+        comment = []
+        for owner in sorted(m for m in sys.modules if m.startswith(module_name + "._")):
+            docs = ModuleAnalyzer.for_module(owner).find_attr_docs()
+            if ("", name) in docs:
+                comment = [line for line in docs[("", name)] if line.strip()]
+                break
+        if not comment:
+            raise RuntimeError(f"{module_name}.{name} has no #: comment where it is defined")
+        out.append((name, getattr(mod, name), comment))
+    return out
+
+
 def render():
     lines = ["API reference", "=============", "",
              "Every public name is importable from its subpackage; the main ones also from",
@@ -56,6 +80,9 @@ def render():
                 lines += [".. autosummary::", "   :toctree: generated/",
                           f"   :template: {kind}.rst", ""]
                 lines += [f"   {n}" for n in group] + [""]
+        for name, value, comment in documented_constants(module_name):
+            lines += [f".. data:: {module_name}.{name}", f"   :value: {value!r}", ""]
+            lines += [f"   {line}" for line in comment] + [""]
     return "\n".join(lines)
 
 

@@ -15,7 +15,12 @@ __version__ = "0.1.0.dev0"
 
 from . import datasets, experiments, metrics, nn, preprocessing  # noqa: E402
 from ._classifier import FaceCNNClassifier  # noqa: E402
-from ._recommended import make_recommended_pipeline  # noqa: E402
+from ._recommended import (  # noqa: E402
+    RECOMMENDED_AUGMENT_PARAMS,
+    RECOMMENDED_CLASSIFIER_PARAMS,
+    RECOMMENDED_JPEG_QUALITY,
+    make_recommended_pipeline,
+)
 from .datasets import load_demo_faces  # noqa: E402
 from .metrics import evaluate  # noqa: E402
 from .preprocessing import (  # noqa: E402
@@ -28,6 +33,9 @@ from .preprocessing import (  # noqa: E402
 )
 
 __all__ = [
+    "RECOMMENDED_AUGMENT_PARAMS",
+    "RECOMMENDED_CLASSIFIER_PARAMS",
+    "RECOMMENDED_JPEG_QUALITY",
     "AugmentSampler",
     "Augmenter",
     "FaceCNNClassifier",

@@ -101,9 +101,9 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
        (centre crop) to ``size`` x ``size`` RGB, kept as ``uint8``.
     2. ``"format"``: ``"passthrough"`` (the loaded pixels go to the classifier as they are),
        or with ``normalize_format=True`` a :class:`skface.preprocessing.FormatNormalizer` that
-       re-encodes every image as a JPEG of quality :data:`RECOMMENDED_JPEG_QUALITY`.
+       re-encodes every image as a JPEG of quality :data:`~skface.RECOMMENDED_JPEG_QUALITY`.
     3. ``"clf"``: :class:`skface.FaceCNNClassifier` with the recipe in
-       :data:`RECOMMENDED_CLASSIFIER_PARAMS`, trained without augmentation unless
+       :data:`~skface.RECOMMENDED_CLASSIFIER_PARAMS`, trained without augmentation unless
        ``augment=True``: four small networks trained from different seeds, each on its own
        view of the face (the whole image, its middle 3/4 and its middle half at
        ``size // 2`` pixels, and its middle quarter at ``size // 4``), whose probabilities
@@ -126,9 +126,10 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
         the default 128). The recipe was tuned at 128; training costs roughly
         ``(size / 128) ** 2`` times as much at other sizes.
     augment : bool, default=False
-        Train with :class:`skface.preprocessing.Augmenter` (:data:`RECOMMENDED_AUGMENT_PARAMS`:
-        a Gaussian blur of 0.1-1 px on half the training images, nothing else). Off in the
-        recipe: on the development faces (four networks, no format step, split seeds 0-2),
+        Train with :class:`skface.preprocessing.Augmenter`
+        (:data:`~skface.RECOMMENDED_AUGMENT_PARAMS`: a Gaussian blur of 0.1-1 px on half the
+        training images, nothing else). Off in the recipe: on the development faces (four
+        networks, no format step, split seeds 0-2),
         networks trained with it scored level on clean test images (accuracy 0.839 against
         0.838, ROC-AUC 0.930 against 0.932) and higher on test images blurred with a 1.5 px
         Gaussian (0.835 against 0.806, ROC-AUC 0.925 against 0.918), but lower on faces from

@@ -186,12 +186,19 @@ def run(args):
     detail = ("" if vl is None else f" (val loss {vl:.4f}, val accuracy {va:.3f}"
               + (" without test-time flips" if clf.tta else "") + ")")
     grace = _high_lr_epochs(clf.lr_schedule, clf.max_epochs) if clf.early_stopping else 0
-    rule = ("" if not grace or clf.interrupted_ else
+    # when the high-rate epochs cover the whole run, the last epoch is kept: no rule to tell
+    rule = ("" if not grace or grace >= clf.max_epochs or clf.interrupted_ else
             f" (the lowest validation loss after the first {grace} of {clf.max_epochs} epochs, "
             "whose high learning rate makes their losses no guide)")
+    if clf.interrupted_ and clf.n_members > 1 and clf.members_[-1]["interrupted"]:
+        # a network cut short is kept only when it is the first: nothing else would be left
+        print(f"training interrupted in the first of {clf.n_members} networks after "
+              f"{clf.n_epochs_} epoch(s); saved it alone, at its best epoch so far (epoch "
+              f"{clf.best_epoch_}{detail}), to {args.out}")
+        return 130
     if clf.interrupted_ and clf.n_members > 1:
         print(f"training interrupted; saved the {len(clf.members_)} of {clf.n_members} networks "
-              f"trained so far (the last at its best epoch so far) to {args.out}")
+              f"that finished to {args.out}")
         return 130
     if clf.interrupted_:
         print(f"training interrupted after {clf.n_epochs_} epoch(s); saved the best model so far "

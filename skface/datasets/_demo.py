@@ -171,8 +171,8 @@ def load_demo_faces(
     each mixes two real faces in a 12x12 code and up-samples it back to 24x24 with a generator
     of fixed, seeded weights, as the decoder of a GAN does. The demo runs offline and trains in
     seconds, but it is only a **proxy**: the real protocol runs on photographs and StyleGAN
-    faces, fetched with :func:`skface.datasets.fetch_dataset`-style fetchers or read from your
-    own folders.
+    faces, fetched with :func:`skface.datasets.fetch_ffhq`, :func:`skface.datasets.fetch_tpdne`
+    and :func:`skface.datasets.fetch_lfw` or read from your own folders.
 
     Parameters
     ----------

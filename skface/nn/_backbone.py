@@ -173,12 +173,6 @@ class FaceCNN(nn.Module):
         Reduction ratio of the SE and CBAM MLPs.
     dropout : float, default=0.3
         Dropout before the linear head.
-    head_grid : int, default=1
-        The last stage's feature map is average-pooled to ``head_grid x head_grid`` cells
-        before the head. 1 is global average pooling: the head sees what the network found,
-        not where. With ``g > 1`` the head has a weight for every cell of a ``g x g`` grid over
-        the view, so it can tell where in the (aligned) face a feature sits, at ``g * g``
-        times the head's parameters.
     space_to_depth : int, default=1
         Fold each ``s x s`` block of pixels into ``s * s`` times the channels before the first
         stage (:func:`torch.nn.functional.pixel_unshuffle`). The network then sees every pixel
@@ -192,6 +186,12 @@ class FaceCNN(nn.Module):
     view_size : int or None, default=None
         Side of the square the crop is resized to (area averaging when shrinking, bilinear when
         enlarging); None keeps the crop's own size.
+    head_grid : int, default=1
+        The last stage's feature map is average-pooled to ``head_grid x head_grid`` cells
+        before the head. 1 is global average pooling: the head sees what the network found,
+        not where. With ``g > 1`` the head has a weight for every cell of a ``g x g`` grid over
+        the view, so it can tell where in the (aligned) face a feature sits, at ``g * g``
+        times the head's parameters.
     """
 
     def __init__(self, in_channels=3, n_classes=2, width=32, depth=4, convs_per_block=1,

@@ -18,7 +18,7 @@ class ProbabilityAverage(nn.Module):
     ----------
     members : sequence of torch.nn.Module
         Networks with the same input and number of classes, each returning logits
-        ``(N, n_classes)``. They are kept in :attr:`members` and trained separately; this module
+        ``(N, n_classes)``. They are kept in ``members`` and trained separately; this module
         only combines them.
 
     References

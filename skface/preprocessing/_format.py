@@ -36,7 +36,10 @@ class FormatNormalizer(TransformerMixin, BaseEstimator):
 
     When real and generated faces come in different formats (PNG against JPEG, or JPEGs of
     different qualities), a classifier can learn the compression instead of the face. Passing
-    every image through one JPEG encoder removes that shortcut. Use it after
+    every image through one JPEG encoder evens out the compression the network sees; it cannot
+    undo an earlier, stronger compression of one class, so check a model trained with it on
+    sources left out of training (:func:`skface.datasets.audit_shortcuts` measures how much
+    file metadata such as the format and JPEG quality alone tells the classes apart). Use it after
     :class:`ImageLoader`: ``make_pipeline(ImageLoader(64), FormatNormalizer(90), model)``.
 
     Parameters

@@ -346,7 +346,8 @@ def image_header(source, *, max_pixels=None, formats=None):
     max_pixels : int, optional
         Refuse images with more pixels than this (besides Pillow's own bomb limit).
     formats : sequence of str, optional
-        Pillow format names to try (see :func:`sniff_format`); None tries all.
+        Pillow format names to try (``"JPEG"``, ``"PNG"``, ``"WEBP"``, ...); None
+        tries all.
 
     Returns
     -------
@@ -390,7 +391,8 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
         Refuse images with more pixels than this, checked from the header before decoding
         (Pillow's own ``PIL.Image.MAX_IMAGE_PIXELS`` limit always applies too).
     formats : sequence of str, optional
-        Pillow format names to try (see :func:`sniff_format`); None tries all.
+        Pillow format names to try (``"JPEG"``, ``"PNG"``, ``"WEBP"``, ...); None
+        tries all.
     with_header : bool, default=False
         Also return the header (as :func:`image_header` gives it), read from the same open.
 
@@ -413,10 +415,11 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
     -----
     Mode handling: ``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ``RGBX`` and ``LAB`` are converted to
     RGB the usual way; images with transparency (``LA``, ``PA``, ``RGBA``, ``P`` or ``L``/``RGB``
-    with a transparency key) are alpha-composited on opaque white, :data:`BACKGROUND`; 16-bit
-    ``I;16*`` images are scaled by 255/65535; 32-bit ``I`` images are scaled the same way when any
-    value exceeds 255; ``F`` images are read as [0, 1] data unless a value exceeds 1. Gray output
-    uses Pillow's ITU-R 601-2 luma transform. Multi-frame files give their first frame.
+    with a transparency key) are alpha-composited on opaque white,
+    :data:`~skface.preprocessing.BACKGROUND`; 16-bit ``I;16*`` images are scaled by
+    255/65535; 32-bit ``I`` images are scaled the same way when any value exceeds 255; ``F``
+    images are read as [0, 1] data unless a value exceeds 1. Gray output uses Pillow's ITU-R
+    601-2 luma transform. Multi-frame files give their first frame.
     """
     if color not in ("rgb", "gray"):
         raise ValueError(f"color must be 'rgb' or 'gray', got {color!r}.")

@@ -81,8 +81,8 @@ def torch_rng_preserved(devices=()):
 def torch_seeded(seed, devices=None):
     """Seed torch (CPU and CUDA) inside a block and restore the global RNG state afterwards.
 
-    Blocks in different threads run one at a time (see :func:`torch_rng_preserved`), so a
-    seed repeats a result in a thread as it does alone.
+    Blocks in different threads run one at a time (one lock guards the global generator), so
+    a seed repeats a result in a thread as it does alone.
 
     Parameters
     ----------

@@ -834,6 +834,62 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["model_interrupted"]
 
 
+def test_keyboard_interrupt_in_an_ensemble_says_what_was_saved(capsys, monkeypatch, tmp_path,
+                                                               workflow):
+    """The message said "the last at its best epoch so far" when every network saved had
+    finished (a network cut short is dropped unless it is the first)."""
+    import skface.cli._train as train_mod
+    from skface.cli._model import load_model
+    from skface.preprocessing import Augmenter
+
+    calls = {"n": 0, "stop": 0}
+
+    def interrupting(self, X, rng):
+        calls["n"] += 1
+        if calls["n"] > calls["stop"]:
+            raise KeyboardInterrupt
+        return X
+
+    monkeypatch.setattr(Augmenter, "augment_batch", interrupting)
+    original = train_mod.make_pipeline
+
+    def patched(**kwargs):
+        pipe = original(**kwargs)
+        pipe.steps[-1][1].set_params(augment=Augmenter(), batch_size=8)
+        return pipe
+
+    monkeypatch.setattr(train_mod, "make_pipeline", patched)
+    argv = ["train", "--manifest", workflow["manifest"], "--size", "16", "--max-epochs", "3",
+            "--members", "2", "--no-early-stopping", "--device", "cpu", "--quiet", "--out"]
+    # count the batches of one network's run
+    calls.update(n=0, stop=10**9)
+    assert run_cli(capsys, *argv, tmp_path / "whole")[0] == 0
+    per_network = calls["n"] // 2
+    for stop, model, said in ((per_network + 2, "second", "saved the 1 of 2 networks that "
+                                                          "finished"),
+                              (per_network - 2, "first", "in the first of 2 networks after 2 "
+                                                         "epoch(s); saved it alone")):
+        calls.update(n=0, stop=stop)
+        status, out, err = run_cli(capsys, *argv, tmp_path / model)
+        assert status == 130, err
+        assert said in out and "the last at its best epoch" not in out
+        clf = load_model(tmp_path / model)[0].steps[-1][1]
+        assert len(clf.members_) == 1
+
+
+def test_train_names_the_epoch_rule_only_where_it_applied(capsys, tmp_path, workflow):
+    """With --max-epochs 2 it said "the lowest validation loss after the first 2 of 2
+    epochs": the high-rate epochs covered the run, and the last epoch was kept."""
+    argv = ["train", "--manifest", workflow["manifest"], "--size", "16", "--device", "cpu",
+            "--members", "1", "--quiet", "--max-epochs"]
+    status, out, err = run_cli(capsys, *argv, "2", "--out", tmp_path / "short")
+    assert status == 0, err
+    assert "kept epoch 2" in out and "lowest validation loss" not in out
+    status, out, err = run_cli(capsys, *argv, "8", "--out", tmp_path / "longer")
+    assert status == 0, err
+    assert "lowest validation loss after the first" in out
+
+
 def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflow):
     """Ctrl-C: no finished-looking --out folder; the finished runs and a report marked
     interrupted stay in <out>.partial; exit status 130."""
