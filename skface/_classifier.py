@@ -1279,12 +1279,36 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities, ``(n_samples, n_classes)``, columns ordered as ``classes_``.
 
         These are softmax outputs of the network (focal loss changes the training, not this
-        mapping); with ``tta=True`` the mean over the image and its mirror.
+        mapping); with ``tta=True`` the mean over the image and its mirror, and with several
+        networks (``n_members``) the mean over them.
+
+        Parameters
+        ----------
+        X : array-like of images
+            Shaped as in :meth:`fit`: ``(n, C, H, W)``, ``(n, H, W, C)``, ``(n, H, W)`` or
+            flattened ``(n, C * H * W)``; ``uint8`` or floats in [0, 1], with the image shape
+            seen in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
         """
         return np.exp(self._logproba(X))
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of images
+            Shaped as in :meth:`fit`: ``(n, C, H, W)``, ``(n, H, W, C)``, ``(n, H, W)`` or
+            flattened ``(n, C * H * W)``; ``uint8`` or floats in [0, 1], with the image shape
+            seen in fit.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
         return self._logproba(X)
 
     def member_proba(self, X):
@@ -1317,6 +1341,13 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Confidence scores.
 
+        Parameters
+        ----------
+        X : array-like of images
+            Shaped as in :meth:`fit`: ``(n, C, H, W)``, ``(n, H, W, C)``, ``(n, H, W)`` or
+            flattened ``(n, C * H * W)``; ``uint8`` or floats in [0, 1], with the image shape
+            seen in fit.
+
         Returns
         -------
         scores : ndarray
@@ -1330,12 +1361,42 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return logp
 
     def predict(self, X):
-        """Predicted class labels."""
+        """Predicted class labels: the class of highest :meth:`predict_proba` (at a tie, the
+        first of ``classes_``).
+
+        Parameters
+        ----------
+        X : array-like of images
+            Shaped as in :meth:`fit`: ``(n, C, H, W)``, ``(n, H, W, C)``, ``(n, H, W)`` or
+            flattened ``(n, C * H * W)``; ``uint8`` or floats in [0, 1], with the image shape
+            seen in fit.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         logp = self._logproba(X)
         return self.classes_[np.argmax(logp, axis=1)]
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy on ``(X, y)``; labels unseen during fit raise ``ValueError``."""
+        """Mean accuracy on ``(X, y)``; labels unseen during fit raise ``ValueError``.
+
+        Parameters
+        ----------
+        X : array-like of images
+            Shaped as in :meth:`fit`: ``(n, C, H, W)``, ``(n, H, W, C)``, ``(n, H, W)`` or
+            flattened ``(n, C * H * W)``; ``uint8`` or floats in [0, 1], with the image shape
+            seen in fit.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the samples in the mean.
+
+        Returns
+        -------
+        score : float
+        """
         check_is_fitted(self)
         self._encode(y)
         return super().score(X, y, sample_weight=sample_weight)
