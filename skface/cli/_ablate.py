@@ -110,8 +110,8 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     if progress_dir.exists():
         # an earlier interrupted run's finished runs: never written over (a re-run blanked
         # its ablation.csv, replaced its runs or, once finished, deleted the folder)
-        raise CLIError(f"{progress_dir} holds the runs of an earlier interrupted ablation into "
-                       f"{out}; move it away (or delete it) to start again")
+        raise CLIError(f"{progress_dir} holds the runs of an earlier ablation into {out} that "
+                       "was interrupted or failed; move it away (or delete it) to start again")
     progress_dir.mkdir(parents=True)
     finished = reported = False
     try:
@@ -140,8 +140,26 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
             shutil.rmtree(progress_dir, ignore_errors=True)
             sys.stderr.write(f"interrupted before any run finished; {out} was not written\n")
         raise
+    except Exception:
+        # an error (a bad grid value, seeds given twice, a failed fit): the runs that finished
+        # before it are kept as after Ctrl-C; an empty folder would only block the next run
+        if _holds_runs(progress_dir):
+            sys.stderr.write(f"the runs that finished before the error are in {progress_dir}; "
+                             f"{out} was not written\n")
+        else:
+            shutil.rmtree(progress_dir, ignore_errors=True)
+        raise
     shutil.rmtree(progress_dir, ignore_errors=True)
     return table
+
+
+def _holds_runs(progress_dir):
+    """Whether an ablation's progress folder holds a run that finished (a row of its CSV)."""
+    table = progress_dir / "ablation_runs.csv"
+    try:
+        return table.is_file() and len(table.read_text().splitlines()) > 1
+    except OSError:
+        return True  # unreadable: kept, for the user to look at
 
 
 def run(args):

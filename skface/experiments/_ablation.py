@@ -146,6 +146,25 @@ def _check_grid(pipeline, param_grid):
     return grids
 
 
+def _same_config(a, b):
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):  # values without a plain == (arrays): not the same
+        return False
+
+
+def _check_distinct(configs, names):
+    """Refuse a configuration given twice: its runs were counted as extra seeds (two seeds
+    with zero spread in the table, the report and metrics.json)."""
+    for i, config in enumerate(configs):
+        for other in configs[:i]:
+            if _same_config(config, other):
+                raise ValueError(
+                    f"param_grid gives the configuration {_config_label(config, names)!r} "
+                    "twice (a value repeated in a list, or grids that overlap); give each "
+                    "value once.")
+
+
 def _fmt_value(v):
     if isinstance(v, float) and float(v).is_integer():
         return str(int(v))
@@ -515,6 +534,7 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
     for c in configs:
         for k in keys:
             c.setdefault(k, pipeline.get_params(deep=True)[k])
+    _check_distinct(configs, _short_names(keys))
     prefix_keys = [k for k in keys if step and not k.startswith(step + "__")]
 
     trval_idx, cv = predefined_split(train_idx, val_idx)

@@ -890,6 +890,37 @@ def test_train_names_the_epoch_rule_only_where_it_applied(capsys, tmp_path, work
     assert "lowest validation loss after the first" in out
 
 
+def test_a_failed_ablate_leaves_nothing_that_blocks_the_next(capsys, monkeypatch, tmp_path,
+                                                             workflow):
+    """An error (a bad grid value, seeds given twice, a failed fit) left an empty
+    <out>.partial, and every later run was refused as "an earlier interrupted ablation"."""
+    from skface import FaceCNNClassifier
+
+    argv = ["ablate", "--manifest", workflow["manifest"], "--size", "16", "--max-epochs", "1",
+            "--device", "cpu", "--quiet", "--out"]
+    out = tmp_path / "ab"
+    for bad in (["--grid", "attention=foo", "--seeds", "0"], ["--seeds", "0", "0"],
+                ["--grid", "gamma=2,2", "--seeds", "0"]):
+        status, _, err = run_cli(capsys, *argv, out, *bad)
+        assert status in (1, 2), err
+        assert not (tmp_path / "ab.partial").exists() and not out.exists()
+    # a failure after a run finished keeps that run, and says where
+    original, calls = FaceCNNClassifier.fit, {"n": 0}
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("out of memory")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaceCNNClassifier, "fit", failing)
+    status, _, err = run_cli(capsys, *argv, out, "--grid", "attention=none,se", "--seeds", "0")
+    assert status == 1 and "out of memory" in err
+    assert "finished before the error are in" in err
+    runs = (tmp_path / "ab.partial" / "ablation_runs.csv").read_text().splitlines()
+    assert len(runs) == 2  # header and the one run that finished
+
+
 def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflow):
     """Ctrl-C: no finished-looking --out folder; the finished runs and a report marked
     interrupted stay in <out>.partial; exit status 130."""
@@ -922,7 +953,8 @@ def test_keyboard_interrupt_during_ablate(capsys, monkeypatch, tmp_path, workflo
                              "--grid", "attention=none", "--seeds", "0", "--size", "16",
                              "--max-epochs", "1", "--device", "cpu")
     line = assert_one_line_error(status, err, 2)
-    assert "earlier interrupted ablation" in line and str(partial) in line
+    assert "earlier ablation" in line and "interrupted or failed" in line
+    assert str(partial) in line
     assert {f: f.read_bytes() for f in partial.rglob("*") if f.is_file()} == kept
     # before any run finished: nothing is claimed, and no empty folder is left
     calls["n"] = 1

@@ -153,6 +153,17 @@ def test_one_class_test_split(faces, lr_pipeline):
         run_ablation(lr_pipeline, GRID, X, y, (tr, va, te_one), csv_path=None, progress=False)
 
 
+def test_a_configuration_given_twice_is_refused(faces, lr_pipeline):
+    """C=[1, 1] trained the same configuration twice and the table reported it as two seeds
+    with zero spread."""
+    X, y, _ = faces
+    split = make_split(len(y))
+    for grid in ({"classifier__C": [1.0, 1.0]}, {"classifier__C": [1, 1.0]},
+                 [{"classifier__C": [0.1, 1.0]}, {"classifier__C": [1.0]}]):
+        with pytest.raises(ValueError, match="configuration 'C=1' twice"):
+            run_ablation(lr_pipeline, grid, X, y, split, csv_path=None, progress=False)
+
+
 def test_bad_splits(faces, lr_pipeline):
     X, y, _ = faces
     tr, va, te = make_split(len(y))
