@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ._common import (CLIError, add_folder_arguments, add_quiet_argument, folder_sources,
+from ._common import (CLIError, add_folder_arguments, add_quiet_argument, real_and_fake_sources,
                       report_skipped, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
@@ -172,8 +172,7 @@ def summary(data, manifest):
 
 
 def run(args):
-    real = folder_sources(args.real, "--real")
-    fake = folder_sources(args.fake, "--fake")
+    real, fake = real_and_fake_sources(args)
     data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance,
                  sizes=tuple(args.sizes), seed=args.seed, relative=args.relative,
                  progress=not args.quiet)

@@ -122,6 +122,22 @@ def folder_sources(items, role):
     return sources
 
 
+def real_and_fake_sources(args):
+    """``folder_sources`` of ``--real`` and of ``--fake``; a source name that both take from
+    their folders' names (``ffhq/images`` and ``tpdne/images``) is refused, since it would
+    merge a real and a fake folder into one source. Names given as NAME=DIR on both sides are
+    the user's choice and kept."""
+    real = folder_sources(args.real, "--real")
+    fake = folder_sources(args.fake, "--fake")
+    named = {_split_source(item)[0] for item in [*args.real, *args.fake]} - {None}
+    for name in sorted(set(real) & set(fake) - named):
+        raise CLIError(f"the --real folder {real[name]} and the --fake folder {fake[name]} are "
+                       f"both named {name!r}, which would make them one source with both "
+                       f"labels; name them with NAME=DIR, e.g. --real {name}-real={real[name]} "
+                       f"--fake {name}-fake={fake[name]}")
+    return real, fake
+
+
 def scan_folders(args):
     """Scan the ``--real`` and ``--fake`` folders (:func:`skface.datasets.load_faces`).
 
@@ -130,8 +146,7 @@ def scan_folders(args):
     """
     from skface.datasets import load_faces
 
-    real = folder_sources(args.real, "--real")
-    fake = folder_sources(args.fake, "--fake")
+    real, fake = real_and_fake_sources(args)
     data = load_faces({k: str(v) for k, v in real.items()},
                       {k: str(v) for k, v in fake.items()}, progress=not args.quiet)
     if data.skipped.interrupted:
@@ -239,6 +254,20 @@ def _describe(names, limit=3):
     names = sorted(names)
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_out_outside(out, folders):
+    """Refuse an output folder inside one of the image ``folders`` (``(flag, folder)`` pairs):
+    the next scan of that folder would take the report's figures for faces."""
+    import os
+
+    out_real = os.path.realpath(out)
+    for flag, folder in folders:
+        inside = os.path.realpath(folder)
+        if out_real == inside or out_real.startswith(inside.rstrip(os.sep) + os.sep):
+            raise CLIError(f"--out {out} lies inside the {flag} folder {folder}: a later scan "
+                           "of that folder would read the report's figures as faces; give a "
+                           "folder outside the image folders")
 
 
 def check_output_dir(path, command):

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (PATH_BATCH, CLIError, add_device_argument, add_folder_arguments,
-                      add_quiet_argument, atomic_dir, check_output_dir, report_skipped,
-                      scan_folders, write_skipped)
+from ._common import (PATH_BATCH, CLIError, _split_source, add_device_argument,
+                      add_folder_arguments, add_quiet_argument, atomic_dir, check_out_outside,
+                      check_output_dir, report_skipped, scan_folders, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -115,6 +115,9 @@ def run(args):
 
     out = Path(args.out)
     check_output_dir(out, "evaluate")
+    check_out_outside(out, [(flag, _split_source(item)[1])
+                            for flag, items in (("--real", args.real), ("--fake", args.fake))
+                            for item in items or ()])
     pipeline, meta = load_model(args.model, args.device)
     files, y, source, what, skipped = gather(args)
     with atomic_dir(out, "evaluate") as tmp:

@@ -290,6 +290,40 @@ def test_evaluate_decodes_a_slice_at_a_time(workflow, capsys, monkeypatch):
         assert metrics[key] == whole[key]
 
 
+def test_evaluate_out_inside_an_image_folder_is_refused(workflow, capsys, tmp_path):
+    """--out inside --real was accepted, and the next run scored the report's figures as real
+    faces (54 images instead of 48)."""
+    import shutil
+
+    real = tmp_path / "real"
+    shutil.copytree(workflow["real"], real)
+    for out in (real / "results", real / "sub" / "results"):
+        status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--real",
+                                 f"cam={real}", "--fake", workflow["fake"], "--out", out)
+        assert "lies inside the --real folder" in assert_one_line_error(status, err, 2)
+    assert not (real / "results").exists()
+
+
+def test_real_and_fake_folders_of_one_name_are_not_merged(capsys, tmp_path, faces, workflow):
+    """ffhq/images and tpdne/images both became the source 'images', one source holding both
+    labels (per-source figures of each generator were lost)."""
+    import shutil
+
+    real, fake = faces
+    a, b = tmp_path / "ffhq" / "images", tmp_path / "tpdne" / "images"
+    shutil.copytree(real, a)
+    shutil.copytree(fake, b)
+    for argv in (["build", "--out", tmp_path / "m.csv"], ["audit"],
+                 ["evaluate", "--model", workflow["model"], "--out", tmp_path / "ev"]):
+        status, _, err = run_cli(capsys, *argv, "--real", a, "--fake", b)
+        line = assert_one_line_error(status, err, 2)
+        assert "both named 'images'" in line and "--real images-real=" in line
+    # named on purpose on both sides: the user's choice
+    status, _, err = run_cli(capsys, "build", "--out", tmp_path / "m.csv", "--real",
+                             f"x={a}", "--fake", f"x={b}")
+    assert status == 0, err
+
+
 def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path, faces):
     import csv
     import shutil
