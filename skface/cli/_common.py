@@ -169,6 +169,20 @@ def _tmp_sibling(path, kind):
     return path.parent / f".{path.name}.{kind}-{uuid.uuid4().hex[:8]}.part"
 
 
+def check_output_file(path):
+    """Refuse an output file path that cannot be written: a folder, or a file under a path
+    whose parent is missing or is a file. Called before the work, so that no work is lost."""
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"output {path} is a folder; give a file name")
+    parent = path.parent
+    if not parent.exists():
+        raise CLIError(f"output {path}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise CLIError(f"output {path}: {parent} is a file, not a folder")
+    return path
+
+
 def write_csv(path, header, rows):
     """Write a CSV atomically (skface.utils.atomic_write_text); refuse a folder as target."""
     import csv
@@ -176,9 +190,7 @@ def write_csv(path, header, rows):
 
     from skface.utils import atomic_write_text
 
-    path = Path(path)
-    if path.is_dir():
-        raise CLIError(f"output {path} is a folder; give a file name")
+    path = check_output_file(path)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)

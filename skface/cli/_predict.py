@@ -5,8 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import (CLIError, add_device_argument, add_quiet_argument, report_skipped,
-                      write_csv)
+from ._common import (CLIError, add_device_argument, add_quiet_argument, check_output_file,
+                      report_skipped, write_csv)
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -45,21 +45,28 @@ def expand_paths(paths):
     from skface.preprocessing._loader import _head_bytes, sniff_format
 
     out, skipped = [], []
+    seen = {}  # real path -> the path it was first met as: each file is scored once
     for p in paths:
         path = Path(p)
         if not path.exists():
             raise CLIError(f"image path does not exist: {p}")
         if not path.is_dir():
-            out.append(str(path))
+            first = seen.setdefault(os.path.realpath(path), str(path))
+            if first == str(path) and str(path) not in out:
+                out.append(str(path))
+            else:
+                skipped.append((str(path), f"given again (scored once, as {first})"))
             continue
-        found = []
-        for file in iter_files(path, skipped, seen_files={}):
+        found, before = [], len(skipped)
+        for file in iter_files(path, skipped, seen_files=seen):
             if (os.path.splitext(file)[1].lower() in IMAGE_SUFFIXES
                     or sniff_format(_head_bytes(file)) is not None):
                 found.append(file)
             else:
                 skipped.append((file, "not an image"))
-        if not found:
+        again = any(reason.startswith("same file already scanned")
+                    for _, reason in skipped[before:])
+        if not found and not again:  # a folder given twice is not empty the second time
             raise CLIError(f"folder holds no image files: {p}")
         out += found
     report_skipped(skipped, "skface predict: left out")
@@ -71,6 +78,8 @@ def run(args):
 
     if not 0.0 < args.threshold < 1.0:  # as `skface evaluate --threshold`
         raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
+    if args.out is not None:
+        check_output_file(args.out)  # before the images are scored, not after
     pipeline, _ = load_model(args.model, args.device)
     files = expand_paths(args.paths)
     p_fake = predict_paths(pipeline, files, progress=not args.quiet)

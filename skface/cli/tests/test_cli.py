@@ -475,6 +475,37 @@ def test_device_flag_is_checked_before_any_work(workflow, capsys, tmp_path, monk
     assert len(stdout.splitlines()) == 2
 
 
+def test_predict_scores_each_file_once_and_checks_out_first(workflow, capsys, tmp_path,
+                                                            monkeypatch):
+    """A file given directly and through its folder (or twice) got one row per mention; an
+    --out that could not be written was found only after every image was scored."""
+    import shutil
+
+    import skface.cli._model as model_module
+
+    good = tmp_path / "good"
+    good.mkdir()
+    for f in sorted(workflow["real"].glob("*.png"))[:3]:
+        shutil.copy(f, good)
+    one = good / sorted(p.name for p in good.iterdir())[0]
+    status, out, err = run_cli(capsys, "predict", "--model", workflow["model"], one, good, good,
+                               tmp_path / "." / "good" / one.name, "--quiet")
+    assert status == 0, err
+    rows = out.splitlines()[1:]
+    assert len(rows) == 3 and len({r.split(",")[0] for r in rows}) == 3
+    assert "given again" in err or "already scanned" in err
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("images were scored before --out was checked")
+
+    monkeypatch.setattr(model_module, "predict_paths", no_scoring)
+    for bad, said in ((tmp_path, "is a folder"), (tmp_path / "nope" / "p.csv", "does not exist"),
+                      (one / "p.csv", "is a file, not a folder")):
+        status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], good, "--out",
+                                 bad)
+        assert said in assert_one_line_error(status, err, 2)
+
+
 def test_predict_walks_folders_as_the_scan_does(workflow, capsys, tmp_path):
     """Each file once (symlink loops too), images found by content, the rest named."""
     import shutil
@@ -796,6 +827,20 @@ def test_atomic_dir_puts_back_the_earlier_output_when_stopped_between_renames(
     monkeypatch.undo()
     assert (out / "metrics.json").read_text() == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing hidden left
+
+
+def test_a_closed_pipe_ends_the_command_quietly(capsys, monkeypatch, tmp_path, faces):
+    """`skface predict ... | head` printed "error: [Errno 32] Broken pipe" and exited 1."""
+    import skface.cli._build as build_mod
+
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(build_mod, "build", closed)
+    real, fake = faces
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out",
+                             tmp_path / "m.csv")
+    assert status == 141 and err == ""
 
 
 def test_unexpected_errors_are_one_line(capsys, monkeypatch, tmp_path, faces):
