@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir,
-                      check_device, check_output_dir, positive_int)
+from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir, check_device,
+                      check_output_dir, int_at_least, positive_int)
 
 HELP = "attention x focal-loss ablation on a manifest's splits, with a report"
 DESCRIPTION = """\
@@ -41,7 +41,7 @@ def add_arguments(p):
     p.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", default=None,
                    help="parameter grid (default: attention x gamma)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="one run per seed")
-    p.add_argument("--size", type=positive_int, default=None, metavar="N",
+    p.add_argument("--size", type=int_at_least(8), default=None, metavar="N",
                    help="image side in pixels (default: the recommended size)")
     p.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
                    help="upper bound on epochs per run")

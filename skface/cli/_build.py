@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ._common import (CLIError, add_folder_arguments, add_quiet_argument, real_and_fake_sources,
-                      report_skipped, write_csv, write_skipped)
+                      report_skipped, seed_arg, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -41,7 +41,7 @@ def add_arguments(p):
                    metavar=("TRAIN", "VAL", "TEST"),
                    help="fractions of the train, validation and test splits; they sum to 1 "
                    "(VAL may be 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the resampling")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the split and the resampling")
     p.add_argument("--relative", action="store_true",
                    help="write image paths relative to the manifest's folder (portable)")
     add_quiet_argument(p)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import add_device_argument, atomic_dir, check_device, check_output_dir, positive_int
+from ._common import (add_device_argument, atomic_dir, check_device, check_output_dir,
+                      positive_int, seed_arg)
 
 HELP = "run the whole protocol offline on the embedded demo data (a proxy)"
 PROXY_NOTE = (
@@ -43,7 +44,7 @@ def add_arguments(p):
                    help="run the attention x focal-loss ablation")
     p.add_argument("--cross-source", action=argparse.BooleanOptionalAction, default=True,
                    help="hold out each generator in turn")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the split and of training")
     p.add_argument("--threads", type=positive_int, default=1, metavar="N",
                    help="CPU threads for PyTorch; the demo's 24-pixel images train fastest on "
                    "one (more threads mostly add synchronisation overhead)")

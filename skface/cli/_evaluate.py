@@ -7,7 +7,8 @@ import numpy as np
 
 from ._common import (PATH_BATCH, CLIError, _split_source, add_device_argument,
                       add_folder_arguments, add_quiet_argument, atomic_dir, check_out_outside,
-                      check_output_dir, report_skipped, scan_folders, write_skipped)
+                      check_output_dir, probability_threshold, report_skipped, scan_folders,
+                      write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -30,7 +31,7 @@ def add_arguments(p):
                    help="which manifest split to score")
     add_folder_arguments(p, required=False)
     p.add_argument("--out", required=True, metavar="DIR", help="report folder to write")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=probability_threshold, default=None,
                    help="P(fake) threshold (default: the model's own decision, 0.5)")
     add_quiet_argument(p)
 

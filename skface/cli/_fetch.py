@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ._common import CLIError, positive_int
+from ._common import (CLIError, positive_int, seed_arg)
 
 HELP = "download a public face data set (Kaggle / LFW) into a folder"
 DESCRIPTION = """\
@@ -38,7 +38,7 @@ def add_arguments(p):
     p.add_argument("--max-images", type=positive_int, default=None, metavar="N",
                    help="take a seeded random subset of N images (default: all); the whole set is "
                    "still downloaded and cached first")
-    p.add_argument("--seed", type=int, default=0, help="seed of the subset")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the subset")
     p.add_argument("--data-home", default=None, metavar="DIR",
                    help="download cache (default: $SKFACE_DATA or ~/skface_data)")
     p.add_argument("--copy", action="store_true", help="copy the files instead of linking them")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_output_file,
-                      report_skipped, write_csv)
+                      probability_threshold, report_skipped, write_csv)
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -28,8 +28,8 @@ def add_arguments(p):
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--out", default=None, metavar="preds.csv",
                    help="CSV to write (default: stdout)")
-    p.add_argument("--threshold", type=float, default=0.5, help="P(fake) at or above which "
-                   "an image is labelled fake")
+    p.add_argument("--threshold", type=probability_threshold, default=0.5,
+                   help="P(fake) at or above which an image is labelled fake")
     add_quiet_argument(p)
 
 
@@ -76,8 +76,6 @@ def expand_paths(paths):
 def run(args):
     from ._model import load_model, predict_paths
 
-    if not 0.0 < args.threshold < 1.0:  # as `skface evaluate --threshold`
-        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
     if args.out is not None:
         check_output_file(args.out)  # before the images are scored, not after
     pipeline, _ = load_model(args.model, args.device)

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_device,
-                      check_output_dir, existing_file, non_negative_float, positive_int)
+                      check_output_dir, existing_file, int_at_least, non_negative_float,
+                      positive_int, seed_arg)
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -31,7 +32,7 @@ def add_arguments(p):
 
     p.add_argument("--manifest", required=True, help="manifest CSV from `skface build`")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
-    p.add_argument("--size", type=positive_int, default=None, metavar="N",
+    p.add_argument("--size", type=int_at_least(8), default=None, metavar="N",
                    help="loaded image side in pixels (default: the recommended 128; its "
                         "networks see views of half that side, the middle-quarter one of a "
                         "quarter)")
@@ -69,7 +70,7 @@ def add_arguments(p):
                    "network sees it; for data whose classes differ in format or JPEG quality "
                    "(see `skface audit`), when it measures better there (default: off, as "
                    "recommended)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of initialisation and data order")
     add_device_argument(p, "where the networks train")
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
                    help="auto: bfloat16 where the hardware computes it natively (CUDA, CPUs "

@@ -96,7 +96,21 @@ def test_usage_error_is_one_line(capsys):
                              "--balance", "sideways")
     assert "sideways" in assert_one_line_error(status, err, 2)
     status, _, err = run_cli(capsys, "train", "--manifest", "m", "--out", "o", "--size", "0")
-    assert "positive integer" in assert_one_line_error(status, err, 2)
+    assert "--size: expected a whole number >= 8" in assert_one_line_error(status, err, 2)
+    # values out of range are usage errors named by their flag, before any work (the library
+    # refused them later, with exit 1, in its own parameter names)
+    for argv, said in ((["train", "--manifest", "m", "--out", "o", "--seed", "-1"], "--seed"),
+                       (["ablate", "--manifest", "m", "--out", "o", "--size", "4"], "--size"),
+                       (["build", "--real", "a", "--fake", "b", "--out", "m.csv", "--seed",
+                         str(2**32)], "--seed: expected a seed"),
+                       (["audit", "--real", "a", "--fake", "b", "--cv", "1"], "--cv"),
+                       (["evaluate", "--model", "m", "--manifest", "m", "--out", "o",
+                         "--threshold", "1"], "--threshold: expected a number in (0, 1)"),
+                       (["predict", "--model", "m", "x.png", "--threshold", "nan"],
+                        "--threshold"),
+                       (["fetch", "tpdne", "--dest", "d", "--seed", "x"], "--seed")):
+        status, _, err = run_cli(capsys, *argv)
+        assert said in assert_one_line_error(status, err, 2), argv
 
 
 def test_parser_is_documented():
@@ -725,7 +739,7 @@ def test_predict_bad_image_paths(capsys, tmp_path, workflow):
     for threshold in ("0", "1", "1.5"):  # the same range as evaluate's
         status, _, err = run_cli(capsys, "predict", "--model", workflow["model"],
                                  workflow["real"], "--threshold", threshold)
-        assert "--threshold must be in (0, 1)" in assert_one_line_error(status, err, 2)
+        assert "--threshold: expected a number in (0, 1)" in assert_one_line_error(status, err, 2)
 
 
 def test_outputs_are_replaced_only_when_complete(capsys, tmp_path, workflow):
