@@ -45,7 +45,7 @@ def gather(args):
         from ._train import read_split
 
         split = None if args.split == "all" else args.split
-        files, y, source = read_split(args.manifest, split)
+        files, y, source = read_split(args.manifest, split, own_rows_only=True)
         return files, y, source, f"{args.manifest} ({args.split} split)", []
     if not (args.real and args.fake):
         raise CLIError("give --manifest, or both --real and --fake folders")

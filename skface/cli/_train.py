@@ -78,8 +78,13 @@ def add_arguments(p):
     add_quiet_argument(p, "no progress bars or per-epoch lines")
 
 
-def read_split(manifest, split):
-    """Paths, labels and sources of one split of a manifest (CLIError when there are none)."""
+def read_split(manifest, split, *, own_rows_only=False):
+    """Paths, labels and sources of one split of a manifest (CLIError when there are none).
+
+    With ``own_rows_only``, the rows ``skface build --balance oversample`` added (marked
+    ``added`` in ``resampled``: repeats of other rows) are left out, so that each image is
+    scored once; stderr says how many.
+    """
     from skface.datasets import read_manifest
 
     path = existing_file(manifest, "manifest")
@@ -96,6 +101,13 @@ def read_split(manifest, split):
             found = sorted(set(splits) - {""})
             raise CLIError(f"manifest {path} has no rows in split {split!r}"
                            + (f" (it has: {', '.join(found)})" if found else " (no split column)"))
+    if own_rows_only and "resampled" in data:
+        added = mask & (np.asarray(data.resampled, dtype=object).astype(str) == "added")
+        if added.any():
+            mask = mask & ~added
+            sys.stderr.write(f"left out {int(added.sum())} row(s) of {path} that "
+                             "`skface build --balance oversample` added (repeats of other "
+                             "images): each image is scored once\n")
     files = np.asarray(data.filenames, dtype=object)[mask]
     y = np.asarray(data.target)[mask]
     source = np.asarray(data.get("source", ["?"] * n), dtype=object)[mask]

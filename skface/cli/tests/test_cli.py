@@ -338,6 +338,33 @@ def test_real_and_fake_folders_of_one_name_are_not_merged(capsys, tmp_path, face
     assert status == 0, err
 
 
+def test_evaluate_scores_each_image_once_on_an_oversampled_manifest(workflow, capsys,
+                                                                   tmp_path):
+    """--split all (or train, val) on a --balance oversample manifest counted the rows the
+    oversampling added (repeats of other images) as more test images."""
+    import shutil
+
+    from skface.datasets import read_manifest
+
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    shutil.copytree(workflow["real"], real)
+    fake.mkdir()
+    for f in sorted(workflow["fake"].glob("*.png"))[:14]:
+        shutil.copy(f, fake)
+    manifest = tmp_path / "m.csv"
+    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                   "--balance", "oversample", "--quiet")[0] == 0
+    data = read_manifest(manifest)
+    added = int((np.asarray(data.resampled, dtype=object) == "added").sum())
+    assert added > 0
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
+                             manifest, "--split", "all", "--out", tmp_path / "ev", "--quiet")
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["n_samples"] == len(data.filenames) - added == 24 + 14
+    assert f"left out {added} row(s)" in err
+
+
 def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path, faces):
     import csv
     import shutil
