@@ -40,7 +40,8 @@ def add_arguments(p):
     p.add_argument("--sizes", nargs=3, type=float, default=(0.70, 0.15, 0.15),
                    metavar=("TRAIN", "VAL", "TEST"),
                    help="fractions of the train, validation and test splits; they sum to 1 "
-                   "(VAL may be 0)")
+                   "(VAL may be 0: `skface train` then holds out 15%% of the train split for "
+                   "early stopping, and `skface ablate` needs a val split)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the split and the resampling")
     p.add_argument("--relative", action="store_true",
                    help="write image paths relative to the manifest's folder (portable)")

@@ -78,12 +78,13 @@ def add_arguments(p):
     add_quiet_argument(p, "no progress bars or per-epoch lines")
 
 
-def read_split(manifest, split, *, own_rows_only=False):
+def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
     """Paths, labels and sources of one split of a manifest (CLIError when there are none).
 
     With ``own_rows_only``, the rows ``skface build --balance oversample`` added (marked
     ``added`` in ``resampled``: repeats of other rows) are left out, so that each image is
-    scored once; stderr says how many.
+    scored once; stderr says how many. With ``may_be_empty``, a split with no rows gives
+    empty arrays instead of an error.
     """
     from skface.datasets import read_manifest
 
@@ -97,6 +98,9 @@ def read_split(manifest, split, *, own_rows_only=False):
     else:
         splits = np.asarray(data.get("split", [""] * n), dtype=object).astype(str)
         mask = splits == split
+        if not mask.any() and may_be_empty:
+            empty = np.array([], dtype=object)
+            return empty, np.array([], dtype=np.asarray(data.target).dtype), empty
         if not mask.any():
             found = sorted(set(splits) - {""})
             raise CLIError(f"manifest {path} has no rows in split {split!r}"
@@ -148,20 +152,29 @@ def train(manifest, out, **kwargs):
     check_output_dir(out, "train")  # before the training, not after it
     check_device(kwargs.get("device", "auto"))  # before the images are decoded
     files_tr, y_tr, _ = read_split(manifest, "train")
-    files_va, y_va, _ = read_split(manifest, "val")
+    # `skface build --sizes TRAIN 0 TEST` writes no val split: the classifier then holds out
+    # its own validation_fraction of the train split for early stopping
+    files_va, y_va, _ = read_split(manifest, "val", may_be_empty=True)
     for name, y in (("train", y_tr), ("val", y_va)):
-        if len(np.unique(y)) < 2:
+        if len(y) and len(np.unique(y)) < 2:
             raise CLIError(f"the {name} split of {manifest} holds one class only; "
                            "both real and fake images are needed")
     pipe = make_pipeline(**kwargs)
+    clf = pipe.steps[-1][1]
+    if not len(files_va):
+        print(f"{manifest} has no val split: "
+              + (f"early stopping holds out {clf.validation_fraction:.0%} of the train split "
+                 "(stratified) to watch" if clf.early_stopping else
+                 "training runs every epoch with no validation score"), file=sys.stderr)
     pipe.steps[0][1].set_params(verbose=int(kwargs.get("verbose", 1) != 0))  # --quiet: no bars
     print(f"loading {len(files_tr)} train and {len(files_va)} validation images", file=sys.stderr)
     X_tr = transform_paths(pipe, files_tr)
-    X_va = transform_paths(pipe, files_va)
+    fit_val = {}
+    if len(files_va):
+        fit_val = {"X_val": transform_paths(pipe, files_va), "y_val": y_va}
     pipe.steps[0][1].set_params(verbose=0)
-    clf = pipe.steps[-1][1]
     try:
-        clf.fit(X_tr, y_tr, X_val=X_va, y_val=y_va)
+        clf.fit(X_tr, y_tr, **fit_val)
     except KeyboardInterrupt:
         if not getattr(clf, "interrupted_", False):
             raise  # before the first epoch ended: nothing to save

@@ -338,8 +338,25 @@ def test_real_and_fake_folders_of_one_name_are_not_merged(capsys, tmp_path, face
     assert status == 0, err
 
 
+def test_train_on_a_manifest_without_a_val_split(capsys, tmp_path, faces):
+    """`skface build --sizes 0.85 0 0.15` (VAL may be 0, its help says) wrote a manifest that
+    `skface train` refused: "has no rows in split 'val'"."""
+    real, fake = faces
+    manifest = tmp_path / "noval.csv"
+    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                   "--sizes", "0.85", "0", "0.15", "--quiet")[0] == 0
+    argv = ["train", "--manifest", manifest, "--size", "16", "--max-epochs", "2", "--members",
+            "1", "--device", "cpu", "--quiet", "--out"]
+    status, out, err = run_cli(capsys, *argv, tmp_path / "m1")
+    assert status == 0, err
+    assert "no val split: early stopping holds out 15% of the train split" in err
+    status, out, err = run_cli(capsys, *argv, tmp_path / "m2", "--no-early-stopping")
+    assert status == 0, err
+    assert "with no validation score" in err
+
+
 def test_evaluate_scores_each_image_once_on_an_oversampled_manifest(workflow, capsys,
-                                                                   tmp_path):
+                                                                    tmp_path):
     """--split all (or train, val) on a --balance oversample manifest counted the rows the
     oversampling added (repeats of other images) as more test images."""
     import shutil
