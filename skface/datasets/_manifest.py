@@ -133,6 +133,59 @@ def write_manifest(dataset, path, *, root=None):
 _VERBATIM = ("path", "source")
 
 
+def _read_rows(path):
+    """The header and the rows (dicts) of the manifest CSV ``path``, checked as
+    :func:`read_manifest` describes (required columns, no column twice, no extra fields, UTF-8,
+    at least one row); paths and source names verbatim, other fields stripped."""
+    if not path.is_file():
+        raise ValueError(f"Manifest not found: {path}")
+    # utf-8-sig: the byte-order mark a spreadsheet may save is not part of the first column name
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None:
+                raise ValueError(f"Manifest {path} is empty (no header row).")
+            header = [h.strip() for h in reader.fieldnames]
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise ValueError(f"Manifest {path} lacks required column(s) {missing}; "
+                                 f"found {header}. Expected at least {list(REQUIRED_COLUMNS)}.")
+            twice = sorted({h for h in header if header.count(h) > 1})
+            if twice:  # csv would keep the last one: a second label column could flip labels
+                raise ValueError(f"Manifest {path} names the column(s) {twice} more than once.")
+            # paths and source names are kept exactly as written (a file name may start or
+            # end with a space); the other fields are names and numbers, read without blanks
+            rows = []
+            for line, r in enumerate(reader, start=2):
+                if r.get(None):  # more fields than the header names: nothing is dropped unsaid
+                    raise ValueError(f"{path}, line {line}: {len(header) + len(r[None])} "
+                                     f"fields for the {len(header)} columns of the header.")
+                rows.append({k.strip(): (v or "") if k.strip() in _VERBATIM
+                             else (v or "").strip() for k, v in r.items() if k is not None})
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"Manifest {path} is not UTF-8 text (byte {exc.start}); is it a "
+                         "CSV file?") from None
+    if not rows:
+        raise ValueError(f"Manifest {path} has a header but no rows.")
+    return header, rows
+
+
+def copy_manifest(path, dest):
+    """Write a copy of the manifest ``path`` to ``dest`` (atomically) whose relative image
+    paths are made absolute, so that the copy reads the same images from wherever it lies;
+    every column and value is kept. Returns ``dest`` as a Path."""
+    path = Path(path)
+    header, rows = _read_rows(path)
+    base = path.parent.resolve()
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        p = Path(r["path"])
+        writer.writerow({**r, "path": str(p if p.is_absolute() else base / p)})
+    return Path(atomic_write_text(dest, buf.getvalue()))
+
+
 def read_manifest(path, *, root=None, verify=False, as_frame=False):
     """Read a manifest CSV written by :func:`write_manifest`.
 
@@ -164,36 +217,7 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
         or (with ``verify``) a file is missing or changed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"Manifest not found: {path}")
-    # utf-8-sig: the byte-order mark a spreadsheet may save is not part of the first column name
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames is None:
-                raise ValueError(f"Manifest {path} is empty (no header row).")
-            header = [h.strip() for h in reader.fieldnames]
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise ValueError(f"Manifest {path} lacks required column(s) {missing}; "
-                                 f"found {header}. Expected at least {list(REQUIRED_COLUMNS)}.")
-            twice = sorted({h for h in header if header.count(h) > 1})
-            if twice:  # csv would keep the last one: a second label column could flip labels
-                raise ValueError(f"Manifest {path} names the column(s) {twice} more than once.")
-            # paths and source names are kept exactly as written (a file name may start or
-            # end with a space); the other fields are names and numbers, read without blanks
-            rows = []
-            for line, r in enumerate(reader, start=2):
-                if r.get(None):  # more fields than the header names: nothing is dropped unsaid
-                    raise ValueError(f"{path}, line {line}: {len(header) + len(r[None])} "
-                                     f"fields for the {len(header)} columns of the header.")
-                rows.append({k.strip(): (v or "") if k.strip() in _VERBATIM
-                             else (v or "").strip() for k, v in r.items() if k is not None})
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"Manifest {path} is not UTF-8 text (byte {exc.start}); is it a "
-                         "CSV file?") from None
-    if not rows:
-        raise ValueError(f"Manifest {path} has a header but no rows.")
+    header, rows = _read_rows(path)
     base = Path(root) if root is not None else path.parent
     names = TARGET_NAMES.tolist()  # plain str, so messages read 'real', not np.str_('real')
     files, target = [], []

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets._manifest import _read_rows, copy_manifest
 from ..metrics import EvaluationResult
 from ..utils import atomic_write_text
 from ..utils._io import temp_dir_beside
@@ -31,6 +32,7 @@ from ._plots import (
 
 __all__ = ["write_report"]
 
+MANIFEST_COPY = "manifest.csv"  # the report folder's copy of the data manifest
 _MAPPED_IMAGES = 4  # images drawn with their Grad-CAM and attention maps
 
 _CSS = """
@@ -310,7 +312,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         other than letters, digits, ``-`` and ``_`` replaced by ``_``; a name that gives the
         file name of an earlier figure gets a suffix ``_2``, ``_3``, ...
     manifest : str or Path, optional
-        The data manifest used; copied into the folder.
+        The data manifest used (:func:`skface.datasets.write_manifest`); copied into the folder
+        as ``manifest.csv``, every column kept and relative image paths made absolute.
     notes : str, optional
         A paragraph shown under the title.
     n_images : int >= 1, default=16
@@ -348,6 +351,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")
     if manifest is not None and not Path(manifest).is_file():
         raise FileNotFoundError(f"manifest {manifest} does not exist.")
+    if manifest is not None:
+        _read_rows(Path(manifest))  # a file that is no manifest is named before any work
     if not isinstance(title, str):
         raise ValueError(f"title must be a string; got {title!r}.")
     if notes is not None and not isinstance(notes, str):
@@ -520,10 +525,13 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             atomic_write_text(tmp / "per_source.csv", records_to_csv_text(per))
             files.append("per_source.csv")
         if manifest is not None:
-            name = Path(manifest).name
-            shutil.copyfile(manifest, tmp / name)
-            files.append(name)
-            doc.para(f"Data manifest used: {name} (copied into this folder).", "meta")
+            # under one name, which no table of the report takes (a manifest called
+            # per_source.csv was overwritten by the table), with its relative image paths
+            # made absolute, so that the copy reads the same images from this folder
+            copy_manifest(manifest, tmp / MANIFEST_COPY)
+            files.append(MANIFEST_COPY)
+            doc.para(f"Data manifest used: {manifest}, copied into this folder as "
+                     f"{MANIFEST_COPY} (image paths made absolute).", "meta")
 
         metrics = {
             "title": title,

@@ -304,6 +304,38 @@ def test_evaluate_decodes_a_slice_at_a_time(workflow, capsys, monkeypatch):
         assert metrics[key] == whole[key]
 
 
+def test_evaluate_copies_the_manifest_under_its_own_name_with_usable_paths(
+        workflow, capsys, tmp_path):
+    """A manifest named per_source.csv or predictions.csv was overwritten by the table of that
+    name; a manifest with relative paths was copied verbatim, and its copy could not be read
+    from the report folder."""
+    import shutil
+
+    from skface.datasets import read_manifest
+
+    data = tmp_path / "data"
+    shutil.copytree(workflow["real"], data / "real")
+    shutil.copytree(workflow["fake"], data / "fake")
+    rel = data / "per_source.csv"
+    assert run_cli(capsys, "build", "--real", data / "real", "--fake", data / "fake", "--out",
+                   rel, "--relative", "--quiet")[0] == 0
+    assert "real/" in rel.read_text()  # paths relative to the manifest's folder
+    out = tmp_path / "ev"
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
+                             rel, "--out", out, "--quiet")
+    assert status == 0, err
+    assert (out / "per_source.csv").read_text().startswith("source,")  # the table, kept
+    copy = read_manifest(out / "manifest.csv", verify=True)  # every image found from here
+    original = read_manifest(rel)
+    assert list(copy.filenames) == [str(Path(f).resolve()) for f in original.filenames]
+    assert list(copy.split) == list(original.split)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "manifest.csv" in metrics["files"]
+    status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
+                             out / "manifest.csv", "--out", tmp_path / "ev2", "--quiet")
+    assert status == 0, err
+
+
 def test_evaluate_out_inside_an_image_folder_is_refused(workflow, capsys, tmp_path):
     """--out inside --real was accepted, and the next run scored the report's figures as real
     faces (54 images instead of 48)."""
