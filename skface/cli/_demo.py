@@ -97,7 +97,7 @@ def _run(args):
     out = Path(args.out)
     check_output_dir(out, "demo")
     t0 = time.perf_counter()
-    n_steps = 5 + bool(args.cross_source) + bool(args.ablation)
+    n_steps = 6 + bool(args.cross_source) + bool(args.ablation)  # the last writes the report
     print("skface demo: " + PROXY_NOTE, file=sys.stderr)
     with atomic_dir(out, "demo") as tmp:
         _step(1, n_steps, "writing the demo faces (100 real LFW crops, 100 generated)")

@@ -1186,6 +1186,9 @@ def test_demo_end_to_end(capsys, tmp_path):
                                   "--ablation-epochs", "1", "--device", "cpu")
     assert status == 0, err
     assert "proxy" in err
+    # one number per step (the report step repeated the last one: [7/7] twice)
+    steps = [line.split("]")[0] + "]" for line in err.splitlines() if line.startswith("[")]
+    assert steps == [f"[{i}/8]" for i in range(1, 9)], steps
     for rel in ("manifest.csv", "audit.txt", "README.txt", "model/skface-model.json",
                 "report/report.html", "report/metrics.json", "data/real/lfw"):
         assert (out / rel).exists(), rel
