@@ -1,8 +1,9 @@
 """``skface fetch``: download a public face set and lay its images out in a folder."""
 
+import os
 from pathlib import Path
 
-from ._common import (CLIError, positive_int, seed_arg)
+from ._common import CLIError, positive_int, seed_arg
 
 HELP = "download a public face data set (Kaggle / LFW) into a folder"
 DESCRIPTION = """\
@@ -51,6 +52,11 @@ def run(args):
     dest = Path(args.dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise CLIError(f"--dest {dest} exists and is not an empty folder")
+    home = os.path.realpath(ds.get_data_home(args.data_home))
+    if (os.path.realpath(dest) + os.sep).startswith(home + os.sep):
+        # links placed in the download cache are found by the next fetch as downloaded images
+        raise CLIError(f"--dest {dest} lies inside the download cache {home}; give a folder "
+                       "outside it")
     fetcher_name, label = NAMES[args.name]
     fetcher = getattr(ds, fetcher_name)
     folder = Path(fetcher(data_home=args.data_home, max_images=args.max_images,

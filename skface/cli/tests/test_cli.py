@@ -1251,6 +1251,13 @@ def test_fetch_links_images_into_dest(capsys, monkeypatch, tmp_path, faces):
     # an unknown name is a usage error
     status, _, err = run_cli(capsys, "fetch", "celebx", "--dest", tmp_path / "x")
     assert_one_line_error(status, err, 2)
+    # a --dest inside the download cache is refused before any download (its links were
+    # found by the next fetch as downloaded images)
+    seen.clear()
+    status, _, err = run_cli(capsys, "fetch", "tpdne", "--dest", tmp_path / "cache" / "x" / "y",
+                             "--data-home", tmp_path / "cache")
+    assert "inside the download cache" in assert_one_line_error(status, err, 2)
+    assert seen == {}
 
 
 def test_fetch_copy_and_missing_kagglehub(capsys, monkeypatch, tmp_path, faces):
