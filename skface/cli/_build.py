@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ._common import (CLIError, add_folder_arguments, add_quiet_argument, real_and_fake_sources,
-                      report_skipped, seed_arg, write_csv, write_skipped)
+                      report_skipped, seed_arg, shell_quote, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -182,4 +182,4 @@ def run(args):
     dup = getattr(data, "duplicates", None)
     if dup is not None:
         print("  " + str(dup).splitlines()[0])
-    print(f"next: skface train --manifest {args.out} --out model")
+    print(f"next: skface train --manifest {shell_quote(args.out)} --out model")

@@ -42,6 +42,14 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{help_text} (default: {default})"
 
 
+def shell_quote(path):
+    """``path`` as a shell word, for the commands a command prints for the user to run next
+    (a folder with a space in its name was printed bare)."""
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 def positive_int(text):
     try:
         value = int(text)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (add_device_argument, atomic_dir, check_device, check_output_dir,
-                      positive_int, seed_arg)
+                      positive_int, seed_arg, shell_quote)
 
 HELP = "run the whole protocol offline on the embedded demo data (a proxy)"
 PROXY_NOTE = (
@@ -180,6 +180,7 @@ def _f(value):
 
 
 def _readme(args, result, seconds):
+    model = shell_quote(Path(args.out) / "model")
     return f"""skface demo output
 ==================
 
@@ -190,7 +191,7 @@ Contents
   manifest.csv   the built data set (paths relative to this folder, split, group, metadata)
   audit.txt      the shortcut audit (formats, sizes, metadata-only classifier)
   model/         the trained model; use it with
-                   skface predict --model {args.out}/model IMAGE_OR_FOLDER ...
+                   skface predict --model {model} IMAGE_OR_FOLDER ...
   report/        report.html, report.md, metrics.json, figures and tables
 
 Test accuracy {_f(result.accuracy)}, F1 {_f(result.f1)}, ROC AUC {_f(result.roc_auc)} \

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from ._common import CLIError, positive_int, seed_arg
+from ._common import CLIError, positive_int, seed_arg, shell_quote
 
 HELP = "download a public face data set (Kaggle / LFW) into a folder"
 DESCRIPTION = """\
@@ -71,4 +71,5 @@ def run(args):
         place_files(files, folder, tmp, copy=args.copy)
     print(f"{len(files)} {label} images of {args.name} in {dest}"
           f" ({'copies' if args.copy else 'links to ' + str(folder)})")
-    print(f"next: skface audit --{label} {dest} --{'fake' if label == 'real' else 'real'} ...")
+    print(f"next: skface audit --{label} {shell_quote(dest)} "
+          f"--{'fake' if label == 'real' else 'real'} ...")

@@ -86,6 +86,10 @@ def build_parser():
 
 
 def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    if category.__name__ == "SkippedFilesWarning":
+        # the commands that scan name every skipped file themselves (report_skipped, and a
+        # skipped.csv); the library's warning points at a Python field the shell has not got
+        return
     stream = sys.stderr if file is None else file
     stream.write(f"skface: warning: {one_line(message)}\n")
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_device,
                       check_output_dir, existing_file, int_at_least, non_negative_float,
-                      positive_int, seed_arg)
+                      positive_int, seed_arg, shell_quote)
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -237,4 +237,5 @@ def run(args):
     else:
         print(f"trained {clf.n_epochs_} epoch(s), kept epoch {clf.best_epoch_}{detail}{rule}; "
               f"model saved to {args.out}")
-    print(f"next: skface evaluate --model {args.out} --manifest {args.manifest} --out results")
+    print(f"next: skface evaluate --model {shell_quote(args.out)} --manifest "
+          f"{shell_quote(args.manifest)} --out results")

@@ -430,6 +430,7 @@ def test_skipped_files_are_listed_for_the_shell_user(workflow, capsys, tmp_path,
     assert rows == {"cut.png": rows["cut.png"], "notes.txt": "not an image file (.txt, ignored)"}
     assert "truncated" in rows["cut.png"]
     assert "notes.txt (not an image file (.txt, ignored))" in err and str(listing) in err
+    assert "`skipped` field" not in err  # the library's hint names a Python field
     assert str(listing) in out  # the summary says where they are
     # the same folders through evaluate: the list goes into the report folder
     results = tmp_path / "results"
@@ -917,6 +918,20 @@ def test_atomic_dir_puts_back_the_earlier_output_when_stopped_between_renames(
     monkeypatch.undo()
     assert (out / "metrics.json").read_text() == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing hidden left
+
+
+def test_printed_next_commands_quote_paths(capsys, tmp_path, faces):
+    """`next: skface train --manifest my data/m.csv` could not be pasted into a shell."""
+    import shlex
+
+    real, fake = faces
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    status, out, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out",
+                               folder / "m.csv", "--quiet")
+    assert status == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("next: "))
+    assert shlex.split(line[len("next: "):])[3] == str(folder / "m.csv")
 
 
 def test_a_closed_pipe_ends_the_command_quietly(capsys, monkeypatch, tmp_path, faces):
