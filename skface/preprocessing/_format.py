@@ -31,7 +31,7 @@ def _jpeg_channels(images):
     return images
 
 
-class FormatNormalizer(TransformerMixin, BaseEstimator):
+class FormatNormalizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Re-encode images as JPEG at a single quality, in memory.
 
     When real and generated faces come in different formats (PNG against JPEG, or JPEGs of

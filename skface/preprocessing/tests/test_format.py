@@ -114,3 +114,16 @@ def test_in_pipeline_after_loader(tmp_path, images):
     )
     pipe.fit(paths, [0, 1, 0, 1, 0])
     assert pipe.predict(paths).shape == (5,)
+
+
+def test_a_global_pandas_output_leaves_images_as_arrays():
+    """sklearn.set_config(transform_output="pandas") made FormatNormalizer fail ("Must pass
+    2-d input"): its images are 4-D, which no DataFrame holds."""
+    import sklearn
+
+    X = np.random.default_rng(0).integers(0, 256, (4, 3, 16, 16), dtype=np.uint8)
+    want = FormatNormalizer(90).fit_transform(X)
+    with sklearn.config_context(transform_output="pandas"):
+        got = FormatNormalizer(90).fit_transform(X)
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_array_equal(got, want)
