@@ -60,6 +60,8 @@ def _dct_matrix(n_out, n_in):
 
 
 _DCT = _dct_matrix(_HASH, _THUMB)
+# flipping an image left-right multiplies its DCT coefficient of horizontal frequency v by (-1)**v
+_MIRROR_SIGNS = (-1.0) ** np.arange(_HASH)[None, :]
 # PIL.Image.Resampling.BOX, an IntEnum, given by value so that only the loader imports Pillow.
 _BOX = 4
 
@@ -143,18 +145,26 @@ def _skip_reason(err, fmt):
 
 
 def _phash_from_image(grey):
-    """256-bit DCT perceptual hash of a grey (mode ``L``) PIL image, as 32 uint8 bytes.
+    """256-bit DCT perceptual hashes of a grey (mode ``L``) PIL image and of its mirror image,
+    each as 32 uint8 bytes: ``(hash, mirror_hash)``.
 
     ``grey`` comes from :func:`~skface.preprocessing._loader.open_image`, so EXIF orientation is
-    applied, transparency is composited on white and 16-bit data is scaled, not clipped.
+    applied, transparency is composited on white and 16-bit data is scaled, not clipped. The
+    mirror image's coefficients are this image's with the odd horizontal frequencies negated
+    (the DCT basis is even or odd about the centre), so it costs no second transform; a
+    left-right flipped copy of a picture then matches it (its plain hash is as far from the
+    original's as an unrelated picture's).
     """
     thumb = grey.resize((_THUMB, _THUMB), _BOX)
     pixels = np.asarray(thumb, dtype=np.float64)
     # Only the low-frequency block is needed: two small matrix products instead of a full DCT.
-    coeffs = (_DCT @ pixels @ _DCT.T).ravel()
-    # Leave the DC term out of the median so the hash ignores overall brightness.
-    bits = coeffs > np.median(coeffs[1:])
-    return np.packbits(bits)
+    coeffs = _DCT @ pixels @ _DCT.T  # [vertical frequency, horizontal frequency]
+    hashes = []
+    for grid in (coeffs, coeffs * _MIRROR_SIGNS):
+        flat = grid.ravel()
+        # Leave the DC term out of the median so the hash ignores overall brightness.
+        hashes.append(np.packbits(flat > np.median(flat[1:])))
+    return tuple(hashes)
 
 
 def inspect_image(path, *, max_pixels=DEFAULT_MAX_PIXELS, with_hash=True):
@@ -169,12 +179,15 @@ def inspect_image(path, *, max_pixels=DEFAULT_MAX_PIXELS, with_hash=True):
     info["bytes"] = len(data)
     info["sha256"] = hashlib.sha256(data).hexdigest()
     if with_hash:
-        info["phash"] = _phash_from_image(im).tobytes().hex()
+        plain, mirror = _phash_from_image(im)
+        info["phash"], info["phash_mirror"] = plain.tobytes().hex(), mirror.tobytes().hex()
     return info
 
 
 def hash_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
-    """Return ``(sha256 hex, phash hex)`` of one image file; raises :class:`SkipImage`."""
+    """Return ``(sha256 hex, phash hex, phash of the mirror image hex)`` of one image file;
+    raises :class:`SkipImage`."""
     data = _read_bytes(path)
     im, _ = _open_checked(data, max_pixels)
-    return hashlib.sha256(data).hexdigest(), _phash_from_image(im).tobytes().hex()
+    plain, mirror = _phash_from_image(im)
+    return hashlib.sha256(data).hexdigest(), plain.tobytes().hex(), mirror.tobytes().hex()

@@ -17,8 +17,7 @@ def _hash_chunk(paths, max_pixels):
     out = []
     for p in paths:
         try:
-            sha, phash = hash_image(p, max_pixels=max_pixels)
-            out.append((p, (sha, phash), None))
+            out.append((p, hash_image(p, max_pixels=max_pixels), None))
         except SkipImage as exc:
             out.append((p, None, str(exc)))
         except Exception as exc:  # noqa: BLE001
@@ -93,6 +92,25 @@ def _source_pairs(a, b=None):
             for t, k in b.items():
                 out[tuple(sorted((s, t)))] += m * k
     return out
+
+
+def _near_pairs(hashes, mirrors, threshold):
+    """``(i, j, distance)`` for the pairs ``i < j`` of pictures within ``threshold``, as they
+    are or one of them flipped left-right (``mirrors`` holds the hashes of the mirror images;
+    None: as they are only): the smaller of the two distances. One :func:`hamming_pairs` over
+    both sets of hashes."""
+    if mirrors is None:
+        return hamming_pairs(hashes, threshold)
+    r = len(hashes)
+    a, b, d = hamming_pairs(np.concatenate([hashes, mirrors]), threshold)
+    keep = (a < r) & (b % r != a)  # a picture against another, or another's mirror image
+    i, j, d = a[keep], b[keep] % r, d[keep]
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    order = np.lexsort((d, j, i))  # per pair, the smaller distance first
+    i, j, d = i[order], j[order], d[order]
+    first = np.ones(len(i), dtype=bool)
+    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+    return i[first], j[first], d[first]
 
 
 def _pair_counts_between(reps, ri, rj, group_sources):
@@ -175,10 +193,14 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
 
     Exact duplicates share a sha256 of the file bytes. Near duplicates (re-encoded, resized,
     lightly edited copies) have 256-bit DCT perceptual hashes (16x16 low frequencies of a 64x64
-    grey thumbnail) within ``threshold`` bits. Images are linked and groups are the connected
-    components, so a chain of near copies ends up in one group. Copies of one file, or of one
-    perceptual hash, are linked through their first image: a thousand identical placeholder
-    images cost a thousand links, not half a million pairs (the pair counts are still given).
+    grey thumbnail) within ``threshold`` bits; a copy flipped left-right is a near duplicate
+    too, its hash compared with the hash of the other image's mirror image (a flipped copy is
+    as far from the original, as it is, as an unrelated picture, and a model that averages
+    each face with its mirror, ``tta=True``, would see it). Images are linked and groups are
+    the connected components, so a chain of near copies ends up in one group. Copies of one
+    file, or of one perceptual hash, are linked through their first image: a thousand identical
+    placeholder images cost a thousand links, not half a million pairs (the pair counts are
+    still given).
 
     Parameters
     ----------
@@ -216,7 +238,7 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
             or not 0 <= threshold < 256:
         raise ValueError(f"threshold must be an int in [0, 255], got {threshold!r}.")
 
-    sha = phash = None
+    sha = phash = mirror = None
     if isinstance(filenames, dict):  # a Bunch from load_faces / build_dataset
         bunch = filenames
         if "filenames" not in bunch:
@@ -226,15 +248,22 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         y = bunch.get("target") if y is None else y
         if "sha256" in bunch and "phash" in bunch and all(bunch["phash"]):
             sha, phash = list(bunch["sha256"]), list(bunch["phash"])
-            for key, column in (("sha256", sha), ("phash", phash)):
+            # hashes of the mirror images (load_faces writes them): without them, as in a data
+            # set made by hand, flipped copies are not looked for
+            mirror = (list(bunch["phash_mirror"]) if "phash_mirror" in bunch
+                      and all(bunch["phash_mirror"]) else None)
+            for key, column in (("sha256", sha), ("phash", phash), ("phash_mirror", mirror)):
+                if column is None:
+                    continue
                 # a short column left the last files unhashed, counted as unreadable unsaid
                 if len(column) != len(bunch["filenames"]):
                     raise ValueError(f"The data set has {len(column)} '{key}' entries for "
                                      f"{len(bunch['filenames'])} filenames.")
-            bad = [h for h in phash if not _is_hash(h)]
-            if bad:
-                raise ValueError(f"'phash' holds {bad[0]!r}, not a hexadecimal perceptual hash "
-                                 "as load_faces writes it.")
+            for key, column in (("phash", phash), ("phash_mirror", mirror or [])):
+                bad = [h for h in column if not _is_hash(h)]
+                if bad:
+                    raise ValueError(f"'{key}' holds {bad[0]!r}, not a hexadecimal perceptual "
+                                     "hash as load_faces writes it.")
     filenames = np.asarray(filenames, dtype=object).ravel()
     n = len(filenames)
     if n == 0:
@@ -250,12 +279,13 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
 
     skipped = []
     if sha is None:
-        sha, phash = [], []
+        sha, phash, mirror = [], [], []
         for path, hashes, reason in run_chunked(_hash_chunk, list(filenames), (max_pixels,),
                                                 n_jobs=n_jobs, progress=progress,
                                                 desc="Hashing images"):
             sha.append(hashes[0] if hashes else None)
             phash.append(hashes[1] if hashes else None)
+            mirror.append(hashes[2] if hashes else None)
             if reason is not None:
                 skipped.append((path, reason))
         stop_if_interrupted((r for _, r in skipped), "find_duplicates")
@@ -303,7 +333,9 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
             n_near += count("near", +within)
     reps = np.array(sorted(hash_members), dtype=np.int64)
     if len(reps) > 1:
-        ri, rj, rd = hamming_pairs(_hex_to_bytes([phash[i] for i in reps]), threshold)
+        ri, rj, rd = _near_pairs(_hex_to_bytes([phash[i] for i in reps]),
+                                 None if mirror is None else
+                                 _hex_to_bytes([mirror[i] for i in reps]), threshold)
         if len(ri):
             # every pair within the threshold is counted, from arrays (a cluster of n
             # near-identical pictures has n * (n - 1) / 2 of them: per-pair Python objects

@@ -18,7 +18,8 @@ from ._decode import DEFAULT_MAX_PIXELS, SkipImage, inspect_image
 TARGET_NAMES = np.array(["real", "fake"])
 
 #: Per-image metadata columns returned by :func:`load_faces`.
-METADATA_COLUMNS = ("width", "height", "format", "bytes", "jpeg_quality", "exif", "sha256", "phash")
+METADATA_COLUMNS = ("width", "height", "format", "bytes", "jpeg_quality", "exif", "sha256", "phash",
+                    "phash_mirror")
 
 # Suffixes that announce an image; files with these suffixes that are not images are reported.
 IMAGE_SUFFIXES = frozenset(
@@ -297,10 +298,11 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         (``["real", "fake"]``), ``source`` (one name per file), per-image metadata ``width``,
         ``height``, ``format``, ``bytes``, ``jpeg_quality`` (estimated IJG quality, NaN when not
         JPEG), ``exif`` (bool), ``sha256``, ``phash`` (256-bit perceptual hash as hex),
-        ``skipped`` (a Bunch with ``filenames``, ``reasons``, ``counts``, ``n`` and
-        ``interrupted``, True when Ctrl-C cut the scan short), ``empty_folders`` (the folders
-        that gave no usable image, each also warned about with an :class:`EmptySourceWarning`)
-        and, with ``as_frame=True``, ``frame``.
+        ``phash_mirror`` (the same of the image flipped left-right), ``skipped`` (a Bunch with
+        ``filenames``, ``reasons``, ``counts``, ``n`` and ``interrupted``, True when Ctrl-C
+        cut the scan short), ``empty_folders`` (the folders that gave no usable image, each
+        also warned about with an :class:`EmptySourceWarning`) and, with ``as_frame=True``,
+        ``frame``.
 
     Raises
     ------
@@ -405,6 +407,7 @@ def _attach_metadata(data, infos):
     data.exif = np.array([i["exif"] for i in infos], dtype=bool)
     data.sha256 = np.array([i["sha256"] for i in infos], dtype=object)
     data.phash = np.array([i.get("phash", "") for i in infos], dtype=object)
+    data.phash_mirror = np.array([i.get("phash_mirror", "") for i in infos], dtype=object)
 
 
 def to_frame(data):
