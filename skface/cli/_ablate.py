@@ -93,8 +93,18 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     files, y, source = read_split(manifest, None)
     from skface.datasets import read_manifest
 
-    splits = np.asarray(read_manifest(manifest).split, dtype=object).astype(str)
-    parts = tuple(np.flatnonzero(splits == s) for s in ("train", "val", "test"))
+    data = read_manifest(manifest)
+    splits = np.asarray(data.split, dtype=object).astype(str)
+    # the rows `skface build --balance oversample` added repeat other images: training may
+    # see them again, but validation (selection, early stopping) and test score each image once
+    added = (np.asarray(data.resampled, dtype=object).astype(str) == "added"
+             if "resampled" in data else np.zeros(len(splits), dtype=bool))
+    parts = tuple(np.flatnonzero((splits == s) & (~added if s != "train" else True))
+                  for s in ("train", "val", "test"))
+    if added[splits != "train"].any():
+        sys.stderr.write(f"left out of validation and test {int(added[splits != 'train'].sum())} "
+                         f"row(s) of {manifest} that `skface build --balance oversample` added "
+                         "(repeats of other images): each image is scored once\n")
     for name, idx in zip(("train", "val", "test"), parts):
         if len(idx) == 0 or len(np.unique(y[idx])) < 2:
             raise CLIError(f"the {name} split of {manifest} needs both real and fake images")

@@ -1074,6 +1074,43 @@ def test_train_names_the_epoch_rule_only_where_it_applied(capsys, tmp_path, work
     assert "lowest validation loss after the first" in out
 
 
+def test_ablate_scores_each_validation_image_once(capsys, monkeypatch, tmp_path, workflow):
+    """On a --balance oversample manifest the ablation's validation part held the rows the
+    oversampling added, so some images counted two or three times in the selection score."""
+    import shutil
+
+    import skface.experiments
+    from skface.cli._ablate import run_protocol_ablation
+    from skface.datasets import read_manifest
+
+    real, fake = tmp_path / "real", tmp_path / "fake"
+    shutil.copytree(workflow["real"], real)
+    fake.mkdir()
+    for f in sorted(workflow["fake"].glob("*.png"))[:14]:
+        shutil.copy(f, fake)
+    manifest = tmp_path / "m.csv"
+    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
+                   "--balance", "oversample", "--quiet")[0] == 0
+    data = read_manifest(manifest)
+    added = np.asarray(data.resampled, dtype=object) == "added"
+    split = np.asarray(data.split, dtype=object)
+    assert added[split == "val"].any()
+    seen = {}
+
+    def capture(pipe, grid, X, y, parts, **kwargs):
+        seen["parts"] = parts
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skface.experiments, "run_ablation", capture)
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol_ablation(manifest, tmp_path / "ab", grid={"n_members": [1]}, seeds=[0],
+                              size=16, max_epochs=1, device="cpu", progress=False)
+    train, val, test = seen["parts"]
+    assert not added[val].any() and not added[test].any()
+    assert len(val) == int(((split == "val") & ~added).sum())
+    assert added[train].sum() == added[split == "train"].sum()  # training keeps its repeats
+
+
 def test_a_failed_ablate_leaves_nothing_that_blocks_the_next(capsys, monkeypatch, tmp_path,
                                                              workflow):
     """An error (a bad grid value, seeds given twice, a failed fit) left an empty
