@@ -118,6 +118,18 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
     return files, y, source
 
 
+def _added_rows(manifest, split):
+    """Which rows of ``split`` (in :func:`read_split`'s order) ``skface build --balance
+    oversample`` added (``resampled`` is ``added``): repeats of other images."""
+    from skface.datasets import read_manifest
+
+    data = read_manifest(manifest)
+    in_split = np.asarray(data.split, dtype=object).astype(str) == split
+    if "resampled" not in data:
+        return np.zeros(int(in_split.sum()), dtype=bool)
+    return (np.asarray(data.resampled, dtype=object).astype(str) == "added")[in_split]
+
+
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, balance=None,
                   max_epochs=None, depth=None, batch_size=None, members=None,
                   early_stopping=None, augment=False, normalize_format=False, seed=0,
@@ -166,6 +178,16 @@ def train(manifest, out, **kwargs):
               + (f"early stopping holds out {clf.validation_fraction:.0%} of the train split "
                  "(stratified) to watch" if clf.early_stopping else
                  "training runs every epoch with no validation score"), file=sys.stderr)
+        added = _added_rows(manifest, "train")
+        if clf.early_stopping and added.any():
+            # the rows --balance oversample added repeat other training images: some would
+            # land in the held-out part while their originals train. Train on each image once
+            # and let the classifier oversample after it has held its part out
+            files_tr, y_tr = files_tr[~added], y_tr[~added]
+            if kwargs.get("balance") is None:
+                clf.set_params(balance="oversample")
+            print("  the rows --balance oversample added are left out; the classifier "
+                  "oversamples after holding out its validation part", file=sys.stderr)
     pipe.steps[0][1].set_params(verbose=int(kwargs.get("verbose", 1) != 0))  # --quiet: no bars
     print(f"loading {len(files_tr)} train and {len(files_va)} validation images", file=sys.stderr)
     X_tr = transform_paths(pipe, files_tr)

@@ -370,7 +370,7 @@ def test_real_and_fake_folders_of_one_name_are_not_merged(capsys, tmp_path, face
     assert status == 0, err
 
 
-def test_train_on_a_manifest_without_a_val_split(capsys, tmp_path, faces):
+def test_train_on_a_manifest_without_a_val_split(capsys, tmp_path, faces, monkeypatch):
     """`skface build --sizes 0.85 0 0.15` (VAL may be 0, its help says) wrote a manifest that
     `skface train` refused: "has no rows in split 'val'"."""
     real, fake = faces
@@ -385,6 +385,39 @@ def test_train_on_a_manifest_without_a_val_split(capsys, tmp_path, faces):
     status, out, err = run_cli(capsys, *argv, tmp_path / "m2", "--no-early-stopping")
     assert status == 0, err
     assert "with no validation score" in err
+    # an oversampled manifest: the added rows would repeat training images in the part held
+    # out for early stopping; the images train once and the classifier oversamples after
+    import skface.cli._train as train_mod
+
+    manifest2 = tmp_path / "noval-over.csv"
+    for f in sorted(fake.glob("*"))[:12]:
+        f.unlink()
+    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest2,
+                   "--sizes", "0.85", "0", "0.15", "--balance", "oversample", "--quiet")[0] == 0
+    added = train_mod._added_rows(manifest2, "train")
+    assert added.any()
+    fitted = {}
+    original = train_mod.make_pipeline
+
+    def recording(**kwargs):
+        pipe = original(**kwargs)
+        clf = pipe.steps[-1][1]
+        real_fit = clf.fit
+
+        def fit(X, y, **kw):
+            fitted.update(n=len(X), balance=clf.balance, val="X_val" in kw)
+            return real_fit(X, y, **kw)
+
+        clf.fit = fit
+        return pipe
+
+    monkeypatch.setattr(train_mod, "make_pipeline", recording)
+    status, out, err = run_cli(capsys, "train", "--manifest", manifest2, "--size", "16",
+                               "--max-epochs", "2", "--members", "1", "--device", "cpu",
+                               "--quiet", "--out", tmp_path / "m3")
+    assert status == 0, err
+    assert fitted == {"n": int((~added).sum()), "balance": "oversample", "val": False}
+    assert "oversamples after holding out" in err
 
 
 def test_evaluate_scores_each_image_once_on_an_oversampled_manifest(workflow, capsys,
