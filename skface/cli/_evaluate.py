@@ -46,17 +46,20 @@ def gather(args):
 
         split = None if args.split == "all" else args.split
         files, y, source = read_split(args.manifest, split, own_rows_only=True)
-        return files, y, source, f"{args.manifest} ({args.split} split)", []
+        return files, y, source, (f"all rows of {args.manifest}" if args.split == "all" else
+                                  f"the {args.split} split of {args.manifest}"), []
     if not (args.real and args.fake):
         raise CLIError("give --manifest, or both --real and --fake folders")
     data = scan_folders(args)
     return (np.asarray(data.filenames, dtype=object), np.asarray(data.target),
-            np.asarray(data.source, dtype=object), "folders " + " ".join(args.real + args.fake),
+            np.asarray(data.source, dtype=object),
+            "the folders " + " ".join(args.real + args.fake),
             list(zip(data.skipped.filenames, data.skipped.reasons)))
 
 
 def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
-                        manifest=None, threshold=None, progress=True):
+                        manifest=None, threshold=None, progress=True,
+                        evaluated_on="the test split"):
     """Score ``files`` and write the report folder; return the EvaluationResult.
 
     The files are decoded and scored ``PATH_BATCH`` at a time (memory stays flat however many
@@ -79,7 +82,7 @@ def evaluate_and_report(pipeline, files, y, source, out, *, title, notes=None,
         return transform_paths(pipeline, paths[index])
 
     write_report(out, title=title, evaluation=result, models={"model": clf}, images=images,
-                 manifest=manifest, notes=notes, overwrite=True)
+                 manifest=manifest, notes=notes, overwrite=True, evaluated_on=evaluated_on)
     return result
 
 
@@ -126,7 +129,8 @@ def run(args):
             pipeline, files, y, source, tmp,
             title=f"skface evaluation of {args.model}",
             notes=f"Model {args.model} scored on {what}.",
-            manifest=args.manifest, threshold=args.threshold, progress=not args.quiet)
+            manifest=args.manifest, threshold=args.threshold, progress=not args.quiet,
+            evaluated_on=what)
         if skipped:  # after the report, which fills the folder afresh
             write_skipped(tmp / "skipped.csv", skipped)
         if result.y_score is not None:

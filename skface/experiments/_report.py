@@ -143,15 +143,16 @@ class _Doc:
         self.md.append(f"![{caption}]({rel_path})\n\n*{caption}*\n")
 
 
-def _evaluation_section(doc, result, heading="Test-set evaluation"):
-    doc.heading(heading)
+def _evaluation_section(doc, result, evaluated_on="the test split"):
+    doc.heading(f"Evaluation on {evaluated_on}")
     doc.cards([(label, _fmt(getattr(result, key), 3)) for key, label in _MAIN_METRICS])
     if result.threshold is None:
         thr = "the estimator's own predict"
     else:
         thr = f"P(fake) >= {result.threshold:.3f}"
     doc.para(
-        f"{result.n_samples} test images; fake = {result.pos_label!r} is the positive class; "
+        f"{result.n_samples} images ({evaluated_on}); fake = {result.pos_label!r} is the "
+        "positive class; "
         f"decision rule: {thr}. Confusion matrix (rows true, columns predicted): "
         f"TN={result.tn}, FP={result.fp}, FN={result.fn}, TP={result.tp}."
     )
@@ -271,7 +272,7 @@ def _face_models(models):
 def write_report(out_dir, *, title="skface report", evaluation=None, evaluations=None,
                  ablation=None, cross_source=None, models=None, images=None, model_inputs=None,
                  figures=None, manifest=None, notes=None, n_images=16, max_curves=8,
-                 overwrite=False):
+                 overwrite=False, evaluated_on="the test split"):
     """Write one run's report folder.
 
     The folder holds ``report.html`` (self-contained: figures embedded as base64 PNG),
@@ -323,6 +324,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         maps show :meth:`AblationDetails.representatives` only (one per attention setting).
     overwrite : bool, default=False
         Replace an existing ``out_dir`` (only after the new report is complete).
+    evaluated_on : str, default="the test split"
+        What ``evaluation`` scored, as the report's headings and captions name it and
+        ``metrics.json`` records it (``"evaluated_on"``), e.g. ``"the val split of m.csv"``.
 
     Returns
     -------
@@ -355,6 +359,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         _read_rows(Path(manifest))  # a file that is no manifest is named before any work
     if not isinstance(title, str):
         raise ValueError(f"title must be a string; got {title!r}.")
+    if not isinstance(evaluated_on, str) or not evaluated_on.strip():
+        raise ValueError(f"evaluated_on must be a non-empty string; got {evaluated_on!r}.")
     if notes is not None and not isinstance(notes, str):
         raise ValueError(f"notes must be a string or None; got {notes!r}.")
     for arg, value in (("evaluations", evaluations), ("models", models), ("figures", figures)):
@@ -452,9 +458,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             saved.append(f"figures/{name}.png")
 
         if evaluation is not None:
-            _evaluation_section(doc, evaluation)
+            _evaluation_section(doc, evaluation, evaluated_on)
             add_figure("confusion_matrix", plot_confusion_matrix(evaluation),
-                       "Confusion matrix on the test split.")
+                       f"Confusion matrix on {evaluated_on}.")
             if evaluation.y_score is not None and not evaluations:
                 add_figure("roc", plot_roc_curves({"model": evaluation}), "ROC curve.")
                 add_figure("pr", plot_pr_curves({"model": evaluation}),
@@ -462,7 +468,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             if images is not None and evaluation.y_score is not None:
                 add_figure("misclassified",
                            plot_misclassified(evaluation, images, n_images=n_images),
-                           "The test images misclassified with the highest confidence.")
+                           f"The images of {evaluated_on} misclassified with the highest "
+                           "confidence.")
         if ablation is not None:
             _ablation_section(doc, ab_records, None if ab_details is None
                               else ab_details.selection_metric)
@@ -538,6 +545,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             "created": created,
             "skface_version": __version__,
             "evaluation": None if evaluation is None else evaluation.to_dict(),
+            "evaluated_on": None if evaluation is None else evaluated_on,
             "evaluations": {k: v.to_dict() for k, v in (evaluations or {}).items()},
             "ablation": ab_records,
             "ablation_runs": run_records,

@@ -263,6 +263,16 @@ def test_evaluate_on_manifest(workflow, capsys):
     rows = (out / "predictions.csv").read_text().splitlines()
     assert rows[0] == "path,true_label,p_fake,predicted"
     assert "accuracy" in stdout
+    # the report names the split it scored ("Test-set evaluation" for any split before)
+    assert metrics["evaluated_on"] == f"the test split of {workflow['manifest']}"
+    val = workflow["root"] / "results-val"
+    assert run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
+                   workflow["manifest"], "--split", "val", "--out", val, "--quiet")[0] == 0
+    report = (val / "report.md").read_text()
+    assert "Evaluation on the val split of" in report
+    assert "test split" not in report and "test images" not in report
+    assert json.loads((val / "metrics.json").read_text())["evaluated_on"].startswith(
+        "the val split")
 
 
 def test_evaluate_on_folders(workflow, capsys):
