@@ -134,7 +134,8 @@ def _run(args):
         files_all, y_all, src_all = read_split(manifest, None)
         from skface.datasets import read_manifest
 
-        splits = np.asarray(read_manifest(manifest).split, dtype=object).astype(str)
+        built = read_manifest(manifest)
+        splits = np.asarray(built.split, dtype=object).astype(str)
         parts = tuple(np.flatnonzero(splits == s) for s in ("train", "val", "test"))
         small = {"max_epochs": args.ablation_epochs}
         step = 5
@@ -145,7 +146,8 @@ def _run(args):
             held = _demo_pipeline(args, seed=args.seed, **small)
             gens = sorted(set(src_all) - {"lfw"})
             cross = cross_source_evaluate(held, list(files_all), y_all, src_all, split=parts,
-                                          held_out=gens, return_details=True, progress=True)
+                                          held_out=gens, groups=built.get("group"),
+                                          return_details=True, progress=True)
             if cross[1].interrupted:  # it keeps the finished rows and returns: stop here too
                 raise KeyboardInterrupt
         if args.ablation:

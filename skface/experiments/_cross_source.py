@@ -52,6 +52,25 @@ class CrossSourceDetails:
     csv_path: object = None
 
 
+def _group_ids(groups, n):
+    """Group ids as int64, each sample in no group (None given, or a negative id) its own."""
+    if groups is None:
+        return np.arange(n, dtype=np.int64)
+    ids = np.asarray(groups).ravel()
+    if len(ids) != n:
+        raise ValueError(f"groups has {len(ids)} entries but y has {n}.")
+    if ids.dtype.kind not in "iuf" or not np.all(np.isfinite(ids.astype(float))) \
+            or not np.all(ids == np.round(ids)):
+        raise ValueError(f"groups must be whole-number ids (e.g. a manifest's group column); got "
+                         f"{ids[:5].tolist()}.")
+    ids = ids.astype(np.int64)
+    loose = ids < 0
+    if loose.any():  # -1: in no group, not all in one
+        ids = ids.copy()
+        ids[loose] = ids.max(initial=0) + 1 + np.arange(int(loose.sum()))
+    return ids
+
+
 def _loso_folds(X, y, src, val_size, random_state):
     """``{source: (train, val, test)}`` from :class:`skface.datasets.LeaveOneSourceOut`, with a
     stratified validation share carved from each fold's training part."""
@@ -78,7 +97,7 @@ def _loso_folds(X, y, src, val_size, random_state):
 def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None,
                           val_size=0.15, random_state=0, threshold=None,
                           pos_label=None, csv_path=None, overwrite=False, keep_estimators=True,
-                          return_details=False, progress=True):
+                          return_details=False, progress=True, groups=None):
     """Leave one source out: train on the other sources, test on the held-out one.
 
     Notes
@@ -130,6 +149,14 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         ``P(fake)`` threshold; by default the estimator's ``predict``.
     pos_label : int or str, optional
         The fake label when it cannot be inferred.
+    groups : array-like of shape (n_samples,), optional
+        A group id per sample: copies of one picture share it (the ``group`` column of a
+        manifest, the groups of :func:`skface.datasets.find_duplicates`; negative ids mean no
+        group). With it, a copy of a held-out picture in another source (sources that re-post
+        each other's faces) is left out of training and validation, the other-class test
+        images keep no copy of a training or validation picture, and each picture is scored
+        once (the repeats ``balance="oversample"`` adds). Without it, every sample is its own
+        picture: pass it when the data may hold copies.
     csv_path : str or Path, optional
         Rewritten after every finished source, so Ctrl-C keeps what finished. It must not exist
         unless ``overwrite=True``.
@@ -213,6 +240,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                                   f"pass overwrite=True to replace it.")
     if split is not None:
         split = check_split(split, n)
+    groups = _group_ids(groups, n)
     y_fit = np.asarray(y_arr.tolist())
     folds = None
     if split is None:
@@ -254,6 +282,15 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                 te = fold_test[~in_s[fold_test]]  # the complement: the other class only
             else:
                 tr, va, te = (idx[~in_s[idx]] for idx in split)
+            # copies of held-out pictures never train; each picture is tested once, and not
+            # when a copy of it trained
+            held_groups = groups[in_s]
+            tr = tr[~np.isin(groups[tr], held_groups)]
+            va = va[~np.isin(groups[va], held_groups)]
+            te = te[~np.isin(groups[te], np.concatenate([groups[tr], groups[va]]))]
+            te = te[np.unique(groups[te], return_index=True)[1]]
+            held_rows = np.flatnonzero(in_s)
+            held_rows = held_rows[np.sort(np.unique(groups[held_rows], return_index=True)[1])]
             missing = [name for name, idx in (("training", tr), ("validation", va))
                        if len(set(y_arr[idx].tolist())) < 2]
             if missing:
@@ -262,7 +299,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                 continue
             held_labels = set(y_arr[in_s].tolist())
             other_class_test = te[~np.isin(y_arr[te], list(held_labels))]
-            test = np.concatenate([np.flatnonzero(in_s), other_class_test])
+            test = np.concatenate([held_rows, other_class_test])
             if len(set(y_arr[test].tolist())) < 2:
                 skip(s, held_class, "no test images of the other class remain to compare with.")
                 continue
@@ -280,7 +317,7 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                 "held_out_class": held_class,
                 "n_train": int(len(tr)),
                 "n_val": int(len(va)),
-                "n_held_out": int(in_s.sum()),
+                "n_held_out": int(len(held_rows)),
                 "n_other_class_test": int(len(other_class_test)),
                 "held_out_accuracy": own.accuracy,
                 "held_out_mean_p_fake": float(np.mean(own.y_score)),

@@ -216,3 +216,42 @@ def test_val_size_and_a_fold_too_small_for_it(lr_pipeline):
         table = cross_source_evaluate(lr_pipeline, X, y, src, val_size=0.1, progress=False)
     status = dict(zip(table["held_out"], table["status"]))
     assert any("cannot give a validation share of val_size=0.1" in v for v in status.values())
+
+
+def test_groups_keep_copies_of_held_out_pictures_out_of_training(faces, lr_pipeline):
+    """A source that re-posts another's pictures (or the repeats of balance="oversample")
+    put copies of held-out pictures into training and validation, kept copies of training
+    pictures among the test images, and scored repeats more than once."""
+    X, y, src = faces
+    n = len(y)
+    a = np.flatnonzero(src == "gan_a")
+    b = np.flatnonzero(src == "gan_b")
+    groups = np.arange(n)
+    copies = b[:8]
+    X = X.copy()
+    X[copies] = X[a[:8]]  # gan_b re-posts eight gan_a faces
+    groups[copies] = groups[a[:8]]
+    reals = np.flatnonzero(y == 0)
+    groups[reals[1]] = groups[reals[0]]  # a real picture twice (an oversampled repeat)
+    X[reals[1]] = X[reals[0]]
+    split = make_split(n)
+    kwargs = dict(split=split, held_out=["gan_a"], return_details=True, progress=False)
+    plain, _ = cross_source_evaluate(lr_pipeline, X, y, src, **kwargs)
+    table, details = cross_source_evaluate(lr_pipeline, X, y, src, groups=groups, **kwargs)
+    row, before = table.iloc[0], plain.iloc[0]
+    in_train = [np.isin(copies, part).sum() for part in split[:2]]
+    assert row["n_train"] == before["n_train"] - in_train[0]
+    assert row["n_val"] == before["n_val"] - in_train[1]
+    assert row["n_held_out"] == before["n_held_out"] == len(a)  # a's pictures, once each
+    # the held-out source with its own repeats is scored once per picture
+    groups2 = groups.copy()
+    groups2[a[1]] = groups2[a[0]]
+    table2, _ = cross_source_evaluate(lr_pipeline, X, y, src, groups=groups2, **kwargs)
+    assert table2.iloc[0]["n_held_out"] == len(a) - 1
+    # without groups nothing changes, and bad ids are named
+    assert plain.equals(cross_source_evaluate(lr_pipeline, X, y, src, groups=None,
+                                              **kwargs)[0])
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        cross_source_evaluate(lr_pipeline, X, y, src, groups=[0, 1, 2], **kwargs)
+    with pytest.raises(ValueError, match="whole-number ids"):
+        cross_source_evaluate(lr_pipeline, X, y, src, groups=np.full(n, 0.5), **kwargs)
