@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from skface import FaceCNNClassifier
-from skface.datasets import read_manifest, train_val_test_split
+from skface.datasets import find_duplicates, read_manifest, train_val_test_split
 from skface.experiments import cross_source_evaluate, run_ablation, write_report
 from skface.metrics import evaluate
 from skface.preprocessing import ImageLoader
@@ -44,10 +44,15 @@ keep = np.sort(np.concatenate([
                replace=False)
     for s in np.unique(data.source)
 ]))
-X = ImageLoader(size=size).fit_transform([data.filenames[i] for i in keep])
+files = [data.filenames[i] for i in keep]
+X = ImageLoader(size=size).fit_transform(files)
 y = np.asarray(data.target_names)[np.asarray(data.target)[keep]]
 sources = np.asarray(data.source)[keep]
-split = train_val_test_split(X, y, random_state=0)
+# copies of one picture (exact, re-encoded, resized or mirrored; sources re-post each other's
+# faces) form a group, which stays in one split and out of training when its source is held out
+groups, duplicates = find_duplicates(files, source=sources, progress=False)
+print(duplicates)
+split = train_val_test_split(X, y, groups=groups, random_state=0)
 
 # %%
 # The default grid: attention in {None, se, cbam, nonlocal} x gamma in {0, 1, 2} x class weighting.
@@ -59,7 +64,8 @@ table, details = run_ablation(pipe, None, X, y, split, seeds=(0,), sources=sourc
 best = details.estimators_for_seed(0)[details.selected]
 result = evaluate(best, X[split[2]], y[split[2]], sources=sources[split[2]])
 print(result)
-cross = cross_source_evaluate(pipe, X, y, sources, split=split, return_details=True)
+cross = cross_source_evaluate(pipe, X, y, sources, split=split, groups=groups,
+                              return_details=True)
 write_report(out, title=f"skface on {len(y)} faces ({size} px)", evaluation=result,
              ablation=(table, details), cross_source=cross, images=X[split[2]],
              manifest=faces / "manifest.csv", overwrite=True)

@@ -446,7 +446,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         65 % of ``max_epochs`` with one-cycle, the first half with cosine), epochs count no
         misses and are not candidates for the best epoch.
     validation_fraction : float, default=0.15
-        Share of ``X`` held out when early stopping without ``X_val``.
+        Share of ``X`` held out when early stopping without ``X_val``. The rows are drawn at
+        random (stratified): when ``X`` may hold copies of one picture, pass ``X_val`` split by
+        duplicate group (:func:`skface.datasets.train_val_test_split` with ``groups``), or a
+        copy of a training image can sit in the held-out part.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     tol : float, default=0.0
