@@ -1004,7 +1004,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     "the other, and early stopping watches a one-class loss.", UserWarning,
                     stacklevel=3)
         elif self.early_stopping:
-            train_idx, val_idx = self._validation_split(y_enc, seed)
+            train_idx, val_idx = _copies_train(X, y_enc, *self._validation_split(y_enc, seed))
             X_val, y_val_enc = X, y_enc
         if self.balance is not None:
             train_idx = self._balanced(y_enc, train_idx, seed + 1, "training")
@@ -1584,6 +1584,32 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         est.net_ = est._predicting_net(module, resolved, est.precision_)
         est.n_params_ = _count_params(module)
         return est
+
+
+def _copies_train(X, y, train_idx, val_idx):
+    """Move the held-out rows that repeat a training row (the same pixels: a copy, or a repeat
+    that oversampling added) into training, so that early stopping watches images the network
+    has not trained on; a ``UserWarning`` says how many. Where that would leave the held-out
+    part without a class it holds, they stay, and the warning says so."""
+    import hashlib
+
+    def digest(i):
+        return hashlib.blake2b(np.ascontiguousarray(X[i]).tobytes(), digest_size=16).digest()
+
+    seen = {digest(i) for i in train_idx}
+    copies = np.array([digest(i) in seen for i in val_idx], dtype=bool)
+    if not copies.any():
+        return train_idx, val_idx
+    keep_classes = len(np.unique(y[val_idx[~copies]])) == len(np.unique(y[val_idx]))
+    warnings.warn(f"{int(copies.sum())} of the {len(val_idx)} rows held out for early stopping "
+                  "repeat training rows (the same pixels); "
+                  + ("they train instead" if keep_classes else
+                     "they stay held out, since without them a class would be missing there")
+                  + ". Pass X_val, split by duplicate group, to choose the validation images "
+                  "yourself.", UserWarning, stacklevel=4)
+    if not keep_classes:
+        return train_idx, val_idx
+    return np.sort(np.concatenate([train_idx, val_idx[copies]])), val_idx[~copies]
 
 
 def _count_params(module):

@@ -167,6 +167,32 @@ def test_training_that_diverges_is_an_error(early_stopping):
     assert not hasattr(clf, "net_")
 
 
+def test_held_out_copies_of_training_rows_train_instead():
+    """Without X_val, the rows held out for early stopping were drawn at random, so repeats
+    (copies, or what oversampling added) of training images sat in the held-out part."""
+    X, y = make_faces(40)
+    X = np.concatenate([X, X[:20]])  # twenty rows repeated
+    y = np.concatenate([y, y[:20]])
+    clf = FaceCNNClassifier(**{**TINY, "early_stopping": True, "n_iter_no_change": 2})
+    with pytest.warns(UserWarning, match="rows held out for early stopping repeat training "
+                                         "rows .the same pixels.; they train instead"):
+        clf.fit(X, y)
+    from skface._classifier import _copies_train
+
+    tr, va = np.r_[0:30, 40:50], np.r_[30:40, 50:60]  # rows 50-59 repeat rows 10-19
+    with pytest.warns(UserWarning, match="10 of the 20 rows"):
+        train, val = _copies_train(X, y, tr, va)
+    assert list(val) == list(range(30, 40)) and list(train) == sorted(np.r_[tr, 50:60])
+    # when moving them would leave a class out of the held-out part, they stay, and it is said
+    with pytest.warns(UserWarning, match="they stay held out"):
+        train, val = _copies_train(X, y, np.r_[0:50], np.r_[50:60])
+    assert list(val) == list(range(50, 60))
+    # distinct images: no warning, the draw is as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FaceCNNClassifier(**{**TINY, "early_stopping": True}).fit(*make_faces(40))
+
+
 def test_a_loss_with_no_signal_is_named():
     """gamma=1e6 gave a training loss of exactly 0 from the first epoch: the network learned
     nothing and fit returned as if it had trained."""
