@@ -50,42 +50,28 @@ def shell_quote(path):
     return shlex.quote(str(path))
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def seed_arg(text):
-    """A seed for ``random_state``: a whole number in [0, 2**32 - 1] (NumPy's range)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected a seed in [0, 4294967295], got {text!r}")
-    return value
-
-
-def int_at_least(minimum):
-    """An argparse type: a whole number >= ``minimum``."""
+def int_at_least(minimum, maximum=None, what=None):
+    """An argparse type: a whole number in ``[minimum, maximum]``, its error naming the range
+    (or ``what``)."""
+    what = what or (f"a whole number >= {minimum}" if maximum is None
+                    else f"a whole number in [{minimum}, {maximum}]")
 
     def parse(text):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got "
-                                             f"{text!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
-    parse.__name__ = f"int_at_least_{minimum}"
+    parse.__name__ = "int"  # argparse names the type in some messages
     return parse
+
+
+positive_int = int_at_least(1, what="a positive integer")
+#: a seed for ``random_state``: NumPy's range
+seed_arg = int_at_least(0, 2**32 - 1, what="a seed in [0, 4294967295]")
 
 
 def probability_threshold(text):
