@@ -430,10 +430,9 @@ def test_train_on_a_manifest_without_a_val_split(capsys, tmp_path, faces, monkey
     assert "oversamples after holding out" in err
 
 
-def test_evaluate_scores_each_image_once_on_an_oversampled_manifest(workflow, capsys,
-                                                                    tmp_path):
-    """--split all (or train, val) on a --balance oversample manifest counted the rows the
-    oversampling added (repeats of other images) as more test images."""
+def oversampled_manifest(capsys, tmp_path, workflow):
+    """``skface build --balance oversample`` on 24 real and 14 fake faces: the manifest's path
+    and what read_manifest reads from it."""
     import shutil
 
     from skface.datasets import read_manifest
@@ -446,7 +445,14 @@ def test_evaluate_scores_each_image_once_on_an_oversampled_manifest(workflow, ca
     manifest = tmp_path / "m.csv"
     assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
                    "--balance", "oversample", "--quiet")[0] == 0
-    data = read_manifest(manifest)
+    return manifest, read_manifest(manifest)
+
+
+def test_evaluate_scores_each_image_once_on_an_oversampled_manifest(workflow, capsys,
+                                                                    tmp_path):
+    """--split all (or train, val) on a --balance oversample manifest counted the rows the
+    oversampling added (repeats of other images) as more test images."""
+    manifest, data = oversampled_manifest(capsys, tmp_path, workflow)
     added = int((np.asarray(data.resampled, dtype=object) == "added").sum())
     assert added > 0
     status, _, err = run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
@@ -1008,12 +1014,14 @@ def test_unexpected_errors_are_one_line(capsys, monkeypatch, tmp_path, faces):
               str(tmp_path / "m.csv")])
 
 
-def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, workflow):
-    """Ctrl-C during training: the best epoch so far is saved, exit status 130."""
+def ctrl_c_after_batches(monkeypatch, stop):
+    """Make `skface train` press Ctrl-C in the training batch after the first ``stop`` (an
+    augmenter that counts its batches, in batches of 8); return the counter, whose ``stop``
+    a test may change between runs."""
     import skface.cli._train as train_mod
     from skface.preprocessing import Augmenter
 
-    calls = {"n": 0, "stop": 4}  # a few batches in: past the first epoch
+    calls = {"n": 0, "stop": stop}
 
     def interrupting(self, X, rng):
         calls["n"] += 1
@@ -1030,6 +1038,12 @@ def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, work
         return pipe
 
     monkeypatch.setattr(train_mod, "make_pipeline", patched)
+    return calls
+
+
+def test_keyboard_interrupt_keeps_best_model(capsys, monkeypatch, tmp_path, workflow):
+    """Ctrl-C during training: the best epoch so far is saved, exit status 130."""
+    calls = ctrl_c_after_batches(monkeypatch, 4)  # a few batches in: past the first epoch
     model = tmp_path / "model"
     status, out, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
                                model, "--size", "16", "--max-epochs", "20", "--device", "cpu",
@@ -1065,27 +1079,9 @@ def test_keyboard_interrupt_in_an_ensemble_says_what_was_saved(capsys, monkeypat
                                                                workflow):
     """The message said "the last at its best epoch so far" when every network saved had
     finished (a network cut short is dropped unless it is the first)."""
-    import skface.cli._train as train_mod
     from skface.cli._model import load_model
-    from skface.preprocessing import Augmenter
 
-    calls = {"n": 0, "stop": 0}
-
-    def interrupting(self, X, rng):
-        calls["n"] += 1
-        if calls["n"] > calls["stop"]:
-            raise KeyboardInterrupt
-        return X
-
-    monkeypatch.setattr(Augmenter, "augment_batch", interrupting)
-    original = train_mod.make_pipeline
-
-    def patched(**kwargs):
-        pipe = original(**kwargs)
-        pipe.steps[-1][1].set_params(augment=Augmenter(), batch_size=8)
-        return pipe
-
-    monkeypatch.setattr(train_mod, "make_pipeline", patched)
+    calls = ctrl_c_after_batches(monkeypatch, 0)
     argv = ["train", "--manifest", workflow["manifest"], "--size", "16", "--max-epochs", "3",
             "--members", "2", "--no-early-stopping", "--device", "cpu", "--quiet", "--out"]
     # count the batches of one network's run
@@ -1120,21 +1116,10 @@ def test_train_names_the_epoch_rule_only_where_it_applied(capsys, tmp_path, work
 def test_ablate_scores_each_validation_image_once(capsys, monkeypatch, tmp_path, workflow):
     """On a --balance oversample manifest the ablation's validation part held the rows the
     oversampling added, so some images counted two or three times in the selection score."""
-    import shutil
-
     import skface.experiments
     from skface.cli._ablate import run_protocol_ablation
-    from skface.datasets import read_manifest
 
-    real, fake = tmp_path / "real", tmp_path / "fake"
-    shutil.copytree(workflow["real"], real)
-    fake.mkdir()
-    for f in sorted(workflow["fake"].glob("*.png"))[:14]:
-        shutil.copy(f, fake)
-    manifest = tmp_path / "m.csv"
-    assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest,
-                   "--balance", "oversample", "--quiet")[0] == 0
-    data = read_manifest(manifest)
+    manifest, data = oversampled_manifest(capsys, tmp_path, workflow)
     added = np.asarray(data.resampled, dtype=object) == "added"
     split = np.asarray(data.split, dtype=object)
     assert added[split == "val"].any()
