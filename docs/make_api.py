@@ -40,12 +40,32 @@ def documented_names(module_name):
     return sorted(names, key=lambda t: (t[1] != "class", t[0].lower()))
 
 
+def _doc_comment(module, name):
+    """The ``#:`` comment lines right above the module-level assignment of ``name`` in
+    ``module``'s source (as Sphinx reads them), without the ``#:``; [] when there are none."""
+    import ast
+
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        return []
+    lines = source.splitlines()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            comment, row = [], node.lineno - 2
+            while row >= 0 and lines[row].lstrip().startswith("#:"):
+                comment.insert(0, lines[row].lstrip()[2:].strip())
+                row -= 1
+            return [line for line in comment if line]
+    return []
+
+
 def documented_constants(module_name):
     """Public constants of a module (upper-case names in ``__all__``) as ``(name, value,
     comment)``: the ``#:`` comment above the name where its private module defines it (autodoc
     looks in the public module, finds none and shows the docstring of ``int`` or ``tuple``)."""
-    from sphinx.pycode import ModuleAnalyzer
-
     mod = importlib.import_module(module_name)
     names = [name for name in getattr(mod, "__all__", [])
              if name.isupper() and not (inspect.isclass(getattr(mod, name))
@@ -54,9 +74,8 @@ def documented_constants(module_name):
     for name in names:
         comment = []
         for owner in sorted(m for m in sys.modules if m.startswith(module_name + "._")):
-            docs = ModuleAnalyzer.for_module(owner).find_attr_docs()
-            if ("", name) in docs:
-                comment = [line for line in docs[("", name)] if line.strip()]
+            comment = _doc_comment(sys.modules[owner], name)
+            if comment:
                 break
         if not comment:
             raise RuntimeError(f"{module_name}.{name} has no #: comment where it is defined")
