@@ -109,6 +109,27 @@ def _take(order, sizes, first, total):
     return taken
 
 
+def group_ids(groups, n):
+    """The group id of each of ``n`` samples: each its own with ``groups=None``; missing ids
+    (None, NaN) refused; whole-number floats (a pandas column) as ints; a negative int id (how
+    :func:`find_duplicates` marks a file it could not read) meaning no group, so each such
+    sample gets an id of its own."""
+    groups = np.arange(n) if groups is None else np.asarray(groups).ravel()
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries but y has {n}.")
+    missing = missing_positions(groups)
+    if missing:  # NaN == NaN is False to Python but equal to np.unique: one silent group
+        raise ValueError(f"groups has missing values (None or NaN) at position(s) {missing[:5]}; "
+                         "give every image a group id, or -1 for an image in no group.")
+    if groups.dtype.kind == "f" and np.all(groups == np.round(groups)):
+        groups = groups.astype(np.int64)
+    if groups.dtype.kind in "iu" and n and groups.min() < 0:
+        groups = groups.astype(np.int64)
+        loose = groups < 0
+        groups[loose] = groups.max() + 1 + np.arange(int(loose.sum()))
+    return groups
+
+
 def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
                          balanced_test=True, random_state=None):
     """Split into train, validation and test indices without leaking duplicates.
@@ -160,20 +181,7 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
         filenames = list(filenames)
     if len(filenames) != n:
         raise ValueError(f"filenames has {len(filenames)} entries but y has {n}.")
-    groups = np.arange(n) if groups is None else np.asarray(groups).ravel()
-    if len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} entries but y has {n}.")
-    missing = missing_positions(groups)
-    if missing:  # NaN == NaN is False to Python but equal to np.unique: one silent group
-        raise ValueError(f"groups has missing values (None or NaN) at position(s) {missing[:5]}; "
-                         "give every image a group id, or -1 for an image in no group.")
-    if groups.dtype.kind == "f" and np.all(groups == np.round(groups)):
-        groups = groups.astype(np.int64)  # whole-number floats (a pandas column) are ids
-    if groups.dtype.kind in "iu" and n and groups.min() < 0:
-        # -1 is how find_duplicates marks a file it could not read: no group, not one group
-        groups = groups.astype(np.int64)
-        loose = groups < 0
-        groups[loose] = groups.max() + 1 + np.arange(int(loose.sum()))
+    groups = group_ids(groups, n)
     if n == 0:
         raise ValueError("Cannot split an empty set.")
     inverse, glabel, gsize, classes = _group_table(y, groups)

@@ -10,6 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 
 from ..datasets import LeaveOneSourceOut
+from ..datasets._split import group_ids
 from ..metrics import evaluate, resolve_pos_label
 from ..metrics._evaluate import _as_label_array, _as_source_array, _check_threshold
 from ._ablation import check_n_samples, check_split, validation_fit_params
@@ -50,25 +51,6 @@ class CrossSourceDetails:
     estimators: dict = field(default_factory=dict)
     interrupted: bool = False
     csv_path: object = None
-
-
-def _group_ids(groups, n):
-    """Group ids as int64, each sample in no group (None given, or a negative id) its own."""
-    if groups is None:
-        return np.arange(n, dtype=np.int64)
-    ids = np.asarray(groups).ravel()
-    if len(ids) != n:
-        raise ValueError(f"groups has {len(ids)} entries but y has {n}.")
-    if ids.dtype.kind not in "iuf" or not np.all(np.isfinite(ids.astype(float))) \
-            or not np.all(ids == np.round(ids)):
-        raise ValueError(f"groups must be whole-number ids (e.g. a manifest's group column); got "
-                         f"{ids[:5].tolist()}.")
-    ids = ids.astype(np.int64)
-    loose = ids < 0
-    if loose.any():  # -1: in no group, not all in one
-        ids = ids.copy()
-        ids[loose] = ids.max(initial=0) + 1 + np.arange(int(loose.sum()))
-    return ids
 
 
 def _loso_folds(X, y, src, val_size, random_state):
@@ -240,7 +222,10 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                                   f"pass overwrite=True to replace it.")
     if split is not None:
         split = check_split(split, n)
-    groups = _group_ids(groups, n)
+    groups = group_ids(groups, n)
+    if groups.dtype.kind not in "iu":  # np.isin below compares them: numbers only
+        raise ValueError(f"groups must be whole-number ids (e.g. a manifest's group column); got "
+                         f"{groups[:5].tolist()}.")
     y_fit = np.asarray(y_arr.tolist())
     folds = None
     if split is None:
