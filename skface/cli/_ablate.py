@@ -92,13 +92,13 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
 
     files, y, source = read_split(manifest, None)
     from skface.datasets import read_manifest
+    from skface.datasets._manifest import added_rows
 
     data = read_manifest(manifest)
     splits = np.asarray(data.split, dtype=object).astype(str)
     # the rows `skface build --balance oversample` added repeat other images: training may
     # see them again, but validation (selection, early stopping) and test score each image once
-    added = (np.asarray(data.resampled, dtype=object).astype(str) == "added"
-             if "resampled" in data else np.zeros(len(splits), dtype=bool))
+    added = added_rows(data)
     parts = tuple(np.flatnonzero((splits == s) & (~added if s != "train" else True))
                   for s in ("train", "val", "test"))
     if added[splits != "train"].any():

@@ -128,19 +128,11 @@ def dropped_listing(manifest):
     return manifest.with_name(manifest.stem + ".dropped.csv")
 
 
-def _added(data):
-    """Which rows oversampling added (repeats of an earlier row)."""
-    import numpy as np
-
-    resampled = data.get("resampled")
-    if resampled is None:
-        return np.zeros(len(data.filenames), dtype=bool)
-    return np.asarray(resampled) == "added"
-
-
 def headline(data, manifest):
     """``wrote <manifest>: N images``, or with oversampling how many rows are repeats."""
-    n, n_added = len(data.filenames), int(_added(data).sum())
+    from skface.datasets._manifest import added_rows
+
+    n, n_added = len(data.filenames), int(added_rows(data).sum())
     if not n_added:
         return f"wrote {manifest}: {n} images"
     return (f"wrote {manifest}: {n} rows ({n - n_added} distinct images, {n_added} added by "
@@ -150,8 +142,10 @@ def headline(data, manifest):
 def summary(data, manifest):
     import numpy as np
 
+    from skface.datasets._manifest import added_rows
+
     lines = []
-    added = _added(data)
+    added = added_rows(data)
     for split in ("train", "val", "test"):
         m = np.asarray(data.split) == split
         n_real, n_fake = int((data.target[m] == 0).sum()), int((data.target[m] == 1).sum())

@@ -87,6 +87,7 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
     empty arrays instead of an error.
     """
     from skface.datasets import read_manifest
+    from skface.datasets._manifest import added_rows
 
     path = existing_file(manifest, "manifest")
     data = read_manifest(path)
@@ -105,8 +106,8 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
             found = sorted(set(splits) - {""})
             raise CLIError(f"manifest {path} has no rows in split {split!r}"
                            + (f" (it has: {', '.join(found)})" if found else " (no split column)"))
-    if own_rows_only and "resampled" in data:
-        added = mask & (np.asarray(data.resampled, dtype=object).astype(str) == "added")
+    if own_rows_only:
+        added = mask & added_rows(data)
         if added.any():
             mask = mask & ~added
             sys.stderr.write(f"left out {int(added.sum())} row(s) of {path} that "
@@ -122,12 +123,10 @@ def _added_rows(manifest, split):
     """Which rows of ``split`` (in :func:`read_split`'s order) ``skface build --balance
     oversample`` added (``resampled`` is ``added``): repeats of other images."""
     from skface.datasets import read_manifest
+    from skface.datasets._manifest import added_rows
 
     data = read_manifest(manifest)
-    in_split = np.asarray(data.split, dtype=object).astype(str) == split
-    if "resampled" not in data:
-        return np.zeros(int(in_split.sum()), dtype=bool)
-    return (np.asarray(data.resampled, dtype=object).astype(str) == "added")[in_split]
+    return added_rows(data)[np.asarray(data.split, dtype=object).astype(str) == split]
 
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, balance=None,

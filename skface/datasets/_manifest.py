@@ -23,6 +23,16 @@ _SPLITS = ("train", "val", "test", "")
 _RESAMPLED = ("", "added")
 
 
+def added_rows(data):
+    """Which rows of a data set (:func:`build_dataset`'s or :func:`read_manifest`'s Bunch)
+    oversampling added, repeats of an earlier row: a boolean array, all False without a
+    ``resampled`` column."""
+    resampled = data.get("resampled")
+    if resampled is None:
+        return np.zeros(len(data.filenames), dtype=bool)
+    return np.asarray(resampled, dtype=object) == _RESAMPLED[1]
+
+
 def _column(dataset, key, n, default=""):
     value = dataset.get(key)
     if value is None:
