@@ -304,12 +304,10 @@ def _describe(names, limit=3):
 def check_out_outside(out, folders):
     """Refuse an output folder inside one of the image ``folders`` (``(flag, folder)`` pairs):
     the next scan of that folder would take the report's figures for faces."""
-    import os
+    from skface.utils._io import path_within
 
-    out_real = os.path.realpath(out)
     for flag, folder in folders:
-        inside = os.path.realpath(folder)
-        if out_real == inside or out_real.startswith(inside.rstrip(os.sep) + os.sep):
+        if path_within(out, folder):
             raise CLIError(f"--out {out} lies inside the {flag} folder {folder}: a later scan "
                            "of that folder would read the report's figures as faces; give a "
                            "folder outside the image folders")

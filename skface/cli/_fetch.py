@@ -52,8 +52,10 @@ def run(args):
     dest = Path(args.dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise CLIError(f"--dest {dest} exists and is not an empty folder")
+    from skface.utils._io import path_within
+
     home = os.path.realpath(ds.get_data_home(args.data_home))
-    if (os.path.realpath(dest) + os.sep).startswith(home + os.sep):
+    if path_within(dest, home):
         # links placed in the download cache are found by the next fetch as downloaded images
         raise CLIError(f"--dest {dest} lies inside the download cache {home}; give a folder "
                        "outside it")

@@ -12,6 +12,7 @@ from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
 from ..preprocessing._loader import check_max_pixels
+from ..utils._io import path_within
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, inspect_image
 
 #: Names of the two classes, in target order (0 = real, 1 = fake).
@@ -41,11 +42,11 @@ def _folder_name(folder):
 
 def _check_no_nesting(specs):
     """Refuse a real folder inside a fake one (or the reverse): its files would get two labels."""
-    real = [(os.path.realpath(f), f) for label, _, f, _ in specs if label == 0]
-    fake = [(os.path.realpath(f), f) for label, _, f, _ in specs if label == 1]
-    for rp, r in real:
-        for fp, f in fake:
-            if rp == fp or rp.startswith(fp + os.sep) or fp.startswith(rp + os.sep):
+    real = [f for label, _, f, _ in specs if label == 0]
+    fake = [f for label, _, f, _ in specs if label == 1]
+    for r in real:
+        for f in fake:
+            if path_within(r, f) or path_within(f, r):
                 raise ValueError(f"The real folder {r} and the fake folder {f} overlap; their "
                                  "images would get both labels.")
 

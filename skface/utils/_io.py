@@ -26,6 +26,12 @@ def python_value(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def path_within(path, folder):
+    """Whether ``path`` is ``folder`` or lies below it, symbolic links resolved."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _umask():
     """The process's file-creation mask.
 
