@@ -51,11 +51,12 @@ def expand_paths(paths):
         if not path.exists():
             raise CLIError(f"image path does not exist: {p}")
         if not path.is_dir():
-            first = seen.setdefault(os.path.realpath(path), str(path))
-            if first == str(path) and str(path) not in out:
-                out.append(str(path))
+            real = os.path.realpath(path)
+            if real in seen:
+                skipped.append((str(path), f"given again (scored once, as {seen[real]})"))
             else:
-                skipped.append((str(path), f"given again (scored once, as {first})"))
+                seen[real] = str(path)
+                out.append(str(path))
             continue
         found, before = [], len(skipped)
         for file in iter_files(path, skipped, seen_files=seen):
