@@ -2,12 +2,11 @@
 label arrays that can be sorted into classes."""
 
 import numbers
-from collections.abc import Iterator
 
 import numpy as np
 
 from ._io import python_value
-from ._validation import missing_positions
+from ._validation import as_1d, missing_positions
 
 
 def resolve_pos_label(classes, pos_label=None):
@@ -57,18 +56,9 @@ def resolve_pos_label(classes, pos_label=None):
 
 
 def one_label_per_sample(y, name="y", dtype=None):
-    """``y`` as a 1-D array (of ``dtype``): an iterator is read once into a list
-    (``np.asarray`` made it a single label) and a column ``(n, 1)`` is one label per sample;
-    other shapes are refused (a string was one label, a ``(n, 2)`` array flattened doubled the
-    samples)."""
-    if isinstance(y, Iterator):
-        y = list(y)
-    arr = np.asarray(y, dtype=dtype)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must hold one label per sample (1-D); got shape {arr.shape}.")
-    return arr
+    """``y`` as a 1-D array (of ``dtype``), read by :func:`as_1d`: an iterator once, a column
+    ``(n, 1)`` as one label per sample, other shapes refused."""
+    return as_1d(y, name, "hold one label per sample (1-D)", dtype=dtype)
 
 
 def check_label_kinds(y, name="y"):

@@ -69,17 +69,26 @@ def is_whole_number(value):
         return False
 
 
+def as_1d(values, name, what, dtype=None):
+    """``values`` as a 1-D array (of ``dtype``): an iterator is read once into a list
+    (``np.asarray`` made it a single entry) and a column ``(n, 1)`` is read as 1-D; other
+    shapes are refused, the message saying that ``name`` must hold ``what`` (a string was one
+    entry, a ``(n, 2)`` array flattened doubled the entries)."""
+    if isinstance(values, Iterator):
+        values = list(values)
+    arr = np.asarray(values, dtype=dtype)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must {what}; got shape {arr.shape}.")
+    return arr
+
+
 def check_row_indices(idx, name, n_samples=None):
     """Row indices as an ``intp`` array: whole non-negative numbers (whole floats, as a pandas
     column holds them, too), each once, below ``n_samples`` when it is given. A boolean mask,
     0.5 or -1 was cast to other rows without a word; a column ``(n, 1)`` is read as 1-D."""
-    if isinstance(idx, Iterator):
-        idx = list(idx)
-    arr = np.asarray(idx)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of row numbers; got shape {arr.shape}.")
+    arr = as_1d(idx, name, "be a 1-D array of row numbers")
     if arr.dtype.kind == "b":
         raise ValueError(f"{name} is a boolean mask; pass indices (np.flatnonzero(mask)).")
     if arr.size and (arr.dtype.kind not in "iuf" or not np.all(arr == np.round(arr))):
