@@ -13,24 +13,63 @@ tools, metrics, experiments and the PyTorch modules live in their subpackages:
 
 __version__ = "0.1.0.dev0"
 
-from . import datasets, experiments, metrics, nn, preprocessing  # noqa: E402
-from ._classifier import FaceCNNClassifier  # noqa: E402
-from ._recommended import (  # noqa: E402
-    RECOMMENDED_AUGMENT_PARAMS,
-    RECOMMENDED_CLASSIFIER_PARAMS,
-    RECOMMENDED_JPEG_QUALITY,
-    make_recommended_pipeline,
-)
-from .datasets import load_demo_faces  # noqa: E402
-from .metrics import evaluate  # noqa: E402
-from .preprocessing import (  # noqa: E402
-    AugmentSampler,
-    Augmenter,
-    FormatNormalizer,
-    ImageLoader,
-    ResidualCooccurrence,
-    SpectrumFeatures,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+# Where each top-level name lives. They are imported on first use (PEP 562), so that
+# ``import skface`` and the ``skface`` command start without loading PyTorch: ``skface --help``
+# answers at once, and Ctrl-C during the first seconds reaches the command's own handler.
+_SUBPACKAGES = ("datasets", "experiments", "metrics", "nn", "preprocessing")
+_LAZY = {
+    "FaceCNNClassifier": "._classifier",
+    "RECOMMENDED_AUGMENT_PARAMS": "._recommended",
+    "RECOMMENDED_CLASSIFIER_PARAMS": "._recommended",
+    "RECOMMENDED_JPEG_QUALITY": "._recommended",
+    "make_recommended_pipeline": "._recommended",
+    "load_demo_faces": ".datasets",
+    "evaluate": ".metrics",
+    "AugmentSampler": ".preprocessing",
+    "Augmenter": ".preprocessing",
+    "FormatNormalizer": ".preprocessing",
+    "ImageLoader": ".preprocessing",
+    "ResidualCooccurrence": ".preprocessing",
+    "SpectrumFeatures": ".preprocessing",
+}
+
+if TYPE_CHECKING:  # what static tools and IDEs see
+    from . import datasets, experiments, metrics, nn, preprocessing  # noqa: F401
+    from ._classifier import FaceCNNClassifier  # noqa: F401
+    from ._recommended import (  # noqa: F401
+        RECOMMENDED_AUGMENT_PARAMS,
+        RECOMMENDED_CLASSIFIER_PARAMS,
+        RECOMMENDED_JPEG_QUALITY,
+        make_recommended_pipeline,
+    )
+    from .datasets import load_demo_faces  # noqa: F401
+    from .metrics import evaluate  # noqa: F401
+    from .preprocessing import (  # noqa: F401
+        AugmentSampler,
+        Augmenter,
+        FormatNormalizer,
+        ImageLoader,
+        ResidualCooccurrence,
+        SpectrumFeatures,
+    )
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "RECOMMENDED_AUGMENT_PARAMS",
