@@ -673,11 +673,14 @@ class _PackCache:
                     # Keys are stored as raw (n, 16) bytes: a NumPy "S16" array would drop
                     # trailing zero bytes of a digest.
                     raw = np.load(self.folder / name).tobytes()
-                except Exception:  # a damaged pack is ignored and its images decoded again
-                    continue
-                if not _pack_holds(self.folder / f"{pack}.npy", len(raw) // _KEY_BYTES):
-                    # a damaged pack registered last took its keys from a good copy, and
-                    # every new process decoded those images again
+                    whole = _pack_holds(self.folder / f"{pack}.npy", len(raw) // _KEY_BYTES)
+                except Exception:
+                    whole = False
+                if not whole:
+                    # a damaged pack is not used (registered last, it took its keys from a
+                    # good copy, and every new process decoded those images again); its images
+                    # are decoded again and stored in a new pack
+                    self._remove_damaged(pack)
                     continue
                 pack_id = len(entry["packs"])
                 entry["packs"].append(pack)
@@ -685,6 +688,20 @@ class _PackCache:
                 for row in range(len(raw) // _KEY_BYTES):
                     index[raw[row * _KEY_BYTES : (row + 1) * _KEY_BYTES]] = (pack_id, row)
             return entry
+
+    def _remove_damaged(self, pack, age=3600.0):
+        """Delete a committed pack that cannot be read (its keys file is written last, so the
+        pack was whole once: a disk error, a copy cut short), so that later processes do not
+        read it again; left alone while younger than ``age`` seconds, in case a shared file
+        system shows it before all its bytes."""
+        keys_file = self.folder / f"{pack}.keys.npy"
+        try:
+            if time.time() - keys_file.stat().st_mtime <= age:
+                return
+            keys_file.unlink()  # first: without its keys the images file is a leftover
+            (self.folder / f"{pack}.npy").unlink(missing_ok=True)
+        except OSError:
+            pass  # another process removed it first, or the folder is read-only
 
     def get(self, keys, out):
         """Fill ``out[i]`` for every cached key; return a boolean mask of hits."""
@@ -864,7 +881,8 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         status-change time and the loader's parameters, so an edited or replaced file is decoded
         again (also one that keeps the old size and modification time). ``None`` disables caching.
         Images are stored in chunks as they are decoded, so an interrupted run (Ctrl-C) keeps
-        what it finished.
+        what it finished. A chunk that can no longer be read (a disk error, a copy cut short) is
+        not used: its images are decoded again, and it is deleted once an hour old.
     on_error : {"raise", "skip"}, default="raise"
         ``"raise"``: a file that cannot be decoded raises :class:`ImageLoadError` naming it.
         ``"skip"``: such files are left out of the output, a warning names them, and the

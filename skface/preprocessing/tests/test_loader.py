@@ -891,3 +891,28 @@ def test_a_damaged_pack_does_not_shadow_a_good_copy(tmp_path):
     out = np.zeros((4, 1, 2, 2), np.uint8)
     fresh = _loader._PackCache(tmp_path, {"test": "shadow"})
     assert fresh.get(keys, out).all() and (out == 5).all()
+
+
+@pytest.mark.parametrize("damage", ["images", "keys"])
+def test_a_damaged_pack_is_deleted_once_old(tmp_path, damage):
+    """A pack that cannot be read was skipped by every new process, for ever; once older than
+    an hour it is deleted, and its images are stored again in a new pack."""
+    keys = [bytes([k]) * 16 for k in range(3)]
+    cache = _loader._PackCache(tmp_path, {"test": "damaged"})
+    cache.put(keys, np.full((3, 1, 2, 2), 4, np.uint8))
+    images = next(p for p in cache.folder.glob("pack-*.npy") if not p.name.endswith("keys.npy"))
+    keys_file = images.with_name(images.name[: -len(".npy")] + ".keys.npy")
+    target = images if damage == "images" else keys_file
+    os.truncate(target, target.stat().st_size - 8)
+    out = np.zeros((3, 1, 2, 2), np.uint8)
+    _loader._INDEX.pop(str(cache.folder), None)  # as in a new process
+    assert not cache.get(keys, out).any()
+    assert images.exists() and keys_file.exists()  # young: perhaps still arriving
+    for path in (images, keys_file):
+        os.utime(path, (1_000_000_000, 1_000_000_000))  # 2001
+    _loader._INDEX.pop(str(cache.folder), None)
+    assert not cache.get(keys, out).any()
+    assert not images.exists() and not keys_file.exists()
+    cache.put(keys, np.full((3, 1, 2, 2), 4, np.uint8))
+    _loader._INDEX.pop(str(cache.folder), None)
+    assert cache.get(keys, out).all() and (out == 4).all()
