@@ -10,8 +10,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import Bunch
 
-from ..utils._labels import resolve_pos_label
+from ..utils._labels import check_label_kinds, resolve_pos_label
+from ..utils._validation import is_whole_number
 from ._decode import DEFAULT_MAX_PIXELS
+from ._manifest import added_rows
 from ..preprocessing._loader import check_max_pixels
 from ._scan import SkippedFilesWarning, _skipped_bunch, inspect_files, stop_if_interrupted
 
@@ -97,6 +99,70 @@ def _features(meta):
     return groups
 
 
+_META = ("width", "height", "format", "bytes", "jpeg_quality", "exif")
+
+
+def _bunch_metadata(data, y):
+    """The metadata columns and labels of a data set Bunch, without the rows oversampling added
+    (each a repeat of a row kept: counted twice, it landed on both sides of the folds and made
+    metadata look predictive); missing metadata refused by name."""
+    absent = [k for k in _META if data.get(k) is None]
+    if absent:
+        raise ValueError(f"the data set has no {', '.join(absent)} column(s) to audit (a "
+                         "manifest written without metadata?); pass the file names, "
+                         "audit_shortcuts(data.filenames, data.target), to read it from the "
+                         "files.")
+    n = len(data.filenames) if data.get("filenames") is not None else len(data["width"])
+    meta = {}
+    for k in _META:
+        meta[k] = np.asarray(data[k], dtype=object if k == "format" else None).ravel()
+        if len(meta[k]) != n:
+            raise ValueError(f"data['{k}'] has {len(meta[k])} entries for {n} images.")
+    # read_manifest gives -1 for a blank number and "" for a blank format: a row written
+    # without its metadata (log1p(-1) was -inf, and the forest failed on it)
+    blank = ((meta["width"].astype(np.float64) <= 0) | (meta["height"].astype(np.float64) <= 0)
+             | (meta["bytes"].astype(np.float64) < 0)
+             | np.array([str(f) == "" for f in meta["format"]], dtype=bool))
+    if blank.any():
+        rows = np.flatnonzero(blank)
+        raise ValueError(f"{len(rows)} row(s) of the data set have no metadata (width, height, "
+                         f"format or bytes blank), e.g. row(s) {rows[:5].tolist()}; pass the "
+                         "file names, audit_shortcuts(data.filenames, data.target), to read it "
+                         "from the files.")
+    if y is None:
+        y = data.get("target")
+    if y is not None:
+        y = np.asarray(y).ravel()
+        if len(y) != n:
+            raise ValueError(f"{n} images but {len(y)} labels.")
+    keep = ~added_rows(data)
+    if not keep.all():
+        meta = {k: v[keep] for k, v in meta.items()}
+        y = None if y is None else y[keep]
+    return meta, y
+
+
+def _once_each(paths, y):
+    """Each file name once (a repeat, e.g. from oversampling, would land on both sides of the
+    folds), with a warning that says how many repeats were left out; a file given with two
+    different labels is refused."""
+    first = {}
+    for i, p in enumerate(paths):
+        key = str(p)
+        if key in first:
+            if y[first[key]] != y[i]:
+                raise ValueError(f"{p} is given twice with different labels ({y[first[key]]!r} "
+                                 f"and {y[i]!r}).")
+        else:
+            first[key] = i
+    if len(first) == len(paths):
+        return paths, y
+    keep = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    warnings.warn(f"audit_shortcuts: {len(paths) - len(keep)} repeated file name(s) are "
+                  "counted once.", UserWarning, stacklevel=3)
+    return [paths[i] for i in keep], y[keep]
+
+
 def _cv_scores(X, y, cv, random_state, n_jobs):
     if X.shape[1] <= 2 or len(np.unique(X, axis=0)) <= 2:
         # One feature group: a single tree finds any threshold rule, far faster than a forest.
@@ -124,8 +190,9 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
     Parameters
     ----------
     filenames : array-like of str or Bunch
-        Image paths, or a Bunch from :func:`load_faces` / :func:`build_dataset` (its metadata is
-        reused and ``y`` defaults to its ``target``).
+        Image paths, or a Bunch from :func:`load_faces` / :func:`build_dataset` /
+        :func:`read_manifest` (its metadata is reused and ``y`` defaults to its ``target``; the
+        rows oversampling added, repeats of other rows, are left out).
     y : array-like of shape (n_samples,), optional
         Binary labels: 0 = real and 1 = fake, ``"real"`` and ``"fake"``, or any two labels
         with ``pos_label`` naming the fake one. Required with plain file names.
@@ -164,17 +231,23 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
                 or not low <= value <= high:
             raise ValueError(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}.")
+    # NaN passed every comparison (no cell was ever counted), "abc" failed inside int()
+    if not is_whole_number(min_cell_size) or min_cell_size < 1:
+        raise ValueError(f"min_cell_size must be a whole number of images >= 1; got "
+                         f"{min_cell_size!r}.")
+    if not is_whole_number(cv) or cv < 2:
+        raise ValueError(f"cv must be a whole number of folds >= 2; got {cv!r}.")
     skipped = _skipped_bunch([])
     if isinstance(filenames, dict):
-        meta = filenames
-        if y is None:
-            y = meta.get("target")
+        meta, y = _bunch_metadata(filenames, y)
     else:
         paths = list(np.asarray(filenames, dtype=object).ravel())
         if y is None:
             raise ValueError("audit_shortcuts needs y with plain file names.")
-        if len(paths) != len(np.asarray(y).ravel()):
-            raise ValueError(f"{len(paths)} file names but {len(np.asarray(y).ravel())} labels.")
+        y = np.asarray(y).ravel()
+        if len(paths) != len(y):
+            raise ValueError(f"{len(paths)} file names but {len(y)} labels.")
+        paths, y = _once_each(paths, y)
         results = inspect_files(paths, max_pixels=max_pixels, n_jobs=n_jobs, progress=progress,
                                 desc="Reading metadata")
         stop_if_interrupted((r for _, _, r in results), "audit_shortcuts")
@@ -190,6 +263,7 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
     if y is None:
         raise ValueError("audit_shortcuts needs labels y.")
     y = np.asarray(y).ravel()
+    check_label_kinds(y)
     classes = np.unique(y)
     if len(classes) != 2:
         raise ValueError(f"audit_shortcuts needs two classes, got {list(classes)}.")

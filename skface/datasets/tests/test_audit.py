@@ -79,3 +79,65 @@ def test_string_labels_name_the_right_class(tmp_path):
     with pytest.warns(ShortcutWarning):
         audit = audit_shortcuts(real + fake, [1] * 8 + [2] * 8, cv=2, progress=False, pos_label=2)
     assert {c["format"]: c["label"] for c in audit.fixed_cells} == named
+
+
+def _faces(tmp_path):
+    _write(tmp_path / "r", range(0, 30), 32, 85)
+    _write(tmp_path / "f", range(500, 510), 32, 85)
+    return load_faces(tmp_path / "r", tmp_path / "f", progress=False)
+
+
+def test_rows_oversampling_added_are_left_out(tmp_path, recwarn):
+    """Repeats landed on both sides of the folds: an oversampled set of one pipeline scored
+    0.70 and was flagged, the same images without repeats 0.45."""
+    from skface.datasets import read_manifest, write_manifest
+
+    data = _faces(tmp_path)
+    plain = audit_shortcuts(data, progress=False)
+    extra = np.r_[np.arange(len(data.filenames)), np.flatnonzero(data.target == 1).repeat(2)]
+    n = len(data.filenames)
+    over = type(data)(**{k: np.asarray(v)[extra] if isinstance(v, np.ndarray) and len(v) == n
+                         else v for k, v in data.items()})
+    over.resampled = np.where(np.arange(len(extra)) < len(data.filenames), "", "added")
+    for bunch in (over, read_manifest(write_manifest(over, tmp_path / "m.csv"))):
+        audit = audit_shortcuts(bunch, progress=False)
+        assert audit.n_samples == plain.n_samples == 40
+        assert audit.balanced_accuracy == plain.balanced_accuracy
+        assert audit.flagged == plain.flagged
+    # the same repeats as plain file names: counted once, with a warning
+    with pytest.warns(UserWarning, match="20 repeated file name"):
+        audit = audit_shortcuts(over.filenames, over.target, progress=False)
+    assert audit.balanced_accuracy == plain.balanced_accuracy
+    with pytest.raises(ValueError, match="given twice with different labels"):
+        audit_shortcuts(list(data.filenames[:2]) * 2, [0, 1, 1, 0], progress=False)
+
+
+def test_a_manifest_without_metadata_is_named(tmp_path):
+    """A manifest of paths and labels only failed inside the forest ('Input X contains
+    infinity'), and a Bunch without metadata with KeyError: 'width'."""
+    from skface.datasets import read_manifest, write_manifest
+
+    data = _faces(tmp_path)
+    bare = {"filenames": data.filenames, "target": data.target}
+    with pytest.raises(ValueError, match=r"no width, height, format, bytes, jpeg_quality, exif"):
+        audit_shortcuts(bare)
+    with pytest.raises(ValueError, match=r"40 row\(s\) .* have no metadata.*data\.filenames"):
+        audit_shortcuts(read_manifest(write_manifest(bare, tmp_path / "bare.csv")))
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"min_cell_size": float("nan")}, "min_cell_size must be a whole number"),
+    ({"min_cell_size": 0}, "min_cell_size must be a whole number"),
+    ({"cv": "abc"}, "cv must be a whole number of folds"),
+    ({"cv": 1}, "cv must be a whole number of folds"),
+])
+def test_bad_parameters_are_named(tmp_path, kw, match):
+    files = _write(tmp_path / "r", range(4), 16, 90)
+    with pytest.raises(ValueError, match=match):
+        audit_shortcuts(files, [0, 0, 1, 1], progress=False, **kw)
+
+
+def test_missing_labels_are_named(tmp_path):
+    files = _write(tmp_path / "r", range(4), 16, 90)
+    with pytest.raises(ValueError, match="missing labels"):
+        audit_shortcuts(files, [0, np.nan, 1, 1], progress=False)
