@@ -127,6 +127,10 @@ def _orientation(img):
     return value if value in _EXIF_TRANSPOSE else 1
 
 
+class _BadPixels(ValueError):
+    """Pixel values no 8-bit image can stand for; its text is the reason given."""
+
+
 def _int_to_l(img):
     """Map 16/32-bit integer and float images to 8-bit ``L``.
 
@@ -142,8 +146,14 @@ def _int_to_l(img):
                    else None)
     if img.mode == "F":
         arr = arr.astype(np.float64)
-        scale = 255.0 if np.nanmax(arr, initial=0.0) <= 1.0 else 1.0
-        arr = np.nan_to_num(arr * scale)
+        finite = np.isfinite(arr)
+        if not finite.all():
+            # NaN became black, and one infinite pixel made the whole image read as [0, 255]
+            # data (every 0.5 black): no reading of such a file is right
+            raise _BadPixels(f"{int(arr.size - finite.sum())} of its {arr.size} pixels are not "
+                             "finite (NaN or infinity) in a 32-bit float image")
+        scale = 255.0 if arr.max(initial=0.0) <= 1.0 else 1.0
+        arr = arr * scale
     else:
         arr = arr.astype(np.float64)
         if img.mode != "I" or arr.max(initial=0) > 255:
@@ -246,6 +256,8 @@ def _raise_load_error(source, exc, formats=None):
         raise ImageLoadError(name, "not a recognised image format", "unrecognised") from exc
     if isinstance(exc, (PermissionError, IsADirectoryError)):
         raise ImageLoadError(name, f"{type(exc).__name__}: {exc}", "unreadable") from exc
+    if isinstance(exc, _BadPixels):
+        raise ImageLoadError(name, str(exc), "corrupt") from exc
     # truncated data, broken headers, unsupported modes...
     raise ImageLoadError(name, f"{type(exc).__name__}: {exc}", "corrupt") from exc
 

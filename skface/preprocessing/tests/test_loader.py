@@ -182,6 +182,26 @@ def test_mode_i_8_bit_values_and_float(tmp_path):
     assert (load_image(path, 8, color="gray")[0] == 128).all()
 
 
+@pytest.mark.parametrize("bad, count", [(np.nan, 32), (np.inf, 1)])
+def test_float_image_with_non_finite_pixels_is_refused(tmp_path, bad, count):
+    """NaN pixels became black, and one infinite pixel made a [0, 1] image read as [0, 255]
+    data, every 0.5 black; the scan kept such files without a word."""
+    from skface.datasets import load_faces
+
+    fpx = np.full((8, 8), 0.5, dtype=np.float32)
+    fpx.ravel()[:count] = bad
+    for sub in ("real", "fake"):
+        (tmp_path / sub).mkdir()
+    path = _save(Image.fromarray(fpx, mode="F"), tmp_path / "real" / "f.tif")
+    with pytest.raises(ImageLoadError, match=rf"f\.tif.*{count} of its 64 pixels are not finite"):
+        load_image(path, 8, color="gray")
+    _save(Image.new("RGB", (8, 8)), tmp_path / "fake" / "g.png")
+    _save(Image.new("RGB", (8, 8), (9, 9, 9)), tmp_path / "real" / "h.png")
+    with pytest.warns(UserWarning, match="skipped 1"):
+        data = load_faces(tmp_path / "real", tmp_path / "fake", progress=False)
+    assert "not finite" in data.skipped.reasons[0]
+
+
 @pytest.mark.parametrize(
     "mode, color, expected",
     [
