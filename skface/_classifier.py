@@ -1,5 +1,6 @@
 """FaceCNNClassifier: a scikit-learn classifier that builds and trains a skorch CNN in ``fit``."""
 
+import hashlib
 import io
 import json
 import math
@@ -39,6 +40,7 @@ from .utils import (
     reuse_freed_memory,
     torch_seeded,
 )
+from .utils._io import interrupt_deferred
 from .utils._labels import check_label_kinds
 from .utils._random import torch_rng_preserved
 from .utils._validation import float_pixel_range, integer_pixels_as_uint8
@@ -1410,6 +1412,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         """Save the fitted model to a folder: ``config.json`` and ``weights.pt``.
 
         The folder holds no pickled objects, so :meth:`load` cannot run code from it.
+        ``config.json`` records the SHA-256 of ``weights.pt``, so :meth:`load` refuses a pair
+        that does not belong together (a save that failed half-way, a copied file).
 
         Parameters
         ----------
@@ -1440,7 +1444,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                                                for k, v in params["class_weight"].items()]}
         augment = params.pop("augment")
         params["device"] = str(params["device"])
-        if not isinstance(params["random_state"], (int, type(None))):
+        if isinstance(params["random_state"], Integral) \
+                and not isinstance(params["random_state"], (bool, np.bool_)):
+            params["random_state"] = int(params["random_state"])  # np.int64(7) was dropped
+        elif params["random_state"] is not None:  # a RandomState instance has no JSON form
             params["random_state"] = None
         if params["views"] is not None:
             params["views"] = self._zooms()
@@ -1472,17 +1479,21 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                                    else self.train_class_counts_.tolist()),
             "members": self.members_,
         }
-        # both files are made in memory first, so that a config that cannot be written never
-        # leaves new weights beside an old config
-        # a non-finite loss in the history is written as null: NaN is no JSON number
-        text = json.dumps(_finite_or_none(config), indent=2, default=_json_default,
-                          allow_nan=False)
         state = {k: v.detach().cpu() for k, v in self.net_.module_.state_dict().items()}
         buffer = io.BytesIO()
         torch.save(state, buffer)
+        weights = buffer.getvalue()
+        # the config names its weights, so that new weights beside an old config (the config's
+        # write failed: a full disk) are refused by load instead of predicting with the wrong
+        # classes; both files are made in memory first, and Ctrl-C waits for the pair
+        config["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+        # a non-finite loss in the history is written as null: NaN is no JSON number
+        text = json.dumps(_finite_or_none(config), indent=2, default=_json_default,
+                          allow_nan=False)
         path.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path / _WEIGHTS_NAME, buffer.getvalue())
-        atomic_write_text(path / _CONFIG_NAME, text)
+        with interrupt_deferred():
+            atomic_write_bytes(path / _WEIGHTS_NAME, weights)
+            atomic_write_text(path / _CONFIG_NAME, text)
         return path
 
     @classmethod
@@ -1569,6 +1580,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 module = ProbabilityAverage([FaceCNN(**kw) for kw in kwargs])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{config_path} is incomplete or corrupted: {exc!r}") from None
+        want = config.get("weights_sha256")
+        if want is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != want:
+            raise ValueError(f"{weights_path} is not the weights {config_path} was saved with "
+                             "(a save that did not finish, or a file copied from another "
+                             "model); save the model again.")
         try:
             state = torch.load(weights_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state)

@@ -667,8 +667,17 @@ def test_loading_never_unpickles_code(tmp_path):
             return (print, ("pwned",))
 
     torch.save({"payload": Evil()}, path / "weights.pt")
+    with pytest.raises(ValueError, match="is not the weights .*config.json was saved with"):
+        FaceCNNClassifier.load(path)
+    _forget_weights_hash(path)  # as a folder saved before the hash: torch still refuses
     with pytest.raises(ValueError, match="could not be loaded"):
         FaceCNNClassifier.load(path)
+
+
+def _forget_weights_hash(path):
+    config = json.loads((path / "config.json").read_text())
+    del config["weights_sha256"]
+    (path / "config.json").write_text(json.dumps(config))
 
 
 def test_loading_broken_folders(tmp_path):
@@ -696,6 +705,7 @@ def test_loading_broken_folders(tmp_path):
         with pytest.raises(ValueError, match=match):
             FaceCNNClassifier.load(path)
     (path / "config.json").write_text(json.dumps(good))
+    _forget_weights_hash(path)
     state = torch.load(path / "weights.pt", weights_only=True)
     state["head.weight"][0, 0] = float("nan")
     torch.save(state, path / "weights.pt")
@@ -705,6 +715,37 @@ def test_loading_broken_folders(tmp_path):
         FaceCNNClassifier.load(path, device="bogus")
     with pytest.raises(ValueError, match="a file, not a folder"):
         FaceCNNClassifier(**TINY).fit(X, y).save(path / "weights.pt")
+
+
+def test_a_save_that_did_not_finish_is_refused_by_load(tmp_path, monkeypatch):
+    """New weights beside an old config (the config's write failed: a full disk) loaded
+    without a word and predicted with the other model's classes: accuracy 0.0 for 1.0."""
+    import errno
+
+    import skface._classifier as module
+
+    X, y = make_faces(32)
+    first = FaceCNNClassifier(**TINY).fit(X, y)
+    second = FaceCNNClassifier(**TINY).fit(X, np.where(y == 1, "fake", "real"))
+    path = first.save(tmp_path / "m")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(module, "atomic_write_text", full)
+    with pytest.raises(OSError, match="No space left"):
+        second.save(path)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="weights.pt is not the weights .* save the model again"):
+        FaceCNNClassifier.load(path)
+    loaded = FaceCNNClassifier.load(second.save(path))
+    np.testing.assert_array_equal(loaded.predict(X), second.predict(X))
+
+
+def test_save_keeps_a_numpy_integer_seed(tmp_path):
+    X, y = make_faces(32)
+    clf = FaceCNNClassifier(**{**TINY, "random_state": np.int64(7)}).fit(X, y)
+    assert FaceCNNClassifier.load(clf.save(tmp_path / "m")).random_state == 7
 
 
 def test_save_refuses_parameters_changed_since_fit(tmp_path):
