@@ -9,6 +9,30 @@ from ..utils._validation import float_pixel_range
 LUMA = (0.299, 0.587, 0.114)
 
 
+class ImageOutputMixin:
+    """``set_output`` for the transformers whose output is images: accepted, so that
+    ``Pipeline.set_output`` (which asks every step) works, while the images stay arrays, as no
+    data frame holds them."""
+
+    def set_output(self, *, transform=None):
+        """Accept a ``set_output`` request; the output stays a NumPy array of images.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            The container asked for; images of shape ``(N, C, H, W)`` have no column form, so
+            every choice gives arrays, as under ``sklearn.set_config(transform_output=...)``.
+
+        Returns
+        -------
+        self : object
+        """
+        if transform not in (None, "default", "pandas", "polars"):
+            raise ValueError(f"transform must be 'default', 'pandas', 'polars' or None; got "
+                             f"{transform!r}.")
+        return self
+
+
 def gray_batch(x):
     """``(N, C, H, W)`` float array -> ``(N, H, W)``: luma for 3 channels, else the mean."""
     if x.shape[1] == 3:

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import check_image_array
-from ._common import check_fit_images, check_unit_floats
+from ._common import ImageOutputMixin, check_fit_images, check_unit_floats
 from ._loader import _check_size, jpeg_roundtrip
 
 
@@ -31,7 +31,8 @@ def _jpeg_channels(images):
     return images
 
 
-class FormatNormalizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class FormatNormalizer(ImageOutputMixin, TransformerMixin, BaseEstimator,
+                       auto_wrap_output_keys=None):
     """Re-encode images as JPEG at a single quality, in memory.
 
     When real and generated faces come in different formats (PNG against JPEG, or JPEGs of

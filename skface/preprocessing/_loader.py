@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
 from ..utils._validation import is_whole_number
+from ._common import ImageOutputMixin
 
 __all__ = [
     "BACKGROUND",
@@ -859,7 +860,7 @@ def _decode_chunk(paths, out_h, out_w, color, crop, reducing_gap, skip):
     return np.ascontiguousarray(hwc.transpose(0, 3, 1, 2)), failed
 
 
-class ImageLoader(TransformerMixin, BaseEstimator):
+class ImageLoader(ImageOutputMixin, TransformerMixin, BaseEstimator):
     """Load image files into ``uint8`` arrays of shape ``(N, C, H, W)``.
 
     A stateless scikit-learn transformer for the start of a pipeline:

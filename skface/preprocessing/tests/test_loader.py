@@ -936,3 +936,27 @@ def test_a_damaged_pack_is_deleted_once_old(tmp_path, damage):
     cache.put(keys, np.full((3, 1, 2, 2), 4, np.uint8))
     _loader._INDEX.pop(str(cache.folder), None)
     assert cache.get(keys, out).all() and (out == 4).all()
+
+
+def test_pipeline_set_output_works_with_image_steps(jpegs):
+    """Pipeline.set_output asks every step, and ImageLoader and FormatNormalizer had no
+    set_output: 'Unable to configure output for ImageLoader', even for "default"."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skface import make_recommended_pipeline
+    from skface.preprocessing import FormatNormalizer, SpectrumFeatures
+
+    pipe = make_pipeline(ImageLoader(16), FormatNormalizer(), SpectrumFeatures(n_bins=4),
+                         LogisticRegression())
+    assert pipe.set_output(transform="pandas") is pipe
+    y = [0, 1] * 3
+    pipe.fit(jpegs, y)
+    assert pipe.predict(jpegs).shape == (6,)
+    images = pipe[:2].transform(jpegs)
+    assert isinstance(images, np.ndarray) and images.shape == (6, 3, 16, 16)
+    assert isinstance(pipe[:3].transform(jpegs), pd.DataFrame)  # features do become a frame
+    make_recommended_pipeline(16).set_output(transform="default")
+    with pytest.raises(ValueError, match="transform must be 'default', 'pandas'"):
+        ImageLoader(16).set_output(transform="frame")
