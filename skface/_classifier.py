@@ -22,7 +22,8 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils.validation import (_check_feature_names, check_consistent_length,
+                                      check_is_fitted, column_or_1d)
 from tqdm.auto import tqdm
 
 from .nn import (FaceCNN, FocalLoss, ProbabilityAverage, RotationTask, crop_view,
@@ -73,7 +74,12 @@ class _ImageDataset(torch.utils.data.Dataset):
         if isinstance(X, np.ndarray):
             if any(stride < 0 for stride in X.strides):  # torch cannot view mirrored arrays
                 X = np.ascontiguousarray(X)
-            X = torch.from_numpy(X)
+            with warnings.catch_warnings():
+                # a read-only array (pandas' copy-on-write, a memory map) is only ever read
+                # here, by indexing: torch's warning about writing to it does not apply
+                warnings.filterwarnings("ignore", message="The given NumPy array is not "
+                                        "writable", category=UserWarning)
+                X = torch.from_numpy(X)
         self.X = X
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.long)
         self.indices = None if indices is None else torch.as_tensor(indices, dtype=torch.long)
@@ -488,6 +494,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         ``C * H * W`` of the training images.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a data frame of flattened images given to ``fit``; only then defined.
     image_shape_ : tuple of int
         ``(C, H, W)`` of the training images.
     net_ : skorch.NeuralNet
@@ -661,6 +669,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def _check_X(self, X, *, fitted, name="X"):
+        # a data frame of flattened pixels: its column names are kept at fit and checked
+        # after (columns in another order had been scored without a word)
+        _check_feature_names(self, X, reset=not fitted)
         if not fitted:
             X = check_image_array(X, image_shape=self.image_shape, name=name)
         else:
@@ -1468,6 +1479,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
             "image_shape": list(self.image_shape_),
             "n_features_in": self.n_features_in_,
+            "feature_names_in": (None if getattr(self, "feature_names_in_", None) is None
+                                 else [str(c) for c in self.feature_names_in_]),
             "module": self._module_kwargs(),
             "member_modules": [self._module_kwargs(k) for k in range(len(self.members_))],
             "history": self.history_,
@@ -1547,6 +1560,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"classes {config['classes']!r} are not sorted distinct labels")
             est.image_shape_ = tuple(int(v) for v in config["image_shape"])
             est.n_features_in_ = int(config["n_features_in"])
+            names = config.get("feature_names_in")
+            if names is not None:
+                if len(names) != est.n_features_in_:
+                    raise ValueError(f"{len(names)} feature names for n_features_in "
+                                     f"{est.n_features_in_}")
+                est.feature_names_in_ = np.asarray(names, dtype=object)
             if len(est.image_shape_) != 3 or est.n_features_in_ != int(
                     np.prod(est.image_shape_)):
                 raise ValueError(f"image_shape {list(est.image_shape_)} and n_features_in "

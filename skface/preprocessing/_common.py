@@ -1,6 +1,7 @@
 """Input checks shared by the array transformers of this subpackage."""
 
 import numpy as np
+from sklearn.utils.validation import _check_feature_names
 
 from ..utils import check_image_array
 from ..utils._validation import float_pixel_range
@@ -72,6 +73,8 @@ def check_fit_images(estimator, X, *, reset):
         Whether the input was 2-D (flattened images).
     """
     name = type(estimator).__name__
+    # a data frame's column names are kept on reset and checked after, as scikit-learn does
+    _check_feature_names(estimator, X, reset=reset)
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         X = np.asarray(X)
     flat = len(X.shape) == 2

@@ -1156,3 +1156,23 @@ def test_prediction_shows_progress_when_verbose(capsys):
     assert "predict" not in capsys.readouterr().err
     clf.set_params(verbose=1).predict_proba(X)  # 48 images in batches of 16
     assert "predict" in capsys.readouterr().err
+
+
+def test_data_frame_column_names_are_kept_and_checked(tmp_path):
+    """A data frame of flattened pixels had its column names ignored: columns in another
+    order were scored without a word (scikit-learn's own estimators refuse them)."""
+    pd = pytest.importorskip("pandas")
+    X, y = make_faces(32, size=8)
+    df = pd.DataFrame(X.reshape(len(X), -1), columns=[f"px{i}" for i in range(3 * 8 * 8)])
+    clf = FaceCNNClassifier(**TINY, image_shape=(3, 8, 8)).fit(df, y)
+    assert list(clf.feature_names_in_) == list(df.columns)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict_proba(df[df.columns[::-1]])
+    loaded = FaceCNNClassifier.load(clf.save(tmp_path / "m"))
+    assert list(loaded.feature_names_in_) == list(df.columns)
+    np.testing.assert_array_equal(loaded.predict_proba(df), clf.predict_proba(df))
+    with pytest.raises(ValueError, match="feature names should match"):
+        loaded.predict(df[df.columns[::-1]])
+    # arrays carry no names, and a refit on arrays forgets the old ones
+    assert not hasattr(FaceCNNClassifier(**TINY).fit(X, y), "feature_names_in_")
+    assert not hasattr(clf.fit(X, y), "feature_names_in_")

@@ -100,3 +100,19 @@ def test_bad_input():
     est = SpectrumFeatures().fit(np.zeros((2, 1, 8, 8)))
     with pytest.raises(ValueError, match="image shape"):
         est.transform(np.zeros((2, 1, 4, 16)))
+
+
+@pytest.mark.parametrize("make", ["spectrum", "residual", "format"])
+def test_data_frame_column_names_are_kept_and_checked(make):
+    pd = pytest.importorskip("pandas")
+    from skface.preprocessing import FormatNormalizer, ResidualCooccurrence
+
+    est = {"spectrum": SpectrumFeatures(n_bins=4), "residual": ResidualCooccurrence(),
+           "format": FormatNormalizer()}[make]
+    X = np.random.default_rng(0).integers(0, 256, (6, 3, 16, 16), dtype=np.uint8)
+    df = pd.DataFrame(X.reshape(6, -1), columns=[f"px{i}" for i in range(3 * 16 * 16)])
+    est.fit(df)
+    assert list(est.feature_names_in_) == list(df.columns)
+    est.transform(df)
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.transform(df[df.columns[::-1]])
