@@ -163,7 +163,7 @@ def _warn_if_float_pixels(X, name):
         top = span[1]
         if top > 1.0:
             warnings.warn(
-                f"{name} holds float values up to {top:.4g}; FaceCNNClassifier expects float "
+                f"{name} holds float values up to {top:.8g}; FaceCNNClassifier expects float "
                 "images in [0, 1] and uses floats as given. If these are 8-bit pixels, pass "
                 "them as uint8 (scaled by 1/255), for fitting and predicting alike.",
                 UserWarning, stacklevel=3)

@@ -186,7 +186,7 @@ class Augmenter(BaseEstimator):
         if x.numel() and not (float(x.min()) >= 0.0 and float(x.max()) <= 1.0):
             # the transforms clamp to [0, 1]: 0-255 floats came out white, NaN passed through
             raise ValueError(f"augment_batch takes images in [0, 1]; got values in "
-                             f"[{float(x.min()):.4g}, {float(x.max()):.4g}] (pass 8-bit "
+                             f"[{float(x.min()):.8g}, {float(x.max()):.8g}] (pass 8-bit "
                              "pixels as uint8 to the estimator, which scales them).")
         n, c, h, w = x.shape
         if self.jpeg_prob > 0 and c not in (1, 3):  # checked whether or not a JPEG is drawn

@@ -53,7 +53,7 @@ def check_unit_floats(X, name):
         if lo < 0.0 or hi > 1.0:
             raise ValueError(
                 f"{name} expects uint8 images or float images in [0, 1]; got float values in "
-                f"[{lo:.4g}, {hi:.4g}]."
+                f"[{lo:.8g}, {hi:.8g}]."
             )
     return X
 

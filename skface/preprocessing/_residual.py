@@ -137,6 +137,10 @@ class ResidualCooccurrence(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         features : ndarray of shape (N, 5 * (2 * truncation + 1) ** 3), dtype float64
         """
         check_is_fitted(self)
+        width = len(_RESIDUALS) * (2 * self.truncation + 1) ** 3
+        if width != self._n_features_out:  # the output width and its names were fixed by fit
+            raise ValueError(f"truncation changed since fit ({self.truncation} gives {width} "
+                             f"features, fit gave {self._n_features_out}); fit again.")
         X, _ = check_fit_images(self, X, reset=False)
         check_unit_floats(X, "ResidualCooccurrence")
         n = X.shape[0]

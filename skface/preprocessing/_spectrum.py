@@ -13,7 +13,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._common import check_fit_images, gray_batch
+from ._common import check_fit_images, check_unit_floats, gray_batch
 
 _R_MAX = np.sqrt(0.5)  # radius of the corner frequency (0.5, 0.5) in cycles per pixel
 
@@ -66,10 +66,11 @@ class SpectrumFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     Notes
     -----
-    Input: ``uint8`` images (scaled to [0, 1]) or float images, shaped ``(N, C, H, W)``,
-    ``(N, H, W, C)``, ``(N, H, W)`` or flattened ``(N, F)`` (read as ``1 x F`` images, whose
-    spectrum is one-dimensional). Three-channel images are reduced with ITU-R 601 luma weights,
-    others by the channel mean. The transform is per image; ``fit`` only records the shape.
+    Input: ``uint8`` images (scaled to [0, 1]) or float images in [0, 1] (others are refused),
+    shaped ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, H, W)`` or flattened ``(N, F)`` (read as
+    ``1 x F`` images, whose spectrum is one-dimensional). Three-channel images are reduced
+    with ITU-R 601 luma weights, others by the channel mean. The transform is per image;
+    ``fit`` only records the shape.
 
     References
     ----------
@@ -128,7 +129,12 @@ class SpectrumFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         features : ndarray of shape (N, n_bins), dtype float64
         """
         check_is_fitted(self)
+        if self.n_bins != self._n_features_out:  # the output width and its names were fixed by fit
+            raise ValueError(f"n_bins changed since fit ({self.n_bins}, fitted with "
+                             f"{self._n_features_out}); fit again.")
         X, _ = check_fit_images(self, X, reset=False)
+        # 0-255 floats shifted every feature by log(255 ** 2) without a word
+        check_unit_floats(X, "SpectrumFeatures")
         n, c, h, w = X.shape
         gray = X.astype(np.float64)
         if X.dtype == np.uint8:

@@ -1,5 +1,3 @@
-import pickle
-
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
@@ -11,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skface.preprocessing import ResidualCooccurrence
 
-from ._checks import out_of_range_failures
+from ._checks import check_properties_on_valid_images, out_of_range_failures
 
 
 @parametrize_with_checks([ResidualCooccurrence(truncation=1)], expected_failed_checks=lambda est:
@@ -21,20 +19,7 @@ def test_sklearn_checks(estimator, check):
 
 
 def test_generic_properties_on_valid_images():
-    # what the expected failures above would have checked, on images skface accepts
-    rng = np.random.default_rng(5)
-    X = rng.integers(0, 256, (6, 3, 16, 16), dtype=np.uint8)
-    est = ResidualCooccurrence(truncation=1).fit(X)
-    ref = est.transform(X)
-    assert ref.dtype == np.float64 and ref.shape == (6, 135)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X), ref)
-    order = rng.permutation(6)
-    np.testing.assert_array_equal(est.transform(X[order]), ref[order])
-    np.testing.assert_array_equal(est.transform(X[2:4]), ref[2:4])
-    np.testing.assert_array_equal(est.fit(X).transform(X), ref)
-    np.testing.assert_array_equal(est.transform(np.asfortranarray(X)), ref)
-    np.testing.assert_array_equal(est.transform(X.tolist()), ref)
-    np.testing.assert_allclose(est.transform(X.astype(np.float32) / 255), ref)
+    check_properties_on_valid_images(ResidualCooccurrence(truncation=1), 135)
 
 
 def _hist(feats, t, residual):

@@ -9,10 +9,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skface.preprocessing import SpectrumFeatures
 
+from ._checks import check_properties_on_valid_images, out_of_range_failures
 
-@parametrize_with_checks([SpectrumFeatures(n_bins=8)])
+
+@parametrize_with_checks([SpectrumFeatures(n_bins=8)], expected_failed_checks=lambda est:
+                         out_of_range_failures("SpectrumFeatures"))
 def test_sklearn_checks(estimator, check):
     check(estimator)
+
+
+def test_generic_properties_on_valid_images():
+    check_properties_on_valid_images(SpectrumFeatures(n_bins=8), 8)
 
 
 def _clean(rng, n, size=32):
@@ -88,7 +95,7 @@ def test_many_bins_on_small_images_are_filled():
 def test_radial_profile_of_pure_frequency():
     # A vertical cosine at 1/4 cycles/pixel puts its power in the ring at radius 0.25.
     x = np.arange(32)
-    img = np.tile(np.cos(2 * np.pi * 0.25 * x), (32, 1))[None, None] + 1.0
+    img = (np.tile(np.cos(2 * np.pi * 0.25 * x), (32, 1))[None, None] + 1.0) / 2
     feats = SpectrumFeatures(n_bins=32, normalize=False).fit_transform(img)[0]
     ring = int(0.25 / np.sqrt(0.5) * 32)
     assert np.argmax(feats[1:]) + 1 == ring
@@ -116,3 +123,34 @@ def test_data_frame_column_names_are_kept_and_checked(make):
     est.transform(df)
     with pytest.raises(ValueError, match="feature names should match"):
         est.transform(df[df.columns[::-1]])
+
+
+def test_parameters_changed_since_fit_are_refused():
+    """set_params after fit gave 16 features with 8 names (a pandas frame then failed), and
+    ResidualCooccurrence a NumPy broadcasting error."""
+    from skface.preprocessing import ResidualCooccurrence
+
+    X = np.random.default_rng(0).integers(0, 256, (4, 3, 16, 16), dtype=np.uint8)
+    spectrum = SpectrumFeatures(n_bins=8).fit(X).set_params(n_bins=16)
+    with pytest.raises(ValueError, match=r"n_bins changed since fit \(16, fitted with 8\)"):
+        spectrum.transform(X)
+    assert spectrum.fit_transform(X).shape == (4, 16)
+    residual = ResidualCooccurrence(truncation=1).fit(X).set_params(truncation=2)
+    with pytest.raises(ValueError, match=r"truncation changed since fit .*625 features, fit gave "
+                                         r"135"):
+        residual.transform(X)
+    assert residual.fit_transform(X).shape == (4, 625)
+
+
+def test_floats_outside_unit_range_are_refused_with_their_range():
+    """0-255 floats shifted every spectrum feature by log(255 ** 2) without a word; and a
+    range just above 1 was printed as [0, 1]."""
+    from skface.preprocessing import ResidualCooccurrence
+
+    X = np.random.default_rng(0).integers(0, 256, (4, 3, 16, 16), dtype=np.uint8)
+    est = SpectrumFeatures(n_bins=8).fit(X)
+    with pytest.raises(ValueError, match=r"SpectrumFeatures expects uint8 images or float"):
+        est.transform(X.astype(np.float32))
+    just_above = X / 255.0 * (1 + 1e-7)
+    with pytest.raises(ValueError, match=r"got float values in \[0, 1\.0000001\]"):
+        ResidualCooccurrence().fit_transform(just_above)
