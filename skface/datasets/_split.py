@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, PredefinedSplit
 from sklearn.utils import check_random_state
 
+from ..utils._labels import check_label_kinds, one_label_per_sample
 from ..utils._validation import check_row_indices, missing_positions
 
 
@@ -172,7 +173,8 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
         large for a test split with both classes, or a training split left without a class.
     """
     sizes = _check_sizes(sizes)
-    y = np.asarray(y).ravel()
+    y = one_label_per_sample(y)
+    check_label_kinds(y)  # NaN labels had been split as a second class
     n = len(y)
     if not isinstance(filenames, (Sized, Iterable)):
         raise TypeError(f"filenames must be the images' paths (a list or an array); got "
@@ -369,7 +371,8 @@ class LeaveOneSourceOut(BaseCrossValidator):
                 or not np.isfinite(self.complement_size)):
             raise ValueError(f"complement_size must be a positive finite number, got "
                              f"{self.complement_size!r}.")
-        y = np.asarray(y).ravel()
+        y = one_label_per_sample(y)
+        check_label_kinds(y)
         groups = np.asarray(groups, dtype=object).ravel()
         if len(y) != len(groups):
             raise ValueError(f"y has {len(y)} entries but groups has {len(groups)}.")

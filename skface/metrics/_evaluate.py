@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import python_value
-from ..utils._labels import one_label_per_sample, resolve_pos_label
+from ..utils._labels import check_label_kinds, one_label_per_sample, resolve_pos_label
 from ..utils._validation import is_whole_number, missing_positions
 
 __all__ = ["EvaluationResult", "best_threshold", "evaluate", "evaluate_scores",
@@ -358,6 +358,8 @@ def _as_label_array(y, name="y"):
     arr = one_label_per_sample(y, name, dtype=object)
     if arr.size == 0:
         raise ValueError(f"{name} is empty.")
+    # None (or a NaN) had become the other class, with full figures and no word
+    check_label_kinds(arr, name)
     return np.array([python_value(v) for v in arr], dtype=object)
 
 

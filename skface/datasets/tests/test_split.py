@@ -97,7 +97,7 @@ def test_split_errors():
     mixed = np.array([1] * 100 + ["x"] * 100, dtype=object)
     with pytest.raises(ValueError, match=r"groups mixes values of types \['int', 'str'\]"):
         train_val_test_split(files, y, groups=mixed)
-    with pytest.raises(ValueError, match="y mixes values of types"):
+    with pytest.raises(ValueError, match=r"y has missing labels \(None or NaN\)"):
         train_val_test_split(files, np.array([None] * 100 + [1] * 100, dtype=object))
 
 
@@ -244,3 +244,17 @@ def test_predefined_split_takes_row_numbers_only():
             predefined_split(bad, [5, 6])
     idx, _ = predefined_split(np.array([0.0, 1.0]), [2])
     assert idx.tolist() == [0, 1, 2]
+
+
+def test_missing_labels_are_named():
+    """NaN labels had been split as a second class ('balanced' against missing labels), and
+    LeaveOneSourceOut said training would lack a class."""
+    from skface.datasets import LeaveOneSourceOut
+
+    y = np.r_[np.zeros(20), np.full(20, np.nan)]
+    with pytest.raises(ValueError, match=r"y has missing labels \(None or NaN\) at position"):
+        train_val_test_split(np.arange(40), y, random_state=0)
+    with pytest.raises(ValueError, match=r"y has missing labels"):
+        list(LeaveOneSourceOut().split(None, y, groups=np.repeat(list("abcd"), 10)))
+    with pytest.raises(ValueError, match="one label per sample"):
+        train_val_test_split(np.arange(40), np.zeros((40, 2)), random_state=0)

@@ -471,3 +471,14 @@ def test_batched_evaluation_is_the_whole_one_and_decodes_one_slice_at_a_time(fit
     with pytest.raises(ValueError, match="X has 199 samples but y has 200"):
         evaluate(pipe, X[:199], y, batch_size=50)
     assert seen == []  # refused before anything was scored
+
+
+def test_missing_labels_are_named():
+    """None had become the real class, with full figures and no word."""
+    from skface.metrics import best_threshold, evaluate_scores
+
+    for y in ([None, None, "fake", "fake"], [np.nan, np.nan, 1.0, 1.0]):
+        with pytest.raises(ValueError, match=r"y_true has missing labels .* \[0, 1\]"):
+            evaluate_scores(y, [0.1, 0.6, 0.4, 0.9], pos_label="fake" if None in y else 1.0)
+        with pytest.raises(ValueError, match="missing labels"):
+            best_threshold(y, [0.1, 0.6, 0.4, 0.9], pos_label="fake" if None in y else 1.0)
