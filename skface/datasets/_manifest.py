@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..utils import atomic_write_text
+from ..utils._validation import is_missing, is_whole_number, missing_positions
 from ._scan import TARGET_NAMES
 
 #: Columns written by :func:`write_manifest`, in order.
@@ -31,6 +32,21 @@ def added_rows(data):
     if resampled is None:
         return np.zeros(len(data.filenames), dtype=bool)
     return np.asarray(resampled, dtype=object) == _RESAMPLED[1]
+
+
+def _whole_field(value, key, position):
+    """A manifest field of the integer column ``key``: ``""`` for a missing value, the whole
+    number as an int; anything else refused, naming the column and the row."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "" or text.lstrip("-").isdigit():
+            return text
+    elif is_whole_number(value):
+        return str(int(value))
+    raise ValueError(f"dataset['{key}'] holds {value!r} at position {position}; it takes whole "
+                     "numbers (or a missing value).")
 
 
 def _column(dataset, key, n, default=""):
@@ -126,6 +142,15 @@ def write_manifest(dataset, path, *, root=None):
         bad = sorted({str(v) for v in cols[key]} - set(allowed))
         if bad:
             raise ValueError(f"dataset['{key}'] holds {bad}; allowed: {list(allowed)}.")
+    missing = missing_positions(cols["source"])
+    if missing:  # written as a source named "nan", which the rest of skface refuses
+        raise ValueError(f"dataset['source'] has missing values (None or NaN) at position(s) "
+                         f"{missing[:5]}; name the source of every image, or leave the column "
+                         "out.")
+    for key in ("group", "width", "height", "bytes"):
+        # whole numbers as integers (a pandas column with a NaN is float: 3.0 was written, and
+        # read_manifest then refused it), a missing value as a blank field
+        cols[key] = [_whole_field(v, key, i) for i, v in enumerate(cols[key])]
     q = cols["jpeg_quality"]
     cols["jpeg_quality"] = ["" if (v is None or v == "" or (isinstance(v, float) and np.isnan(v)))
                             else f"{float(v):g}" for v in q]
@@ -170,6 +195,10 @@ def _read_rows(path):
                 if r.get(None):  # more fields than the header names: nothing is dropped unsaid
                     raise ValueError(f"{path}, line {line}: {len(header) + len(r[None])} "
                                      f"fields for the {len(header)} columns of the header.")
+                short = sum(v is None for k, v in r.items() if k is not None)
+                if short:  # fewer: csv gave None, which read as blank (no split, no group)
+                    raise ValueError(f"{path}, line {line}: {len(header) - short} fields for "
+                                     f"the {len(header)} columns of the header.")
                 rows.append({k.strip(): (v or "") if k.strip() in _VERBATIM
                              else (v or "").strip() for k, v in r.items() if k is not None})
     except UnicodeDecodeError as exc:

@@ -206,3 +206,30 @@ def test_verify_names_a_folder_as_a_folder(tmp_path):
     manifest.write_text("path,label\nimgs,real\n")
     with pytest.raises(ValueError, match="a folder, not a file: "):
         read_manifest(manifest, verify=True)
+
+
+def test_read_manifest_refuses_short_rows(tmp_path):
+    """A row with fewer fields than the header was read with no split and group -1: a filter
+    on split == 'train' then dropped it without a word."""
+    short = tmp_path / "short.csv"
+    short.write_text("path,label,source,split,group\na.jpg,real,lfw,train,3\nb.jpg,fake\n")
+    with pytest.raises(ValueError, match="short.csv, line 3: 2 fields for the 5 columns"):
+        read_manifest(short)
+
+
+def test_write_manifest_refuses_what_it_would_write_wrongly(tmp_path):
+    """A missing source was written as a source named 'nan', and float group or size columns
+    (a pandas column with a NaN) as '3.0', which read_manifest then refused."""
+    base = {"filenames": np.array(["a.jpg", "b.jpg"], dtype=object), "target": np.array([0, 1])}
+    with pytest.raises(ValueError, match=r"dataset\['source'\] has missing values .* \[1\]"):
+        write_manifest({**base, "source": np.array(["ffhq", np.nan], dtype=object)},
+                       tmp_path / "m.csv")
+    with pytest.raises(ValueError, match=r"dataset\['group'\] holds 3.5 at position 0"):
+        write_manifest({**base, "group": np.array([3.5, 4.0])}, tmp_path / "m.csv")
+    assert not (tmp_path / "m.csv").exists()
+    path = write_manifest({**base, "group": np.array([3.0, np.nan]),
+                           "width": np.array([32.0, np.nan]), "height": [32, 32],
+                           "bytes": np.array([100, 200], dtype=np.uint32)}, tmp_path / "m.csv")
+    data = read_manifest(path)
+    assert data.group.tolist() == [3, -1] and data.width.tolist() == [32, -1]
+    assert data.height.tolist() == [32, 32] and data.bytes.tolist() == [100, 200]
