@@ -1,6 +1,7 @@
 """Atomic file writes (a partial file never appears under its final name), and plain values
 for JSON."""
 
+import errno
 import os
 import signal
 import tempfile
@@ -91,12 +92,19 @@ def atomic_write_bytes(path, data):
     path : Path
     """
     path = Path(path)
+    # the errors name the path asked for: the rename's named a hidden temporary file
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder is there; give a file name", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:  # an existing file keeps its permissions; a new one gets 0666 less the umask
         mode = path.stat().st_mode & 0o7777
     except OSError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except PermissionError as exc:
+        raise PermissionError(exc.errno, f"cannot write in the folder {path.parent}",
+                              str(path)) from None
     try:
         os.chmod(tmp, mode)  # mkstemp makes the file private (0600)
         with os.fdopen(fd, "wb") as fh:

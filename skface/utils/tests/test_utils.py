@@ -326,3 +326,22 @@ def test_interrupt_deferred_finishes_the_block_then_raises():
     t.start()
     t.join()
     assert not errors and done[-1] == "thread"
+
+
+def test_atomic_write_errors_name_the_path_asked_for(tmp_path, monkeypatch):
+    """A folder at the path, or a folder that cannot be written, gave errors that named a
+    hidden temporary file ('.outdir.w6jxxtrr.tmp' -> 'outdir')."""
+    import tempfile
+
+    (tmp_path / "outdir").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"a folder is there; give a file name: '.*outdir'"):
+        atomic_write_text(tmp_path / "outdir", "x")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".m.csv.abc.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(PermissionError, match=r"cannot write in the folder .*: '.*m\.csv'") as info:
+        atomic_write_bytes(tmp_path / "m.csv", b"x")
+    assert ".tmp" not in str(info.value)
+    assert list(tmp_path.iterdir()) == [tmp_path / "outdir"]
