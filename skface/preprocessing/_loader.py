@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
+from ..utils._labels import one_label_per_sample
 from ..utils._validation import is_whole_number
 from ._common import ImageOutputMixin
 
@@ -1141,11 +1142,16 @@ def load_images(paths, y=None, **params):
     skipped : list of (int, str, str)
         ``(index, path, reason)`` of each file left out.
     """
+    if y is not None:
+        if np.ndim(y) == 0:  # load_images(paths, 64) failed with an IndexError
+            raise ValueError(f"y must hold one label per path; got the single value {y!r}. "
+                             "ImageLoader parameters are keywords: load_images(paths, "
+                             f"size={y!r}).")
+        y = one_label_per_sample(y)  # a 2-D y had been indexed by rows, without a word
     params.setdefault("on_error", "skip")
     loader = ImageLoader(**params)
     X = loader.fit_transform(paths)
     if y is not None:
-        y = np.asarray(y)
         if y.shape[0] != loader.valid_mask_.shape[0]:
             raise ValueError(
                 f"y has {y.shape[0]} labels but {loader.valid_mask_.shape[0]} paths were given."

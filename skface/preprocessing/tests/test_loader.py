@@ -960,3 +960,12 @@ def test_pipeline_set_output_works_with_image_steps(jpegs):
     make_recommended_pipeline(16).set_output(transform="default")
     with pytest.raises(ValueError, match="transform must be 'default', 'pandas'"):
         ImageLoader(16).set_output(transform="frame")
+
+
+def test_load_images_names_a_label_argument_it_cannot_read(jpegs):
+    with pytest.raises(ValueError, match=r"single value 5.*load_images\(paths, size=5\)"):
+        load_images(jpegs, 5)
+    with pytest.raises(ValueError, match="one label per sample"):
+        load_images(jpegs, np.zeros((6, 3)))
+    X, y, skipped = load_images(jpegs, np.arange(6)[:, None], size=8)
+    assert X.shape == (6, 3, 8, 8) and y.tolist() == list(range(6)) and skipped == []
