@@ -287,6 +287,12 @@ class _Net(NeuralNet):
         # skorch leaves a torch.device where CUDA was asked for and is missing; skface passes
         # devices around as strings
         self.device = str(self.device)
+        if torch.device(self.device).type != "cuda":
+            # trained on a GPU, loaded on a CPU: pinned batches only made every predict warn
+            # that no accelerator is found
+            for key in ("iterator_train__pin_memory", "iterator_valid__pin_memory"):
+                if getattr(self, key, False):
+                    setattr(self, key, False)
         module = self.__dict__.get("module")
         if isinstance(module, str) and module == _SAME_AS_MODULE_:
             self.module = self.module_
@@ -720,6 +726,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(self.view_size, str):  # "auto": at most 2x down-scaled, never up-sampled
             h, w = self.image_shape_[1:]
             return [max(1, min(min(h, w) // 2, *view_box(h, w, z)[2:])) for z in zooms]
+        if isinstance(self.view_size, (bool, np.bool_)):  # True had trained 1-pixel views
+            raise ValueError(f"view_size must be a positive int, a list of them, 'auto' or "
+                             f"None; got {self.view_size!r}.")
         if self.view_size is None or isinstance(self.view_size, Integral):
             return [None if self.view_size is None else int(self.view_size)] * n_views
         sizes = np.asarray(self.view_size, dtype=object).ravel().tolist()

@@ -3,6 +3,7 @@
 import os
 from numbers import Integral
 
+import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
@@ -85,7 +86,7 @@ RECOMMENDED_JPEG_QUALITY = 90
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
-        "device": [str],
+        "device": [str, torch.device],  # as FaceCNNClassifier takes it
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -161,7 +162,7 @@ def make_recommended_pipeline(size=128, *, augment=False, normalize_format=False
         Parallel image decoding (joblib semantics).
     memory : str, path-like or joblib.Memory, default=None
         Cache folder for decoded images (see :class:`~skface.preprocessing.ImageLoader`).
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Where the network trains and predicts.
     verbose : int, default=0
         Progress output of the loader and the classifier.

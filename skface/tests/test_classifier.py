@@ -374,6 +374,7 @@ def test_a_pickled_gpu_model_loads_on_a_cpu(n_members):
     weights = sum(v.numel() * v.element_size() for v in clf.net_.module_.state_dict().values())
     assert len(pickle.dumps(clf)) < 1.1 * weights
     clf.net_.device = "cuda"
+    clf.net_.iterator_valid__pin_memory = clf.net_.iterator_train__pin_memory = True
     real_tag = ser.location_tag
     ser.location_tag = lambda storage: "cuda:0"
     try:
@@ -383,7 +384,9 @@ def test_a_pickled_gpu_model_loads_on_a_cpu(n_members):
     with pytest.warns(UserWarning, match="no CUDA devices are available"):
         loaded = pickle.loads(blob)
     assert loaded.net_.device == "cpu"
-    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no pinned-memory warning on every predict
+        np.testing.assert_array_equal(loaded.predict_proba(X), expected)
     np.testing.assert_allclose(loaded.member_proba(X).mean(0), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -740,6 +743,12 @@ def test_a_save_that_did_not_finish_is_refused_by_load(tmp_path, monkeypatch):
         FaceCNNClassifier.load(path)
     loaded = FaceCNNClassifier.load(second.save(path))
     np.testing.assert_array_equal(loaded.predict(X), second.predict(X))
+
+
+def test_view_size_true_is_refused():
+    X, y = make_faces(32)
+    with pytest.raises(ValueError, match="view_size must be a positive int.*got True"):
+        FaceCNNClassifier(**TINY, view_size=True).fit(X, y)
 
 
 def test_save_keeps_a_numpy_integer_seed(tmp_path):

@@ -154,3 +154,10 @@ def test_grid_search_over_the_format_step(tmp_path):
     grid.fit(paths, y)
     assert len(grid.cv_results_["params"]) == 2
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+def test_device_may_be_a_torch_device():
+    import torch
+
+    pipe = make_recommended_pipeline(16, device=torch.device("cpu"))
+    assert pipe[-1].device == torch.device("cpu")
