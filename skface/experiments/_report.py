@@ -323,7 +323,9 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         With more ablation configurations than this, the curves, training curves and attention
         maps show :meth:`AblationDetails.representatives` only (one per attention setting).
     overwrite : bool, default=False
-        Replace an existing ``out_dir`` (only after the new report is complete).
+        Replace an existing ``out_dir`` (only after the new report is complete). Only an
+        empty folder or an earlier report (one with ``report.html`` or ``metrics.json``) is
+        replaced; any other folder is refused, since the whole folder is replaced.
     evaluated_on : str, default="the test split"
         What ``evaluation`` scored, as the report's headings and captions name it and
         ``metrics.json`` records it (``"evaluated_on"``), e.g. ``"the val split of m.csv"``.
@@ -335,7 +337,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
     Raises
     ------
     FileExistsError
-        ``out_dir`` exists and ``overwrite`` is False.
+        ``out_dir`` exists and ``overwrite`` is False, or it is neither empty nor a report.
     FileNotFoundError
         ``manifest`` or a figure path does not exist.
     ValueError
@@ -350,6 +352,12 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         )
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a folder.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not any(
+            (out_dir / name).is_file() for name in ("report.html", "metrics.json")):
+        # overwrite replaces the whole folder: one wrong path would have deleted a project
+        raise FileExistsError(
+            f"{out_dir} holds files but no skface report (report.html, metrics.json); "
+            "overwrite=True replaces only an earlier report. Choose a new folder.")
     _check_positive_int(n_images, "n_images")
     if evaluation is not None and not isinstance(evaluation, EvaluationResult):
         raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")

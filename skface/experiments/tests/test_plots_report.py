@@ -160,6 +160,17 @@ def test_existing_folder_is_never_overwritten(run, tmp_path):
     write_report(out, evaluation=ev, overwrite=True)
     assert not (out / "keep.txt").exists() and (out / "report.html").exists()
     assert sorted(p for p in os.listdir(tmp_path)) == ["r"]
+    # a folder that holds no report is never replaced, even with overwrite=True (one wrong
+    # path would have deleted a project); an empty one is used
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "thesis.tex").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds files but no skface report"):
+        write_report(project, evaluation=ev, overwrite=True)
+    assert os.listdir(project) == ["thesis.tex"]
+    (tmp_path / "empty").mkdir()
+    assert (write_report(tmp_path / "empty", evaluation=ev, overwrite=True)
+            / "report.html").is_file()
 
 
 def test_failed_report_leaves_nothing(run, tmp_path, monkeypatch):
