@@ -1439,6 +1439,11 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         ----------
         path : str or Path
             Folder to create (parents too). Existing model files in it are replaced.
+
+        Returns
+        -------
+        path : Path
+            The model folder, for :meth:`load`.
         """
         check_is_fitted(self)
         path = Path(path)

@@ -38,13 +38,25 @@ class ShortcutAudit(Bunch):
     """
 
     def table(self):
-        """Return the rows ``(feature, balanced accuracy)`` with the overall score first."""
+        """Return the rows ``(feature, balanced accuracy)`` with the overall score first.
+
+        Returns
+        -------
+        rows : list of (str, float)
+            ``("all metadata", score)``, then each feature group, best first.
+        """
         rows = [("all metadata", self.balanced_accuracy)]
         rows += sorted(self.feature_scores.items(), key=lambda kv: -kv[1])
         return rows
 
     def summary(self):
-        """Return a readable multi-line summary."""
+        """Return a readable multi-line summary.
+
+        Returns
+        -------
+        text : str
+            The verdict, the scores and the largest label-fixed metadata cells.
+        """
         verdict = "FLAGGED: metadata predicts the label" if self.flagged else "not flagged"
         lines = [
             f"Shortcut audit on {self.n_samples} images: {verdict}.",
@@ -69,7 +81,13 @@ class ShortcutAudit(Bunch):
         return "\n".join(lines)
 
     def to_frame(self):
-        """Return the per-feature table as a pandas DataFrame."""
+        """Return the per-feature table as a pandas DataFrame.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``feature`` and ``balanced_accuracy``, rows as :meth:`table` gives them.
+        """
         import pandas as pd
 
         return pd.DataFrame(self.table(), columns=["feature", "balanced_accuracy"])

@@ -45,6 +45,20 @@ def validation_fit_params(estimator, X_train, y_train, X_val, y_val):
     returns ``{"<step>__X_val": ..., "<step>__y_val": ...}`` (no prefix for a bare classifier),
     with ``X_val`` passed through the pipeline's earlier steps after fitting a clone of them on
     ``(X_train, y_train)``. Otherwise returns ``{}``.
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        The classifier, or a pipeline ending with it.
+    X_train, y_train : array-like
+        The training part, which the pipeline's earlier steps are fitted on.
+    X_val, y_val : array-like
+        The validation part, as the pipeline takes its input.
+
+    Returns
+    -------
+    fit_params : dict
+        For ``estimator.fit(X_train, y_train, **fit_params)``.
     """
     step, clf = _classifier_step(estimator)
     if not {"X_val", "y_val"} <= set(inspect.signature(clf.fit).parameters):
@@ -90,6 +104,17 @@ def check_n_samples(X, n_samples):
 
 def check_split(split, n_samples):
     """Validate ``(train_idx, val_idx, test_idx)`` and return them as int arrays.
+
+    Parameters
+    ----------
+    split : tuple of three array-like of int
+        ``(train_idx, val_idx, test_idx)``, e.g. from :func:`~skface.datasets.train_val_test_split`.
+    n_samples : int
+        Number of samples the indices point into.
+
+    Returns
+    -------
+    train_idx, val_idx, test_idx : ndarray of int
 
     Raises
     ------
@@ -225,13 +250,36 @@ class AblationDetails:
     selection_metric: str = "balanced_accuracy"
 
     def evaluations_for_seed(self, seed=None):
-        """Return ``{config: EvaluationResult}`` for one seed (default: the first finished)."""
+        """Return ``{config: EvaluationResult}`` for one seed.
+
+        Parameters
+        ----------
+        seed : int, optional
+            One of the run's seeds; default: the first one that finished.
+
+        Returns
+        -------
+        evaluations : dict of str to EvaluationResult
+            In the order of ``configs``; configurations without a result for that seed are
+            left out.
+        """
         seed = self._seed(seed)
         return {c: self.evaluations[(c, seed)] for c in self.configs
                 if (c, seed) in self.evaluations}
 
     def estimators_for_seed(self, seed=None):
-        """Return ``{config: fitted estimator}`` for one seed (default: the first finished)."""
+        """Return ``{config: fitted estimator}`` for one seed.
+
+        Parameters
+        ----------
+        seed : int, optional
+            One of the run's seeds; default: the first one that finished.
+
+        Returns
+        -------
+        estimators : dict of str to estimator
+            In the order of ``configs``; only those the run kept.
+        """
         seed = self._seed(seed)
         return {c: self.estimators[(c, seed)] for c in self.configs if (c, seed) in self.estimators}
 
@@ -242,6 +290,11 @@ class AblationDetails:
         configuration with the best mean validation score (so each model variant appears once).
         Otherwise the ``limit`` best by mean validation score. Model selection only, never the
         test split.
+
+        Parameters
+        ----------
+        limit : int, default=6
+            Most configurations returned without an ``attention`` parameter in the grid.
 
         Returns
         -------

@@ -217,7 +217,14 @@ class EvaluationResult:
         return self.confusion_matrix[1][1]
 
     def metrics(self):
-        """Return the scalar metrics as a flat ``dict`` (no arrays, no per-source part)."""
+        """Return the scalar metrics as a flat ``dict`` (no arrays, no per-source part).
+
+        Returns
+        -------
+        metrics : dict
+            ``n_samples``, ``threshold``, the metrics (``accuracy``, ``precision``, ...; None
+            where undefined) and the confusion counts ``tn``, ``fp``, ``fn``, ``tp``.
+        """
         out = {"n_samples": self.n_samples, "threshold": self.threshold}
         out.update({name: getattr(self, name) for name in _METRIC_NAMES})
         out.update({"tn": self.tn, "fp": self.fp, "fn": self.fn, "tp": self.tp})
@@ -230,6 +237,11 @@ class EvaluationResult:
         ----------
         include_predictions : bool, default=False
             Also write ``y_true``, ``y_score``, ``y_pred`` and ``sources`` (one entry per sample).
+
+        Returns
+        -------
+        data : dict
+            Plain Python values (lists, not arrays).
         """
         out = {}
         for f in fields(self):
@@ -254,7 +266,22 @@ class EvaluationResult:
 
     @classmethod
     def from_dict(cls, data):
-        """Rebuild a result from :meth:`to_dict` output."""
+        """Rebuild a result from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_dict` returned (or its JSON, parsed).
+
+        Returns
+        -------
+        result : EvaluationResult
+
+        Raises
+        ------
+        ValueError
+            On unknown or missing fields.
+        """
         if not isinstance(data, Mapping):
             raise ValueError(f"EvaluationResult.from_dict takes a dict; got {type(data).__name__}.")
         data = dict(data)
@@ -282,13 +309,35 @@ class EvaluationResult:
         return cls(**data)
 
     def to_json(self, include_predictions=False, **kwargs):
-        """Return the result as a JSON string (see :meth:`to_dict`)."""
+        """Return the result as a JSON string (see :meth:`to_dict`).
+
+        Parameters
+        ----------
+        include_predictions : bool, default=False
+            Also write the per-sample arrays.
+        **kwargs
+            Passed to :func:`json.dumps` (``indent=2`` unless given).
+
+        Returns
+        -------
+        text : str
+        """
         kwargs.setdefault("indent", 2)
         return json.dumps(self.to_dict(include_predictions=include_predictions), **kwargs)
 
     @classmethod
     def from_json(cls, text):
-        """Rebuild a result from :meth:`to_json` output."""
+        """Rebuild a result from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+
+        Returns
+        -------
+        result : EvaluationResult
+        """
         return cls.from_dict(json.loads(text))
 
     def __eq__(self, other):

@@ -47,6 +47,17 @@ class SEBlock(nn.Module):
         )
 
     def forward(self, x):
+        """Scale each channel of ``x`` by its learned gate in (0, 1).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Feature maps.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (N, C, H, W)
+        """
         return x * self.gate(x)
 
 
@@ -108,6 +119,17 @@ class CBAM(nn.Module):
         self.spatial = _SpatialGate(kernel_size)
 
     def forward(self, x):
+        """Channel attention, then spatial attention.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Feature maps.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (N, C, H, W)
+        """
         x = x * self.channel(x)
         return x * self.spatial(x)
 
@@ -142,6 +164,17 @@ class NonLocalBlock(nn.Module):
         nn.init.zeros_(self.out[1].weight)
 
     def forward(self, x):
+        """``x`` plus the attention-weighted sum over all positions.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Feature maps.
+
+        Returns
+        -------
+        out : torch.Tensor of shape (N, C, H, W)
+        """
         n, _, h, w = x.shape
         theta = self.theta(x).flatten(2).transpose(1, 2)  # N, HW, C'
         phi = self.phi(x).flatten(2)  # N, C', HW

@@ -94,7 +94,20 @@ class Stage(nn.Module):
 
 
 def view_box(height, width, zoom):
-    """``(top, left, h, w)`` of the centred ``1 / zoom`` of a ``height x width`` image."""
+    """``(top, left, h, w)`` of the centred ``1 / zoom`` of a ``height x width`` image.
+
+    Parameters
+    ----------
+    height, width : int
+        The image's sides, whole numbers >= 1.
+    zoom : float
+        Zoom factor >= 1: the region's sides are the image's divided by it (rounded, at least 1).
+
+    Returns
+    -------
+    box : tuple of int
+        ``(top, left, h, w)``.
+    """
     if not (is_whole_number(height) and is_whole_number(width) and height >= 1 and width >= 1):
         raise ValueError(f"view_box needs an image of whole height and width >= 1; got "
                          f"{height!r} x {width!r}.")
@@ -115,6 +128,20 @@ def crop_view(x, zoom=1.0, view_size=None):
     network trains on its view alone. Nearest-neighbour shrinking, which keeps the loaded
     pixels' fine texture, was measured level with area averaging on the recipe's test split
     and a little lower elsewhere (``benchmarks/RESULTS.md``, "twenty-eighth round").
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (N, C, H, W)
+        The batch.
+    zoom : float, default=1.0
+        Zoom factor >= 1 (see :func:`view_box`).
+    view_size : int, optional
+        Side of the square output; None keeps the crop's size.
+
+    Returns
+    -------
+    view : torch.Tensor of shape (N, C, view_size, view_size)
+        ``(N, C, h, w)`` of the crop with ``view_size=None``.
     """
     if view_size is not None and (not is_whole_number(view_size) or view_size < 1):
         raise ValueError(f"view_size must be a whole number >= 1 or None; got {view_size!r}.")
@@ -136,6 +163,18 @@ def default_attention_stages(attention, depth):
 
     Squeeze-and-Excitation and CBAM follow every stage; non-local attention, whose cost grows
     with the square of the number of pixels, goes on the lowest-resolution stage only.
+
+    Parameters
+    ----------
+    attention : {"se", "cbam", "nonlocal"} or None
+        The attention block.
+    depth : int
+        Number of stages.
+
+    Returns
+    -------
+    stages : tuple of int
+        Stage indices, from 0.
     """
     if attention is None:
         return ()
@@ -249,16 +288,47 @@ class FaceCNN(nn.Module):
         self.n_features_out = channels
 
     def view_box(self, height, width):
-        """``(top, left, h, w)``: the region of a ``height x width`` image the network sees."""
+        """``(top, left, h, w)``: the region of a ``height x width`` image the network sees.
+
+        Parameters
+        ----------
+        height, width : int
+            The input image's sides.
+
+        Returns
+        -------
+        box : tuple of int
+            ``(top, left, h, w)`` (see :func:`view_box`).
+        """
         return view_box(height, width, self.zoom)
 
     def view(self, x):
-        """Crop the centred ``1 / zoom`` of a batch ``(N, C, H, W)`` and resize it to
-        ``view_size`` (the identity with the defaults); see :func:`crop_view`."""
+        """Crop the centred ``1 / zoom`` of a batch and resize it to ``view_size`` (the
+        identity with the defaults); see :func:`crop_view`.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            The batch.
+
+        Returns
+        -------
+        view : torch.Tensor of shape (N, C, h, w)
+        """
         return crop_view(x, self.zoom, self.view_size)
 
     def forward_features(self, x):
-        """Return the last stage's feature map ``(N, C', h, w)``."""
+        """The last stage's feature map.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Images, float, in the scale of ``input_mean`` and ``input_std``.
+
+        Returns
+        -------
+        features : torch.Tensor of shape (N, C', h, w)
+        """
         x = self.view(x)
         x = (x - self.input_mean[:, None, None]) / self.input_std[:, None, None]
         if self.space_to_depth > 1:
@@ -273,11 +343,32 @@ class FaceCNN(nn.Module):
         return x
 
     def forward(self, x):
+        """Class logits of a batch: :meth:`forward_features`, then :meth:`classify`.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Images, float, in the scale of ``input_mean`` and ``input_std``.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (N, n_classes)
+        """
         return self.classify(self.forward_features(x))
 
     def classify(self, x):
         """Class logits from a feature map of :meth:`forward_features`: pooling, dropout and
-        the linear head."""
+        the linear head.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C', h, w)
+            A feature map of :meth:`forward_features`.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (N, n_classes)
+        """
         if self.head_grid == 1:  # adding each channel's maximum was measured lower on test
             x = x.mean(dim=(2, 3))  # and level elsewhere (RESULTS.md, "twenty-eighth round")
         else:  # (N, C, g, g) flattened channel-major, whatever the memory format
@@ -290,6 +381,17 @@ class FaceCNN(nn.Module):
 
 
 def attention_modules(module):
-    """List ``(name, block)`` for every attention block inside ``module``."""
+    """List ``(name, block)`` for every attention block inside ``module``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A network, e.g. a :class:`FaceCNN`.
+
+    Returns
+    -------
+    blocks : list of (str, torch.nn.Module)
+        The qualified name and the block, in the order of ``module.named_modules()``.
+    """
     kinds = tuple(ATTENTION_BLOCKS.values())
     return [(name, m) for name, m in module.named_modules() if isinstance(m, kinds)]

@@ -39,5 +39,17 @@ class ProbabilityAverage(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, x):
+        """Log of the members' average class probabilities.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Images, as each member takes them.
+
+        Returns
+        -------
+        log_proba : torch.Tensor of shape (N, n_classes)
+            Float32 log-probabilities (``exp`` sums to 1 per row).
+        """
         logp = torch.stack([F.log_softmax(member(x).float(), dim=1) for member in self.members])
         return torch.logsumexp(logp, dim=0) - math.log(len(self.members))

@@ -49,6 +49,20 @@ class FocalLoss(nn.Module):
         self.register_buffer("weight", weight)
 
     def forward(self, logits, target):
+        """The focal loss of a batch.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (N, n_classes)
+            Unnormalised class scores.
+        target : torch.Tensor of shape (N,)
+            Class indices (integers).
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar with ``reduction="mean"`` or ``"sum"``; shape ``(N,)`` with ``"none"``.
+        """
         if logits.ndim != 2 or target.ndim != 1 or len(target) != len(logits):
             raise ValueError(
                 "FocalLoss takes logits of shape (N, n_classes) and targets of shape (N,); got "

@@ -78,7 +78,17 @@ class RotationTask(nn.Module):
         self.head = nn.Linear(backbone.n_features_out, N_ROTATIONS)
 
     def forward(self, x):
-        """The backbone's class logits (validation and prediction see upright images only)."""
+        """The backbone's class logits (validation and prediction see upright images only).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            Images.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (N, n_classes)
+        """
         return self.backbone(x)
 
     def forward_with_rotation(self, x, n_upright):
@@ -86,6 +96,20 @@ class RotationTask(nn.Module):
 
         The class loss is computed on the upright images alone, so the classifier never
         learns from a turned face; all rows pass through the network once.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, C, H, W)
+            The upright images first, then the turned ones.
+        n_upright : int
+            How many leading rows are upright.
+
+        Returns
+        -------
+        logits : torch.Tensor of shape (n_upright, n_classes)
+            Class logits of the upright rows.
+        rotation_logits : torch.Tensor of shape (N, 4)
+            Rotation logits of every row (0, 90, 180 and 270 degrees).
         """
         features = self.backbone.forward_features(x)
         logits = self.backbone.classify(features[:n_upright])

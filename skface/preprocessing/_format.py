@@ -167,7 +167,18 @@ class FormatNormalizer(ImageOutputMixin, TransformerMixin, BaseEstimator,
         return tags
 
     def get_feature_names_out(self, input_features=None):
-        """Names ``formatnormalizer{i}`` of the flattened output features."""
+        """Names ``formatnormalizer{i}`` of the flattened output features.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Ignored: the output is pixels, named by position.
+
+        Returns
+        -------
+        names : ndarray of str
+            One name per output pixel value, ``C * H * W`` of them.
+        """
         check_is_fitted(self)
         c = self.image_shape_[0]
         h, w = self.image_shape_[1:] if self.size is None else _check_size(self.size)

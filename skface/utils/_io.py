@@ -118,7 +118,18 @@ def atomic_write_bytes(path, data):
 
 
 def atomic_write_text(path, text):
-    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`)."""
+    """Write UTF-8 ``text`` atomically (see :func:`atomic_write_bytes`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The destination; its folder is created when missing.
+    text : str
+
+    Returns
+    -------
+    path : Path
+    """
     if not isinstance(text, str):
         raise TypeError(f"atomic_write_text writes a str; got {type(text).__name__}.")
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -50,6 +50,15 @@ def make_torch_generator(seed):
 
     ``seed`` is an int (as :func:`check_seed` gives); 1.7, None or NaN are refused rather than
     cut to another seed or failing in ``int()``.
+
+    Parameters
+    ----------
+    seed : int
+        A seed >= 0.
+
+    Returns
+    -------
+    generator : torch.Generator
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an int >= 0 (see check_seed); got {seed!r}.")
