@@ -196,10 +196,28 @@ def _fmt_value(v):
     return str(v)
 
 
+#: Columns of the runs and summary tables that a grid parameter's column must not take (a
+#: parameter called ``threshold`` or ``precision`` had its values overwritten by the results).
+_RESULT_COLUMNS = frozenset(
+    ("config", "seed", "val_score", "val_accuracy", "val_roc_auc", "threshold", "tn", "fp",
+     "fn", "tp", "n_params", "n_epochs", "best_epoch", "fit_time_s", "n_seeds", "undefined",
+     "selected")
+    + _TEST_METRICS
+    + tuple(f"{m}_{kind}" for m in _SUMMARY_METRICS for kind in ("mean", "std"))
+    + tuple(f"{m}_mean" for m in ("n_epochs", "best_epoch", "fit_time_s")))
+
+
 def _short_names(keys):
-    """Column names for grid keys: the part after the last ``__`` unless two keys share it."""
+    """Column names for grid keys: the part after the last ``__`` unless two keys share it or
+    it names a result column; then the whole key (``param_`` before a key without ``__``)."""
     short = [k.rsplit("__", 1)[-1] for k in keys]
-    return {k: (s if short.count(s) == 1 else k) for k, s in zip(keys, short)}
+    names = {}
+    for k, s in zip(keys, short):
+        if short.count(s) == 1 and s not in _RESULT_COLUMNS:
+            names[k] = s
+        else:
+            names[k] = k if k not in _RESULT_COLUMNS else f"param_{k}"
+    return names
 
 
 def _config_label(config, names):
@@ -572,6 +590,9 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
         raise ValueError(f"seeds names a seed more than once: {seeds}.")
     seed_key = _key(step, "random_state")
     has_seed = seed_key in pipeline.get_params(deep=True)
+    if any(seed_key in grid for grid in grids):  # it overrode every seed: repeats of one fit
+        raise ValueError(f"param_grid sets {seed_key!r}, which the seeds set; pass the seeds "
+                         "as seeds=... instead.")
     if not has_seed and len(seeds) > 1:
         warnings.warn(
             f"{type(clf).__name__} has no random_state; the {len(seeds)} seeds only repeat the "
@@ -642,7 +663,9 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
                     scoring=_Recorder(runner, seed),
                     cv=cv,
                     refit=False,
-                    n_jobs=None,
+                    # in this process: the scorer records each run as it ends (under a joblib
+                    # backend of worker processes, n_jobs=None lost every row, silently)
+                    n_jobs=1,
                     error_score="raise",
                 )
                 runner.last_mark = time.perf_counter()

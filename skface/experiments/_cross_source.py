@@ -191,6 +191,9 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         raise ValueError(f"y must hold exactly two classes (real and fake); got {labels!r}.")
     pos, neg = resolve_pos_label(labels, pos_label)
     all_sources = sorted(set(src.tolist()))
+    if OTHER in all_sources:  # merged with the comparison images in the per-source figures
+        raise ValueError(f"{OTHER!r} names the other sources' images in the results; rename "
+                         "that source.")
     if len(all_sources) < 2:
         raise ValueError(f"Leave-one-source-out needs at least two sources; got {all_sources!r}.")
     if held_out is None:

@@ -340,10 +340,14 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         ``out_dir`` exists and ``overwrite`` is False, or it is neither empty nor a report.
     FileNotFoundError
         ``manifest`` or a figure path does not exist.
+    TypeError
+        ``evaluation`` is not an :class:`~skface.metrics.EvaluationResult`, or ``n_images`` is
+        not an int.
     ValueError
         Nothing to report: every one of ``evaluation``, ``evaluations``, the ablation and
         cross-source rows, the FaceCNNClassifier models in ``models`` and ``figures`` is missing
-        or empty.
+        or empty; or another argument of the wrong kind (``title``, ``notes``, a figure that is
+        not a PNG file or a Figure, ``n_images`` below 1).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:

@@ -236,7 +236,8 @@ class EvaluationResult:
         Parameters
         ----------
         include_predictions : bool, default=False
-            Also write ``y_true``, ``y_score``, ``y_pred`` and ``sources`` (one entry per sample).
+            Also write ``y_true``, ``y_score``, ``y_pred`` and ``sources`` (one entry per
+            sample), here and in each ``per_source`` result.
 
         Returns
         -------
@@ -250,7 +251,9 @@ class EvaluationResult:
             value = getattr(self, f.name)
             if f.name == "per_source":
                 value = {
-                    str(k): v.to_dict(include_predictions=False) for k, v in value.items()
+                    # with the predictions too: a round trip lost each source's curves
+                    str(k): v.to_dict(include_predictions=include_predictions)
+                    for k, v in value.items()
                 }
             elif f.name == "confusion_matrix":
                 value = [[int(c) for c in row] for row in value]
@@ -777,13 +780,14 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
                                  pos_label)
     scores = _checked_scores(y_score, len(y_true))
     func = _tuning_metric(metric)
+    if isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool) \
+            and thresholds < 1:
+        raise ValueError(f"thresholds must be at least 1; got {thresholds}.")
+    if scores.min() == scores.max():  # with given candidates too: the first was returned
+        raise ValueError(
+            f"Every sample has the same P(fake) ({scores[0]:g}), so no threshold can "
+            f"separate the classes.")
     if isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool):
-        if thresholds < 1:
-            raise ValueError(f"thresholds must be at least 1; got {thresholds}.")
-        if scores.min() == scores.max():
-            raise ValueError(
-                f"Every sample has the same P(fake) ({scores[0]:g}), so no threshold can "
-                f"separate the classes.")
         candidates = np.linspace(scores.min(), scores.max(), int(thresholds))
         # every cut the scores allow: halfway between neighbours, so that the cut keeps a
         # margin on both sides (a cut at a score itself would sit on a validation sample)

@@ -324,3 +324,50 @@ def test_seeds_are_distinct_whole_numbers(faces):
         with pytest.raises(ValueError, match=match):
             run_ablation(pipe, {"classifier__C": [1.0]}, X, y, make_split(len(y)), seeds=seeds,
                          csv_path=None, progress=False)
+
+
+def _linear_data():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 10))
+    y = np.tile([0, 1], 30)
+    X[y == 1, 0] += 0.5
+    return X, y, (np.arange(36), np.arange(36, 48), np.arange(48, 60))
+
+
+def test_runs_are_kept_under_a_joblib_backend_of_processes(tmp_path):
+    """Under joblib.parallel_backend("loky"), the grid search scored in worker processes: the
+    rows the scorer recorded never came back, and the table and CSV were empty."""
+    import joblib
+
+    X, y, split = _linear_data()
+    with joblib.parallel_backend("loky", n_jobs=2):
+        table, details = run_ablation(LogisticRegression(), {"C": [0.01, 1.0]}, X, y, split,
+                                      seeds=(0, 1), csv_path=tmp_path / "abl.csv",
+                                      progress=False, return_details=True)
+    assert len(table) == 2 and len(details.evaluations) == 4 and details.selected
+    with open(tmp_path / "abl_runs.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 4
+
+
+def test_a_parameter_named_like_a_result_column_keeps_its_values():
+    """A grid parameter called threshold (or precision) had its column overwritten by the
+    decision threshold (or the test precision)."""
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    X, y, split = _linear_data()
+    table, details = run_ablation(FixedThresholdClassifier(LogisticRegression()),
+                                  {"threshold": [0.3, 0.7]}, X, y, split, seeds=(0,),
+                                  csv_path=None, progress=False, return_details=True)
+    assert list(table["param_threshold"]) == [0.3, 0.7]
+    assert list(details.runs["param_threshold"]) == [0.3, 0.7]
+    assert list(details.runs["threshold"]) == [None, None]  # run_ablation's own (default)
+
+
+def test_random_state_in_the_grid_is_refused():
+    """It overrode every seed: three 'seeds' of one fit, with a standard deviation of 0."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y, split = _linear_data()
+    with pytest.raises(ValueError, match="param_grid sets 'random_state', which the seeds set"):
+        run_ablation(RandomForestClassifier(n_estimators=3), {"random_state": [7]}, X, y, split,
+                     seeds=(0, 1, 2), csv_path=None, progress=False)

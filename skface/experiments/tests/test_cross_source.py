@@ -255,3 +255,14 @@ def test_groups_keep_copies_of_held_out_pictures_out_of_training(faces, lr_pipel
         cross_source_evaluate(lr_pipeline, X, y, src, groups=[0, 1, 2], **kwargs)
     with pytest.raises(ValueError, match="whole-number ids"):
         cross_source_evaluate(lr_pipeline, X, y, src, groups=np.full(n, 0.5), **kwargs)
+
+
+def test_a_source_named_like_the_comparison_bucket_is_refused():
+    """Its images were merged with the other sources' comparison images, so the held-out
+    accuracy was computed on the wrong rows."""
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 10))
+    y = np.tile([0, 1], 30)
+    src = np.array(["real_a", "fake_a", "real_b", "(other sources)"] * 15, dtype=object)
+    with pytest.raises(ValueError, match=r"'\(other sources\)' names the other sources"):
+        cross_source_evaluate(LogisticRegression(), X, y, src, progress=False)

@@ -482,3 +482,22 @@ def test_missing_labels_are_named():
             evaluate_scores(y, [0.1, 0.6, 0.4, 0.9], pos_label="fake" if None in y else 1.0)
         with pytest.raises(ValueError, match="missing labels"):
             best_threshold(y, [0.1, 0.6, 0.4, 0.9], pos_label="fake" if None in y else 1.0)
+
+
+def test_json_round_trip_keeps_each_sources_predictions():
+    from skface.metrics import EvaluationResult, evaluate_scores
+
+    r = evaluate_scores([0, 1] * 4, [0.1, 0.8, 0.4, 0.6, 0.3, 0.9, 0.2, 0.7],
+                        sources=["a", "b"] * 4)
+    back = EvaluationResult.from_json(r.to_json(include_predictions=True))
+    assert back == r
+    np.testing.assert_array_equal(back.per_source["a"].y_score, r.per_source["a"].y_score)
+    light = EvaluationResult.from_json(r.to_json())
+    assert light.per_source["a"].y_score is None and light != r
+
+
+def test_best_threshold_refuses_equal_scores_with_given_candidates():
+    from skface.metrics import best_threshold
+
+    with pytest.raises(ValueError, match="Every sample has the same P"):
+        best_threshold([0, 1, 0, 1], [0.5] * 4, thresholds=[0.3, 0.7])
