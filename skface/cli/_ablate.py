@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir, check_device,
-                      check_output_dir, int_at_least, positive_int)
+                      check_output_dir, int_at_least, positive_int, read_manifest_arg)
 
 HELP = "attention x focal-loss ablation on a manifest's splits, with a report"
 DESCRIPTION = """\
@@ -91,10 +91,9 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     from ._train import make_pipeline, read_split
 
     files, y, source = read_split(manifest, None)
-    from skface.datasets import read_manifest
     from skface.datasets._manifest import added_rows
 
-    data = read_manifest(manifest)
+    data = read_manifest_arg(manifest)
     splits = np.asarray(data.split, dtype=object).astype(str)
     # the rows `skface build --balance oversample` added repeat other images: training may
     # see them again, but validation (selection, early stopping) and test score each image once
@@ -175,6 +174,7 @@ def _holds_runs(progress_dir):
 def run(args):
     grid = DEFAULT_GRID if args.grid is None else parse_grid(args.grid)
     check_device(args.device)  # a missing GPU is named before any work
+    read_manifest_arg(args.manifest)  # and a manifest that cannot be read, before the plan
     n_configs = int(np.prod([len(v) for v in grid.values()]))
     print(f"ablation: {n_configs} configuration(s) x {len(args.seeds)} seed(s)", file=sys.stderr)
     table = run_protocol_ablation(args.manifest, Path(args.out), grid=grid, seeds=args.seeds,

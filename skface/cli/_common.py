@@ -196,6 +196,18 @@ def existing_file(path, what):
     return path
 
 
+def read_manifest_arg(manifest):
+    """Read the manifest a command was given; a missing file, or one :func:`read_manifest`
+    refuses (empty, a bad label, a short row...), is a :class:`CLIError` (exit status 2)."""
+    from skface.datasets import read_manifest
+
+    path = existing_file(manifest, "manifest")
+    try:
+        return read_manifest(path)
+    except ValueError as exc:  # bad input the command checks, as the exit-status table says
+        raise CLIError(str(exc)) from None
+
+
 def _tmp_sibling(path, kind):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

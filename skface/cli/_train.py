@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_device,
-                      check_output_dir, existing_file, int_at_least, non_negative_float,
-                      positive_int, seed_arg, shell_quote)
+                      check_output_dir, int_at_least, non_negative_float, positive_int,
+                      read_manifest_arg, seed_arg, shell_quote)
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -86,11 +86,10 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
     scored once; stderr says how many. With ``may_be_empty``, a split with no rows gives
     empty arrays instead of an error.
     """
-    from skface.datasets import read_manifest
     from skface.datasets._manifest import added_rows
 
-    path = existing_file(manifest, "manifest")
-    data = read_manifest(path)
+    path = Path(manifest)
+    data = read_manifest_arg(path)
     n = len(data.filenames)
     if n == 0:
         raise CLIError(f"manifest {path} is empty (no image rows)")
@@ -122,10 +121,9 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
 def _added_rows(manifest, split):
     """Which rows of ``split`` (in :func:`read_split`'s order) ``skface build --balance
     oversample`` added (``resampled`` is ``added``): repeats of other images."""
-    from skface.datasets import read_manifest
     from skface.datasets._manifest import added_rows
 
-    data = read_manifest(manifest)
+    data = read_manifest_arg(manifest)
     return added_rows(data)[np.asarray(data.split, dtype=object).astype(str) == split]
 
 

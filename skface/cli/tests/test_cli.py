@@ -1427,3 +1427,19 @@ def test_predict_shows_progress_unless_quiet(workflow, capsys):
     assert status == 0 and "predict: 100%" in err  # every run, not only 2+ batches of 512
     status, stdout, err = run_cli(capsys, "predict", "--model", workflow["model"], one, "--quiet")
     assert status == 0 and "predict:" not in err and len(stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize("content, match", [("path,label,split\n", "has a header but no rows"),
+                                            ("", "is empty (no header row)")])
+def test_an_empty_manifest_is_bad_input(capsys, tmp_path, workflow, content, match):
+    """docs/cli.rst lists an empty manifest under exit status 2; train, evaluate and ablate
+    exited with 1, and ablate printed its plan first."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(content)
+    for argv in (("train", "--manifest", manifest, "--out", tmp_path / "model"),
+                 ("evaluate", "--model", workflow["model"], "--manifest", manifest, "--out",
+                  tmp_path / "results"),
+                 ("ablate", "--manifest", manifest, "--out", tmp_path / "abl")):
+        status, out, err = run_cli(capsys, *argv)
+        assert match in assert_one_line_error(status, err, 2), argv
+        assert "ablation:" not in err
