@@ -27,7 +27,8 @@ def add_arguments(p):
     add_device_argument(p, "where the network predicts")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--out", default=None, metavar="preds.csv",
-                   help="CSV to write (default: stdout)")
+                   help="CSV to write (default: stdout); an existing file is replaced only "
+                   "when it is an earlier `skface predict` output")
     p.add_argument("--threshold", type=probability_threshold, default=0.5,
                    help="P(fake) at or above which an image is labelled fake")
     add_quiet_argument(p)
@@ -74,22 +75,43 @@ def expand_paths(paths):
     return out
 
 
+#: The columns ``skface predict`` writes.
+HEADER = ("path", "p_fake", "predicted")
+
+
+def _check_replaceable(path):
+    """Refuse to write over an existing file that is not an earlier output of this command:
+    ``--out manifest.csv`` had replaced a manifest without a word."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            first = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError):
+        first = None
+    if first is None or tuple(first) != HEADER:
+        raise CLIError(f"{path} exists and is not an earlier `skface predict` output (its "
+                       f"first line is not {','.join(HEADER)}); choose another file, or "
+                       "delete it first")
+
+
 def run(args):
     from ._model import load_model, predict_paths
 
     if args.out is not None:
         check_output_file(args.out)  # before the images are scored, not after
+        _check_replaceable(args.out)
     pipeline, _ = load_model(args.model, args.device)
     files = expand_paths(args.paths)
     p_fake = predict_paths(pipeline, files, progress=not args.quiet)
     rows = [(f, f"{p:.6f}", "fake" if p >= args.threshold else "real")
             for f, p in zip(files, p_fake)]
-    header = ("path", "p_fake", "predicted")
     if args.out is None:
         w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(header)
+        w.writerow(HEADER)
         w.writerows(rows)
     else:
-        write_csv(args.out, header, rows)
+        write_csv(args.out, HEADER, rows)
         n_fake = sum(r[2] == "fake" for r in rows)
         print(f"wrote {args.out}: {len(rows)} images, {n_fake} labelled fake", file=sys.stderr)

@@ -640,10 +640,21 @@ def test_predict_scores_each_file_once_and_checks_out_first(workflow, capsys, tm
 
     monkeypatch.setattr(model_module, "predict_paths", no_scoring)
     for bad, said in ((tmp_path, "is a folder"), (tmp_path / "nope" / "p.csv", "does not exist"),
-                      (one / "p.csv", "is a file, not a folder")):
+                      (one / "p.csv", "is a file, not a folder"),
+                      # a file that is no earlier output (a manifest) had been replaced
+                      (workflow["manifest"], "is not an earlier `skface predict` output"),
+                      (one, "is not an earlier `skface predict` output")):
         status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], good, "--out",
                                  bad)
         assert said in assert_one_line_error(status, err, 2)
+    assert workflow["manifest"].read_text().startswith("path,label")
+    monkeypatch.undo()
+    earlier = tmp_path / "preds.csv"
+    for _ in range(2):  # an earlier output is replaced
+        status, _, err = run_cli(capsys, "predict", "--model", workflow["model"], good, "--out",
+                                 earlier, "--quiet")
+        assert status == 0, err
+    assert len(earlier.read_text().splitlines()) == 4
 
 
 def test_predict_walks_folders_as_the_scan_does(workflow, capsys, tmp_path):
