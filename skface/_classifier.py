@@ -1613,11 +1613,6 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 module = ProbabilityAverage([FaceCNN(**kw) for kw in kwargs])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{config_path} is incomplete or corrupted: {exc!r}") from None
-        want = config.get("weights_sha256")
-        if want is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != want:
-            raise ValueError(f"{weights_path} is not the weights {config_path} was saved with "
-                             "(a save that did not finish, or a file copied from another "
-                             "model); save the model again.")
         try:
             state = torch.load(weights_path, map_location="cpu", weights_only=True)
             module.load_state_dict(state)
@@ -1625,6 +1620,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             why = ("the file is empty" if weights_path.stat().st_size == 0
                    else str(exc) or type(exc).__name__)
             raise ValueError(f"{weights_path} could not be loaded: {why}") from None
+        # weights that load but are not the ones this config was saved with
+        want = config.get("weights_sha256")
+        if want is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != want:
+            raise ValueError(f"{weights_path} is not the weights {config_path} was saved with "
+                             "(a save that did not finish, or a file copied from another "
+                             "model); save the model again.")
         bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise ValueError(f"{weights_path} holds non-finite values (NaN or infinity) in "

@@ -670,9 +670,6 @@ def test_loading_never_unpickles_code(tmp_path):
             return (print, ("pwned",))
 
     torch.save({"payload": Evil()}, path / "weights.pt")
-    with pytest.raises(ValueError, match="is not the weights .*config.json was saved with"):
-        FaceCNNClassifier.load(path)
-    _forget_weights_hash(path)  # as a folder saved before the hash: torch still refuses
     with pytest.raises(ValueError, match="could not be loaded"):
         FaceCNNClassifier.load(path)
 
