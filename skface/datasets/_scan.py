@@ -320,6 +320,17 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
              for name, folder, recursive in _normalise_sources(spec, role, source_from)]
 
     _check_no_nesting(specs)
+    # a name both classes take from their folders (real/ffhq/images and fake/tpdne/images)
+    # made one source with both labels, which leave-one-source-out then held out as one
+    named = {str(k) for spec in (real, fake) if isinstance(spec, Mapping) for k in spec}
+    both = sorted({n for lab, n, _, _ in specs if lab == 0}
+                  & {n for lab, n, _, _ in specs if lab == 1} - named)
+    if both:
+        folders = {(lab, n): f for lab, n, f, _ in specs}
+        raise ValueError(
+            f"A real and a fake folder take the source name {both[0]!r} ({folders[0, both[0]]} "
+            f"and {folders[1, both[0]]}), which would make one source with both labels; pass "
+            "mappings {source_name: folder} to name them apart.")
 
     skipped_records = []
     candidates = []  # (path, label, source)

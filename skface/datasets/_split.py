@@ -261,19 +261,28 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
     n_val = int(round(sizes[1] * n))
     val_groups = []
     if n_val > 0 and n_rest > 0:
+        short = []
         for c in (0, 1):
             share = gsize[rest[c]].sum() / n_rest
             target = int(round(n_val * share))
             m, got = _fill(rest[c], gsize, target)
-            if got == 0 and target > 0:
-                # every group left is larger than the target: the reachable total nearest it,
-                # at most half of what is left of the class
-                reach, first = _subset_sums(rest[c], gsize, int(gsize[rest[c]].sum() // 2))
+            if got != target and target > 0:
+                # large groups kept the greedy draw off the target (it had fallen 6 short of
+                # 16, silently): the reachable total nearest it, at most half of what is left
+                # of the class unless the target itself is more
+                limit = max(int(gsize[rest[c]].sum() // 2), target)
+                reach, first = _subset_sums(rest[c], gsize, limit)
                 ok = np.flatnonzero(reach)[1:]
-                if len(ok):
-                    m = _take(rest[c], gsize, first, _nearest(ok, target))
+                if len(ok) and abs(_nearest(ok, target) - target) < abs(got - target):
+                    got = _nearest(ok, target)
+                    m = _take(rest[c], gsize, first, got)
+            if got != target:
+                short.append(f"{got} {('real', 'fake')[c]} instead of {target}")
             val_groups.append(rest[c][m])
             rest[c] = rest[c][~m]
+        if short:
+            warnings.warn("The duplicate groups do not allow the validation split asked for: it "
+                          f"holds {' and '.join(short)}.", UserWarning, stacklevel=2)
     val_groups = np.concatenate(val_groups) if val_groups else np.zeros(0, dtype=np.int64)
 
     split_of_group = np.zeros(len(gsize), dtype=np.int64)  # 0 train, 1 val, 2 test

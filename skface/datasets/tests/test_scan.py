@@ -50,6 +50,23 @@ def test_sources_from_mapping_list_and_subfolders(tmp_path):
         "ffhq": 3, "lfw": 2, "real": 2, "tpdne": 4}
 
 
+def test_a_real_and_a_fake_folder_of_one_name_are_refused(tmp_path):
+    """real/ffhq/images and fake/tpdne/images became one source 'images' with both labels,
+    which leave-one-source-out then held out as one."""
+    make_folder(tmp_path / "real" / "ffhq" / "images", 2)
+    make_folder(tmp_path / "fake" / "tpdne" / "images", 2, seed0=5)
+    make_folder(tmp_path / "fake" / "sg2", 2, seed0=9)
+    fakes = [tmp_path / "fake" / "tpdne" / "images", tmp_path / "fake" / "sg2"]
+    with pytest.raises(ValueError, match="take the source name 'images' .* mappings"):
+        load_faces(tmp_path / "real" / "ffhq" / "images", fakes, progress=False)
+    # names given on purpose are kept
+    data = load_faces({"images": tmp_path / "real" / "ffhq" / "images"}, fakes, progress=False)
+    assert sorted(set(zip(data.source, data.target))) == [("images", 0), ("images", 1),
+                                                          ("sg2", 1)]
+    data = load_faces({"ffhq": tmp_path / "real" / "ffhq" / "images"}, fakes, progress=False)
+    assert sorted(set(data.source)) == ["ffhq", "images", "sg2"]
+
+
 def test_same_source_name_twice_is_an_error(tmp_path):
     make_folder(tmp_path / "a" / "x", 1)
     make_folder(tmp_path / "b" / "x", 1, seed0=5)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -258,3 +260,27 @@ def test_missing_labels_are_named():
         list(LeaveOneSourceOut().split(None, y, groups=np.repeat(list("abcd"), 10)))
     with pytest.raises(ValueError, match="one label per sample"):
         train_val_test_split(np.arange(40), np.zeros((40, 2)), random_state=0)
+
+
+def test_validation_split_takes_whole_groups_near_its_size():
+    """The greedy draw skipped every group that overflowed its target: a validation split of
+    21 images came out as 13 (7 real, 6 fake), or 6 against 10, without a word."""
+    y, g, gid = [], [], 0
+    for c in (0, 1):
+        for size in (6, 6, 6, 5, 5, 5, 1, 1):
+            y += [c] * size
+            g += [gid] * size
+            gid += 1
+    y, g = np.array(y), np.array(g)
+    for seed in range(8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _, val, _ = train_val_test_split(np.arange(70), y, groups=g, sizes=(0.5, 0.3, 0.2),
+                                             random_state=seed)
+        assert np.bincount(y[val]).tolist() == [10, 10], seed
+    # a size no set of groups makes is named
+    y2 = np.repeat([0, 1], 12)
+    g2 = np.repeat(np.arange(4), 6)
+    with pytest.warns(UserWarning, match="do not allow the validation split asked for"):
+        train_val_test_split(np.arange(24), y2, groups=np.r_[g2[:12], np.arange(12) + 10],
+                             sizes=(0.6, 0.2, 0.2), random_state=0, balanced_test=False)
