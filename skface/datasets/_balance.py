@@ -43,9 +43,12 @@ def make_sampler(balance="undersample", *, random_state=None):
     return None
 
 
-def _check_balance(balance):
+def _check_balance(balance, by_source=False):
     if balance not in _STRATEGIES:
         raise ValueError(f"balance must be one of {_STRATEGIES}, got {balance!r}.")
+    if by_source and balance == "none":  # it was ignored without a word
+        raise ValueError("by_source=True evens out the sources by resampling: it needs "
+                         "balance='undersample' or 'oversample', not 'none'.")
 
 
 def _cell_targets(y, source, balance):
@@ -81,7 +84,8 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
         See :func:`make_sampler`.
     by_source : bool, default=False
         Also balance the sources inside each class: every source of a class contributes the same
-        number of images (up to one), and the classes end up the same size.
+        number of images (up to one), and the classes end up the same size. Needs
+        ``balance="undersample"`` or ``"oversample"``.
     random_state : int, RandomState instance or None, default=None
         Seed.
 
@@ -90,7 +94,7 @@ def balance_indices(y, *, source=None, balance="undersample", by_source=False, r
     indices : ndarray of int
         Sorted indices into ``y``; oversampling repeats indices.
     """
-    _check_balance(balance)
+    _check_balance(balance, by_source)
     y = one_label_per_sample(y)
     n = len(y)
     if n == 0:

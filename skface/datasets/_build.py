@@ -9,9 +9,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from ..utils import check_seed
 from ._balance import _check_balance, balance_indices
 from ._decode import DEFAULT_MAX_PIXELS
-from ._duplicates import find_duplicates
+from ._duplicates import check_threshold, find_duplicates
 from ._scan import METADATA_COLUMNS, _skipped_bunch, load_faces, stop_if_interrupted, to_frame
-from ._split import train_val_test_split
+from ._split import _check_sizes, train_val_test_split
 
 
 class LabelConflictWarning(UserWarning):
@@ -58,7 +58,8 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         :class:`skface.FaceCNNClassifier`. ``"undersample"`` leaves images of the larger class
         out (counted in ``dropped["undersampled"]``); ``"oversample"`` repeats rows.
     by_source : bool, default=False
-        Also give every source of a class the same share (see :func:`balance_indices`).
+        Also give every source of a class the same share (see :func:`balance_indices`); needs
+        ``balance="undersample"`` or ``"oversample"``.
     sizes : tuple, default=(0.70, 0.15, 0.15)
         Train, validation and test fractions.
     balanced_test : bool, default=True
@@ -97,7 +98,10 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         Rows are ordered train, then val, then test; oversampling repeats rows. Ready for
         :func:`write_manifest`.
     """
-    _check_balance(balance)
+    # every argument is checked before the scan, which can take hours on a large set
+    _check_balance(balance, by_source)
+    check_threshold(threshold)
+    _check_sizes(sizes)
     seed = check_seed(random_state)
     data = load_faces(real, fake, source_from=source_from, max_pixels=max_pixels, n_jobs=n_jobs,
                       progress=progress)

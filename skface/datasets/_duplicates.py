@@ -29,6 +29,13 @@ def _hash_chunk(paths, max_pixels):
 _HASH_BYTES = _HASH * _HASH // 8
 
 
+def check_threshold(threshold):
+    """Refuse a near-duplicate threshold that is not an int in [0, 255] (bits of 256)."""
+    if not isinstance(threshold, (int, np.integer)) or isinstance(threshold, bool) \
+            or not 0 <= threshold < 256:
+        raise ValueError(f"threshold must be an int in [0, 255], got {threshold!r}.")
+
+
 def _is_hash(value):
     """Whether ``value`` is a hexadecimal string of the perceptual hash's length (a data set
     with a file that could not be hashed is hashed again, so None never reaches it)."""
@@ -234,9 +241,7 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
         into ``filenames``, which the report holds).
     """
     check_max_pixels(max_pixels)
-    if not isinstance(threshold, (int, np.integer)) or isinstance(threshold, bool) \
-            or not 0 <= threshold < 256:
-        raise ValueError(f"threshold must be an int in [0, 255], got {threshold!r}.")
+    check_threshold(threshold)
 
     sha = phash = mirror = None
     if isinstance(filenames, dict):  # a Bunch from load_faces / build_dataset

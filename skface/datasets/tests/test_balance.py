@@ -84,3 +84,11 @@ def test_balance_indices_names_bad_labels_and_sources():
         balance_indices(y, balance="oversample", random_state=0))
     with pytest.raises(ValueError, match=r"one label per sample \(1-D\); got shape \(4, 2\)"):
         balance_indices(np.zeros((4, 2)), balance="oversample")
+
+
+def test_by_source_without_resampling_is_refused():
+    """by_source=True with balance='none' (build_dataset's default) was ignored silently."""
+    from skface.datasets import balance_indices
+
+    with pytest.raises(ValueError, match="by_source=True .* needs balance='undersample' or"):
+        balance_indices([0, 0, 0, 1], balance="none", by_source=True)

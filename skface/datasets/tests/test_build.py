@@ -207,3 +207,19 @@ def test_ctrl_c_stops_work_that_means_nothing_on_part_of_the_files(two_sources, 
         with pytest.raises(KeyboardInterrupt, match=r"the folder scan was interrupted \(Ctrl-C\) "
                                                     "with 24 file"):
             build_dataset(real, fake, random_state=0, progress=False)
+
+
+@pytest.mark.parametrize("kw, match", [({"threshold": 999}, "threshold must be an int"),
+                                       ({"sizes": (0.5, 0.5, 0.5)}, "sum to 1"),
+                                       ({"by_source": True}, "by_source=True")])
+def test_arguments_are_checked_before_the_scan(tmp_path, monkeypatch, kw, match):
+    """threshold and sizes were checked only after every image was scanned and hashed, and
+    by_source=True with the default balance='none' was ignored."""
+    import skface.datasets._build as build
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the folders were scanned before the arguments were checked")
+
+    monkeypatch.setattr(build, "load_faces", no_scan)
+    with pytest.raises(ValueError, match=match):
+        build.build_dataset(tmp_path, tmp_path, **kw)
