@@ -152,9 +152,20 @@ def write_manifest(dataset, path, *, root=None):
         # read_manifest then refused it), a missing value as a blank field
         cols[key] = [_whole_field(v, key, i) for i, v in enumerate(cols[key])]
     q = cols["jpeg_quality"]
-    cols["jpeg_quality"] = ["" if (v is None or v == "" or (isinstance(v, float) and np.isnan(v)))
-                            else f"{float(v):g}" for v in q]
-    cols["exif"] = ["" if v == "" else str(int(bool(v))) for v in cols["exif"]]
+    # 15 digits: f"{v:g}" cut 87.123456789 to 87.1235 and 1234567 to 1.23457e+06
+    cols["jpeg_quality"] = ["" if (isinstance(v, str) and v == "") or is_missing(v)
+                            else f"{float(v):.15g}" for v in q]
+    # a missing value is blank (bool(NaN) is True: it had been written as 1)
+    cols["exif"] = ["" if (isinstance(v, str) and v == "") or is_missing(v)
+                    else str(int(bool(v))) for v in cols["exif"]]
+    for key in ("path", "source"):
+        for i, v in enumerate(cols[key]):
+            try:
+                str(v).encode("utf-8")
+            except UnicodeEncodeError:  # a file name in another encoding: no UTF-8 CSV holds it
+                raise ValueError(f"dataset['{'filenames' if key == 'path' else key}'] holds "
+                                 f"{str(v)!r} at position {i}, which is not valid UTF-8 text "
+                                 "(a name in another encoding); rename it.") from None
 
     buf = io.StringIO()
     writer = csv.writer(buf)

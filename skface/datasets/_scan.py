@@ -167,7 +167,7 @@ def iter_files(folder, skipped, *, recursive=True, seen_files=None):
             if seen_files is not None:
                 real = os.path.realpath(path)
                 if real in seen_files:
-                    skipped.append((path, f"same file already scanned as {seen_files[real]}"))
+                    skipped.append((path, f"same file already scanned: as {seen_files[real]}"))
                     continue
                 seen_files[real] = path
             yield path

@@ -233,3 +233,25 @@ def test_write_manifest_refuses_what_it_would_write_wrongly(tmp_path):
     data = read_manifest(path)
     assert data.group.tolist() == [3, -1] and data.width.tolist() == [32, -1]
     assert data.height.tolist() == [32, 32] and data.bytes.tolist() == [100, 200]
+
+
+def test_write_manifest_keeps_missing_metadata_missing_and_numbers_whole(tmp_path):
+    """A missing exif (NaN) was written as 1, and jpeg_quality was cut to 6 digits."""
+    base = {"filenames": ["a.jpg", "b.jpg", "c.jpg"], "target": [0, 1, 1]}
+    exif = np.array([np.nan, None, True], dtype=object)
+    data = read_manifest(write_manifest(
+        {**base, "exif": exif, "jpeg_quality": [87.123456789, 1234567.0, np.nan]},
+        tmp_path / "m.csv"))
+    assert data.exif.tolist() == [False, False, True]  # blank reads as False, not written as 1
+    assert "a.jpg,real,,,,,,,,,87.123456789,,\n" in (tmp_path / "m.csv").read_text()
+    assert data.jpeg_quality[1] == 1234567.0 and np.isnan(data.jpeg_quality[2])
+
+
+def test_write_manifest_names_a_file_name_that_is_not_utf8(tmp_path):
+    """It failed with UnicodeEncodeError at a position in the CSV text, after the whole
+    build."""
+    bad = os.fsdecode(b"/tmp/\xff\xfe.png")
+    with pytest.raises(ValueError, match=r"dataset\['filenames'\] holds .* at position 1, which "
+                                         r"is not valid UTF-8"):
+        write_manifest({"filenames": ["/tmp/a.png", bad], "target": [0, 1]}, tmp_path / "m.csv")
+    assert not (tmp_path / "m.csv").exists()

@@ -299,6 +299,9 @@ def test_overlapping_folders_and_files_reached_twice(tmp_path):
         data = load_faces({"a": tmp_path / "all" / "real", "b": tmp_path / "links"},
                           tmp_path / "all" / "fake", progress=False)
     assert (data.target == 0).sum() == 2 and data.skipped.n == 1
+    # counted under one reason, not one reason per file (a warning listed every path)
+    assert data.skipped.counts == {"same file already scanned": 1}
+    assert data.skipped.reasons[0].startswith("same file already scanned: as ")
 
 
 def test_a_folder_that_gives_no_image_is_named(tmp_path):
