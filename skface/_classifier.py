@@ -6,6 +6,7 @@ import json
 import math
 import time
 import warnings
+from copy import deepcopy
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -209,15 +210,48 @@ class _AnnealedEarlyStopping(EarlyStopping):
     (a network of the recipe kept its epoch 6 of 30 that way, and its ensemble scored 1.5
     points lower; "sixteenth round"). Those epochs count no misses and are not candidates for
     the best epoch; when no epoch follows them, the last epoch's weights stay.
+
+    Two more departures from skorch's: the kept epoch is the one of the lowest validation loss,
+    ``threshold`` (the estimator's ``tol``) only deciding which epochs count as progress for
+    the patience (with ``tol > 0`` skorch kept the last epoch that beat the previous best by
+    ``tol``, not the best one, as scikit-learn's ``MLPClassifier`` does); and the epoch that
+    stops training is printed like the others (skorch's log comes after this callback, and
+    stopping skipped it).
     """
 
     def __init__(self, *args, grace_epochs=0, **kwargs):
         super().__init__(*args, **kwargs)
         self.grace_epochs = grace_epochs
 
+    def on_train_begin(self, net, **kwargs):
+        super().on_train_begin(net, **kwargs)
+        self.best_score_ = np.inf
+
     def on_epoch_end(self, net, **kwargs):
-        if len(net.history) > self.grace_epochs:
-            return super().on_epoch_end(net, **kwargs)
+        if len(net.history) <= self.grace_epochs:
+            return
+        score = net.history[-1, self.monitor]
+        if score < self.best_score_:  # the weights to keep (valid_loss: lower is better)
+            self.best_score_ = score
+            self.best_epoch_ = net.history[-1, "epoch"]
+            if self.load_best:
+                self.best_model_weights_ = deepcopy(net.module_.state_dict())
+        if self._is_score_improved(score):  # progress, for the patience: by more than tol
+            self.misses_ = 0
+            self.dynamic_threshold_ = self._calc_new_threshold(score)
+        else:
+            self.misses_ += 1
+        if self.misses_ == self.patience:
+            later = False
+            for _, callback in net.callbacks_:  # the log and the bar, for this last epoch
+                if later:
+                    callback.on_epoch_end(net, **kwargs)
+                later = later or callback is self
+            if net.verbose:
+                self._sink(f"Stopping since {self.monitor} has not improved by more than "
+                           f"{self.threshold:g} in the last {self.patience} epochs.",
+                           verbose=net.verbose)
+            raise KeyboardInterrupt
 
 
 class _EpochEndWeights(Callback):
@@ -467,7 +501,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     tol : float, default=0.0
-        Minimum decrease of the validation loss that counts as an improvement.
+        Minimum decrease of the validation loss that counts as an improvement for the
+        patience (``n_iter_no_change``); the kept epoch is still the one of the lowest loss.
     device : str, default="auto"
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``... On CUDA the
         net runs with pinned, non-blocking copies.

@@ -1182,3 +1182,21 @@ def test_data_frame_column_names_are_kept_and_checked(tmp_path):
     # arrays carry no names, and a refit on arrays forgets the old ones
     assert not hasattr(FaceCNNClassifier(**TINY).fit(X, y), "feature_names_in_")
     assert not hasattr(clf.fit(X, y), "feature_names_in_")
+
+
+def test_with_tol_the_lowest_loss_epoch_is_kept_and_the_last_epoch_printed(capsys):
+    """With tol > 0, skorch's stopper kept the last epoch that beat the best by tol (epoch 1
+    of 3, loss 0.7038, over epoch 3's 0.6891); and the epoch that stopped training was never
+    printed with verbose=1."""
+    X, y = make_faces(100, seed=1)
+    Xv, yv = make_faces(40, seed=2)
+    clf = FaceCNNClassifier(width=4, depth=2, max_epochs=12, n_iter_no_change=2, lr=3e-3,
+                            precision="float32", lr_schedule=None, random_state=0, tol=0.02,
+                            verbose=1).fit(X, y, Xv, yv)
+    losses = [h["valid_loss"] for h in clf.history_]
+    assert clf.best_epoch_ == int(np.argmin(losses)) + 1
+    p = clf.predict_proba(Xv)[np.arange(len(yv)), yv]
+    assert -np.log(p).mean() == pytest.approx(min(losses), rel=1e-4)
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == clf.n_epochs_, out
