@@ -877,7 +877,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
         train_rest, val_rest = next(splitter.split(np.zeros(len(rest)), y_enc[rest]))
         train_idx = np.concatenate([rest[train_rest], np.flatnonzero(single)])
-        return np.sort(train_idx), np.sort(rest[val_rest])
+        val_idx = rest[val_rest]
+        # a class under about 1 / n_val of the samples got no held-out row (3 of 100: all 15
+        # held out were of the other class), and early stopping watched a one-class loss
+        absent = [c for c in np.flatnonzero(counts >= 2) if not np.any(y_enc[val_idx] == c)]
+        if absent:
+            rng = np.random.default_rng(seed)
+            moved = [rng.choice(train_idx[y_enc[train_idx] == c]) for c in absent]
+            train_idx = np.setdiff1d(train_idx, moved)
+            val_idx = np.concatenate([val_idx, moved])
+        return np.sort(train_idx), np.sort(val_idx)
 
     @staticmethod
     def _channel_stats(X, indices=None):
@@ -1060,6 +1069,12 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     f"y_val holds one class only ({only!r}): its accuracy says nothing about "
                     "the other, and early stopping watches a one-class loss.", UserWarning,
                     stacklevel=3)
+            elif len(np.unique(y_val_enc)) < len(self.classes_):
+                lacking = [python_value(c) for k, c in enumerate(self.classes_)
+                           if not np.any(y_val_enc == k)]
+                warnings.warn(
+                    f"y_val holds no sample of class(es) {lacking}: early stopping watches a "
+                    "loss without them.", UserWarning, stacklevel=3)
         elif self.early_stopping:
             train_idx, val_idx = _copies_train(X, y_enc, *self._validation_split(y_enc, seed))
             X_val, y_val_enc = X, y_enc

@@ -1200,3 +1200,21 @@ def test_with_tol_the_lowest_loss_epoch_is_kept_and_the_last_epoch_printed(capsy
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == clf.n_epochs_, out
+
+
+def test_the_held_out_part_holds_every_class():
+    """A class under about 1 / n_val of the samples got no held-out row (3 of 100: the 15
+    held-out rows were all of the other class), silently; a 3-class y_val without one class
+    gave no warning."""
+    X, _ = make_faces(100)
+    y = np.zeros(100, int)
+    y[:3] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = FaceCNNClassifier(**TINY).fit(X, y)
+    assert clf.train_class_counts_.tolist() == [82, 2]
+    y3 = np.arange(60) % 3
+    X3, _ = make_faces(60)
+    keep = y3[:10] != 2
+    with pytest.warns(UserWarning, match=r"y_val holds no sample of class\(es\) \[2\]"):
+        FaceCNNClassifier(**TINY).fit(X3, y3, X_val=X3[:10][keep], y_val=y3[:10][keep])
