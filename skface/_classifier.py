@@ -1047,13 +1047,7 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         seed = check_seed(self.random_state)
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
-        if precision == "bfloat16" and device == "cpu" and not native_bfloat16(device):
-            warnings.warn(
-                "precision='bfloat16' on a CPU where torch finds no native bfloat16 units "
-                "(Intel AMX or AVX-512 BF16; torch 2.2 cannot detect them): without them "
-                "PyTorch emulates bfloat16, which is slower than float32; precision='auto' "
-                "picks float32 here.",
-                UserWarning, stacklevel=2)
+        _warn_if_emulated(precision, device)
 
         if (X_val is None) != (y_val is None):
             raise ValueError("Pass both X_val and y_val, or neither.")
@@ -1681,9 +1675,23 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"{weights_path} holds non-finite values (NaN or infinity) in "
                              f"{bad[:3]}{' and more' if len(bad) > 3 else ''}.")
         est.precision_ = resolve_precision(est.precision, resolved)
+        _warn_if_emulated(est.precision_, resolved)
         est.net_ = est._predicting_net(module, resolved, est.precision_)
         est.n_params_ = _count_params(module)
         return est
+
+
+def _warn_if_emulated(precision, device):
+    """Warn that bfloat16 on a CPU without bfloat16 units is emulated, slower than float32
+    (``"cpu:0"`` as well as ``"cpu"``; at load as well as at fit)."""
+    if (precision == "bfloat16" and torch.device(device).type == "cpu"
+            and not native_bfloat16(device)):
+        warnings.warn(
+            "precision='bfloat16' on a CPU where torch finds no native bfloat16 units "
+            "(Intel AMX or AVX-512 BF16; torch 2.2 cannot detect them): without them "
+            "PyTorch emulates bfloat16, which is slower than float32; precision='auto' "
+            "picks float32 here.",
+            UserWarning, stacklevel=3)
 
 
 def _copies_train(X, y, train_idx, val_idx):

@@ -1069,6 +1069,11 @@ def test_precision(monkeypatch, tmp_path):
     assert FaceCNNClassifier(device="cpu", **TINY).fit(X, y).precision_ == "float32"
     with pytest.warns(UserWarning, match="no native bfloat16 units"):
         FaceCNNClassifier(precision="bfloat16", device="cpu", **TINY).fit(X, y)
+    # "cpu:0" is the same CPU (it had said nothing), and a loaded model is warned about too
+    with pytest.warns(UserWarning, match="no native bfloat16 units"):
+        FaceCNNClassifier(precision="bfloat16", device="cpu:0", **TINY).fit(X, y)
+    with pytest.warns(UserWarning, match="no native bfloat16 units"):
+        FaceCNNClassifier.load(tmp_path / "bf16", device="cpu")
     with pytest.raises(ValueError, match="precision"):
         FaceCNNClassifier(precision="half", **TINY).fit(X, y)
 

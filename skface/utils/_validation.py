@@ -277,7 +277,10 @@ def native_bfloat16(device):
             return tuple(torch.cuda.get_device_capability(index)) >= (8, 0)
         except Exception:  # no usable CUDA: nothing is native
             return False
-    if device != "cpu":
+    try:
+        if torch.device(device).type != "cpu":  # "cpu:0" is the CPU too
+            return False
+    except (RuntimeError, TypeError):
         return False
     for query in _CPU_BF16_QUERIES:
         try:

@@ -112,6 +112,7 @@ def test_resolve_precision(monkeypatch):
                                 lambda: has_avx512_bf16, raising=False)
             native = has_amx or has_avx512_bf16
             assert native_bfloat16("cpu") is native
+            assert native_bfloat16("cpu:0") is native  # the same CPU ("auto" gave float32)
             assert resolve_precision("auto", "cpu") == ("bfloat16" if native else "float32")
     # a query that fails counts as "no", and the other one is still asked
 
