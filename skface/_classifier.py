@@ -189,11 +189,12 @@ def _train_loader(dataset, batch_size, generator=None, **kwargs):
 
 
 def _high_lr_epochs(lr_schedule, max_epochs):
-    """Number of epochs at the start of a fit whose learning rate is at least half its peak.
+    """Number of epochs at the start of a fit whose learning rate is above about half its peak.
 
     One-cycle: the warm-up (30 % of the steps) and the first half of the cosine annealing that
-    follows, 65 % of ``max_epochs`` in all. Cosine (per epoch, from ``lr`` to 0): the first
-    half. A constant learning rate (``None``): none.
+    follows, 65 % of ``max_epochs`` in all, rounded up. Cosine (per epoch, from ``lr`` to 0):
+    the first half, rounded up (with an even ``max_epochs`` the epoch after it runs at exactly
+    half the peak, and counts). A constant learning rate (``None``): none.
     """
     share = {"onecycle": _ONECYCLE_WARMUP + (1 - _ONECYCLE_WARMUP) / 2, "cosine": 0.5}
     return math.ceil(share.get(lr_schedule, 0.0) * int(max_epochs))
