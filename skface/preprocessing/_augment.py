@@ -64,11 +64,14 @@ class Augmenter(BaseEstimator):
     crop_scale : (float, float), default=(0.8, 1.0)
         Range of the crop's area as a fraction of the image.
     crop_ratio : (float, float), default=(3/4, 4/3)
-        Range of the crop's aspect ratio (width / height), drawn log-uniformly.
+        Range of the crop's aspect ratio (width / height, in pixels), drawn log-uniformly. Where
+        the drawn ratio does not fit in the image at the drawn area, the nearest one that fits
+        is used, so the area always stays in ``crop_scale``.
     jitter_prob : float in [0, 1], default=0.5
         Probability of colour jitter.
     brightness, contrast, saturation : float in [0, 1], default=0.2
-        Factors are drawn from ``[1 - v, 1 + v]`` (saturation and hue need 3 channels).
+        Factors are drawn from ``[1 - v, 1 + v]`` (saturation and hue need 3 colour
+        channels). The jitter changes the colour channels only, never an alpha channel.
     hue : float in [0, 0.5], default=0.0
         Hue rotation drawn from ``[-hue, hue]`` turns (in YIQ space).
     blur_prob : float in [0, 1], default=0.1
@@ -229,9 +232,13 @@ class Augmenter(BaseEstimator):
 
     @staticmethod
     def _crop(x, area, log_ratio, offset):
-        ratio = np.exp(log_ratio)
-        cw = np.minimum(np.sqrt(area * ratio), 1.0)  # fraction of the width kept
-        ch = np.minimum(np.sqrt(area / ratio), 1.0)
+        h, w = x.shape[-2:]
+        # the ratio in pixels (it had been taken in fractions of a non-square image), clamped
+        # to what fits the image at the drawn area: a side capped at the image's had shrunk
+        # the area below crop_scale (0.775 for 0.8) and lost the drawn ratio
+        ratio = np.clip(np.exp(log_ratio), area * w / h, w / (area * h))
+        cw = np.minimum(np.sqrt(area * ratio * h / w), 1.0)  # fraction of the width kept
+        ch = np.minimum(np.sqrt(area / ratio * w / h), 1.0)
         cx = (2.0 * offset[:, 0] - 1.0) * (1.0 - cw)  # crop centre in [-1, 1] coordinates
         cy = (2.0 * offset[:, 1] - 1.0) * (1.0 - ch)
         theta = np.zeros((len(x), 2, 3), dtype=np.float32)
@@ -242,12 +249,16 @@ class Augmenter(BaseEstimator):
 
     @staticmethod
     def _jitter(x, factors):
+        # the colour channels only: an alpha channel (grey + alpha, RGBA) is left as it is (the
+        # brightness had changed it), and RGBA gets saturation and hue like RGB
+        k = 3 if x.shape[1] >= 3 else 1
+        x, alpha = x[:, :k], x[:, k:]
         f = torch.from_numpy(factors.astype(np.float32))
         view = (-1, 1, 1, 1)
         x = (x * (1.0 + f[:, 0]).view(view)).clamp(0.0, 1.0)
         mean = _gray(x).mean(dim=(1, 2, 3), keepdim=True)
         x = ((x - mean) * (1.0 + f[:, 1]).view(view) + mean).clamp(0.0, 1.0)
-        if x.shape[1] == 3:
+        if k == 3:
             gray = _gray(x)
             x = ((x - gray) * (1.0 + f[:, 2]).view(view) + gray).clamp(0.0, 1.0)
             if bool((f[:, 3] != 0).any()):
@@ -259,7 +270,7 @@ class Augmenter(BaseEstimator):
                 rot[:, 2, 1], rot[:, 2, 2] = sin, cos
                 mats = _YIQ_TO_RGB @ rot @ _RGB_TO_YIQ  # (n, 3, 3)
                 x = torch.einsum("nij,njhw->nihw", mats, x).clamp(0.0, 1.0)
-        return x
+        return torch.cat([x, alpha], dim=1) if alpha.shape[1] else x
 
     @staticmethod
     def _blur(x, sigmas):
@@ -432,6 +443,11 @@ class AugmentSampler(BaseSampler):
             out = out[:, 0]
         elif np.ndim(X) == 4 and np.shape(X)[1:] != images.shape[1:]:
             out = out.transpose(0, 2, 3, 1)  # give channels-last input back channels-last
+        given = np.asarray(X)
+        if given.dtype.kind in "fiu" and out.dtype != given.dtype:
+            # float64 came back float32 (the originals no longer the input) and int64 as uint8:
+            # the input's own rows, then the copies in its dtype
+            out = np.concatenate([given, out[len(given):].astype(given.dtype)])
         return out, y_out
 
     def _fit_resample(self, images, y):

@@ -221,3 +221,56 @@ def test_augment_sampler_names_missing_labels():
     for y in ([0, 1, np.nan, 1], [0, 1, None, 1]):
         with pytest.raises(ValueError, match="missing labels"):
             AugmentSampler(random_state=0).fit_resample(X, y)
+
+
+def test_crop_keeps_its_area_and_its_ratio_in_pixels():
+    """A side capped at the image's shrank the area below crop_scale (0.822 for 0.9) and lost
+    the drawn ratio; and the ratio was taken in fractions of a non-square image (a 'square'
+    crop of a 32 x 64 image was 32 x 16 pixels)."""
+    import torch
+
+    def kept(h, w, scale, ratio):
+        x = torch.stack(torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w),
+                                       indexing="ij")).unsqueeze(0)
+        aug = Augmenter(flip_prob=0, jitter_prob=0, blur_prob=0, jpeg_prob=0, crop_prob=1,
+                        crop_scale=(scale, scale), crop_ratio=(ratio, ratio))
+        y = aug.augment_batch(x, np.random.default_rng(0))
+        fh = float((y[0, 0, -1] - y[0, 0, 0]).mean())  # kept fraction of the height
+        fw = float((y[0, 1, :, -1] - y[0, 1, :, 0]).mean())
+        return fh * fw, fw * w / (fh * h)
+
+    area, ratio = kept(64, 64, 0.81, 0.9)
+    assert area == pytest.approx(0.81, abs=0.02) and ratio == pytest.approx(0.9, abs=0.03)
+    area, ratio = kept(32, 64, 0.25, 1.0)
+    assert area == pytest.approx(0.25, abs=0.02) and ratio == pytest.approx(1.0, abs=0.05)
+    # a ratio that cannot fit at that area: the nearest that fits, the area kept (0.75 at
+    # 0.9 of a square image had given an area of 0.82)
+    area, ratio = kept(64, 64, 0.9, 2.0)
+    assert area == pytest.approx(0.9, abs=0.02) and ratio == pytest.approx(1 / 0.9, abs=0.05)
+    area, ratio = kept(64, 64, 0.9, 0.75)
+    assert area == pytest.approx(0.9, abs=0.02) and ratio == pytest.approx(0.9, abs=0.05)
+
+
+def test_jitter_leaves_alpha_alone_and_colours_rgba():
+    import torch
+
+    off = dict(flip_prob=0, crop_prob=0, blur_prob=0, jpeg_prob=0, jitter_prob=1)
+    rgb = torch.rand(8, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    rgba = torch.cat([rgb, torch.full((8, 1, 8, 8), 0.7)], 1)
+    out = Augmenter(**off, brightness=0.5, contrast=0.5).augment_batch(
+        rgba, np.random.default_rng(0))
+    assert torch.equal(out[:, 3], rgba[:, 3])
+    grey_alpha = torch.cat([rgb[:, :1], torch.full((8, 1, 8, 8), 0.7)], 1)
+    out = Augmenter(**off, contrast=0.9).augment_batch(grey_alpha, np.random.default_rng(0))
+    assert torch.equal(out[:, 1], grey_alpha[:, 1])
+    colour = Augmenter(**off, brightness=0, contrast=0, saturation=0.9, hue=0.3)
+    np.testing.assert_allclose(colour.augment_batch(rgba, np.random.default_rng(0))[:, :3],
+                               colour.augment_batch(rgb, np.random.default_rng(0)), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_sampler_output_keeps_the_input_dtype_and_rows(dtype):
+    X = np.random.default_rng(0).random((4, 3, 8, 8))
+    X = X if dtype == np.float64 else (X * 255).astype(np.int64)
+    Xr, yr = AugmentSampler(random_state=0).fit_resample(X, np.array([0, 1, 0, 1]))
+    assert Xr.dtype == dtype and np.array_equal(Xr[:4], X) and len(Xr) == 8
