@@ -130,7 +130,7 @@ def _bunch_metadata(data, y):
                          "manifest written without metadata?); pass the file names, "
                          "audit_shortcuts(data.filenames, data.target), to read it from the "
                          "files.")
-    n = len(data.filenames) if data.get("filenames") is not None else len(data["width"])
+    n = len(data["filenames"]) if data.get("filenames") is not None else len(data["width"])
     meta = {}
     for k in _META:
         meta[k] = np.asarray(data[k], dtype=object if k == "format" else None).ravel()

@@ -29,8 +29,8 @@ def added_rows(data):
     oversampling added, repeats of an earlier row: a boolean array, all False without a
     ``resampled`` column."""
     resampled = data.get("resampled")
-    if resampled is None:
-        return np.zeros(len(data.filenames), dtype=bool)
+    if resampled is None:  # a plain dict as well as a Bunch
+        return np.zeros(len(data["filenames"]), dtype=bool)
     return np.asarray(resampled, dtype=object) == _RESAMPLED[1]
 
 

@@ -99,7 +99,7 @@ def test_rows_oversampling_added_are_left_out(tmp_path, recwarn):
     over = type(data)(**{k: np.asarray(v)[extra] if isinstance(v, np.ndarray) and len(v) == n
                          else v for k, v in data.items()})
     over.resampled = np.where(np.arange(len(extra)) < len(data.filenames), "", "added")
-    for bunch in (over, read_manifest(write_manifest(over, tmp_path / "m.csv"))):
+    for bunch in (over, dict(over), read_manifest(write_manifest(over, tmp_path / "m.csv"))):
         audit = audit_shortcuts(bunch, progress=False)
         assert audit.n_samples == plain.n_samples == 40
         assert audit.balanced_accuracy == plain.balanced_accuracy
