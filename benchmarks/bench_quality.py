@@ -284,11 +284,11 @@ def run_seed(data, seed, args):
                                      random_state=seed, verbose=args.verbose)
     if args.memory:
         pipe.set_params(load__memory=args.memory)
-    if args.max_epochs:
+    if args.max_epochs is not None:
         pipe.set_params(clf__max_epochs=args.max_epochs)
     if args.views:  # each view at the side the recipe's view_size="auto" gives it
         pipe.set_params(clf__views=tuple(args.views), clf__n_members=len(args.views))
-    if args.members:
+    if args.members is not None:
         pipe.set_params(clf__n_members=args.members)
     if args.precision:
         pipe.set_params(clf__precision=args.precision)
@@ -296,12 +296,15 @@ def run_seed(data, seed, args):
         pipe.set_params(**args.set)
     if args.merge_val:
         pipe.set_params(clf__early_stopping=False)
+    ref_before = reference_step_ms()
+    # the timer covers decoding the validation images for early stopping too (it had started
+    # after it, and with --memory the training images were decoded there and read from the
+    # cache by the timed fit)
+    wall, cpu = time.perf_counter(), cpu_seconds()
     fit_params = {}
     if pipe[-1].early_stopping:  # as `skface train` does: stop on the protocol's val split
         fit_params = validation_fit_params(pipe, files[train], data.target[train],
                                            files[val], data.target[val])
-    ref_before = reference_step_ms()
-    wall, cpu = time.perf_counter(), cpu_seconds()
     pipe.fit(files[train], data.target[train], **fit_params)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     ref_step = (ref_before + reference_step_ms()) / 2
@@ -478,13 +481,23 @@ def summarise(rows, title="Recommended configuration"):
         per_source("unseen_per_source", "held-out")
 
 
+def _at_least_1(text):
+    """An int >= 1 (argparse type): 0 had been taken as "not given" and run the full recipe."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="faces folder with real/ and fake/")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--size", type=int, default=128, help="loaded image side (the recipe's)")
-    p.add_argument("--max-epochs", type=int, default=None, help="override (quick runs only)")
-    p.add_argument("--members", type=int, default=None,
+    p.add_argument("--size", type=_at_least_1, default=128,
+                   help="loaded image side (the recipe's, 128)")
+    p.add_argument("--max-epochs", type=_at_least_1, default=None,
+                   help="override (quick runs only)")
+    p.add_argument("--members", type=_at_least_1, default=None,
                    help="override the number of networks averaged (lever measurements)")
     p.add_argument("--views", type=float, nargs="+", default=None,
                    help="override the networks' zoom factors, one network each, each view "
@@ -522,7 +535,8 @@ def main(argv=None):
                         "nothing); the test part is unchanged")
     p.add_argument("--memory", default=None, help="ImageLoader cache folder")
     p.add_argument("--json", default=None, help="write the per-seed rows here")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=_at_least_1, default=None,
+                   help="torch threads (default: torch's)")
     p.add_argument("--summarise", nargs="+", default=None, metavar="JSON",
                    help="only print the summary of rows saved by earlier --json runs")
     p.add_argument("--spectrum", dest="baseline", action="store_const", const="spectrum",
@@ -543,11 +557,19 @@ def main(argv=None):
                            ("--train-fraction", args.train_fraction < 1),
                            ("--merge-val", args.merge_val),
                            ("--robustness", args.robustness), ("--augment", args.augment),
-                           ("--normalize-format", args.normalize_format)):
+                           ("--normalize-format", args.normalize_format),
+                           # these had been dropped without a word by the baselines
+                           ("--size", args.size != 128),
+                           ("--max-epochs", args.max_epochs is not None),
+                           ("--members", args.members is not None),
+                           ("--views", args.views), ("--precision", args.precision),
+                           ("--set", args.set)):
             if used:
-                print(f"bench_quality: {flag} applies to the CNN recipe, not the baselines.")
+                hint = " (they take --spectrum-size)" if flag == "--size" else ""
+                print(f"bench_quality: {flag} applies to the CNN recipe, not the "
+                      f"baselines{hint}.")
                 return 1
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     data_dir = find_data(args.data)
     if data_dir is None:

@@ -244,9 +244,24 @@ def test_train_fraction_must_be_in_0_1(bench, faces, value, capsys):
     ("--spectrum", ["--robustness"]),
     ("--residual", ["--augment"]),
     ("--spectrum", ["--normalize-format"]),
+    # these were dropped without a word
+    ("--spectrum", ["--size", "64"]),
+    ("--residual", ["--max-epochs", "3"]),
+    ("--spectrum", ["--members", "2"]),
+    ("--residual", ["--views", "1", "2"]),
+    ("--spectrum", ["--precision", "float32"]),
+    ("--residual", ["--set", "clf__lr=5"]),
 ])
 def test_recipe_only_options_are_refused_for_the_baselines(bench, faces, capsys, baseline,
                                                            option):
     rc = bench.main(["--data", str(faces), baseline, *option])
     assert rc == 1
     assert f"{option[0]} applies to the CNN recipe" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", ["--max-epochs", "--members", "--threads", "--size"])
+def test_counts_below_one_are_refused(bench, option, capsys):
+    """--max-epochs 0 had been taken as "not given" and run the full recipe."""
+    with pytest.raises(SystemExit) as info:
+        bench.main([option, "0"])
+    assert info.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
