@@ -3,8 +3,10 @@
 FaceCNNClassifier with ``device="cuda"`` runs the net with bf16 autocast, channels-last memory
 and pinned, non-blocking host-to-device copies. This script measures, in one run:
 
-- training images/s of ``FaceCNNClassifier.fit`` on CUDA, against a hand-written fp32 CUDA loop
-  on the same :class:`skface.nn.FaceCNN` (ratio, goal >= 0.9), and against the CPU;
+- training images/s of ``FaceCNNClassifier.fit`` (the whole call) on CUDA, against a
+  hand-written CUDA loop on the same :class:`skface.nn.FaceCNN` in the same precision
+  (bfloat16 autocast and channels-last where the classifier uses them; ratio, goal >= 0.9),
+  and against the CPU (both sides warmed up);
 - inference images/s of ``predict_proba`` on CUDA and on the CPU;
 - peak CUDA memory of the fit;
 - the recommended recipe (``make_recommended_pipeline``'s classifier: four networks, four
@@ -37,46 +39,69 @@ if str(ROOT) not in sys.path:
 
 from skface import FaceCNNClassifier, make_recommended_pipeline  # noqa: E402
 from skface.nn import FaceCNN, FocalLoss  # noqa: E402
+from skface.utils import resolve_precision  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_train import make_data  # noqa: E402  (same synthetic images as the CPU benchmark)
 
 
-def handwritten_cuda(X, y, *, width, epochs, batch_size, seed=0):
-    """fp32 reference loop on CUDA; each uint8 batch pinned, then copied without blocking."""
+def handwritten_loop(X, y, *, width, epochs, batch_size, precision="float32", device="cuda",
+                     seed=0):
+    """The reference loop; returns its wall time. On CUDA each uint8 batch is pinned, then
+    copied without blocking. ``precision="bfloat16"``: autocast and channels-last tensors, as
+    the classifier runs there (the goal ratio had set a bfloat16 classifier against an fp32
+    loop, so bfloat16's own speed-up hid any cost of the library around the loop)."""
     torch.manual_seed(seed)
-    dev = torch.device("cuda")
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    bf16 = precision == "bfloat16"
     module = FaceCNN(in_channels=X.shape[1], width=width).to(dev)
+    if bf16:
+        module = module.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(module.parameters(), lr=1e-3, weight_decay=1e-4)
     steps = math.ceil(len(X) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=epochs * steps)
     crit = FocalLoss()
     Xt = torch.from_numpy(X)
     yt = torch.from_numpy(y).long()
-    torch.cuda.synchronize()
+
+    def to_device(t):
+        # each batch pinned, as the DataLoader's pin_memory does, so that its copy to the GPU
+        # is asynchronous (a gathered batch is new pageable memory, copied synchronously);
+        # torch's caching host allocator reuses a pinned block only once its copy is done
+        return t.pin_memory().to(dev, non_blocking=True) if cuda else t
+
+    if cuda:
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(len(X))
         for b in range(steps):
             idx = perm[b * batch_size:(b + 1) * batch_size]
-            # each batch pinned, as the DataLoader's pin_memory does, so that its copy to the GPU
-            # is asynchronous (a gathered batch is new pageable memory, copied synchronously);
-            # torch's caching host allocator reuses a pinned block only once its copy is done
-            xb = Xt[idx].pin_memory().to(dev, non_blocking=True).float().div_(255.0)
-            loss = crit(module(xb), yt[idx].pin_memory().to(dev, non_blocking=True))
+            xb = to_device(Xt[idx]).float().div_(255.0)
+            if bf16:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = module(xb)
+            loss = crit(logits.float(), to_device(yt[idx]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
 def fit_rate(X, y, device, *, width, epochs, batch_size):
+    """Training images/s of ``FaceCNNClassifier.fit``, timed over the whole call."""
     clf = FaceCNNClassifier(width=width, max_epochs=epochs, batch_size=batch_size,
                             early_stopping=False, device=device, random_state=0)
+    start = time.perf_counter()
     clf.fit(X, y)
-    return len(X) * epochs / clf.fit_time_, clf
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+    return len(X) * epochs / (time.perf_counter() - start), clf
 
 
 def predict_rate(clf, X):
@@ -129,20 +154,29 @@ def main(argv=None):
     print(f"{args.n} images {args.size}px, width {args.width}, {args.epochs} epochs, "
           f"batch {args.batch_size}")
     X, y = make_data(args.n, args.size)
-    handwritten_cuda(X[:1024], y[:1024], width=args.width, epochs=1,
-                     batch_size=args.batch_size)  # warm-up: cuDNN autotune, allocator
-    t = handwritten_cuda(X, y, width=args.width, epochs=args.epochs, batch_size=args.batch_size)
-    hand = args.n * args.epochs / t
+    kw = dict(width=args.width, batch_size=args.batch_size)
+    precision = resolve_precision("auto", "cuda")  # what the classifier computes in here
+    for p in {"float32", precision}:  # warm-up: cuDNN autotune, allocator
+        handwritten_loop(X[:1024], y[:1024], epochs=1, precision=p, **kw)
+    hand = {p: args.n * args.epochs / handwritten_loop(X, y, epochs=args.epochs, precision=p,
+                                                       **kw)
+            for p in sorted({"float32", precision})}
+    fit_rate(X[:1024], y[:1024], "cuda", epochs=1, **kw)  # the classifier's warm-up
     torch.cuda.reset_peak_memory_stats()
-    gpu, clf_gpu = fit_rate(X, y, "cuda", width=args.width, epochs=args.epochs,
-                            batch_size=args.batch_size)
+    gpu, clf_gpu = fit_rate(X, y, "cuda", epochs=args.epochs, **kw)
     peak = torch.cuda.max_memory_allocated() / 2**20
     Xc, yc = X[:args.cpu_n], y[:args.cpu_n]
-    cpu, clf_cpu = fit_rate(Xc, yc, "cpu", width=args.width, epochs=1,
-                            batch_size=args.batch_size)
-    print(f"train  hand-written fp32 CUDA {hand:.0f} img/s | FaceCNNClassifier CUDA {gpu:.0f} "
-          f"img/s in {clf_gpu.precision_} (ratio {gpu / hand:.2f}) | FaceCNNClassifier CPU "
-          f"{cpu:.0f} img/s in {clf_cpu.precision_} (GPU/CPU {gpu / cpu:.1f}x)")
+    # the CPU side warmed up too, and given a few epochs (one cold epoch of 4 steps had read
+    # about 1.5x too slow, inflating the GPU/CPU figure)
+    fit_rate(Xc[:256], yc[:256], "cpu", epochs=1, **kw)
+    cpu, clf_cpu = fit_rate(Xc, yc, "cpu", epochs=3, **kw)
+    print(f"train  hand-written CUDA loop in {precision} {hand[precision]:.0f} img/s | "
+          f"FaceCNNClassifier CUDA {gpu:.0f} img/s in {clf_gpu.precision_} (ratio "
+          f"{gpu / hand[precision]:.2f}, goal >= 0.9) | FaceCNNClassifier CPU {cpu:.0f} img/s "
+          f"in {clf_cpu.precision_} (GPU/CPU {gpu / cpu:.1f}x)")
+    if precision != "float32":
+        print(f"       hand-written CUDA loop in float32 {hand['float32']:.0f} img/s "
+              f"({precision} speed-up {hand[precision] / hand['float32']:.2f}x)")
     print(f"peak CUDA memory of fit: {peak:.0f} MiB")
     pg = predict_rate(clf_gpu, X)
     pc = predict_rate(clf_cpu, Xc)

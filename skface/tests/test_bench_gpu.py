@@ -22,3 +22,17 @@ def test_recipe_timing_trains_the_recommended_classifier(bench):
 def test_without_cuda_it_says_why_and_exits_0(bench, capsys):
     assert bench.main([]) == 0
     assert "skipped -- no CUDA device" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_reference_loop_runs_in_the_classifiers_precision(bench, precision):
+    """The goal ratio had set a bfloat16 classifier against an fp32 loop; the loop now runs in
+    the classifier's precision (here on the CPU, as the script runs it on CUDA)."""
+    from bench_train import make_data
+
+    X, y = make_data(64, 16)
+    seconds = bench.handwritten_loop(X, y, width=4, epochs=1, batch_size=32,
+                                     precision=precision, device="cpu")
+    assert seconds > 0
+    rate, clf = bench.fit_rate(X, y, "cpu", width=4, epochs=1, batch_size=32)
+    assert rate > 0 and clf.n_epochs_ == 1
