@@ -244,7 +244,7 @@ class _AnnealedEarlyStopping(EarlyStopping):
             self.misses_ += 1
         if self.misses_ == self.patience:
             later = False
-            for _, callback in net.callbacks_:  # the log and the bar, for this last epoch
+            for _, callback in getattr(net, "callbacks_", ()):  # the log and bar, this epoch
                 if later:
                     callback.on_epoch_end(net, **kwargs)
                 later = later or callback is self
