@@ -536,8 +536,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Class labels.
     n_features_in_ : int
         ``C * H * W`` of the training images.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names of a data frame of flattened images given to ``fit``; only then defined.
+    feature_names_in_ : ndarray of str
+        The column names (``n_features_in_`` of them) of a data frame of flattened images given
+        to ``fit``; only then defined.
     image_shape_ : tuple of int
         ``(C, H, W)`` of the training images.
     net_ : skorch.NeuralNet

@@ -58,8 +58,9 @@ class ResidualCooccurrence(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     ----------
     n_features_in_ : int
         ``C * H * W`` seen by ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Column names of a data frame of flattened images given to ``fit``; only then defined.
+    feature_names_in_ : ndarray of str
+        The column names (``n_features_in_`` of them) of a data frame of flattened images given
+        to ``fit``; only then defined.
     image_shape_ : tuple of int
         ``(C, H, W)`` seen by ``fit``; ``transform`` needs the same shape.
 
