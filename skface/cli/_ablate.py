@@ -86,14 +86,15 @@ def parse_grid(items):
 def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=None,
                           device="auto", title="skface ablation", notes=None, progress=True):
     """Run the ablation on a manifest's splits and write the report folder into ``out``."""
+    from skface.datasets._manifest import added_rows
     from skface.experiments import run_ablation, write_report
 
-    from ._train import make_pipeline, read_split
+    from ._train import make_pipeline, split_rows
 
-    files, y, source = read_split(manifest, None)
-    from skface.datasets._manifest import added_rows
-
-    data = read_manifest_arg(manifest)
+    data = read_manifest_arg(manifest)  # read once; a manifest it refuses stops before the plan
+    n_configs = int(np.prod([len(v) for v in grid.values()]))
+    print(f"ablation: {n_configs} configuration(s) x {len(seeds)} seed(s)", file=sys.stderr)
+    files, y, source = split_rows(data, manifest, None)
     splits = np.asarray(data.split, dtype=object).astype(str)
     # the rows `skface build --balance oversample` added repeat other images: training may
     # see them again, but validation (selection, early stopping) and test score each image once
@@ -174,9 +175,6 @@ def _holds_runs(progress_dir):
 def run(args):
     grid = DEFAULT_GRID if args.grid is None else parse_grid(args.grid)
     check_device(args.device)  # a missing GPU is named before any work
-    read_manifest_arg(args.manifest)  # and a manifest that cannot be read, before the plan
-    n_configs = int(np.prod([len(v) for v in grid.values()]))
-    print(f"ablation: {n_configs} configuration(s) x {len(args.seeds)} seed(s)", file=sys.stderr)
     table = run_protocol_ablation(args.manifest, Path(args.out), grid=grid, seeds=args.seeds,
                                   size=args.size, max_epochs=args.max_epochs, device=args.device,
                                   progress=not args.quiet)

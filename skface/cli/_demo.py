@@ -86,13 +86,14 @@ def run(args):
 
 
 def _run(args):
-    from skface.datasets import audit_shortcuts, build_dataset, load_demo_faces, write_manifest
+    from skface.datasets import (audit_shortcuts, build_dataset, load_demo_faces, read_manifest,
+                                 write_manifest)
     from skface.experiments import cross_source_evaluate, run_ablation, write_report
     from skface.metrics import evaluate
 
     from ._audit import format_table, source_table
     from ._model import save_model, transform_paths
-    from ._train import read_split
+    from ._train import split_rows
 
     out = Path(args.out)
     check_output_dir(out, "demo")
@@ -117,9 +118,10 @@ def _run(args):
         (tmp / "audit.txt").write_text(audit_text + "\n")
 
         _step(4, n_steps, "training the recommended model (early stopping on val)")
-        files_tr, y_tr, _ = read_split(manifest, "train")
-        files_va, y_va, _ = read_split(manifest, "val")
-        files_te, y_te, src_te = read_split(manifest, "test")
+        built = read_manifest(manifest)  # read once for every split below
+        files_tr, y_tr, _ = split_rows(built, manifest, "train")
+        files_va, y_va, _ = split_rows(built, manifest, "val")
+        files_te, y_te, src_te = split_rows(built, manifest, "test")
         pipe = _demo_pipeline(args, max_epochs=args.max_epochs, seed=args.seed)
         clf = pipe.steps[-1][1]
         X_tr, X_va, X_te = (transform_paths(pipe, f) for f in (files_tr, files_va, files_te))
@@ -131,10 +133,7 @@ def _run(args):
         _step(5, n_steps, "evaluating on the balanced test split")
         result = evaluate(clf, X_te, y_te, sources=src_te)
 
-        files_all, y_all, src_all = read_split(manifest, None)
-        from skface.datasets import read_manifest
-
-        built = read_manifest(manifest)
+        files_all, y_all, src_all = split_rows(built, manifest, None)
         splits = np.asarray(built.split, dtype=object).astype(str)
         parts = tuple(np.flatnonzero(splits == s) for s in ("train", "val", "test"))
         small = {"max_epochs": args.ablation_epochs}

@@ -78,8 +78,17 @@ def add_arguments(p):
     add_quiet_argument(p, "no progress bars or per-epoch lines")
 
 
-def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
-    """Paths, labels and sources of one split of a manifest (CLIError when there are none).
+def read_split(manifest, split, **kwargs):
+    """Paths, labels and sources of one split of the manifest file ``manifest``: it read by
+    :func:`read_manifest_arg`, then :func:`split_rows` (where ``kwargs`` go)."""
+    path = Path(manifest)
+    return split_rows(read_manifest_arg(path), path, split, **kwargs)
+
+
+def split_rows(data, path, split, *, own_rows_only=False, may_be_empty=False):
+    """Paths, labels and sources of one split (None: every row) of the manifest ``data`` read
+    from ``path`` (CLIError when there are none), for a command that needs several splits
+    from one read.
 
     With ``own_rows_only``, the rows ``skface build --balance oversample`` added (marked
     ``added`` in ``resampled``: repeats of other rows) are left out, so that each image is
@@ -88,11 +97,7 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
     """
     from skface.datasets._manifest import added_rows
 
-    path = Path(manifest)
-    data = read_manifest_arg(path)
-    n = len(data.filenames)
-    if n == 0:
-        raise CLIError(f"manifest {path} is empty (no image rows)")
+    n = len(data.filenames)  # never 0: read_manifest refuses a manifest without rows
     if split is None:
         mask = np.ones(n, dtype=bool)
     else:
@@ -116,15 +121,6 @@ def read_split(manifest, split, *, own_rows_only=False, may_be_empty=False):
     y = np.asarray(data.target)[mask]
     source = np.asarray(data.get("source", ["?"] * n), dtype=object)[mask]
     return files, y, source
-
-
-def _added_rows(manifest, split):
-    """Which rows of ``split`` (in :func:`read_split`'s order) ``skface build --balance
-    oversample`` added (``resampled`` is ``added``): repeats of other images."""
-    from skface.datasets._manifest import added_rows
-
-    data = read_manifest_arg(manifest)
-    return added_rows(data)[np.asarray(data.split, dtype=object).astype(str) == split]
 
 
 def make_pipeline(*, size=None, attention=None, gamma=None, class_weight=None, balance=None,
@@ -160,10 +156,13 @@ def train(manifest, out, **kwargs):
 
     check_output_dir(out, "train")  # before the training, not after it
     check_device(kwargs.get("device", "auto"))  # before the images are decoded
-    files_tr, y_tr, _ = read_split(manifest, "train")
+    from skface.datasets._manifest import added_rows
+
+    data = read_manifest_arg(manifest)
+    files_tr, y_tr, _ = split_rows(data, manifest, "train")
     # `skface build --sizes TRAIN 0 TEST` writes no val split: the classifier then holds out
     # its own validation_fraction of the train split for early stopping
-    files_va, y_va, _ = read_split(manifest, "val", may_be_empty=True)
+    files_va, y_va, _ = split_rows(data, manifest, "val", may_be_empty=True)
     for name, y in (("train", y_tr), ("val", y_va)):
         if len(y) and len(np.unique(y)) < 2:
             raise CLIError(f"the {name} split of {manifest} holds one class only; "
@@ -175,7 +174,8 @@ def train(manifest, out, **kwargs):
               + (f"early stopping holds out {clf.validation_fraction:.0%} of the train split "
                  "(stratified) to watch" if clf.early_stopping else
                  "training runs every epoch with no validation score"), file=sys.stderr)
-        added = _added_rows(manifest, "train")
+        # the train split's rows, in split_rows' order
+        added = added_rows(data)[np.asarray(data.split, dtype=object).astype(str) == "train"]
         if clf.early_stopping and added.any():
             # the rows --balance oversample added repeat other training images: some would
             # land in the held-out part while their originals train. Train on each image once
