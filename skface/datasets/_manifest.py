@@ -34,6 +34,11 @@ def added_rows(data):
     return np.asarray(resampled, dtype=object) == _RESAMPLED[1]
 
 
+def _blank(value):
+    """Whether a metadata value is to be written as an empty field: ``""`` or missing."""
+    return (isinstance(value, str) and value == "") or is_missing(value)
+
+
 def _whole_field(value, key, position):
     """A manifest field of the integer column ``key``: ``""`` for a missing value, the whole
     number as an int; anything else refused, naming the column and the row."""
@@ -153,11 +158,9 @@ def write_manifest(dataset, path, *, root=None):
         cols[key] = [_whole_field(v, key, i) for i, v in enumerate(cols[key])]
     q = cols["jpeg_quality"]
     # 15 digits: f"{v:g}" cut 87.123456789 to 87.1235 and 1234567 to 1.23457e+06
-    cols["jpeg_quality"] = ["" if (isinstance(v, str) and v == "") or is_missing(v)
-                            else f"{float(v):.15g}" for v in q]
+    cols["jpeg_quality"] = ["" if _blank(v) else f"{float(v):.15g}" for v in q]
     # a missing value is blank (bool(NaN) is True: it had been written as 1)
-    cols["exif"] = ["" if (isinstance(v, str) and v == "") or is_missing(v)
-                    else str(int(bool(v))) for v in cols["exif"]]
+    cols["exif"] = ["" if _blank(v) else str(int(bool(v))) for v in cols["exif"]]
     for key in ("path", "source"):
         for i, v in enumerate(cols[key]):
             try:

@@ -273,8 +273,9 @@ def train_val_test_split(filenames, y, *, groups=None, sizes=(0.70, 0.15, 0.15),
                 limit = max(int(gsize[rest[c]].sum() // 2), target)
                 reach, first = _subset_sums(rest[c], gsize, limit)
                 ok = np.flatnonzero(reach)[1:]
-                if len(ok) and abs(_nearest(ok, target) - target) < abs(got - target):
-                    got = _nearest(ok, target)
+                nearest = _nearest(ok, target) if len(ok) else got
+                if abs(nearest - target) < abs(got - target):
+                    got = nearest
                     m = _take(rest[c], gsize, first, got)
             if got != target:
                 short.append(f"{got} {('real', 'fake')[c]} instead of {target}")
