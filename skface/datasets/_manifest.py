@@ -223,10 +223,10 @@ def _read_rows(path):
     return header, rows
 
 
-def copy_manifest(path, dest):
-    """Write a copy of the manifest ``path`` to ``dest`` (atomically) whose relative image
-    paths are made absolute, so that the copy reads the same images from wherever it lies;
-    every column and value is kept. Returns ``dest`` as a Path."""
+def absolute_manifest_text(path):
+    """The text of a copy of the manifest ``path`` whose relative image paths are made
+    absolute, so that the copy reads the same images from wherever it is written; every column
+    and value is kept. Reading it checks the manifest as :func:`read_manifest` does."""
     path = Path(path)
     header, rows = _read_rows(path)
     base = path.parent.resolve()
@@ -236,7 +236,7 @@ def copy_manifest(path, dest):
     for r in rows:
         p = Path(r["path"])
         writer.writerow({**r, "path": str(p if p.is_absolute() else base / p)})
-    return Path(atomic_write_text(dest, buf.getvalue()))
+    return buf.getvalue()
 
 
 def read_manifest(path, *, root=None, verify=False, as_frame=False):

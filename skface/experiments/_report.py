@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets._manifest import _read_rows, copy_manifest
+from ..datasets._manifest import absolute_manifest_text
 from ..metrics import EvaluationResult
 from ..utils import atomic_write_text
 from ..utils._io import temp_dir_beside
@@ -367,8 +367,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         raise TypeError("evaluation must be an EvaluationResult (skface.metrics.evaluate).")
     if manifest is not None and not Path(manifest).is_file():
         raise FileNotFoundError(f"manifest {manifest} does not exist.")
-    if manifest is not None:
-        _read_rows(Path(manifest))  # a file that is no manifest is named before any work
+    # read once, now: a file that is no manifest is named before any work
+    manifest_text = None if manifest is None else absolute_manifest_text(manifest)
     if not isinstance(title, str):
         raise ValueError(f"title must be a string; got {title!r}.")
     if not isinstance(evaluated_on, str) or not evaluated_on.strip():
@@ -547,7 +547,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             # under one name, which no table of the report takes (a manifest called
             # per_source.csv was overwritten by the table), with its relative image paths
             # made absolute, so that the copy reads the same images from this folder
-            copy_manifest(manifest, tmp / MANIFEST_COPY)
+            atomic_write_text(tmp / MANIFEST_COPY, manifest_text)
             files.append(MANIFEST_COPY)
             doc.para(f"Data manifest used: {manifest}, copied into this folder as "
                      f"{MANIFEST_COPY} (image paths made absolute).", "meta")
