@@ -71,24 +71,5 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-__all__ = [
-    "RECOMMENDED_AUGMENT_PARAMS",
-    "RECOMMENDED_CLASSIFIER_PARAMS",
-    "RECOMMENDED_JPEG_QUALITY",
-    "AugmentSampler",
-    "Augmenter",
-    "FaceCNNClassifier",
-    "FormatNormalizer",
-    "ImageLoader",
-    "ResidualCooccurrence",
-    "SpectrumFeatures",
-    "__version__",
-    "datasets",
-    "evaluate",
-    "experiments",
-    "load_demo_faces",
-    "make_recommended_pipeline",
-    "metrics",
-    "nn",
-    "preprocessing",
-]
+# every name above: the subpackages, the names imported on first use, and the version
+__all__ = sorted(["__version__", *_SUBPACKAGES, *_LAZY])

@@ -582,6 +582,9 @@ _WRITE_WARNED = set()
 #: Cache folders this process has already cleared of what killed writers left.
 _CLEANED = set()
 _INDEX = {}
+#: Seconds after which a cache file no process can be writing any more (a killed writer's
+#: leftover, a damaged pack) is deleted; younger ones may be another process's write.
+_STALE_AFTER = 3600.0
 
 
 def _file_key(path):
@@ -635,7 +638,7 @@ class _PackCache:
             info.write_text(json.dumps(params, sort_keys=True, indent=1))
         self._remove_leftovers()
 
-    def _remove_leftovers(self, age=3600.0):
+    def _remove_leftovers(self, age=_STALE_AFTER):
         """Delete what a process killed mid-write left (Ctrl-C cleans up itself; SIGKILL, the
         OOM killer or a job's time limit do not): temporary files, and images without their
         keys file, once older than ``age`` seconds, so that a write in progress elsewhere is
@@ -703,7 +706,7 @@ class _PackCache:
                     index[raw[row * _KEY_BYTES : (row + 1) * _KEY_BYTES]] = (pack_id, row)
             return entry
 
-    def _remove_damaged(self, pack, age=3600.0):
+    def _remove_damaged(self, pack, age=_STALE_AFTER):
         """Delete a committed pack that cannot be read (its keys file is written last, so the
         pack was whole once: a disk error, a copy cut short), so that later processes do not
         read it again; left alone while younger than ``age`` seconds, in case a shared file
