@@ -1659,16 +1659,16 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                 module = ProbabilityAverage([FaceCNN(**kw) for kw in kwargs])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{config_path} is incomplete or corrupted: {exc!r}") from None
+        raw = weights_path.read_bytes()  # read once: loaded, then checked against the config
         try:
-            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
             module.load_state_dict(state)
         except Exception as exc:  # torch raises many types for damaged files
-            why = ("the file is empty" if weights_path.stat().st_size == 0
-                   else str(exc) or type(exc).__name__)
+            why = "the file is empty" if not raw else str(exc) or type(exc).__name__
             raise ValueError(f"{weights_path} could not be loaded: {why}") from None
         # weights that load but are not the ones this config was saved with
         want = config.get("weights_sha256")
-        if want is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != want:
+        if want is not None and hashlib.sha256(raw).hexdigest() != want:
             raise ValueError(f"{weights_path} is not the weights {config_path} was saved with "
                              "(a save that did not finish, or a file copied from another "
                              "model); save the model again.")
@@ -1701,8 +1701,6 @@ def _copies_train(X, y, train_idx, val_idx):
     that oversampling added) into training, so that early stopping watches images the network
     has not trained on; a ``UserWarning`` says how many. Where that would leave the held-out
     part without a class it holds, they stay, and the warning says so."""
-    import hashlib
-
     def digest(i):
         return hashlib.blake2b(np.ascontiguousarray(X[i]).tobytes(), digest_size=16).digest()
 
