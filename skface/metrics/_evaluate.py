@@ -780,14 +780,14 @@ def best_threshold(y_true, y_score, *, metric="balanced_accuracy", pos_label=Non
                                  pos_label)
     scores = _checked_scores(y_score, len(y_true))
     func = _tuning_metric(metric)
-    if isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool) \
-            and thresholds < 1:
+    a_count = isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool)
+    if a_count and thresholds < 1:
         raise ValueError(f"thresholds must be at least 1; got {thresholds}.")
     if scores.min() == scores.max():  # with given candidates too: the first was returned
         raise ValueError(
             f"Every sample has the same P(fake) ({scores[0]:g}), so no threshold can "
             f"separate the classes.")
-    if isinstance(thresholds, numbers.Integral) and not isinstance(thresholds, bool):
+    if a_count:
         candidates = np.linspace(scores.min(), scores.max(), int(thresholds))
         # every cut the scores allow: halfway between neighbours, so that the cut keeps a
         # margin on both sides (a cut at a score itself would sit on a validation sample)
