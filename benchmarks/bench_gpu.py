@@ -4,9 +4,10 @@ FaceCNNClassifier with ``device="cuda"`` runs the net with bf16 autocast, channe
 and pinned, non-blocking host-to-device copies. This script measures, in one run:
 
 - training images/s of ``FaceCNNClassifier.fit`` (the whole call) on CUDA, against a
-  hand-written CUDA loop on the same :class:`skface.nn.FaceCNN` in the same precision
-  (bfloat16 autocast and channels-last where the classifier uses them; ratio, goal >= 0.9),
-  and against the CPU (both sides warmed up);
+  hand-written loop on the same :class:`skface.nn.FaceCNN` (``bench_train.py``'s, run on
+  CUDA: channels-last tensors as the classifier uses on every device, pinned non-blocking
+  copies, bfloat16 autocast where the classifier computes in it; ratio, goal >= 0.9), and
+  against the CPU (both sides warmed up);
 - inference images/s of ``predict_proba`` on CUDA and on the CPU;
 - peak CUDA memory of the fit;
 - the recommended recipe (``make_recommended_pipeline``'s classifier: four networks, four
@@ -26,7 +27,6 @@ Usage::
 """
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -38,59 +38,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from skface import FaceCNNClassifier, make_recommended_pipeline  # noqa: E402
-from skface.nn import FaceCNN, FocalLoss  # noqa: E402
 from skface.utils import resolve_precision  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_train import make_data  # noqa: E402  (same synthetic images as the CPU benchmark)
-
-
-def handwritten_loop(X, y, *, width, epochs, batch_size, precision="float32", device="cuda",
-                     seed=0):
-    """The reference loop; returns its wall time. On CUDA each uint8 batch is pinned, then
-    copied without blocking. ``precision="bfloat16"``: autocast and channels-last tensors, as
-    the classifier runs there (the goal ratio had set a bfloat16 classifier against an fp32
-    loop, so bfloat16's own speed-up hid any cost of the library around the loop)."""
-    torch.manual_seed(seed)
-    dev = torch.device(device)
-    cuda = dev.type == "cuda"
-    bf16 = precision == "bfloat16"
-    module = FaceCNN(in_channels=X.shape[1], width=width).to(dev)
-    if bf16:
-        module = module.to(memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(module.parameters(), lr=1e-3, weight_decay=1e-4)
-    steps = math.ceil(len(X) / batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=epochs * steps)
-    crit = FocalLoss()
-    Xt = torch.from_numpy(X)
-    yt = torch.from_numpy(y).long()
-
-    def to_device(t):
-        # each batch pinned, as the DataLoader's pin_memory does, so that its copy to the GPU
-        # is asynchronous (a gathered batch is new pageable memory, copied synchronously);
-        # torch's caching host allocator reuses a pinned block only once its copy is done
-        return t.pin_memory().to(dev, non_blocking=True) if cuda else t
-
-    if cuda:
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        perm = torch.randperm(len(X))
-        for b in range(steps):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
-            xb = to_device(Xt[idx]).float().div_(255.0)
-            if bf16:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = module(xb)
-            loss = crit(logits.float(), to_device(yt[idx]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    if cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from bench_train import handwritten_fit, make_data  # noqa: E402  (the CPU benchmark's)
 
 
 def fit_rate(X, y, device, *, width, epochs, batch_size):
@@ -156,10 +107,14 @@ def main(argv=None):
     X, y = make_data(args.n, args.size)
     kw = dict(width=args.width, batch_size=args.batch_size)
     precision = resolve_precision("auto", "cuda")  # what the classifier computes in here
+
+    def hand_seconds(X, y, epochs, p):  # bench_train's reference loop, on the GPU
+        return handwritten_fit(X, y, depth=4, epochs=epochs, lr=1e-3, weight_decay=1e-4,
+                               seed=0, precision=p, device="cuda", **kw)[0]
+
     for p in {"float32", precision}:  # warm-up: cuDNN autotune, allocator
-        handwritten_loop(X[:1024], y[:1024], epochs=1, precision=p, **kw)
-    hand = {p: args.n * args.epochs / handwritten_loop(X, y, epochs=args.epochs, precision=p,
-                                                       **kw)
+        hand_seconds(X[:1024], y[:1024], 1, p)
+    hand = {p: args.n * args.epochs / hand_seconds(X, y, args.epochs, p)
             for p in sorted({"float32", precision})}
     fit_rate(X[:1024], y[:1024], "cuda", epochs=1, **kw)  # the classifier's warm-up
     torch.cuda.reset_peak_memory_stats()

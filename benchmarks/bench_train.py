@@ -80,16 +80,25 @@ def _textbook_forward(stage, x):
 
 
 def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay, seed,
-                    precision="float32", textbook=False, reuse=True):
+                    precision="float32", textbook=False, reuse=True, device="cpu"):
     """The reference loop; returns (seconds, module). Channels-last tensors, freed blocks
-    reused (``reuse``) and, with ``precision="bfloat16"``, bf16 autocast, as the classifier
-    does on a CPU.
+    reused (``reuse``, on a CPU) and, with ``precision="bfloat16"``, bf16 autocast, as the
+    classifier does. On CUDA (``bench_gpu.py``) each uint8 batch is pinned, then copied without
+    blocking, as the classifier's DataLoader does.
 
     ``textbook=True`` is the layout before the fifteenth round of ``RESULTS.md``: contiguous
     (NCHW) float32 tensors and each stage in the order conv, ReLU, pool.
     """
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+
+    def to_device(t):
+        # a gathered batch is new pageable memory, copied synchronously: pinned, its copy is
+        # asynchronous (torch's caching host allocator reuses a pinned block once it is done)
+        return t.pin_memory().to(dev, non_blocking=True) if cuda else t
+
     torch.manual_seed(seed)
-    module = FaceCNN(in_channels=X.shape[1], n_classes=2, width=width, depth=depth)
+    module = FaceCNN(in_channels=X.shape[1], n_classes=2, width=width, depth=depth).to(dev)
     bf16 = precision == "bfloat16"
     channels_last = not textbook
     if textbook:
@@ -106,23 +115,27 @@ def handwritten_fit(X, y, *, width, depth, epochs, batch_size, lr, weight_decay,
     Xt = torch.from_numpy(X)
     yt = torch.from_numpy(y).long()
     g = torch.Generator().manual_seed(seed)
+    if cuda:
+        torch.cuda.synchronize()
     start = time.perf_counter()
     module.train()
-    with reuse_freed_memory(enabled=reuse):
+    with reuse_freed_memory(enabled=reuse and not cuda):
         for _ in range(epochs):
             perm = torch.randperm(len(X), generator=g)
             for b in range(steps):
                 idx = perm[b * batch_size:(b + 1) * batch_size]
-                xb = Xt[idx].float().div_(255.0)
+                xb = to_device(Xt[idx]).float().div_(255.0)
                 if channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
                     out = module(xb)
-                loss = crit(out.float(), yt[idx])
+                loss = crit(out.float(), to_device(yt[idx]))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
+    if cuda:
+        torch.cuda.synchronize()
     return time.perf_counter() - start, module
 
 

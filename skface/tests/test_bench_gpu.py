@@ -31,8 +31,9 @@ def test_reference_loop_runs_in_the_classifiers_precision(bench, precision):
     from bench_train import make_data
 
     X, y = make_data(64, 16)
-    seconds = bench.handwritten_loop(X, y, width=4, epochs=1, batch_size=32,
-                                     precision=precision, device="cpu")
+    seconds = bench.handwritten_fit(X, y, width=4, depth=2, epochs=1, batch_size=32, lr=1e-3,
+                                    weight_decay=1e-4, seed=0, precision=precision,
+                                    device="cpu")[0]
     assert seconds > 0
     rate, clf = bench.fit_rate(X, y, "cpu", width=4, epochs=1, batch_size=32)
     assert rate > 0 and clf.n_epochs_ == 1
