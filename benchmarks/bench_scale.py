@@ -22,7 +22,6 @@ Usage::
 
 import argparse
 import hashlib
-import os
 import sys
 import tempfile
 import time
@@ -42,6 +41,9 @@ from sklearn.utils import Bunch  # noqa: E402
 
 from skface.datasets import find_duplicates  # noqa: E402
 from skface.metrics import best_threshold, evaluate_scores  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_train import reset_rss_peak, rss_now, rss_peak  # noqa: E402  (the memory probe's)
 
 
 def _seconds(func):
@@ -156,7 +158,7 @@ def bench_evaluate(n, batch=512, size=64, width=4):
             tracemalloc.start()
             seconds, result = _seconds(lambda: evaluate(pipe, paths, y, batch_size=batch_size))
             figures[name] = (tracemalloc.get_traced_memory()[1], seconds, result.accuracy,
-                             None if rss_before is None else _rss_peak() - rss_before)
+                             None if rss_before is None else rss_peak() - rss_before)
             tracemalloc.stop()
     pixels_bytes = n * 3 * size * size
     (w_peak, w_s, w_acc, w_rss), (s_peak, s_s, s_acc, s_rss) = figures["whole"], figures["sliced"]
@@ -171,20 +173,13 @@ def bench_evaluate(n, batch=512, size=64, width=4):
 
 
 def _rss_reset():
-    """The resident set now, after resetting the process's high-water mark (Linux: "5" into
-    /proc/self/clear_refs); None where that cannot be done."""
+    """The resident set now, after resetting the process's high-water mark; None where that
+    cannot be done (not Linux)."""
     try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        reset_rss_peak()
+        return rss_now()
     except OSError:
         return None
-
-
-def _rss_peak():
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
 
 def main(argv=None):

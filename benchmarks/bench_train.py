@@ -40,6 +40,7 @@ against the uint8 array plus the model (parameters, gradients and the two AdamW 
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -165,13 +166,27 @@ def handwritten_predict(module, X, batch_size=64, precision="float32"):
     return time.perf_counter() - start
 
 
+def rss_now():
+    """The process's resident set now, in bytes (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def reset_rss_peak():
+    """Reset the process's resident high-water mark (Linux: "5" into /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def rss_peak():
+    """The resident high-water mark (``VmHWM``) since the start or :func:`reset_rss_peak`."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+
 def memory_probe(n, size, width, depth, epochs):
     """Run in a subprocess: peak RSS of one ``fit`` (JSON on stdout)."""
     import resource
-
-    def rss_now():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * resource.getpagesize()
 
     torch.set_num_threads(1)
     before = rss_now()
@@ -182,14 +197,11 @@ def memory_probe(n, size, width, depth, epochs):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     n_params = sum(p.numel() for p in clf.net_.module_.parameters())
     model_bytes = n_params * 4 * 4  # weights, gradients, two AdamW moments
-    # then predict_proba on the same images, its peak measured from here: Linux resets the
-    # high-water mark (VmHWM) when "5" is written to /proc/self/clear_refs
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
+    # then predict_proba on the same images, its peak measured from here
+    reset_rss_peak()
     before_predict = rss_now()
     clf.predict_proba(X)
-    with open("/proc/self/status") as f:
-        hwm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    hwm = rss_peak()
     print(json.dumps({"n": n, "size": size, "precision": clf.precision_,
                       "x_bytes": int(X.nbytes), "model_bytes": model_bytes,
                       "rss_before": before, "peak": peak, "extra": peak - before,
