@@ -385,7 +385,9 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         Attention block inserted after the stages named by ``attention_stages``.
     attention_stages : sequence of int, default=None
         Zero-based stages followed by an attention block. ``None`` puts SE and CBAM after every
-        stage and the non-local block on the last (lowest-resolution) stage.
+        stage and the non-local block on the last (lowest-resolution) stage. Unused when
+        ``attention`` is None, so that a grid over ``attention`` (None among the values) can
+        keep one set of stages.
     reduction : int, default=16
         Reduction ratio of the SE and CBAM bottlenecks.
     gamma : float, default=0.0
@@ -432,7 +434,8 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         pixel (see :class:`skface.nn.FaceCNN`). Image sides must be multiples of it.
     views : sequence of float >= 1, default=None
         Multi-view ensembles: network ``k`` looks at the centred ``1 / views[k]`` of each image
-        (cycling through ``views`` when it is shorter than ``n_members``), resized to
+        (cycling through ``views`` when it is shorter than ``n_members``; when it is longer, the
+        views past the first ``n_members`` are not used), resized to
         ``view_size``. With ``ImageLoader(size=128)``, ``views=(1, 4/3, 2)`` and
         ``view_size=64``, one network sees the whole face at 64 px and the others its middle
         at 1.3 and 2 times that detail, for the cost of three 64 px networks. Networks that
@@ -1031,7 +1034,10 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_features_in_ = int(np.prod(self.image_shape_))
         block = int(self.space_to_depth)
-        for zoom, side in zip(self._zooms(), self._view_sizes()):
+        zooms, sides = self._zooms(), self._view_sizes()
+        # only the views a network looks at: with fewer networks than views the rest are unused
+        for k in range(min(int(self.n_members), len(zooms))):
+            zoom, side = zooms[k], sides[k]
             _, _, vh, vw = view_box(*self.image_shape_[1:], zoom)
             if side is not None:
                 vh = vw = side
@@ -1046,6 +1052,15 @@ class FaceCNNClassifier(ClassifierMixin, BaseEstimator):
                     f"square network inputs; the images are {self.image_shape_[1]}x"
                     f"{self.image_shape_[2]} and the network sees {vh}x{vw}. Set view_size, "
                     "load square images, or use rotation_weight=0.")
+            last = [vh // block, vw // block]
+            for _ in range(int(self.depth) - 1):  # each stage but the last halves (ceil_mode)
+                last = [-(-side // 2) for side in last]
+            if min(last) < self.head_grid:  # adaptive pooling would copy cells, not average them
+                warnings.warn(
+                    f"head_grid={self.head_grid} asks for more cells than the last feature map "
+                    f"has: the network sees {vh}x{vw}, so its last feature map is "
+                    f"{last[0]}x{last[1]}; the head then repeats cells and gains nothing. Use "
+                    f"head_grid <= {min(last)}.", UserWarning, stacklevel=3)
         seed = check_seed(self.random_state)
         device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)

@@ -14,7 +14,14 @@ from torch import nn
 from ..utils._validation import is_whole_number
 
 
+def _check_channels(channels):
+    if not is_whole_number(channels) or channels < 1:
+        raise ValueError(f"channels must be an integer >= 1, got {channels!r}.")
+    return int(channels)
+
+
 def _hidden(channels, reduction):
+    channels = _check_channels(channels)
     if not is_whole_number(reduction) or reduction < 1:
         raise ValueError(f"reduction must be an integer >= 1, got {reduction!r}.")
     return max(1, channels // int(reduction))
@@ -150,6 +157,7 @@ class NonLocalBlock(nn.Module):
 
     def __init__(self, channels, inter_channels=None):
         super().__init__()
+        channels = _check_channels(channels)
         if inter_channels is not None and (not is_whole_number(inter_channels)
                                            or inter_channels < 1):
             raise ValueError(f"inter_channels must be an int >= 1 or None; got "

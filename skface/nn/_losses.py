@@ -1,5 +1,7 @@
 """Loss functions."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,8 +33,8 @@ class FocalLoss(nn.Module):
 
     def __init__(self, gamma=0.0, weight=None, label_smoothing=0.0, reduction="mean"):
         super().__init__()
-        if not float(gamma) >= 0:  # NaN too
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        if not (math.isfinite(float(gamma)) and float(gamma) >= 0):  # NaN; inf gave NaN grads
+            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}.")
         if not 0.0 <= float(label_smoothing) <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}.")
         if reduction not in ("mean", "sum", "none"):
@@ -73,7 +75,9 @@ class FocalLoss(nn.Module):
         if self.weight is not None and len(self.weight) != n_classes:
             raise ValueError(f"FocalLoss has {len(self.weight)} class weights for logits of "
                              f"{n_classes} classes.")
-        logp = F.log_softmax(logits.float(), dim=1)
+        # a probability of exactly 0 (a -inf logit, or float32 overflow) has log -inf, and its
+        # weight 0 made 0 * -inf = NaN where cross_entropy gives a finite loss: keep it finite
+        logp = F.log_softmax(logits.float(), dim=1).clamp_min(torch.finfo(torch.float32).min)
         target = target.long()
         onehot = F.one_hot(target, n_classes).to(logp.dtype)
         if self.label_smoothing:

@@ -1150,6 +1150,25 @@ def test_views_and_space_to_depth_must_agree():
     FaceCNNClassifier(views=(3,), view_size=8, space_to_depth=2, **TINY).fit(X, y)
 
 
+def test_views_no_network_uses_are_not_checked():
+    # n_members=1 trains views[0] only (the documented fast fallback of the recipe): a later
+    # view that no network looks at must not refuse the fit
+    X, y = make_faces(16, size=20)  # zoom 4 of 20 x 20 sees 5 x 5, not a multiple of 2
+    clf = FaceCNNClassifier(views=(1, 4), space_to_depth=2, n_members=1, **TINY).fit(X, y)
+    assert len(clf.members_) == 1
+    with pytest.raises(ValueError, match="the network sees 5x5"):
+        FaceCNNClassifier(views=(1, 4), space_to_depth=2, n_members=2, **TINY).fit(X, y)
+
+
+def test_head_grid_finer_than_the_last_feature_map_warns():
+    X, y = make_faces(16)  # 16 x 16, depth 2: the last map is 8 x 8
+    with pytest.warns(UserWarning, match=r"head_grid=16 .* last feature map is 8x8"):
+        FaceCNNClassifier(head_grid=16, **TINY).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FaceCNNClassifier(head_grid=8, **TINY).fit(X, y)
+
+
 def test_a_one_class_validation_set_warns_and_text_weights_are_named():
     X, y = make_faces(32)
     with pytest.warns(UserWarning, match="y_val holds one class only"):

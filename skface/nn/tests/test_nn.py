@@ -164,7 +164,7 @@ def test_focal_loss_down_weights_easy_examples():
 
 
 def test_focal_loss_rejects_negative_gamma():
-    with pytest.raises(ValueError, match="gamma must be >= 0"):
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
         FocalLoss(gamma=-1)
 
 
@@ -311,6 +311,21 @@ def test_focal_loss_zero_weights_and_bad_arguments():
         FocalLoss()(torch.randn(2, 2, 3, 3), torch.zeros(2, dtype=torch.long))
 
 
+def test_focal_loss_is_finite_where_cross_entropy_is():
+    # a class with probability exactly 0 (a -inf logit, or float32 overflow) outside the
+    # target: 0 * log 0 must count as 0, as in cross_entropy, not as NaN
+    target = torch.tensor([0])
+    for row in ([0.0, -float("inf")], [3e38, -3e38]):
+        for gamma in (0.0, 2.0):
+            logits = torch.tensor([row], requires_grad=True)
+            loss = FocalLoss(gamma=gamma)(logits, target)
+            loss.backward()
+            assert loss.item() == pytest.approx(F.cross_entropy(logits.detach(), target).item())
+            assert torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+        FocalLoss(gamma=float("inf"))
+
+
 def test_crop_view_averages_every_axis_it_shrinks():
     from skface.nn import crop_view
 
@@ -324,6 +339,10 @@ def test_crop_view_averages_every_axis_it_shrinks():
 def test_attention_arguments_are_checked():
     with pytest.raises(ValueError, match="reduction must be an integer >= 1"):
         SEBlock(8, reduction=0)
+    for block in (SEBlock, CBAM, NonLocalBlock):  # 0 built a block; -3 and 2.5 failed in torch
+        for channels in (0, -3, 2.5):
+            with pytest.raises(ValueError, match="channels must be an integer >= 1"):
+                block(channels)
     with pytest.raises(ValueError, match="odd integer"):
         CBAM(8, kernel_size=6)
     with pytest.raises(ValueError, match="stage numbers"):
