@@ -16,14 +16,35 @@ from ._plots import _check_positive_int
 __all__ = ["attention_maps", "find_face_classifier", "grad_cam", "plot_attention"]
 
 
+def _inner(model):
+    """The estimator that ``model`` predicts with, one wrapper down; None for a leaf."""
+    if hasattr(model, "steps"):
+        return model.steps[-1][1]
+    if hasattr(model, "best_estimator_"):  # a fitted search: not its template .estimator
+        return model.best_estimator_
+    if hasattr(model, "estimator_"):
+        return model.estimator_
+    if hasattr(model, "param_grid") or hasattr(model, "param_distributions"):
+        fitted = hasattr(model, "cv_results_")
+        raise TypeError(
+            f"{type(model).__name__} " + ("was fitted with refit=False, so it keeps no model"
+                                          if fitted else "is not fitted")
+            + "; its estimator is only the template it clones. Pass best_estimator_ of a "
+            "search fitted with refit=True, or the fitted model itself.")
+    if hasattr(model, "estimator"):
+        return model.estimator
+    return None
+
+
 def find_face_classifier(model):
     """Return the fitted FaceCNNClassifier inside ``model``.
 
     Parameters
     ----------
-    model : FaceCNNClassifier, Pipeline ending in one, or a fitted wrapper with ``estimator_``
-        (e.g. ``TunedThresholdClassifierCV``) or ``estimator`` (``FixedThresholdClassifier``,
-        ``FrozenEstimator``).
+    model : FaceCNNClassifier, Pipeline ending in one, or a fitted wrapper
+        A search (``GridSearchCV``) is followed to its ``best_estimator_``; other wrappers to
+        ``estimator_`` (e.g. ``TunedThresholdClassifierCV``) or ``estimator``
+        (``FixedThresholdClassifier``, ``FrozenEstimator``).
 
     Returns
     -------
@@ -32,19 +53,15 @@ def find_face_classifier(model):
     Raises
     ------
     TypeError
-        When no fitted FaceCNNClassifier (an estimator with ``net_`` and ``history_``) is found.
+        When no fitted FaceCNNClassifier (an estimator with ``net_`` and ``history_``) is found,
+        or ``model`` is a search without a refitted model (``refit=False``, or not fitted).
     """
     seen = model
     for _ in range(8):
         if hasattr(seen, "net_") and hasattr(seen, "history_"):
             return seen
-        if hasattr(seen, "steps"):
-            seen = seen.steps[-1][1]
-        elif hasattr(seen, "estimator_"):
-            seen = seen.estimator_
-        elif hasattr(seen, "estimator"):
-            seen = seen.estimator
-        else:
+        seen = _inner(seen)
+        if seen is None:
             break
     raise TypeError(
         f"{type(model).__name__} is not (and does not end in) a fitted FaceCNNClassifier; "
@@ -57,17 +74,10 @@ def _prefix_transform(model, X):
     clf = find_face_classifier(model)
     current = model
     Xt = X
-    for _ in range(8):
-        if current is clf:
-            break
-        if hasattr(current, "steps"):
-            if len(current.steps) > 1:
-                Xt = current[:-1].transform(Xt)
-            current = current.steps[-1][1]
-        elif hasattr(current, "estimator_"):
-            current = current.estimator_
-        else:
-            current = current.estimator
+    while current is not clf:  # the path find_face_classifier took
+        if hasattr(current, "steps") and len(current.steps) > 1:
+            Xt = current[:-1].transform(Xt)
+        current = _inner(current)
     return clf, Xt
 
 
@@ -133,9 +143,12 @@ def _module_and_device(clf):
 def grad_cam(model, X, *, target=None, batch_size=32):
     """Grad-CAM heat maps of the last convolutional stage.
 
-    The gradient of the target-class logit with respect to the last stage's feature map, averaged
-    over space, weights the feature channels; the ReLU of the weighted sum is the map
-    (Selvaraju et al., 2017).
+    The gradient of the target class's score with respect to the last stage's feature map,
+    averaged over space, weights the feature channels; the ReLU of the weighted sum is the map
+    (Selvaraju et al., 2017). With two classes the score is the target logit minus the other
+    one, the log-odds that the predicted probability depends on (the target logit alone also
+    moves with evidence that raises both logits and changes no prediction); with more classes
+    it is the target logit.
 
     Parameters
     ----------
@@ -183,6 +196,8 @@ def _grad_cam_one(module, T, idx, device, batch_size):
                 logits = module(xb)
                 if logits.ndim == 1 or logits.shape[1] == 1:
                     score = logits.reshape(-1) * (1.0 if idx == 1 else -1.0)
+                elif logits.shape[1] == 2:  # the log-odds P(target) depends on
+                    score = logits[:, idx] - logits[:, 1 - idx]
                 else:
                     score = logits[:, idx]
                 module.zero_grad(set_to_none=True)
@@ -216,7 +231,9 @@ def attention_maps(model, X, *, batch_size=32):
     Returns
     -------
     maps : dict of str to ndarray of shape (n_samples, H, W)
-        Keyed ``"<block name> (<kind>)"``; empty for a model without attention.
+        Keyed ``"<block name> (<kind>)"``; empty for a model without attention. A block of a
+        network that looks at a zoomed view (``FaceCNNClassifier(views=...)``) maps that view,
+        in its place, with 0 around it.
     """
     from ..nn import attention_modules
 
@@ -226,11 +243,9 @@ def attention_maps(model, X, *, batch_size=32):
     module, device = _module_and_device(clf)
     blocks = attention_modules(module)
     networks = list(module.members) if hasattr(module, "members") else [module]
-    if blocks and any(getattr(network, "zoom", 1.0) != 1.0 for network in networks):
-        raise ValueError(
-            "attention_maps does not support attention blocks in networks that look at zoomed "
-            "views (FaceCNNClassifier(views=...)); grad_cam places each network's map on its "
-            "view.")
+    # the network each block belongs to: a network on a zoomed view saw only its middle
+    owner = {id(block): network for network in networks
+             for _, block in attention_modules(network)}
     results = {}
     handles = []
     store = {}
@@ -241,6 +256,7 @@ def attention_maps(model, X, *, batch_size=32):
         return hook
 
     kinds = {}
+    blocks_by_name = dict(blocks)
     for name, block in blocks:
         if hasattr(block, "spatial"):
             kinds[name] = "cbam"
@@ -275,7 +291,8 @@ def attention_maps(model, X, *, batch_size=32):
                         feat = store[(name, "block")][0]
                         gate = out.reshape(out.shape[0], -1, 1, 1)
                         m = (gate * feat.abs()).sum(dim=1) / torch.clamp(gate.sum(dim=1), min=1e-12)
-                    collected[name].append(_normalise(m, T.shape[-2:]))
+                    collected[name].append(_place(m, owner[id(blocks_by_name[name])],
+                                                  tuple(T.shape[-2:])))
     finally:
         for h in handles:
             h.remove()
@@ -285,7 +302,7 @@ def attention_maps(model, X, *, batch_size=32):
     return results
 
 
-def plot_attention(models, X, *, n_images=4, alpha=0.45):
+def plot_attention(models, X, *, n_images=4, alpha=0.45, target=None):
     """Overlay Grad-CAM and the last attention block's map for each model variant.
 
     Parameters
@@ -298,6 +315,9 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
     n_images : int >= 1, default=4
     alpha : float, default=0.45
         Opacity of the heat map.
+    target : label, optional
+        The class whose evidence Grad-CAM shows (see :func:`grad_cam`); by default the fake
+        class, which needs labels that say which class is fake.
 
     Returns
     -------
@@ -322,7 +342,7 @@ def plot_attention(models, X, *, n_images=4, alpha=0.45):
         if not panels:
             panels.append(("image", pics, None))
         # the images as this model takes them, decoded once for both kinds of map
-        panels.append((f"{label}\nGrad-CAM", pics, grad_cam(clf, shown)))
+        panels.append((f"{label}\nGrad-CAM", pics, grad_cam(clf, shown, target=target)))
         maps = attention_maps(clf, shown)
         if maps:
             key = list(maps)[-1]

@@ -1,13 +1,16 @@
 """Figures for evaluations and ablations.
 
-Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (so it works
-headless, with the Agg canvas, and never changes the user's backend); :func:`save_figure` writes it
-as a PNG through a temporary file.
+Every function returns a :class:`matplotlib.figure.Figure`. Where ``matplotlib.pyplot`` has been
+imported (a script or notebook that works with it), the figure is made through pyplot, so that
+``plt.show()`` shows it and ``plt.close`` closes it; otherwise it is built without pyplot, on the
+Agg canvas (it works headless, never picks or changes a backend, and needs no closing).
+:func:`save_figure` writes a figure as a PNG through a temporary file.
 """
 
 import inspect
 import io
 import numbers
+import sys
 
 import numpy as np
 from sklearn.metrics import (
@@ -30,6 +33,9 @@ __all__ = [
 
 
 def _new_figure(width, height):
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:  # plt.show() shows it (a figure pyplot does not hold, it did not)
+        return plt.figure(figsize=(width, height), dpi=100, layout="constrained")
     # matplotlib is imported on first use, so ``import skface`` stays light
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -37,6 +43,13 @@ def _new_figure(width, height):
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _close_figure(fig):
+    """Close a figure made by :func:`_new_figure` once it is saved (pyplot holds it, if any)."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
 
 
 def save_figure(fig, path, *, dpi=100):

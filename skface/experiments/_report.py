@@ -22,6 +22,7 @@ from ._cross_source import COUNT_COLUMNS, INTERRUPTED_STATUS, CrossSourceDetails
 from ._io import as_records, records_to_csv_text
 from ._plots import (
     _check_positive_int,
+    _close_figure,
     plot_confusion_matrix,
     plot_misclassified,
     plot_pr_curves,
@@ -453,7 +454,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
                      "note")
         saved = []
 
-        def add_figure(name, fig, caption):
+        def add_figure(name, fig, caption, made_here=True):
             # names that clean to the same file ("loss curve", "loss/curve") get _2, _3, ...;
             # compared without case, for case-insensitive file systems
             taken = {p.lower() for p in saved}
@@ -466,6 +467,8 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
                 shutil.copyfile(fig, path)
             else:
                 save_figure(fig, path)
+                if made_here:  # the caller's own figures stay open for the caller
+                    _close_figure(fig)
             doc.figure(path.read_bytes(), f"figures/{name}.png", caption)
             saved.append(f"figures/{name}.png")
 
@@ -473,10 +476,11 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             _evaluation_section(doc, evaluation, evaluated_on)
             add_figure("confusion_matrix", plot_confusion_matrix(evaluation),
                        f"Confusion matrix on {evaluated_on}.")
-            if evaluation.y_score is not None and not evaluations:
-                add_figure("roc", plot_roc_curves({"model": evaluation}), "ROC curve.")
+            if evaluation.y_score is not None:
+                add_figure("roc", plot_roc_curves({"model": evaluation}),
+                           f"ROC curve on {evaluated_on}.")
                 add_figure("pr", plot_pr_curves({"model": evaluation}),
-                           "Precision-recall curve (fake = positive).")
+                           f"Precision-recall curve on {evaluated_on} (fake = positive).")
             if images is not None and evaluation.y_score is not None:
                 add_figure("misclassified",
                            plot_misclassified(evaluation, images, n_images=n_images),
@@ -494,8 +498,12 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             add_figure("pr_curves", plot_pr_curves(evaluations),
                        "Precision-recall curves on the test split, one per configuration.")
         if face_models:
+            from ._explain import find_face_classifier
+
             doc.heading("Training", 2)
-            stopped = {name: clf for name, clf in face_models.items()
+            # the classifier inside each model: a pipeline has no interrupted_ of its own
+            stopped = {name: clf for name, clf in
+                       ((name, find_face_classifier(m)) for name, m in face_models.items())
                        if getattr(clf, "interrupted_", False)}
             for name, clf in stopped.items():
                 doc.para(f"Model {name!r}: training was interrupted (Ctrl-C) after "
@@ -512,11 +520,20 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
             if model_inputs is not None:
                 from ._explain import plot_attention
 
+                # the positive class of the results shown, when every model knows it (labels
+                # such as "human" / "ai" do not say which is fake)
+                shown = [evaluation, *(evaluations or {}).values()]
+                fake = next((e.pos_label for e in shown if e is not None), None)
+                if fake is not None and not all(
+                        fake in list(find_face_classifier(m).classes_)
+                        for m in face_models.values()):
+                    fake = None
                 doc.heading("Where the models look", 2)
                 add_figure("attention", plot_attention(face_models, model_inputs,
-                                                       n_images=_MAPPED_IMAGES),
-                           "Grad-CAM of the fake logit and the deepest attention block's map, "
-                           "per model variant.")
+                                                       n_images=_MAPPED_IMAGES, target=fake),
+                           "Grad-CAM of the evidence for the fake class (its logit against "
+                           "the other's) and the deepest attention block's map, per model "
+                           "variant.")
         if cross_source is not None:
             if cs_interrupted:
                 n_ok = sum(r.get("status") == "ok" for r in cs_records)
@@ -527,7 +544,7 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         for name, fig in (figures or {}).items():
             doc.heading(str(name), 2)
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
-            add_figure(f"extra_{safe}", fig, str(name))
+            add_figure(f"extra_{safe}", fig, str(name), made_here=False)
 
         files = ["report.html", "report.md", "metrics.json"]
         if ab_records:

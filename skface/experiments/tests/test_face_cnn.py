@@ -108,12 +108,6 @@ def test_grad_cam_of_a_multi_view_ensemble(data):
     assert np.all(own[1][:, ring] == 0) and own[1][:, 3:9, 3:9].max() > 0
     np.testing.assert_allclose(maps, (own[0] + own[1]) / 2, atol=1e-6)
     assert attention_maps(ens, X[:2]) == {}  # no attention blocks: nothing to show
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        se = FaceCNNClassifier(attention="se", n_members=2, views=(1, 2), view_size=6,
-                               random_state=0, **SMALL).fit(X[tr], y[tr])
-    with pytest.raises(ValueError, match="zoomed"):
-        attention_maps(se, X[:2])
 
 
 def test_attention_maps(models, data):
@@ -277,3 +271,90 @@ def test_grad_cam_warns_for_0_255_floats_and_names_target(models, data):
     with pytest.raises(ValueError, match="pass target="):
         grad_cam(clf, X[te[:2]])
     assert grad_cam(clf, X[te[:2]], target="b").shape == (2, 12, 12)
+
+
+def test_find_face_classifier_follows_the_search_not_its_template(models, data):
+    """A fitted search's model is best_estimator_; its template (which may have been fitted
+    before) was followed instead, so the maps described another model."""
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, (tr, _, te) = data
+    template = clone(models["None"]).set_params(max_epochs=1).fit(X[tr], y[tr])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        search = GridSearchCV(template, {"random_state": [3]}, cv=2).fit(X[tr], y[tr])
+    assert find_face_classifier(search) is search.best_estimator_
+    np.testing.assert_allclose(grad_cam(search, X[te[:2]]),
+                               grad_cam(search.best_estimator_, X[te[:2]]), atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        no_refit = GridSearchCV(template, {"random_state": [3]}, cv=2, refit=False)
+        no_refit.fit(X[tr], y[tr])
+    with pytest.raises(TypeError, match="refit=False"):
+        find_face_classifier(no_refit)
+
+
+def test_grad_cam_maps_the_evidence_that_moves_the_probability(models, data):
+    """With two classes P(fake) depends on the fake logit minus the real one: adding the same
+    vector to both rows of the head changes no prediction, so it must change no map."""
+    import copy
+
+    import torch
+
+    X, _, _, (_, _, te) = data
+    clf = models["cbam"]
+    shifted = copy.deepcopy(clf)
+    with torch.no_grad():
+        head = shifted.net_.module_.head
+        head.weight += torch.linspace(-3, 3, head.weight.shape[1])
+    np.testing.assert_allclose(shifted.predict_proba(X[te[:4]]), clf.predict_proba(X[te[:4]]),
+                               atol=1e-5)
+    np.testing.assert_allclose(grad_cam(shifted, X[te[:4]]), grad_cam(clf, X[te[:4]]),
+                               atol=1e-4)
+
+
+def test_attention_maps_of_networks_on_zoomed_views(data, tmp_path):
+    """Attention in a multi-view ensemble (skface train --attention se keeps the recipe's
+    views) made attention_maps, plot_attention and so write_report fail."""
+    X, y, src, (tr, va, te) = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        se = FaceCNNClassifier(attention="se", n_members=2, views=(1, 2), view_size=6,
+                               random_state=0, **SMALL).fit(X[tr], y[tr])
+    maps = attention_maps(se, X[:3])
+    assert len(maps) == 4 and all(m.shape == (3, 12, 12) for m in maps.values())
+    ring = np.ones((12, 12), bool)
+    ring[3:9, 3:9] = False
+    for key, m in maps.items():  # the zoom-2 network saw the middle 6 x 6 only
+        if key.startswith("members.1."):
+            assert np.all(m[:, ring] == 0) and m[:, 3:9, 3:9].max() > 0
+        else:
+            assert m[:, ring].max() > 0
+    ev = evaluate(se, X[te], y[te], sources=src[te])
+    out = write_report(tmp_path / "se", evaluation=ev, models={"se": se}, images=X[te])
+    assert "attention.png" in os.listdir(out / "figures")
+
+
+def test_maps_and_report_with_labels_that_do_not_say_fake(data, tmp_path):
+    X, y, src, (tr, va, te) = data
+    labels = np.where(y == 1, "ai", "human")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        clf = FaceCNNClassifier(random_state=0, **SMALL).fit(X[tr], labels[tr])
+    fig = plot_attention({"m": clf}, X[te], n_images=2, target="ai")
+    assert len(fig.axes) == 2 * 2
+    ev = evaluate(clf, X[te], labels[te], pos_label="ai")
+    out = write_report(tmp_path / "ai", evaluation=ev, models={"m": clf}, images=X[te])
+    assert "attention.png" in os.listdir(out / "figures")
+
+
+def test_report_notes_an_interrupted_model_inside_a_pipeline(models, data, tmp_path):
+    import copy
+
+    X, y, src, (_, _, te) = data
+    clf = copy.deepcopy(models["None"])
+    clf.interrupted_ = True  # what a Ctrl-C'd fit leaves
+    pipe = Pipeline([("id", FunctionTransformer(lambda Z: Z)), ("clf", clf)])
+    out = write_report(tmp_path / "cut", models={"pipe": pipe})
+    assert "training was interrupted" in (out / "report.md").read_text()

@@ -2,6 +2,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -348,3 +349,35 @@ def test_write_report_names_bad_arguments(run, tmp_path):
         with pytest.raises(ValueError, match=match):
             write_report(tmp_path / "r", evaluation=ev, **kwargs)
     assert not (tmp_path / "r").exists()
+
+
+def test_report_draws_the_main_evaluations_curves_beside_the_compared_ones(run, tmp_path):
+    X, y, src, split, table, details, ev = run
+    out = write_report(tmp_path / "both", evaluation=ev, ablation=(table, details),
+                       evaluated_on="the val split")
+    figs = set(os.listdir(out / "figures"))
+    assert {"roc.png", "pr.png", "roc_curves.png", "pr_curves.png"} <= figs
+
+
+def test_figures_join_pyplot_when_the_user_works_with_it(run, tmp_path):
+    """A script that imports pyplot shows the figures with plt.show() (and sphinx-gallery
+    collects them); a report closes the figures it made."""
+    import matplotlib.pyplot as plt
+
+    X, y, src, split, table, details, ev = run
+    fig = plot_confusion_matrix(ev)
+    assert fig.number in plt.get_fignums()
+    plt.close(fig)
+    before = plt.get_fignums()
+    write_report(tmp_path / "rep", evaluation=ev, ablation=(table, details),
+                 images=X[split[2]])
+    assert plt.get_fignums() == before
+
+
+def test_figures_need_no_pyplot():
+    code = ("import sys\n"
+            "from skface.experiments import plot_training_curves\n"
+            "h = [{'epoch': 1, 'train_loss': 1.0, 'valid_loss': 1.0}]\n"
+            "fig = plot_training_curves({'a': h})\n"
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
