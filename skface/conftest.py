@@ -1,6 +1,7 @@
 """Fixtures shared by every test module in skface."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ def find_faces_dir():
         if (path / "real").is_dir() and (path / "fake").is_dir():
             return path
     return None
+
+
+@pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Figures join pyplot once it is imported (as in a user's script); close them after each
+    test so that the suite does not hold them all."""
+    yield
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
 
 
 @pytest.fixture
