@@ -124,7 +124,7 @@ def _open_checked(data, max_pixels):
         "format": head["format"] or fmt,
         "jpeg_quality": (
             estimate_jpeg_quality(head["quantization"])
-            if head["format"] == "JPEG"
+            if head["quantization"]  # JPEG, and JPEG with a Multi-Picture extension ("MPO")
             else float("nan")
         ),
         "exif": bool(head["has_exif"]),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, JpegImagePlugin
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
@@ -118,15 +118,66 @@ def _check_size(size):
     raise ValueError(f"size must be a positive int or a (height, width) pair, got {size!r}.")
 
 
-def _orientation(img):
-    # JPEG keeps EXIF only in info["exif"]; skipping getexif() when it is absent saves time.
-    if img.format == "JPEG" and "exif" not in img.info:
-        return 1
+def _is_jpeg(img):
+    """JPEG, including JPEGs with a Multi-Picture extension (Pillow's "MPO": phone photos)."""
+    return isinstance(img, JpegImagePlugin.JpegImageFile)
+
+
+_EXIF_IFD_TAG = 0x8769  # the pointer to a TIFF's EXIF block
+
+
+def _exif(img):
+    """``img.getexif()``, or an empty one where reading it would decode pixels or fails."""
+    if img.format == "PNG" and "exif" not in img.info and getattr(img, "tile", None):
+        # Pillow decodes a PNG not yet loaded to look for an EXIF chunk after the pixels; a
+        # decoding error there was swallowed and the later load kept half-decoded pixels
+        return Image.Exif()
     try:
-        value = img.getexif().get(_ORIENTATION_TAG, 1)
+        return img.getexif()
     except Exception:  # a broken EXIF block must not make an otherwise good image unreadable
+        return Image.Exif()
+
+
+def _orientation(img):
+    # JPEG keeps its orientation in info["exif"] or info["xmp"]; skipping getexif() when both
+    # are absent saves time
+    if _is_jpeg(img) and "exif" not in img.info and "xmp" not in img.info:
         return 1
+    value = _exif(img).get(_ORIENTATION_TAG, 1)
     return value if value in _EXIF_TRANSPOSE else 1
+
+
+def _exif_fields(img):
+    """The header's ``orientation`` and ``has_exif``."""
+    exif = _exif(img)
+    if "exif" in img.info:
+        has_exif = True
+    elif img.format == "TIFF":  # a TIFF's own tags are its structure, not EXIF
+        has_exif = _EXIF_IFD_TAG in exif
+    else:
+        has_exif = len(exif) > 0
+    return {"orientation": _orientation(img), "has_exif": bool(has_exif)}
+
+
+def _png_rawmode(img):
+    """How a PNG not yet loaded stores its samples (``"L;4"``, ``"RGB;16B"``, ...), or None."""
+    if img.format != "PNG" or not getattr(img, "tile", None):
+        return None
+    args = img.tile[0][3]
+    return args if isinstance(args, str) else None
+
+
+def _rescale_png_key(img, rawmode):
+    """Give a loaded PNG's transparency key the scale of its 8-bit pixels.
+
+    Pillow scales 2- and 4-bit grey samples to 0-255 and keeps the high byte of 16-bit RGB
+    samples, but leaves the key in the file's units, so that it matched other pixels or none.
+    """
+    key = img.info.get("transparency")
+    if rawmode in ("L;2", "L;4") and isinstance(key, int):
+        img.info["transparency"] = key * (255 // (2 ** int(rawmode[-1]) - 1))
+    elif rawmode == "RGB;16B" and isinstance(key, tuple) and len(key) == 3:
+        img.info["transparency"] = tuple(int(k) >> 8 for k in key)
 
 
 class _BadPixels(ValueError):
@@ -332,10 +383,6 @@ def sniff_format(head):
 
 def _header_of(img):
     """The header dict of an opened, not yet drafted or loaded, Pillow image."""
-    try:
-        exif = img.getexif()
-    except Exception:
-        exif = {}
     quant = getattr(img, "quantization", None)
     return {
         "format": img.format,
@@ -343,8 +390,7 @@ def _header_of(img):
         "height": img.size[1],
         "mode": img.mode,
         "n_frames": int(getattr(img, "n_frames", 1)),
-        "orientation": _orientation(img),
-        "has_exif": bool("exif" in img.info or len(exif) > 0),
+        **_exif_fields(img),
         "quantization": {int(k): list(v) for k, v in quant.items()} if quant else None,
     }
 
@@ -442,12 +488,16 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
         with Image.open(source, formats=formats) as img:
             _check_pixels(img, source, max_pixels)
             header = _header_of(img) if with_header else None
-            if draft_size is not None and img.format == "JPEG":
+            rawmode = _png_rawmode(img)
+            if draft_size is not None and _is_jpeg(img):
                 req_w, req_h = draft_size
                 if req_w != req_h and _orientation(img) in (5, 6, 7, 8):
                     req_w, req_h = req_h, req_w
                 img.draft("L" if color == "gray" else "RGB", (int(req_w), int(req_h)))
             img.load()
+            _rescale_png_key(img, rawmode)
+            if header is not None:  # a PNG's EXIF may follow its pixels: read now it is loaded
+                header.update(_exif_fields(img))
             orientation = _orientation(img)
             if orientation != 1:
                 img = img.transpose(_EXIF_TRANSPOSE[orientation])
@@ -531,6 +581,11 @@ def load_image(path, size=64, *, color="rgb", crop="center", reducing_gap=1.0):
     out_h, out_w = _check_size(size)
     if crop not in ("center", None):
         raise ValueError(f"crop must be 'center' or None, got {crop!r}.")
+    if reducing_gap is not None and (
+            isinstance(reducing_gap, bool) or not isinstance(reducing_gap, Real)
+            or not math.isfinite(reducing_gap) or reducing_gap < 1):  # 0.5 read as a bad file
+        raise ValueError(f"reducing_gap must be a finite number >= 1 or None, got "
+                         f"{reducing_gap!r}.")
     arr = _decode_array(path, out_h, out_w, color, crop, reducing_gap)
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 

@@ -969,3 +969,139 @@ def test_load_images_names_a_label_argument_it_cannot_read(jpegs):
         load_images(jpegs, np.zeros((6, 3)))
     X, y, skipped = load_images(jpegs, np.arange(6)[:, None], size=8)
     assert X.shape == (6, 3, 8, 8) and y.tolist() == list(range(6)) and skipped == []
+
+
+def _png_chunk(kind, data):
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _raw_png(path, ihdr, rows, trns=None):
+    """A PNG written byte by byte (filter 0 rows), to reach bit depths Pillow does not save."""
+    import struct
+    import zlib
+
+    w, h, bits, colour = ihdr
+    data = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bits,
+                                                                   colour, 0, 0, 0))
+            + (_png_chunk(b"tRNS", trns) if trns is not None else b"")
+            + _png_chunk(b"IDAT", zlib.compress(b"".join(b"\x00" + r for r in rows)))
+            + _png_chunk(b"IEND", b""))
+    Path(path).write_bytes(data)
+    return path
+
+
+def test_a_corrupt_png_is_refused_with_its_header_too(tmp_path):
+    """Reading the header (getexif) decoded a PNG and swallowed the error; the load then did
+    nothing and the half-decoded pixels were kept (the dataset scan accepted the file)."""
+    rng = np.random.default_rng(0)
+    path = Path(_save(Image.fromarray(rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)),
+                      tmp_path / "c.png"))
+    data = bytearray(path.read_bytes())
+    at = data.index(b"IDAT") + 4 + 500
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match="c.png"):
+        open_image(path)
+    with pytest.raises(ImageLoadError, match="c.png"):
+        open_image(path, with_header=True)
+
+
+def test_image_header_does_not_decode_a_png(tmp_path, monkeypatch):
+    path = _save(Image.new("RGB", (40, 30), (10, 20, 30)), tmp_path / "h.png")
+    calls = []
+    real_load = Image.Image.load
+
+    def spy(self):
+        calls.append(self.tile)
+        return real_load(self)
+
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+    head = image_header(path)
+    assert head["width"] == 40 and head["has_exif"] is False
+    assert not [t for t in calls if t], "image_header decoded the pixels"
+
+
+def test_jpeg_with_a_multi_picture_extension_is_read_as_jpeg(tmp_path):
+    """Phone JPEGs with an MPO extension were not DCT-drafted (other pixels than the same
+    JPEG) and had no quality estimate."""
+    rng = np.random.default_rng(1)
+    img = Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8))
+    plain = tmp_path / "plain.jpg"
+    img.save(plain, quality=80)
+    mpo = tmp_path / "multi.jpg"
+    img.save(mpo, format="MPO", save_all=True, append_images=[img.resize((64, 64))],
+             quality=80)
+    assert Image.open(mpo).format == "MPO"
+    np.testing.assert_array_equal(load_image(mpo, 32), load_image(plain, 32))
+    from skface.datasets._decode import inspect_image
+
+    info = inspect_image(mpo, with_hash=False)
+    assert info["jpeg_quality"] == inspect_image(plain, with_hash=False)["jpeg_quality"]
+
+
+def test_dark_16_bit_grey_png_is_scaled_as_16_bit(tmp_path):
+    """Pillow < 10.3 opened these as mode I, read as 8-bit data when no value exceeds 255."""
+    px = np.array([[0, 64, 128, 255]] * 2, dtype=np.uint16)
+    path = _raw_png(tmp_path / "d.png", (4, 2, 16, 0), [r.astype(">u2").tobytes() for r in px])
+    assert np.asarray(open_image(path, color="gray"))[0].tolist() == [0, 0, 0, 1]
+
+
+def test_a_tiff_without_exif_is_not_said_to_have_it(tmp_path):
+    path = tmp_path / "t.tif"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(path)
+    assert image_header(path)["has_exif"] is False
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"  # Make, in the EXIF sense
+    jpg = tmp_path / "e.jpg"
+    Image.new("RGB", (8, 8)).save(jpg, exif=exif)
+    assert image_header(jpg)["has_exif"] is True
+
+
+def test_transparency_keys_of_other_bit_depths(tmp_path):
+    # 2- and 4-bit grey: the key is in sample units (0..3, 0..15), the pixels are scaled to 0..255
+    for bits in (2, 4):
+        top = 2 ** bits - 1
+        vals = [0, 1, top, 1]
+        packed = int("".join(format(v, f"0{bits}b") for v in vals).ljust(8 * (
+            -(-len(vals) * bits // 8)), "0"), 2).to_bytes(-(-len(vals) * bits // 8), "big")
+        path = _raw_png(tmp_path / f"g{bits}.png", (4, 1, bits, 0), [packed],
+                        trns=(1).to_bytes(2, "big"))
+        got = np.asarray(open_image(path, color="gray"))[0].tolist()
+        assert got == [0, 255, 255, 255], (bits, got)  # key 1 transparent (white), 0 black
+    # 16-bit RGB: the key is 16-bit, the pixels are reduced to 8 bits
+    key = (200, 100, 50)
+    px = np.full((1, 2, 3), 30000, np.uint16)
+    px[0, 0] = key
+    px[0, 1] = (200 * 257, 100 * 257, 50 * 257)  # opaque; its 8-bit value is the key's numbers
+    import struct
+
+    path = _raw_png(tmp_path / "rgb16.png", (2, 1, 16, 2), [px[0].astype(">u2").tobytes()],
+                    trns=struct.pack(">HHH", *key))
+    got = np.asarray(open_image(path))[0]
+    assert got[0].tolist() == [255, 255, 255]  # the transparent pixel, on white
+    assert got[1].tolist() == [200, 100, 50]
+
+
+def test_jpeg_orientation_kept_in_xmp_only_is_applied(tmp_path):
+    xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
+           b'02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+           b' tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>')
+    img = Image.new("RGB", (40, 20), (255, 0, 0))
+    path = tmp_path / "x.jpg"
+    img.save(path, xmp=xmp)
+    if Image.open(path).getexif().get(0x0112) != 6:
+        pytest.skip("this Pillow does not read orientation from XMP")
+    assert open_image(path).size == (20, 40)
+
+
+def test_load_image_names_a_bad_reducing_gap(tmp_path):
+    path = _save(Image.new("RGB", (40, 40)), tmp_path / "p.png")
+    for bad in (0.5, -1, "x"):
+        with pytest.raises((ValueError, TypeError), match="reducing_gap"):
+            load_image(path, 16, reducing_gap=bad)
