@@ -57,7 +57,7 @@ _EXIF_TRANSPOSE = {
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _INT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 # Bumped whenever the decoded pixels for the same parameters change, so old caches are not reused.
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3  # 3: MPO JPEGs drafted as JPEG, PNG transparency keys rescaled
 _KEY_BYTES = 16
 
 # Magic numbers of the formats skface recognises by content (Pillow format names).
