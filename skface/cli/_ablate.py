@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir, check_device,
-                      check_output_dir, int_at_least, positive_int, read_manifest_arg)
+                      check_out_outside, check_output_dir, image_folders, int_at_least,
+                      positive_int, read_manifest_arg, seed_arg)
 
 HELP = "attention x focal-loss ablation on a manifest's splits, with a report"
 DESCRIPTION = """\
@@ -40,7 +41,8 @@ def add_arguments(p):
     p.add_argument("--out", required=True, metavar="DIR", help="report folder to write")
     p.add_argument("--grid", nargs="+", metavar="NAME=V1,V2", default=None,
                    help="parameter grid (default: attention x gamma)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="one run per seed")
+    p.add_argument("--seeds", nargs="+", type=seed_arg, default=[0, 1, 2],
+                   help="one run per seed")
     p.add_argument("--size", type=int_at_least(8), default=None, metavar="N",
                    help="image side in pixels (default: the recommended size)")
     p.add_argument("--max-epochs", type=positive_int, default=None, metavar="N",
@@ -116,6 +118,7 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
 
     out = Path(out)
     check_output_dir(out, "ablate")
+    check_out_outside(out, image_folders(files, source))
     progress_dir = out.parent / f"{out.name}.partial"
     if progress_dir.exists():
         # an earlier interrupted run's finished runs: never written over (a re-run blanked

@@ -228,19 +228,40 @@ def check_output_file(path):
     return path
 
 
+def check_replaceable(path, header, what):
+    """Refuse to write over an existing file whose first CSV row does not start with
+    ``header``: only an earlier output (``what``) of the command is replaced (``--out
+    manifest.csv`` had replaced a manifest, or an image, without a word)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            first = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        first = None
+    if first is None or tuple(first[:len(header)]) != tuple(header):
+        raise CLIError(f"{path} exists and is not {what} (its first line does not start with "
+                       f"{','.join(header)}); choose another file, or delete it first")
+
+
 def write_csv(path, header, rows):
     """Write a CSV atomically (skface.utils.atomic_write_text); refuse a folder as target."""
     import csv
     import io
 
-    from skface.utils import atomic_write_text
+    from skface.utils import atomic_write_bytes
 
     path = check_output_file(path)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+    # a file name that is not UTF-8 (a Latin-1 name on Linux) is written as its own bytes:
+    # strict UTF-8 failed after the work was done, and left a manifest without its listings
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8", "surrogateescape"))
     return path
 
 
@@ -313,6 +334,22 @@ def _describe(names, limit=3):
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def image_folders(files, sources):
+    """``(what, folder)`` pairs for :func:`check_out_outside` from a manifest's rows: the
+    folder of each image, and each source's common folder (the one a scan read)."""
+    by_source = {}
+    for f, s in zip(files, sources):
+        by_source.setdefault(s, set()).add(os.path.dirname(os.path.abspath(f)))
+    pairs = {}
+    for s, parents in by_source.items():
+        root = os.path.commonpath(sorted(parents))
+        if root != os.path.dirname(root):  # not the file system's root
+            parents = parents | {root}
+        for folder in parents:
+            pairs.setdefault(folder, f"source {s!r}")
+    return [(what, folder) for folder, what in pairs.items()]
+
+
 def check_out_outside(out, folders):
     """Refuse an output folder inside one of the image ``folders`` (``(flag, folder)`` pairs):
     the next scan of that folder would take the report's figures for faces."""
@@ -325,14 +362,26 @@ def check_out_outside(out, folders):
                            "folder outside the image folders")
 
 
+def _files_under(folder):
+    """Every file and link under ``folder``, as POSIX paths relative to it (folders themselves
+    are not listed: an empty folder holds nothing to lose)."""
+    found = set()
+    for here, dirs, files in os.walk(folder):  # links to folders are listed, not followed
+        rel = Path(here).relative_to(folder)
+        found.update((rel / name).as_posix() for name in files)
+        found.update((rel / name).as_posix() for name in dirs if (Path(here) / name).is_symlink())
+    return found
+
+
 def check_output_dir(path, command):
     """Refuse ``path`` as the output folder of ``skface <command>`` unless replacing it is safe.
 
     An output folder is replaced as a whole, so ``path`` may be missing, an empty folder, or
     an earlier output of the same command that holds nothing it did not write (its
-    :data:`OUTPUT_MARKER` lists what it wrote). Anything else -- images, a manifest, another
-    command's output, files added by hand -- raises :class:`CLIError` naming what is there,
-    before any work starts, so that no file is ever lost to an ``--out`` typo.
+    :data:`OUTPUT_MARKER` lists every file it wrote, in its subfolders too). Anything else --
+    images, a manifest, another command's output, files added by hand -- raises
+    :class:`CLIError` naming what is there, before any work starts, so that no file is ever
+    lost to an ``--out`` typo.
     """
     import json
 
@@ -356,7 +405,10 @@ def check_output_dir(path, command):
     if owner != command:
         raise CLIError(f"output folder {path} holds the output of `skface {owner}`; "
                        f"`skface {command}` will not replace it: give another folder")
-    extra = entries - written - {OUTPUT_MARKER}
+    # every file, in subfolders too: one added by hand under figures/ was deleted with them
+    # (a marker of an earlier version lists top-level names only, so its subfolders' files
+    # count as not written: such a folder is refused rather than emptied)
+    extra = _files_under(path) - written - {OUTPUT_MARKER}
     if extra:
         raise CLIError(f"output folder {path} holds files that the earlier skface {command} did "
                        f"not write ({_describe(extra)}); it would replace them all: {hint}")
@@ -377,6 +429,8 @@ def atomic_dir(path, command, *, marker=True):
     import json
 
     path = Path(path)
+    if path.is_symlink():  # replace the folder it points to: renaming the link left it behind
+        path = path.resolve()
     check_output_dir(path, command)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()
@@ -384,7 +438,7 @@ def atomic_dir(path, command, *, marker=True):
     try:
         yield tmp
         if marker:
-            files = sorted(p.name for p in tmp.iterdir())
+            files = sorted(_files_under(tmp))
             (tmp / OUTPUT_MARKER).write_text(json.dumps({"command": command, "files": files},
                                                         indent=1), encoding="utf-8")
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (add_device_argument, atomic_dir, check_device, check_output_dir,
-                      positive_int, seed_arg, shell_quote)
+                      int_at_least, positive_int, seed_arg, shell_quote)
 
 HELP = "run the whole protocol offline on the embedded demo data (a proxy)"
 PROXY_NOTE = (
@@ -32,7 +32,7 @@ def add_arguments(p):
     import argparse
 
     p.add_argument("--out", default="skface-demo", metavar="DIR", help="folder to write")
-    p.add_argument("--size", type=positive_int, default=24, metavar="N",
+    p.add_argument("--size", type=int_at_least(8), default=24, metavar="N",
                    help="image side in pixels (the demo images are 24x24)")
     p.add_argument("--max-epochs", type=positive_int, default=20, metavar="N",
                    help="epochs of the main model (early stopping keeps the best epoch after "

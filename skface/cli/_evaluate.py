@@ -7,8 +7,8 @@ import numpy as np
 
 from ._common import (PATH_BATCH, CLIError, _split_source, add_device_argument,
                       add_folder_arguments, add_quiet_argument, atomic_dir, check_out_outside,
-                      check_output_dir, probability_threshold, report_skipped, scan_folders,
-                      write_skipped)
+                      check_output_dir, image_folders, probability_threshold, report_skipped,
+                      scan_folders, write_skipped)
 
 HELP = "score a model on a split or on folders; write metrics.json and a report"
 DESCRIPTION = """\
@@ -124,6 +124,7 @@ def run(args):
                             for item in items or ()])
     pipeline, meta = load_model(args.model, args.device)
     files, y, source, what, skipped = gather(args)
+    check_out_outside(out, image_folders(files, source))  # a manifest's folders too
     with atomic_dir(out, "evaluate") as tmp:
         result = evaluate_and_report(
             pipeline, files, y, source, tmp,

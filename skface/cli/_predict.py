@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_output_file,
-                      probability_threshold, report_skipped, write_csv)
+                      check_replaceable, probability_threshold, report_skipped, write_csv)
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -79,29 +79,12 @@ def expand_paths(paths):
 HEADER = ("path", "p_fake", "predicted")
 
 
-def _check_replaceable(path):
-    """Refuse to write over an existing file that is not an earlier output of this command:
-    ``--out manifest.csv`` had replaced a manifest without a word."""
-    path = Path(path)
-    if not path.is_file():
-        return
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            first = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError):
-        first = None
-    if first is None or tuple(first) != HEADER:
-        raise CLIError(f"{path} exists and is not an earlier `skface predict` output (its "
-                       f"first line is not {','.join(HEADER)}); choose another file, or "
-                       "delete it first")
-
-
 def run(args):
     from ._model import load_model, predict_paths
 
     if args.out is not None:
         check_output_file(args.out)  # before the images are scored, not after
-        _check_replaceable(args.out)
+        check_replaceable(args.out, HEADER, "an earlier `skface predict` output")
     pipeline, _ = load_model(args.model, args.device)
     files = expand_paths(args.paths)
     p_fake = predict_paths(pipeline, files, progress=not args.quiet)

@@ -1458,3 +1458,92 @@ def test_an_empty_manifest_is_bad_input(capsys, tmp_path, workflow, content, mat
         status, out, err = run_cli(capsys, *argv)
         assert match in assert_one_line_error(status, err, 2), argv
         assert "ablation:" not in err
+
+
+def test_files_added_inside_an_earlier_outputs_subfolder_are_kept(capsys, tmp_path, workflow):
+    """Only the top-level names were compared with the marker: a file added under figures/
+    was deleted when the folder was replaced."""
+    out = tmp_path / "results"
+    argv = ["evaluate", "--model", workflow["model"], "--manifest", workflow["manifest"],
+            "--out", out]
+    assert run_cli(capsys, *argv)[0] == 0
+    (out / "figures" / "my_notes.txt").write_text("mine")
+    status, _, err = run_cli(capsys, *argv)
+    assert "figures/my_notes.txt" in assert_one_line_error(status, err, 2)
+    assert (out / "figures" / "my_notes.txt").read_text() == "mine"
+    (out / "figures" / "my_notes.txt").unlink()
+    assert run_cli(capsys, *argv)[0] == 0  # its own files only: replaced
+
+
+def test_a_symlinked_out_folder_is_replaced_through_the_link(capsys, tmp_path, workflow):
+    target = tmp_path / "target"
+    link = tmp_path / "link"
+    argv = ["evaluate", "--model", workflow["model"], "--manifest", workflow["manifest"],
+            "--out", link]
+    assert run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest",
+                   workflow["manifest"], "--out", target)[0] == 0
+    (target / "metrics.json").write_text("stale")
+    link.symlink_to(target, target_is_directory=True)
+    assert run_cli(capsys, *argv)[0] == 0
+    assert link.is_symlink() and json.loads((target / "metrics.json").read_text())["n_samples"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "target"]
+
+
+def test_build_out_never_replaces_a_file_that_is_not_a_manifest(capsys, tmp_path, faces):
+    real, fake = faces
+    notes = tmp_path / "mypreds.csv"
+    notes.write_text("id,score\n1,0.5\n")
+    image = sorted(real.iterdir())[0]
+    before = image.read_bytes()
+    for out in (notes, image):
+        status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", out)
+        assert_one_line_error(status, err, 2)
+    assert notes.read_text() == "id,score\n1,0.5\n" and image.read_bytes() == before
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out",
+                             real / "m.csv")  # a manifest inside a folder it scans
+    assert "inside" in assert_one_line_error(status, err, 2)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", fake, "--out",
+                             afile / "m.csv")
+    assert "is a file" in assert_one_line_error(status, err, 2)
+    manifest = tmp_path / "m.csv"
+    for _ in range(2):  # an earlier manifest is replaced
+        assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", manifest)[0] == 0
+
+
+def test_listings_hold_file_names_that_are_not_utf8(tmp_path, faces):
+    real, fake = faces
+    odd = os.fsencode(str(real)) + b"/notes\xe4.txt"
+    try:
+        with open(odd, "wb") as fh:
+            fh.write(b"not an image")
+    except OSError:
+        pytest.skip("this file system takes UTF-8 names only")
+    manifest = tmp_path / "m.csv"
+    # in a process of its own: pytest's captured stderr, unlike sys.stderr, refuses the name
+    done = subprocess.run([sys.executable, "-m", "skface", "build", "--real", str(real),
+                           "--fake", str(fake), "--out", str(manifest), "--quiet"],
+                          capture_output=True)
+    assert done.returncode == 0, done.stderr
+    listing = (tmp_path / "m.skipped.csv").read_bytes()
+    assert b"notes\xe4.txt" in listing
+
+
+def test_evaluate_and_ablate_refuse_out_inside_the_manifests_image_folders(capsys, workflow):
+    real = workflow["real"]
+    for argv in (["evaluate", "--model", workflow["model"]], ["ablate", "--max-epochs", "1"]):
+        status, _, err = run_cli(capsys, *argv, "--manifest", workflow["manifest"], "--out",
+                                 real / "results")
+        assert "inside" in assert_one_line_error(status, err, 2)
+        assert not (real / "results").exists()
+
+
+def test_demo_size_and_ablate_seeds_are_checked_first(capsys, tmp_path):
+    status, _, err = run_cli(capsys, "demo", "--size", "4", "--out", tmp_path / "d")
+    assert_one_line_error(status, err, 2)
+    assert not (tmp_path / "d").exists()
+    for bad in ("-1", "99999999999"):
+        status, _, err = run_cli(capsys, "ablate", "--manifest", tmp_path / "missing.csv",
+                                 "--out", tmp_path / "a", "--seeds", bad)
+        assert "--seeds" in assert_one_line_error(status, err, 2)
