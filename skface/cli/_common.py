@@ -428,9 +428,9 @@ def atomic_dir(path, command, *, marker=True):
     """
     import json
 
-    path = Path(path)
-    if path.is_symlink():  # replace the folder it points to: renaming the link left it behind
-        path = path.resolve()
+    # absolute ("." put the temporary folder inside itself), and the folder a link points to
+    # (renaming the link away left it behind)
+    path = Path(os.path.realpath(path) if Path(path).is_symlink() else os.path.abspath(path))
     check_output_dir(path, command)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()

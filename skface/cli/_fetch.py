@@ -49,16 +49,27 @@ def run(args):
     import skface.datasets as ds
     from skface.datasets._fetch import _iter_images, place_files
 
-    dest = Path(args.dest)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise CLIError(f"--dest {dest} exists and is not an empty folder")
+    from skface.datasets._fetch import data_home_path
     from skface.utils._io import path_within
 
-    home = os.path.realpath(ds.get_data_home(args.data_home))
+    # everything about --dest is checked before the download (FFHQ is about 20 GB), with an
+    # absolute path ("." had put the temporary folder inside --dest)
+    dest = Path(os.path.abspath(args.dest))
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise CLIError(f"--dest {dest} exists and is not an empty folder")
+    parent = next(p for p in dest.parents if p.exists())
+    if not parent.is_dir():
+        raise CLIError(f"--dest {dest}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"--dest {dest}: the folder {parent} cannot be written to")
+    home = os.path.realpath(data_home_path(args.data_home))  # not created yet
     if path_within(dest, home):
         # links placed in the download cache are found by the next fetch as downloaded images
         raise CLIError(f"--dest {dest} lies inside the download cache {home}; give a folder "
                        "outside it")
+    if path_within(home, dest):
+        raise CLIError(f"the download cache {home} lies inside --dest {dest}, which is to "
+                       "hold the images only; give a cache outside it (--data-home)")
     fetcher_name, label = NAMES[args.name]
     fetcher = getattr(ds, fetcher_name)
     folder = Path(fetcher(data_home=args.data_home, max_images=args.max_images,

@@ -8,14 +8,16 @@ where its set keeps the images and returns that folder, ready for :func:`load_fa
 import hashlib
 import os
 import shutil
+import tarfile
 import warnings
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import check_seed
-from ..utils._io import temp_dir_beside
+from ..utils._io import file_sha256, temp_dir_beside
 from ._scan import IMAGE_SUFFIXES
 
 #: Kaggle slug and the image folder inside the download, per source.
@@ -44,11 +46,16 @@ def get_data_home(data_home=None):
     -------
     path : pathlib.Path
     """
-    if data_home is None:
-        data_home = os.environ.get("SKFACE_DATA", os.path.join("~", "skface_data"))
-    path = Path(data_home).expanduser()
+    path = data_home_path(data_home)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_home_path(data_home=None):
+    """The folder :func:`get_data_home` gives, without creating it."""
+    if data_home is None:  # set but empty is unset (it had made the current folder the cache)
+        data_home = os.environ.get("SKFACE_DATA") or os.path.join("~", "skface_data")
+    return Path(data_home).expanduser()
 
 
 def _import_kagglehub():
@@ -211,7 +218,12 @@ def _subset(folder, name, max_images, random_state, data_home):
     tmp = temp_dir_beside(target, "tmp")
     try:
         place_files([files[i] for i in chosen], folder, tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another fetch finished the same subset
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -317,8 +329,24 @@ def fetch_lfw(*, data_home=None, max_images=None, random_state=0, download_if_mi
         warnings.warn(f"{partial} was only partly unpacked (the archive is still beside it); "
                       "unpacking it again.", UserWarning, stacklevel=2)
         shutil.rmtree(partial)
-    _, folder = _lfw._check_fetch_lfw(data_home=str(home / "sklearn"), funneled=True,
-                                      download_if_missing=download_if_missing)
+    archive = lfw_home / _lfw.FUNNELED_ARCHIVE.filename
+    if archive.is_file() and file_sha256(archive) != _lfw.FUNNELED_ARCHIVE.checksum:
+        # scikit-learn unpacks an archive it finds without checking it: a truncated one
+        # failed on every later run
+        warnings.warn(f"{archive} does not match LFW's checksum (cut short, or another file); "
+                      "deleting it, so that it is downloaded again.", UserWarning, stacklevel=2)
+        archive.unlink()
+    try:
+        _, folder = _lfw._check_fetch_lfw(data_home=str(home / "sklearn"), funneled=True,
+                                          download_if_missing=download_if_missing)
+    except (EOFError, tarfile.TarError, zlib.error) as exc:
+        raise OSError(f"LFW's archive {archive} could not be unpacked ({type(exc).__name__}: "
+                      f"{exc}); delete it and fetch again.") from exc
+    except OSError as exc:
+        if "checksum" not in str(exc).lower():
+            raise
+        raise OSError(f"{exc}. The file downloaded from {_lfw.FUNNELED_ARCHIVE.url} is not "
+                      "LFW's archive: a proxy or login page may have answered instead.") from exc
     folder = Path(folder)
     if not folder.is_dir():
         raise OSError(f"scikit-learn's LFW download did not produce {folder}.")

@@ -1,7 +1,6 @@
 """Manifest CSV: one row per image, so an experiment can be rebuilt exactly."""
 
 import csv
-import hashlib
 import io
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..utils import atomic_write_text
+from ..utils._io import file_sha256
 from ..utils._validation import is_missing, is_whole_number, missing_positions
 from ._scan import TARGET_NAMES
 
@@ -343,11 +343,7 @@ def read_manifest(path, *, root=None, verify=False, as_frame=False):
                 continue
             want = data.get("sha256", [""] * len(files))[i]
             if want:
-                h = hashlib.sha256()
-                with open(f, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(block)
-                if h.hexdigest() != want:
+                if file_sha256(f) != want:
                     problems.append(f"changed (sha256 differs): {f}")
         if problems:
             raise ValueError(f"{len(problems)} manifest file(s) fail verification: "

@@ -2,6 +2,7 @@
 for JSON."""
 
 import errno
+import hashlib
 import os
 import signal
 import tempfile
@@ -31,6 +32,15 @@ def path_within(path, folder):
     """Whether ``path`` is ``folder`` or lies below it, symbolic links resolved."""
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def file_sha256(path):
+    """The SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _umask():

@@ -1547,3 +1547,26 @@ def test_demo_size_and_ablate_seeds_are_checked_first(capsys, tmp_path):
         status, _, err = run_cli(capsys, "ablate", "--manifest", tmp_path / "missing.csv",
                                  "--out", tmp_path / "a", "--seeds", bad)
         assert "--seeds" in assert_one_line_error(status, err, 2)
+
+
+def test_fetch_checks_dest_before_downloading(capsys, monkeypatch, tmp_path, faces):
+    import skface.datasets as ds
+
+    real, _ = faces
+    seen = []
+    monkeypatch.setattr(ds, "fetch_tpdne", lambda **kw: seen.append(kw) or real)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for argv in (["--dest", afile / "sub"],  # a file on the way
+                 ["--dest", tmp_path / "d", "--data-home", tmp_path / "d" / "cache"]):
+        status, _, err = run_cli(capsys, "fetch", "tpdne", *argv)
+        assert_one_line_error(status, err, 2)
+    assert seen == [] and not (tmp_path / "d").exists()
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    status, _, err = run_cli(capsys, "fetch", "tpdne", "--dest", ".", "--data-home",
+                             tmp_path / "cache")
+    assert status == 0, err
+    assert len(list((tmp_path / "here").iterdir())) == 20
+    assert not list(tmp_path.glob(".*.part")) and not list(tmp_path.glob("*.new-*"))

@@ -191,7 +191,7 @@ def test_get_data_home(monkeypatch, tmp_path):
     assert get_data_home(tmp_path / "x") == tmp_path / "x"
 
 
-def test_a_partly_unpacked_lfw_is_unpacked_again(tmp_path):
+def test_a_partly_unpacked_lfw_is_unpacked_again(tmp_path, monkeypatch):
     """scikit-learn unpacks LFW and then deletes the archive; an unpacking cut short left a
     folder of part of the images that was returned as the whole set, without a word. Runs
     scikit-learn's own downloader on a local archive (nothing is downloaded)."""
@@ -208,6 +208,10 @@ def test_a_partly_unpacked_lfw_is_unpacked_again(tmp_path):
         tar.add(source, arcname="lfw_funneled")
     for target in _lfw.TARGETS:  # the metadata files scikit-learn wants beside it
         (lfw_home / target.filename).write_text("")
+    from skface.utils._io import file_sha256
+
+    monkeypatch.setattr(_lfw, "FUNNELED_ARCHIVE", _lfw.FUNNELED_ARCHIVE._replace(
+        checksum=file_sha256(lfw_home / _lfw.FUNNELED_ARCHIVE.filename)))  # this one is LFW
     make_folder(lfw_home / "lfw_funneled" / "Ann_Person", 1, seed0=700)  # the cut-short part
     with pytest.warns(UserWarning, match="only partly unpacked"):
         folder = fetch_lfw(data_home=tmp_path, download_if_missing=False)
@@ -231,3 +235,58 @@ def test_subset_arguments_are_checked_before_any_download(monkeypatch, tmp_path)
             fetch_tpdne(data_home=tmp_path, **kwargs)
         with pytest.raises(ValueError, match=match):
             fetch_lfw(data_home=tmp_path, **kwargs)
+
+
+def _lfw_archive(tmp_path, good=True):
+    """A local LFW archive in scikit-learn's cache, with its metadata files."""
+    import tarfile
+
+    from sklearn.datasets import _lfw
+
+    lfw_home = tmp_path / "sklearn" / "lfw_home"
+    source = tmp_path / "src" / "lfw_funneled"
+    make_folder(source / "Ann_Person", 3, seed0=700)
+    lfw_home.mkdir(parents=True)
+    archive = lfw_home / _lfw.FUNNELED_ARCHIVE.filename
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source, arcname="lfw_funneled")
+    if not good:  # cut short, as a download placed there by hand can be
+        archive.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
+    for target in _lfw.TARGETS:
+        (lfw_home / target.filename).write_text("")
+    return archive
+
+
+def test_a_damaged_lfw_archive_in_the_cache_is_named_and_removed(tmp_path):
+    """scikit-learn unpacks an archive it finds without checking its checksum: a truncated
+    one failed on every run with an EOFError that named no file."""
+    archive = _lfw_archive(tmp_path, good=False)
+    with pytest.warns(UserWarning, match="checksum"):
+        with pytest.raises(OSError, match="lfw-funneled.tgz"):
+            fetch_lfw(data_home=tmp_path, download_if_missing=False)
+    assert not archive.exists()  # the next run downloads it again
+
+
+def test_a_subset_finished_by_another_fetch_meanwhile_is_used(fake_kagglehub, tmp_path,
+                                                              monkeypatch):
+    from skface.datasets import _fetch
+
+    calls = []
+
+    def racing_replace(src, dst, _real=_fetch.os.replace):
+        if not calls and str(dst).endswith("-n3-seed0"):
+            calls.append(dst)
+            Path(dst).mkdir(parents=True)
+            (Path(dst) / "done.png").write_bytes(b"x")
+        return _real(src, dst)
+
+    monkeypatch.setattr(_fetch.os, "replace", racing_replace)
+    folder = fetch_tpdne(max_images=3)
+    assert folder.name.endswith("-n3-seed0") and calls
+    assert not [p for p in folder.parent.iterdir() if ".part" in p.name or "tmp" in p.name]
+
+
+def test_an_empty_skface_data_is_the_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("SKFACE_DATA", "")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert get_data_home() == tmp_path / "skface_data"
