@@ -128,7 +128,18 @@ def load_model(path, device="auto"):
     # the commands draw their own progress bars (a model saved by `skface train` keeps its
     # training verbosity, which would add the classifier's bar inside theirs)
     clf.set_params(verbose=0)
-    return Pipeline(steps + [(clf_name, clf)]), meta
+    pipeline = Pipeline(steps + [(clf_name, clf)])
+    if len(steps) > 1:
+        # the steps between the loader and the network are stateless but, like a
+        # FormatNormalizer, note the shape they are fitted on: fit them as training did, on
+        # one blank image of the loader's output, so that the pipeline predicts as a whole
+        from skface.preprocessing._loader import _check_size
+
+        loader = steps[0][1]
+        blank = np.zeros((1, 3 if loader.color == "rgb" else 1, *_check_size(loader.size)),
+                         dtype=np.uint8)
+        pipeline[1:-1].fit(blank)
+    return pipeline, meta
 
 
 def transform_paths(pipeline, paths):

@@ -214,6 +214,10 @@ def test_train_normalize_format_flag(workflow, tmp_path, capsys):
     images = sorted(str(p) for p in workflow["fake"].iterdir())[:3]
     assert main(["predict", "--model", str(out), *images]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) >= 3
+    # the loaded pipeline is fitted whole: evaluate (and sklearn's own calls) could not use it
+    assert pipeline.predict_proba(images).shape == (3, 2)
+    assert main(["evaluate", "--model", str(out), "--manifest", str(workflow["manifest"]),
+                 "--out", str(tmp_path / "eval"), "--quiet"]) == 0
 
 
 def test_train_members_flag_saves_an_ensemble(workflow, tmp_path):
