@@ -1,6 +1,7 @@
 """``skface evaluate``: score a model on a manifest split or on folders; metrics.json + report."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,9 @@ def run(args):
         if skipped:  # after the report, which fills the folder afresh
             write_skipped(tmp / "skipped.csv", skipped)
         if result.y_score is not None:
-            write_predictions(tmp / "predictions.csv", files, result)
+            # absolute, as the manifest copy beside it: the folder is read from elsewhere
+            write_predictions(tmp / "predictions.csv", [os.path.abspath(f) for f in files],
+                              result)
         # metrics.json: the report's own record, with the test metrics also at the top level
         metrics_path = tmp / "metrics.json"
         record = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}

@@ -1574,3 +1574,18 @@ def test_fetch_checks_dest_before_downloading(capsys, monkeypatch, tmp_path, fac
     assert status == 0, err
     assert len(list((tmp_path / "here").iterdir())) == 20
     assert not list(tmp_path.glob(".*.part")) and not list(tmp_path.glob("*.new-*"))
+
+
+def test_predictions_csv_paths_resolve_from_anywhere(capsys, monkeypatch, tmp_path, workflow):
+    """The paths were written as the command got them (relative to where it ran), so that
+    predictions.csv could not be read back from the results folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    rel = os.path.relpath(workflow["real"], elsewhere)
+    fake = os.path.relpath(workflow["fake"], elsewhere)
+    assert run_cli(capsys, "evaluate", "--model", workflow["model"], "--real", rel, "--fake",
+                   fake, "--out", "res", "--quiet")[0] == 0
+    paths = [line.split(",")[0] for line in
+             (elsewhere / "res" / "predictions.csv").read_text().splitlines()[1:]]
+    assert paths and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
