@@ -160,8 +160,15 @@ def real_and_fake_sources(args):
     their folders' names (``ffhq/images`` and ``tpdne/images``) is refused, since it would
     merge a real and a fake folder into one source. Names given as NAME=DIR on both sides are
     the user's choice and kept."""
+    from skface.utils._io import path_within
+
     real = folder_sources(args.real, "--real")
     fake = folder_sources(args.fake, "--fake")
+    for r in real.values():  # before the names: NAME=DIR, which that error advises, cannot help
+        for f in fake.values():
+            if path_within(r, f) or path_within(f, r):
+                raise CLIError(f"the --real folder {r} and the --fake folder {f} overlap: their "
+                               "images would get both labels; give separate folders")
     named = {_split_source(item)[0] for item in [*args.real, *args.fake]} - {None}
     for name in sorted(set(real) & set(fake) - named):
         raise CLIError(f"the --real folder {real[name]} and the --fake folder {fake[name]} are "

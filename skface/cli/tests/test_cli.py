@@ -1589,3 +1589,11 @@ def test_predictions_csv_paths_resolve_from_anywhere(capsys, monkeypatch, tmp_pa
     paths = [line.split(",")[0] for line in
              (elsewhere / "res" / "predictions.csv").read_text().splitlines()[1:]]
     assert paths and all(os.path.isabs(p) and os.path.isfile(p) for p in paths)
+
+
+def test_one_folder_as_real_and_fake_is_called_an_overlap(capsys, tmp_path, faces):
+    real, _ = faces  # the advice to name the folders (NAME=DIR) led to the overlap error
+    status, _, err = run_cli(capsys, "build", "--real", real, "--fake", real, "--out",
+                             tmp_path / "m.csv")
+    line = assert_one_line_error(status, err, 2)
+    assert "overlap" in line and "NAME=DIR" not in line
