@@ -200,9 +200,13 @@ print(outside, inside)
 
 def test_reuse_freed_memory_stops_page_faults(plain_allocator_env):
     """On glibc, large blocks freed inside the block are reused instead of being faulted in
-    afresh (counted as minor page faults). Measured in a fresh interpreter, as a script that
-    trains would be: inside pytest's long-lived process the block was faulted in afresh in
-    about half the runs (cause not found; a fresh interpreter reused it every time)."""
+    afresh (counted as minor page faults), measured in fresh interpreters as a script that
+    trains would run. Not in every process: torch asks for 64-byte-aligned blocks
+    (posix_memalign), and a freed block that does not merge into the top of the heap (a small
+    chunk landed after it) is a few bytes too small for the next aligned request, so new
+    blocks are faulted in until freed neighbours merge (glibc 2.36: about 1 process in 3,
+    for several blocks). The test wants reuse in one of up to eight processes; a broken
+    setting never reuses."""
     import os
     import subprocess
     import sys
@@ -211,14 +215,19 @@ def test_reuse_freed_memory_stops_page_faults(plain_allocator_env):
     root = Path(__file__).resolve().parents[3]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS], capture_output=True, text=True,
-                         check=True, env=env).stdout.split()
-    if out == ["skip"]:
-        pytest.skip("glibc is not the allocator here")
-    outside, inside = map(int, out)
-    if outside < 6 * 48 // 2:
-        pytest.skip(f"only {outside} page faults without reuse (huge pages?)")
-    assert inside < outside / 3, (inside, outside)
+    seen = []
+    for _ in range(8):
+        out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS], capture_output=True,
+                             text=True, check=True, env=env).stdout.split()
+        if out == ["skip"]:
+            pytest.skip("glibc is not the allocator here")
+        outside, inside = map(int, out)
+        if outside < 6 * 48 // 2:
+            pytest.skip(f"only {outside} page faults without reuse (huge pages?)")
+        seen.append((inside, outside))
+        if inside < outside / 3:
+            return
+    raise AssertionError(f"no reuse in 8 processes (faults inside, outside): {seen}")
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
