@@ -241,6 +241,13 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
     audit : ShortcutAudit
         ``flagged``, scores, the share of label-fixed images and a readable ``summary()``.
         A :class:`ShortcutWarning` is issued when flagged.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C during the scan. An audit of part of the files would mislead, so nothing
+        partial is returned and the next call reads every file again; :func:`load_faces`
+        keeps the part it finished.
     """
     check_max_pixels(max_pixels)
     for name, value, low, high in (("threshold", threshold, 0.5, 1.0),

@@ -97,6 +97,13 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         resampling), ``random_state`` (the int seed used) and ``DESCR``.
         Rows are ordered train, then val, then test; oversampling repeats rows. Ready for
         :func:`write_manifest`.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C during the scan. A data set of part of the files would mislead, so nothing
+        partial is returned and the next call reads every file again; :func:`load_faces`
+        keeps the part it finished.
     """
     # every argument is checked before the scan, which can take hours on a large set
     _check_balance(balance, by_source)

@@ -49,38 +49,49 @@ def _hex_to_bytes(hexes):
     return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=np.uint8).reshape(len(hexes), -1)
 
 
-def hamming_pairs(hashes, threshold, *, block=1024):
+def hamming_pairs(hashes, threshold, *, block=1024, progress=False):
     """Return ``(i, j, distance)`` for all pairs ``i < j`` of packed hashes within ``threshold``.
 
     ``hashes`` is a ``(n, n_bytes)`` uint8 array. With the bits ``B`` as a 0/1 matrix, the
     Hamming distance is ``|b_i| + |b_j| - 2 b_i . b_j``, so all pairs come from one BLAS matrix
     product per block of rows (exact in float32 for hashes up to 2**24 bits). Memory stays at
     the unpacked bits (``n x bits`` float32), one ``block x n`` float32 matrix and a boolean
-    mask of the same shape (10,000 256-bit hashes: 84 MB).
+    mask of the same shape (10,000 256-bit hashes: 84 MB). ``progress`` shows a tqdm bar of
+    the pairs compared (the work grows with the square of ``n``).
     """
+    from tqdm.auto import tqdm
+
     hashes = np.ascontiguousarray(hashes, dtype=np.uint8)
     n = hashes.shape[0]
     bits = np.unpackbits(hashes, axis=1).astype(np.float32)
     ones = bits.sum(axis=1)
     rows, cols, dists = [], [], []
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        # Only columns j > i are needed: compare the block with itself and everything after it.
-        d = bits[start:stop] @ bits[start:].T  # then in place: no second block-sized array
-        d *= -2.0
-        d += ones[start:stop, None]
-        d += ones[None, start:]
-        i, j = np.nonzero(d <= threshold + 0.5)
-        upper = j > i  # both are relative to `start` here
-        i, j = i[upper], j[upper]
-        rows.append(i + start)
-        cols.append(j + start)
-        dists.append(np.rint(d[i, j]).astype(np.int64))
+    with tqdm(total=n * (n + 1) // 2, desc="Comparing images", unit="pair", unit_scale=True,
+              disable=not progress) as bar:
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            rows_i, cols_j, d = _block_pairs(bits, ones, start, stop, threshold)
+            rows.append(rows_i)
+            cols.append(cols_j)
+            dists.append(d)
+            bar.update((stop - start) * (n - start) - (stop - start) * (stop - start - 1) // 2)
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     return (np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64),
             np.concatenate(dists))
+
+
+def _block_pairs(bits, ones, start, stop, threshold):
+    """The pairs of :func:`hamming_pairs` whose first image is in rows ``start:stop``."""
+    d = bits[start:stop] @ bits[start:].T  # then in place: no second block-sized array
+    d *= -2.0
+    d += ones[start:stop, None]
+    d += ones[None, start:]
+    i, j = np.nonzero(d <= threshold + 0.5)
+    upper = j > i  # both are relative to `start` here
+    i, j = i[upper], j[upper]
+    return i + start, j + start, np.rint(d[i, j]).astype(np.int64)
 
 
 def _source_pairs(a, b=None):
@@ -101,15 +112,15 @@ def _source_pairs(a, b=None):
     return out
 
 
-def _near_pairs(hashes, mirrors, threshold):
+def _near_pairs(hashes, mirrors, threshold, progress=False):
     """``(i, j, distance)`` for the pairs ``i < j`` of pictures within ``threshold``, as they
     are or one of them flipped left-right (``mirrors`` holds the hashes of the mirror images;
     None: as they are only): the smaller of the two distances. One :func:`hamming_pairs` over
     both sets of hashes."""
     if mirrors is None:
-        return hamming_pairs(hashes, threshold)
+        return hamming_pairs(hashes, threshold, progress=progress)
     r = len(hashes)
-    a, b, d = hamming_pairs(np.concatenate([hashes, mirrors]), threshold)
+    a, b, d = hamming_pairs(np.concatenate([hashes, mirrors]), threshold, progress=progress)
     keep = (a < r) & (b % r != a)  # a picture against another, or another's mirror image
     i, j, d = a[keep], b[keep] % r, d[keep]
     i, j = np.minimum(i, j), np.maximum(i, j)
@@ -228,7 +239,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
     n_jobs : int, default=None
         joblib workers for hashing.
     progress : bool, default=True
-        Show a tqdm progress bar while hashing.
+        Show tqdm progress bars while hashing and while comparing the hashes (whose cost grows
+        with the square of the number of images).
 
     Returns
     -------
@@ -239,6 +251,13 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
     report : DuplicateReport
         Counts overall and per source pair, and the links between images (``pairs``, indices
         into ``filenames``, which the report holds).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C while hashing. Duplicate groups of part of the files would mislead, so
+        nothing partial is returned and the next call reads every file again;
+        :func:`load_faces` keeps the part it finished.
     """
     check_max_pixels(max_pixels)
     check_threshold(threshold)
@@ -340,7 +359,8 @@ def find_duplicates(filenames, *, source=None, y=None, threshold=24,
     if len(reps) > 1:
         ri, rj, rd = _near_pairs(_hex_to_bytes([phash[i] for i in reps]),
                                  None if mirror is None else
-                                 _hex_to_bytes([mirror[i] for i in reps]), threshold)
+                                 _hex_to_bytes([mirror[i] for i in reps]), threshold,
+                                 progress=progress)
         if len(ri):
             # every pair within the threshold is counted, from arrays (a cluster of n
             # near-identical pictures has n * (n - 1) / 2 of them: per-pair Python objects

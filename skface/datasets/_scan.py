@@ -7,12 +7,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
 from ..preprocessing._loader import check_max_pixels
 from ..utils._io import path_within
+from ..utils._parallel import as_completed
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, inspect_image
 
 #: Names of the two classes, in target order (0 = real, 1 = fake).
@@ -203,27 +203,30 @@ INTERRUPTED = "not scanned: interrupted by the user (Ctrl-C)"
 
 
 def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chunk=64):
-    """Run ``worker(chunk_of_paths, *args)`` over ``paths`` in parallel, keeping order.
+    """Run ``worker(chunk_of_paths, *args)`` over ``paths`` in parallel; results in path order.
 
-    Each worker returns one ``(path, info, reason)`` triple per path. On Ctrl-C the work done so
-    far is kept and every path not reached gets ``(path, None, INTERRUPTED)``, so callers report
-    them as skipped instead of losing the finished part.
+    Each worker returns one ``(path, info, reason)`` triple per path. On Ctrl-C every chunk
+    that finished is kept (in whatever order the chunks finished) and every path not reached
+    gets ``(path, None, INTERRUPTED)``, so callers report them as skipped, or stop (see
+    :func:`stop_if_interrupted`), instead of losing the finished part.
     """
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
-    results = []
+    done = {}
     with tqdm(total=len(paths), desc=desc, unit="img", disable=not progress) as bar:
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(worker)(c, *args) for c in chunks
-        )
+        gen = as_completed(worker, [(c, *args) for c in chunks], n_jobs=n_jobs)
         try:
-            for part in gen:
-                results.extend(part)
+            for k, part in gen:
+                done[k] = part
                 bar.update(len(part))
         except KeyboardInterrupt:
             gen.close()
-            warnings.warn(f"Interrupted after {len(results)} of {len(paths)} files; the rest are "
-                          "reported as skipped.", SkippedFilesWarning, stacklevel=3)
-            results.extend((p, None, INTERRUPTED) for p in paths[len(results):])
+    results = []
+    for k, c in enumerate(chunks):
+        results.extend(done[k] if k in done else ((p, None, INTERRUPTED) for p in c))
+    n_done = sum(len(part) for part in done.values())
+    if n_done < len(paths):  # after the bar is closed, which the warning would run into
+        warnings.warn(f"Interrupted (Ctrl-C) after {n_done} of {len(paths)} files were read.",
+                      SkippedFilesWarning, stacklevel=3)
     return results
 
 

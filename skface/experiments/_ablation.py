@@ -675,15 +675,16 @@ def run_ablation(pipeline, param_grid, X, y, split, *, seeds=(0, 1, 2), sources=
                     write_csv(csv_path, _summarise(runner.rows, names, details.configs)[0])
     except KeyboardInterrupt:
         details.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    if details.interrupted:  # once the bar is closed: written into it, the two ran together
         kept = (f" in {runs_csv}" if runs_csv else "") if runner.rows else \
             ": no run had finished"
         warnings.warn(
             f"Ablation interrupted: {len(runner.rows)} of {len(configs) * len(seeds)} runs "
             f"finished and are kept{kept}.", UserWarning, stacklevel=2,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     summary, best = _summarise(runner.rows, names, details.configs)
     if csv_path is not None and runner.rows:  # no run finished: existing files stay as they were
         write_csv(csv_path, summary)

@@ -334,6 +334,10 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
                 bar.update(1)
     except KeyboardInterrupt:
         details.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    if details.interrupted:  # once the bar is closed: written into it, the two ran together
         warnings.warn(
             f"Cross-source evaluation interrupted after {len(rows)} of {len(held_out)} sources; "
             f"finished rows are kept.", UserWarning, stacklevel=2,
@@ -342,9 +346,6 @@ def cross_source_evaluate(estimator, X, y, sources, *, split=None, held_out=None
         done = {row["held_out"] for row in rows}
         rows.extend({"held_out": s, "status": INTERRUPTED_STATUS}
                     for s in held_out if s not in done)
-    finally:
-        if bar is not None:
-            bar.close()
     if csv_path is not None:
         finished = any(row["status"] == "ok" for row in rows)
         if csv_path.exists() and not finished:

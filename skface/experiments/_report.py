@@ -16,7 +16,7 @@ import numpy as np
 from ..datasets._manifest import absolute_manifest_text
 from ..metrics import EvaluationResult
 from ..utils import atomic_write_text
-from ..utils._io import temp_dir_beside
+from ..utils._io import interrupt_deferred, temp_dir_beside
 from ._ablation import AblationDetails
 from ._cross_source import COUNT_COLUMNS, INTERRUPTED_STATUS, CrossSourceDetails
 from ._io import as_records, records_to_csv_text
@@ -596,9 +596,10 @@ def write_report(out_dir, *, title="skface report", evaluation=None, evaluations
         if out_dir.exists():
             old = temp_dir_beside(out_dir, "old")
             old.rmdir()
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            with interrupt_deferred():  # a Ctrl-C between the renames left no report at all
+                os.replace(out_dir, old)
+                os.replace(tmp, out_dir)
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out_dir)
     except BaseException:

@@ -20,13 +20,14 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from PIL import Image, ImageCms, JpegImagePlugin
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_memory
 
 from ..utils._labels import one_label_per_sample
+from ..utils._parallel import as_completed
 from ..utils._validation import is_whole_number
 from ._common import ImageOutputMixin
 
@@ -1166,14 +1167,19 @@ class ImageLoader(ImageOutputMixin, TransformerMixin, BaseEstimator):
                         progress.update(len(idx))
             else:
                 # Threads: Pillow releases the GIL while decoding, and worker processes would
-                # have to import skface (and torch) and send every array back.
-                results = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")(
-                    delayed(_decode_chunk)([paths[i] for i in idx], *args) for idx in chunks
-                )
-                for idx, result in zip(chunks, results):
-                    consume(idx, result)
-                    if progress is not None:
-                        progress.update(len(idx))
+                # have to import skface (and torch) and send every array back. Each chunk is
+                # kept (and cached) as it finishes: in input order, a Ctrl-C lost the finished
+                # chunks that waited behind a slow one.
+                results = as_completed(_decode_chunk,
+                                       [([paths[i] for i in idx], *args) for idx in chunks],
+                                       n_jobs=self.n_jobs, prefer="threads")
+                try:
+                    for k, result in results:
+                        consume(chunks[k], result)
+                        if progress is not None:
+                            progress.update(len(chunks[k]))
+                finally:
+                    results.close()
         finally:
             if progress is not None:
                 progress.close()

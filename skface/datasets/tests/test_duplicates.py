@@ -264,3 +264,16 @@ def test_a_data_set_with_short_or_bad_hash_columns_is_refused():
                         progress=False)
     with pytest.raises(ValueError, match="needs 'filenames'"):
         find_duplicates(Bunch(target=[0, 1]), progress=False)
+
+
+def test_comparing_the_hashes_shows_progress(capsys):
+    """The all-pairs comparison (whose cost grows with the square of the image count) ran
+    silently after the hashing bar had finished."""
+    rng = np.random.default_rng(0)
+    h = rng.integers(0, 256, size=(50, 32), dtype=np.uint8)
+    quiet = hamming_pairs(h, 120, block=16)
+    shown = hamming_pairs(h, 120, block=16, progress=True)
+    err = capsys.readouterr().err
+    assert "Comparing images" in err and "1.27k/1.27k" in err  # 50 * 51 / 2 pairs
+    for a, b in zip(quiet, shown):
+        np.testing.assert_array_equal(a, b)

@@ -246,7 +246,7 @@ def test_ctrl_c_keeps_finished_work(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_scan, "_inspect_chunk", chunk)
     paths = [str(p) for p in sorted((tmp_path / "r").iterdir())]
-    with pytest.warns(SkippedFilesWarning, match="Interrupted after 64 of 70"):
+    with pytest.warns(SkippedFilesWarning, match="after 64 of 70 files"):
         results = _scan.inspect_files(paths, progress=False)
     assert [p for p, _, _ in results] == paths
     assert sum(info is not None for _, info, _ in results) == 64
@@ -343,3 +343,31 @@ def test_a_bad_max_pixels_is_named_not_blamed_on_the_files(two_sources):
                         ("threshold", "a")):
         with pytest.raises(ValueError, match=f"{name} must be a number in"):
             audit_shortcuts(paths, [0] * 10 + [1] * 8, progress=False, **{name: value})
+
+
+def test_ctrl_c_keeps_chunks_that_finished_before_an_earlier_one(tmp_path, monkeypatch):
+    """In parallel, results came back in input order: a Ctrl-C while the first chunk was
+    still running lost every later chunk that had already finished."""
+    import time
+
+    from joblib import parallel_config
+
+    from skface.datasets import _scan
+
+    make_folder(tmp_path / "r", 135)
+    real_chunk = _scan._inspect_chunk
+    paths = [str(p) for p in sorted((tmp_path / "r").iterdir())]
+
+    def chunk(chunk_paths, max_pixels):
+        if chunk_paths[0] == paths[0]:  # the first chunk is slow, and is interrupted
+            time.sleep(1.0)
+            raise KeyboardInterrupt
+        return real_chunk(chunk_paths, max_pixels)
+
+    monkeypatch.setattr(_scan, "_inspect_chunk", chunk)
+    with parallel_config(backend="threading"):
+        with pytest.warns(SkippedFilesWarning, match="after 71 of 135 files"):
+            results = _scan.inspect_files(paths, n_jobs=2, progress=False)
+    assert [p for p, _, _ in results] == paths  # in path order
+    assert all(reason == _scan.INTERRUPTED for _, _, reason in results[:64])
+    assert all(info is not None for _, info, _ in results[64:])

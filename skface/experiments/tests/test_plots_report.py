@@ -381,3 +381,22 @@ def test_figures_need_no_pyplot():
             "fig = plot_training_curves({'a': h})\n"
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ctrl_c_between_the_renames_of_a_report_keeps_one(run, tmp_path, monkeypatch):
+    import signal
+
+    X, y, src, split, table, details, ev = run
+    out = write_report(tmp_path / "rep", evaluation=ev)
+    real_replace = os.replace
+
+    def replace_then_ctrl_c(src_path, dst_path):
+        real_replace(src_path, dst_path)
+        if os.fspath(src_path) == os.fspath(out):  # the old report moved aside, the new one
+            signal.raise_signal(signal.SIGINT)  # not yet in place
+
+    monkeypatch.setattr(_report.os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_report(out, evaluation=ev, overwrite=True)
+    assert (out / "report.html").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]

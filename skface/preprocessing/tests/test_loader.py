@@ -1105,3 +1105,28 @@ def test_load_image_names_a_bad_reducing_gap(tmp_path):
     for bad in (0.5, -1, "x"):
         with pytest.raises((ValueError, TypeError), match="reducing_gap"):
             load_image(path, 16, reducing_gap=bad)
+
+
+def test_parallel_interrupted_run_keeps_chunks_that_finished_first(tmp_path, jpegs,
+                                                                   monkeypatch):
+    """Chunks were stored in input order: a Ctrl-C while the first (slow) one ran lost every
+    later chunk that had finished."""
+    import time
+
+    original = _loader._decode_array
+
+    def slow_first(path, *args):
+        if path == jpegs[0]:
+            time.sleep(1.0)
+            raise KeyboardInterrupt
+        return original(path, *args)
+
+    monkeypatch.setattr(_loader, "_decode_array", slow_first)
+    loader = ImageLoader(8, memory=tmp_path / "cache", n_jobs=2)
+    with pytest.raises(KeyboardInterrupt):
+        loader.transform(jpegs)
+    monkeypatch.setattr(_loader, "_decode_array", original)
+    calls = _count_decodes(monkeypatch)
+    X = loader.transform(jpegs)
+    assert calls == jpegs[:1]  # only the interrupted chunk is decoded again
+    np.testing.assert_array_equal(X, ImageLoader(8).transform(jpegs))
