@@ -4,8 +4,8 @@ from collections import Counter
 
 import numpy as np
 
-from ._common import (add_folder_arguments, add_quiet_argument, int_at_least, report_skipped,
-                      scan_folders, seed_arg)
+from ._common import (add_cache_argument, add_folder_arguments, add_quiet_argument, int_at_least,
+                      report_skipped, scan_folders, seed_arg)
 
 HELP = "look for format, size and metadata shortcuts, per source"
 DESCRIPTION = """\
@@ -26,6 +26,7 @@ def add_arguments(p):
     p.add_argument("--cv", type=int_at_least(2), default=5,
                    help="cross-validation folds of the audit")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the folds and the forest")
+    add_cache_argument(p)
     add_quiet_argument(p)
 
 

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from ._common import (CLIError, add_folder_arguments, add_quiet_argument, check_replaceable,
-                      real_and_fake_sources, report_skipped, seed_arg, shell_quote, write_csv,
-                      write_skipped)
+from ._common import (CLIError, add_cache_argument, add_folder_arguments, add_quiet_argument,
+                      check_replaceable, real_and_fake_sources, report_skipped, seed_arg,
+                      shell_quote, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -46,11 +46,12 @@ def add_arguments(p):
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the split and the resampling")
     p.add_argument("--relative", action="store_true",
                    help="write image paths relative to the manifest's folder (portable)")
+    add_cache_argument(p)
     add_quiet_argument(p)
 
 
 def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.15), seed=0,
-          relative=False, progress=True):
+          relative=False, progress=True, cache=None):
     """Run build_dataset and write the manifest; return the data set.
 
     ``real`` and ``fake`` map source names to folders (:func:`folder_sources`).
@@ -68,7 +69,8 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
     try:
         data = build_dataset({k: str(v) for k, v in real.items()},
                              {k: str(v) for k, v in fake.items()}, dedupe=dedupe,
-                             balance=balance, sizes=sizes, random_state=seed, progress=progress)
+                             balance=balance, sizes=sizes, random_state=seed, progress=progress,
+                             cache=cache)
     except ValueError as exc:  # the library's advice on sizes, in the flag's own name
         if "(`sizes`)" not in str(exc):
             raise
@@ -183,7 +185,7 @@ def run(args):
     real, fake = real_and_fake_sources(args)
     data = build(real, fake, args.out, dedupe=args.dedupe, balance=args.balance,
                  sizes=tuple(args.sizes), seed=args.seed, relative=args.relative,
-                 progress=not args.quiet)
+                 progress=not args.quiet, cache=args.cache)
     print(headline(data, args.out))
     print(summary(data, args.out))
     dup = getattr(data, "duplicates", None)

@@ -182,13 +182,15 @@ def scan_folders(args):
     """Scan the ``--real`` and ``--fake`` folders (:func:`skface.datasets.load_faces`).
 
     Ctrl-C during the scan stops the command (``KeyboardInterrupt``, exit status 130) instead of
-    going on with part of the folders, so nothing that looks finished is written from them.
+    going on with part of the folders, so nothing that looks finished is written from them;
+    with ``--cache`` (:func:`add_cache_argument`) the next run reads only what was not done.
     """
     from skface.datasets import load_faces
 
     real, fake = real_and_fake_sources(args)
     data = load_faces({k: str(v) for k, v in real.items()},
-                      {k: str(v) for k, v in fake.items()}, progress=not args.quiet)
+                      {k: str(v) for k, v in fake.items()}, progress=not args.quiet,
+                      cache=getattr(args, "cache", None))
     if data.skipped.interrupted:
         raise KeyboardInterrupt
     return data
@@ -292,6 +294,14 @@ def report_skipped(pairs, what, listing=None, limit=10):
     more = f"; and {len(pairs) - limit} more" if len(pairs) > limit else ""
     where = f"; every one, with its reason, in {listing}" if listing is not None else ""
     print(f"{what} {len(pairs)} file(s): {shown}{more}{where}", file=sys.stderr)
+
+
+def add_cache_argument(p):
+    """``--cache DIR``: keep what a folder scan learned, so that a re-run reads only new files."""
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="folder that keeps what the scan learned about each image; a re-run "
+                   "(after Ctrl-C, or with more folders) reads only the files not seen, or "
+                   "changed, since")
 
 
 def add_quiet_argument(p, what="no progress bars"):

@@ -195,7 +195,7 @@ def _cv_scores(X, y, cv, random_state, n_jobs):
 
 def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=0.10,
                     min_cell_size=5, random_state=0, max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None,
-                    progress=True, pos_label=None):
+                    progress=True, pos_label=None, cache=None):
     """Measure how far file metadata alone predicts real vs fake.
 
     A random forest (a single tree for one feature group) sees only pixel size, format, file
@@ -232,6 +232,10 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
         joblib workers for reading files and for the forest.
     progress : bool, default=True
         Show a progress bar while reading files.
+    cache : str or path, default=None
+        A folder that keeps what the scan learned about each image (created when missing).
+        A later audit of file names, after Ctrl-C or with more files, reads only the files
+        not described there, or changed since; None reads every file.
     pos_label : object, optional
         The fake label, for labels other than 0/1 and ``"real"``/``"fake"`` (see
         :func:`skface.metrics.resolve_pos_label`).
@@ -246,8 +250,8 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
     ------
     KeyboardInterrupt
         On Ctrl-C during the scan. An audit of part of the files would mislead, so nothing
-        partial is returned and the next call reads every file again; :func:`load_faces`
-        keeps the part it finished.
+        partial is returned; with ``cache`` the next call reads only the files the scan had
+        not finished, without it every file again.
     """
     check_max_pixels(max_pixels)
     for name, value, low, high in (("threshold", threshold, 0.5, 1.0),
@@ -274,7 +278,7 @@ def audit_shortcuts(filenames, y=None, *, cv=5, threshold=0.65, max_fixed_share=
             raise ValueError(f"{len(paths)} file names but {len(y)} labels.")
         paths, y = _once_each(paths, y)
         results = inspect_files(paths, max_pixels=max_pixels, n_jobs=n_jobs, progress=progress,
-                                desc="Reading metadata")
+                                desc="Reading metadata", cache=cache)
         stop_if_interrupted((r for _, _, r in results), "audit_shortcuts")
         ok = np.array([info is not None for _, info, _ in results], dtype=bool)
         skipped = _skipped_bunch([(p, r) for p, info, r in results if info is None])

@@ -30,7 +30,7 @@ def _dropped_bunch(records, copy_of):
 def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
                   by_source=False, sizes=(0.70, 0.15, 0.15), balanced_test=True,
                   random_state=None, source_from="folder", as_frame=False,
-                  max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress=True):
+                  max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress=True, cache=None):
     """Scan, de-duplicate, split and balance a real-vs-fake face data set.
 
     Steps: :func:`load_faces` (bad files skipped and reported), :func:`find_duplicates` across
@@ -77,6 +77,10 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
         joblib workers for scanning.
     progress : bool, default=True
         Show progress bars.
+    cache : str or path, default=None
+        Passed to :func:`load_faces`: a folder that keeps what the scan learned about each
+        image (created when missing). A later scan, after Ctrl-C or with more folders, reads
+        only the files not described there, or changed since; None scans every file.
 
     Returns
     -------
@@ -102,8 +106,8 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     ------
     KeyboardInterrupt
         On Ctrl-C during the scan. A data set of part of the files would mislead, so nothing
-        partial is returned and the next call reads every file again; :func:`load_faces`
-        keeps the part it finished.
+        partial is returned; with ``cache`` the next call reads only the files the scan had
+        not finished, without it every file again.
     """
     # every argument is checked before the scan, which can take hours on a large set
     _check_balance(balance, by_source)
@@ -111,7 +115,7 @@ def build_dataset(real, fake, *, dedupe=True, threshold=24, balance="none",
     _check_sizes(sizes)
     seed = check_seed(random_state)
     data = load_faces(real, fake, source_from=source_from, max_pixels=max_pixels, n_jobs=n_jobs,
-                      progress=progress)
+                      progress=progress, cache=cache)
     # a data set of part of the folders must not look finished (nor fail on the part missing)
     stop_if_interrupted(data.skipped.reasons, "the folder scan")
     y = data.target

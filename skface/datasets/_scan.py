@@ -14,6 +14,7 @@ from ..preprocessing._loader import check_max_pixels
 from ..utils._io import path_within
 from ..utils._parallel import as_completed
 from ._decode import DEFAULT_MAX_PIXELS, SkipImage, inspect_image
+from ._scan_cache import ScanCache
 
 #: Names of the two classes, in target order (0 = real, 1 = fake).
 TARGET_NAMES = np.array(["real", "fake"])
@@ -186,29 +187,46 @@ def _inspect_chunk(paths, max_pixels):
 
 
 def inspect_files(paths, *, max_pixels=DEFAULT_MAX_PIXELS, n_jobs=None, progress=True,
-                  desc="Scanning images"):
+                  desc="Scanning images", cache=None):
     """Inspect many files in parallel; return a list of ``(path, info or None, reason or None)``.
 
-    Results keep the order of ``paths``.
+    Results keep the order of ``paths``. With ``cache`` (a folder, see
+    :class:`~skface.datasets._scan_cache.ScanCache`), files described there are not read
+    again, and each finished chunk is recorded as it finishes.
     """
     paths = list(paths)
     if not paths:
         return []
-    return run_chunked(_inspect_chunk, paths, (max_pixels,), n_jobs=n_jobs, progress=progress,
-                       desc=desc)
+    if cache is None:
+        return run_chunked(_inspect_chunk, paths, (max_pixels,), n_jobs=n_jobs,
+                           progress=progress, desc=desc)
+    store = ScanCache(cache, max_pixels)
+    keys = {p: store.key(p) for p in paths}
+    known = {p: store.get(keys[p]) for p in paths}
+    todo = [p for p in paths if known[p] is None]
+
+    def record(part):
+        store.put((keys[path], info) for path, info, _ in part)
+
+    found = {path: (path, info, reason) for path, info, reason in
+             run_chunked(_inspect_chunk, todo, (max_pixels,), n_jobs=n_jobs,
+                         progress=progress, desc=desc, on_part=record)}
+    return [(p, known[p], None) if known[p] is not None else found[p] for p in paths]
 
 
 #: Reason given to files not reached because the user pressed Ctrl-C.
 INTERRUPTED = "not scanned: interrupted by the user (Ctrl-C)"
 
 
-def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chunk=64):
+def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chunk=64,
+                on_part=None):
     """Run ``worker(chunk_of_paths, *args)`` over ``paths`` in parallel; results in path order.
 
     Each worker returns one ``(path, info, reason)`` triple per path. On Ctrl-C every chunk
     that finished is kept (in whatever order the chunks finished) and every path not reached
     gets ``(path, None, INTERRUPTED)``, so callers report them as skipped, or stop (see
-    :func:`stop_if_interrupted`), instead of losing the finished part.
+    :func:`stop_if_interrupted`), instead of losing the finished part. ``on_part`` is called
+    with each chunk's results as it finishes (to store them).
     """
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
     done = {}
@@ -217,6 +235,8 @@ def run_chunked(worker, paths, args, *, n_jobs=None, progress=True, desc="", chu
         try:
             for k, part in gen:
                 done[k] = part
+                if on_part is not None:
+                    on_part(part)
                 bar.update(len(part))
         except KeyboardInterrupt:
             gen.close()
@@ -263,7 +283,7 @@ def warn_skipped(skipped, what="scan"):
 
 
 def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=DEFAULT_MAX_PIXELS,
-               n_jobs=None, progress=True):
+               n_jobs=None, progress=True, cache=None):
     """Scan folders of real and AI-generated face images.
 
     Folders are searched recursively (symbolic links followed, loops entered once). Files are
@@ -294,6 +314,10 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         Parallel workers (joblib semantics).
     progress : bool, default=True
         Show a tqdm progress bar.
+    cache : str or path, default=None
+        A folder that keeps what the scan learned about each image (created when missing).
+        A later scan, after Ctrl-C or with more folders, reads only the files not described
+        there, or changed since; None scans every file.
 
     Returns
     -------
@@ -353,7 +377,7 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
         )
 
     results = inspect_files([c[0] for c in candidates], max_pixels=max_pixels, n_jobs=n_jobs,
-                            progress=progress)
+                            progress=progress, cache=cache)
     keep = []
     for (path, label, name), (_, info, reason) in zip(candidates, results):
         if info is None:

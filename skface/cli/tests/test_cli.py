@@ -1597,3 +1597,26 @@ def test_one_folder_as_real_and_fake_is_called_an_overlap(capsys, tmp_path, face
                              tmp_path / "m.csv")
     line = assert_one_line_error(status, err, 2)
     assert "overlap" in line and "NAME=DIR" not in line
+
+
+def test_build_cache_lets_a_rerun_read_only_new_files(capsys, tmp_path, faces, monkeypatch):
+    from skface.datasets import _scan
+
+    real, fake = faces
+    cache = tmp_path / "cache"
+    argv = ["build", "--real", real, "--fake", fake, "--cache", cache, "--quiet"]
+    assert run_cli(capsys, *argv, "--out", tmp_path / "a.csv")[0] == 0
+    read = []
+    original = _scan._inspect_chunk
+
+    def counting(paths, max_pixels):
+        read.extend(paths)
+        return original(paths, max_pixels)
+
+    monkeypatch.setattr(_scan, "_inspect_chunk", counting)
+    assert run_cli(capsys, *argv, "--out", tmp_path / "b.csv")[0] == 0
+    assert read == []  # every image was described in the cache
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    assert run_cli(capsys, "audit", "--real", real, "--fake", fake, "--cache", cache,
+                   "--quiet")[0] == 0
+    assert read == []

@@ -371,3 +371,70 @@ def test_ctrl_c_keeps_chunks_that_finished_before_an_earlier_one(tmp_path, monke
     assert [p for p, _, _ in results] == paths  # in path order
     assert all(reason == _scan.INTERRUPTED for _, _, reason in results[:64])
     assert all(info is not None for _, info, _ in results[64:])
+
+
+def _counting_inspect(monkeypatch, stop_after=None):
+    from skface.datasets import _scan
+
+    real_chunk = _scan._inspect_chunk
+    read = []
+
+    def chunk(paths, max_pixels):
+        if stop_after is not None and len(read) >= stop_after:
+            raise KeyboardInterrupt
+        read.extend(paths)
+        return real_chunk(paths, max_pixels)
+
+    monkeypatch.setattr(_scan, "_inspect_chunk", chunk)
+    return read
+
+
+def test_a_scan_cache_keeps_an_interrupted_scan_for_the_next(tmp_path, monkeypatch):
+    """build_dataset threw the whole scan away on Ctrl-C and read every file again."""
+    from skface.datasets import build_dataset
+
+    make_folder(tmp_path / "r", 70)
+    make_folder(tmp_path / "f", 70, seed0=500)
+    cache = tmp_path / "cache"
+    read = _counting_inspect(monkeypatch, stop_after=64)  # the second chunk is interrupted
+    with pytest.warns(SkippedFilesWarning):
+        with pytest.raises(KeyboardInterrupt):
+            build_dataset(tmp_path / "r", tmp_path / "f", random_state=0, progress=False,
+                          cache=cache)
+    assert len(read) == 64
+    monkeypatch.undo()
+    read = _counting_inspect(monkeypatch)
+    data = build_dataset(tmp_path / "r", tmp_path / "f", random_state=0, progress=False,
+                         cache=cache)
+    assert len(read) == 140 - 64  # only what the first scan had not finished
+    monkeypatch.undo()
+    plain = build_dataset(tmp_path / "r", tmp_path / "f", random_state=0, progress=False)
+    for key in ("filenames", "target", "split", "sha256", "phash", "jpeg_quality"):
+        np.testing.assert_array_equal(data[key], plain[key])
+
+
+def test_a_scan_cache_reads_a_changed_file_again(tmp_path, monkeypatch):
+    make_folder(tmp_path / "r", 3)
+    make_folder(tmp_path / "f", 3, seed0=500)
+    cache = tmp_path / "cache"
+    first = load_faces(tmp_path / "r", tmp_path / "f", progress=False, cache=cache)
+    changed = sorted((tmp_path / "r").iterdir())[0]
+    times = changed.stat()
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(changed, format="PNG")
+    os.utime(changed, ns=(times.st_atime_ns, times.st_mtime_ns))  # its old times put back
+    read = _counting_inspect(monkeypatch)
+    again = load_faces(tmp_path / "r", tmp_path / "f", progress=False, cache=cache)
+    assert read == [str(changed)]
+    i = list(again.filenames).index(str(changed))
+    assert again.sha256[i] != first.sha256[list(first.filenames).index(str(changed))]
+    assert again.width[i] == 40
+
+
+def test_an_unusable_scan_cache_warns_and_scans(tmp_path):
+    make_folder(tmp_path / "r", 2)
+    make_folder(tmp_path / "f", 2, seed0=500)
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="scan cache .* cannot be used"):
+        data = load_faces(tmp_path / "r", tmp_path / "f", progress=False, cache=blocker)
+    assert len(data.filenames) == 4
