@@ -1,5 +1,6 @@
 """``skface ablate``: the attention x focal-loss ablation on a manifest, with a report."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -116,9 +117,9 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     import shutil
     import tempfile
 
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # "." gave the progress folder ".partial" inside it
     check_output_dir(out, "ablate")
-    check_out_outside(out, image_folders(files, source))
+    check_out_outside(out, image_folders(files, source, y))
     progress_dir = out.parent / f"{out.name}.partial"
     if progress_dir.exists():
         # an earlier interrupted run's finished runs: never written over (a re-run blanked

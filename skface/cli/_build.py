@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from ._common import (CLIError, add_cache_argument, add_folder_arguments, add_quiet_argument,
-                      check_replaceable, real_and_fake_sources, report_skipped, seed_arg,
-                      shell_quote, write_csv, write_skipped)
+                      check_cache_outside, check_replaceable, real_and_fake_sources,
+                      report_skipped, seed_arg, shell_quote, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -62,6 +62,7 @@ def build(real, fake, out, *, dedupe=True, balance="none", sizes=(0.70, 0.15, 0.
 
     out = Path(out)
     check_out(out, [*real.values(), *fake.values()], relative)  # before the scan, not after
+    check_cache_outside(cache, [*real.values(), *fake.values()])
     try:
         _check_sizes(sizes)
     except ValueError as exc:

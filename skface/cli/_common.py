@@ -188,6 +188,7 @@ def scan_folders(args):
     from skface.datasets import load_faces
 
     real, fake = real_and_fake_sources(args)
+    check_cache_outside(getattr(args, "cache", None), [*real.values(), *fake.values()])
     data = load_faces({k: str(v) for k, v in real.items()},
                       {k: str(v) for k, v in fake.items()}, progress=not args.quiet,
                       cache=getattr(args, "cache", None))
@@ -244,34 +245,53 @@ def check_replaceable(path, header, what):
     import csv
 
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:  # an empty file holds nothing to lose
         return
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
+    try:  # as written (non-UTF-8 names as their bytes) or saved by a spreadsheet (a BOM)
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
             first = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, csv.Error):
         first = None
+    first = None if first is None else [cell.strip() for cell in first]
     if first is None or tuple(first[:len(header)]) != tuple(header):
         raise CLIError(f"{path} exists and is not {what} (its first line does not start with "
                        f"{','.join(header)}); choose another file, or delete it first")
 
 
-def write_csv(path, header, rows):
-    """Write a CSV atomically (skface.utils.atomic_write_text); refuse a folder as target."""
+def csv_bytes(header, rows):
+    """A CSV as UTF-8 bytes; a file name that is not UTF-8 (a Latin-1 name on Linux) keeps its
+    own bytes (strict UTF-8 failed after the work was done)."""
     import csv
     import io
 
-    from skface.utils import atomic_write_bytes
-
-    path = check_output_file(path)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    # a file name that is not UTF-8 (a Latin-1 name on Linux) is written as its own bytes:
-    # strict UTF-8 failed after the work was done, and left a manifest without its listings
-    atomic_write_bytes(path, buf.getvalue().encode("utf-8", "surrogateescape"))
+    return buf.getvalue().encode("utf-8", "surrogateescape")
+
+
+def write_csv(path, header, rows):
+    """Write a CSV (:func:`csv_bytes`) atomically; refuse a folder as target."""
+    from skface.utils import atomic_write_bytes
+
+    path = check_output_file(path)
+    atomic_write_bytes(path, csv_bytes(header, rows))
     return path
+
+
+def write_csv_to_stdout(header, rows):
+    """Write a CSV (:func:`csv_bytes`) to standard output, as bytes where it takes them."""
+    import sys
+
+    data = csv_bytes(header, rows)
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stream put in its place
+        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+        return
+    sys.stdout.flush()
+    out.write(data)
+    out.flush()
 
 
 def write_skipped(path, pairs):
@@ -302,6 +322,17 @@ def add_cache_argument(p):
                    help="folder that keeps what the scan learned about each image; a re-run "
                    "(after Ctrl-C, or with more folders) reads only the files not seen, or "
                    "changed, since")
+
+
+def check_cache_outside(cache, folders):
+    """Refuse a ``--cache`` inside a folder it scans: its record files would be scanned (and
+    listed as skipped files) on every later run."""
+    from skface.utils._io import path_within
+
+    for folder in folders if cache is not None else ():
+        if path_within(cache, folder):
+            raise CLIError(f"--cache {cache} lies inside the image folder {folder}, whose scan "
+                           "would read the cache's own files; give a folder outside it")
 
 
 def add_quiet_argument(p, what="no progress bars"):
@@ -351,16 +382,17 @@ def _describe(names, limit=3):
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def image_folders(files, sources):
+def image_folders(files, sources, labels):
     """``(what, folder)`` pairs for :func:`check_out_outside` from a manifest's rows: the
-    folder of each image, and each source's common folder (the one a scan read)."""
+    folder of each image, and the common folder of each named source's images of one label
+    (the folder a scan read; a blank source, or one name under both labels, has none)."""
     by_source = {}
-    for f, s in zip(files, sources):
-        by_source.setdefault(s, set()).add(os.path.dirname(os.path.abspath(f)))
+    for f, s, y in zip(files, sources, labels):
+        by_source.setdefault((s, y), set()).add(os.path.dirname(os.path.abspath(f)))
     pairs = {}
-    for s, parents in by_source.items():
+    for (s, _), parents in by_source.items():
         root = os.path.commonpath(sorted(parents))
-        if root != os.path.dirname(root):  # not the file system's root
+        if str(s).strip() and root != os.path.dirname(root):  # not the file system's root
             parents = parents | {root}
         for folder in parents:
             pairs.setdefault(folder, f"source {s!r}")
@@ -445,9 +477,10 @@ def atomic_dir(path, command, *, marker=True):
     """
     import json
 
-    # absolute ("." put the temporary folder inside itself), and the folder a link points to
-    # (renaming the link away left it behind)
-    path = Path(os.path.realpath(path) if Path(path).is_symlink() else os.path.abspath(path))
+    # absolute ("." put the temporary folder inside itself), resolved as the system would
+    # ("link/.." is the link target's parent), and the folder a link points to (renaming the
+    # link away left it behind)
+    path = Path(os.path.realpath(path))
     check_output_dir(path, command)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()

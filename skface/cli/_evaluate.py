@@ -125,7 +125,8 @@ def run(args):
                             for item in items or ()])
     pipeline, meta = load_model(args.model, args.device)
     files, y, source, what, skipped = gather(args)
-    check_out_outside(out, image_folders(files, source))  # a manifest's folders too
+    if args.manifest is not None:  # the folders given as --real/--fake were checked above
+        check_out_outside(out, image_folders(files, source, y))
     with atomic_dir(out, "evaluate") as tmp:
         result = evaluate_and_report(
             pipeline, files, y, source, tmp,

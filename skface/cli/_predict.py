@@ -1,12 +1,12 @@
 """``skface predict``: P(AI-generated) for image files and folders."""
 
-import csv
 import os
 import sys
 from pathlib import Path
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_output_file,
-                      check_replaceable, probability_threshold, report_skipped, write_csv)
+                      check_replaceable, probability_threshold, report_skipped, write_csv,
+                      write_csv_to_stdout)
 
 HELP = "score new images or folders of images"
 DESCRIPTION = """\
@@ -91,9 +91,7 @@ def run(args):
     rows = [(f, f"{p:.6f}", "fake" if p >= args.threshold else "real")
             for f, p in zip(files, p_fake)]
     if args.out is None:
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(HEADER)
-        w.writerows(rows)
+        write_csv_to_stdout(HEADER, rows)
     else:
         write_csv(args.out, HEADER, rows)
         n_fake = sum(r[2] == "fake" for r in rows)

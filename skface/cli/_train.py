@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, check_device,
-                      check_output_dir, int_at_least, non_negative_float, positive_int,
-                      read_manifest_arg, seed_arg, shell_quote)
+                      check_out_outside, check_output_dir, image_folders, int_at_least,
+                      non_negative_float, positive_int, read_manifest_arg, seed_arg,
+                      shell_quote)
 
 HELP = "train a model on the train split of a manifest (early stopping on val)"
 DESCRIPTION = """\
@@ -159,6 +160,8 @@ def train(manifest, out, **kwargs):
     from skface.datasets._manifest import added_rows
 
     data = read_manifest_arg(manifest)
+    all_files, all_y, all_sources = split_rows(data, manifest, None)
+    check_out_outside(out, image_folders(all_files, all_sources, all_y))
     files_tr, y_tr, _ = split_rows(data, manifest, "train")
     # `skface build --sizes TRAIN 0 TEST` writes no val split: the classifier then holds out
     # its own validation_fraction of the train split for early stopping

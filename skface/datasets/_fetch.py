@@ -342,8 +342,8 @@ def fetch_lfw(*, data_home=None, max_images=None, random_state=0, download_if_mi
     except (EOFError, tarfile.TarError, zlib.error) as exc:
         raise OSError(f"LFW's archive {archive} could not be unpacked ({type(exc).__name__}: "
                       f"{exc}); delete it and fetch again.") from exc
-    except OSError as exc:
-        if "checksum" not in str(exc).lower():
+    except OSError as exc:  # the archive's own checksum (not that of a metadata file)
+        if "checksum" not in str(exc).lower() or archive.name not in str(exc):
             raise
         raise OSError(f"{exc}. The file downloaded from {_lfw.FUNNELED_ARCHIVE.url} is not "
                       "LFW's archive: a proxy or login page may have answered instead.") from exc

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .._classifier import _warn_if_float_pixels
 from ..utils import check_image_array
-from ._plots import _check_positive_int
+from ._plots import _check_positive_int, _closes_its_figures_on_error
 
 __all__ = ["attention_maps", "find_face_classifier", "grad_cam", "plot_attention"]
 
@@ -302,6 +302,7 @@ def attention_maps(model, X, *, batch_size=32):
     return results
 
 
+@_closes_its_figures_on_error
 def plot_attention(models, X, *, n_images=4, alpha=0.45, target=None):
     """Overlay Grad-CAM and the last attention block's map for each model variant.
 

@@ -7,6 +7,7 @@ Agg canvas (it works headless, never picks or changes a backend, and needs no cl
 :func:`save_figure` writes a figure as a PNG through a temporary file.
 """
 
+import functools
 import inspect
 import io
 import numbers
@@ -43,6 +44,24 @@ def _new_figure(width, height):
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _closes_its_figures_on_error(plot):
+    """Decorate a plotting function: figures it made through pyplot are closed when it raises
+    (a failed call left them open in pyplot, one per call)."""
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        plt = sys.modules.get("matplotlib.pyplot")
+        before = set(plt.get_fignums()) if plt is not None else set()
+        try:
+            return plot(*args, **kwargs)
+        except BaseException:
+            plt = sys.modules.get("matplotlib.pyplot")
+            if plt is not None:
+                for number in set(plt.get_fignums()) - before:
+                    plt.close(number)
+            raise
+    return wrapper
 
 
 def _close_figure(fig):
@@ -108,6 +127,7 @@ def _check_results_dict(results):
     return results
 
 
+@_closes_its_figures_on_error
 def plot_confusion_matrix(result, *, normalize=None, title=None):
     """Plot the confusion matrix of an :class:`~skface.metrics.EvaluationResult`.
 
@@ -165,6 +185,7 @@ def _legend_below(ax):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize="small", frameon=False)
 
 
+@_closes_its_figures_on_error
 def plot_roc_curves(results, *, title="ROC curves"):
     """Plot one ROC curve per configuration.
 
@@ -187,6 +208,7 @@ def plot_roc_curves(results, *, title="ROC curves"):
     return fig
 
 
+@_closes_its_figures_on_error
 def plot_pr_curves(results, *, title="Precision-recall curves"):
     """Plot one precision-recall curve (fake = positive) per configuration.
 
@@ -228,6 +250,7 @@ def _finite(value):
     return value is not None and bool(np.isfinite(value))
 
 
+@_closes_its_figures_on_error
 def plot_training_curves(models, *, title="Training curves"):
     """Plot train and validation loss per epoch, marking the early-stopping (best) epoch.
 
@@ -315,6 +338,7 @@ def _class_name(result, label):
     return "fake" if label == result.pos_label else "real"
 
 
+@_closes_its_figures_on_error
 def plot_misclassified(result, images, *, n_images=16, title=None):
     """Show the test images the model got wrong with the highest confidence.
 

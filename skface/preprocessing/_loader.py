@@ -173,6 +173,8 @@ def _rescale_png_key(img, rawmode):
 
     Pillow scales 2- and 4-bit grey samples to 0-255 and keeps the high byte of 16-bit RGB
     samples, but leaves the key in the file's units, so that it matched other pixels or none.
+    A 16-bit RGB key is matched on the high bytes too: colours within 1/256 of it count as
+    transparent (the low bytes are gone by then).
     """
     key = img.info.get("transparency")
     if rawmode in ("L;2", "L;4") and isinstance(key, int):
@@ -477,7 +479,9 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
     Mode handling: ``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ``RGBX`` and ``LAB`` are converted to
     RGB the usual way; images with transparency (``LA``, ``PA``, ``RGBA``, ``P`` or ``L``/``RGB``
     with a transparency key) are alpha-composited on opaque white,
-    :data:`~skface.preprocessing.BACKGROUND`; 16-bit ``I;16*`` images are scaled by
+    :data:`~skface.preprocessing.BACKGROUND` (the key of a 16-bit RGB PNG is matched on the 8
+    bits per channel kept, so colours within 1/256 of it count as transparent too); 16-bit
+    ``I;16*`` images are scaled by
     255/65535; 32-bit ``I`` images are scaled the same way when any value exceeds 255; ``F``
     images are read as [0, 1] data unless a value exceeds 1. Gray output uses Pillow's ITU-R
     601-2 luma transform. Multi-frame files give their first frame.
@@ -497,8 +501,8 @@ def open_image(source, *, color="rgb", draft_size=None, max_pixels=None, formats
                 img.draft("L" if color == "gray" else "RGB", (int(req_w), int(req_h)))
             img.load()
             _rescale_png_key(img, rawmode)
-            if header is not None:  # a PNG's EXIF may follow its pixels: read now it is loaded
-                header.update(_exif_fields(img))
+            if header is not None and img.format == "PNG":
+                header.update(_exif_fields(img))  # its EXIF may follow the pixels: read now
             orientation = _orientation(img)
             if orientation != 1:
                 img = img.transpose(_EXIF_TRANSPOSE[orientation])

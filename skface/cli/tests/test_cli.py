@@ -1620,3 +1620,73 @@ def test_build_cache_lets_a_rerun_read_only_new_files(capsys, tmp_path, faces, m
     assert run_cli(capsys, "audit", "--real", real, "--fake", fake, "--cache", cache,
                    "--quiet")[0] == 0
     assert read == []
+
+
+def test_out_beside_the_image_folders_of_a_manifest_is_accepted(capsys, tmp_path, workflow):
+    """A manifest without a source column (every source '') or with one name under both
+    labels made the common folder of real/ and fake/ count as an image folder."""
+    from skface.datasets import read_manifest
+
+    data = read_manifest(workflow["manifest"])
+    plain = tmp_path / "plain.csv"
+    rows = ["path,label,split"] + [f"{p},{'fake' if t else 'real'},{s}" for p, t, s in
+                                   zip(data.filenames, data.target, data.split)]
+    plain.write_text("\n".join(rows) + "\n")
+    out = workflow["real"].parents[1] / "beside"  # beside real/ and fake/, in their parent
+    assert run_cli(capsys, "evaluate", "--model", workflow["model"], "--manifest", plain,
+                   "--out", out, "--quiet")[0] == 0
+
+
+def test_ablate_out_dot_and_train_out_inside_an_image_folder(capsys, monkeypatch, tmp_path,
+                                                             workflow):
+    status, _, err = run_cli(capsys, "train", "--manifest", workflow["manifest"], "--out",
+                             workflow["real"] / "model", "--size", "16", "--max-epochs", "1")
+    assert "inside" in assert_one_line_error(status, err, 2)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    status, _, err = run_cli(capsys, "ablate", "--manifest", workflow["manifest"], "--out", ".",
+                             "--grid", "gamma=0", "--seeds", "0", "--max-epochs", "1",
+                             "--size", "16", "--quiet")
+    assert status == 0, err
+    assert (here / "report.html").is_file() and not (tmp_path / "here.partial").exists()
+
+
+def test_predict_rewrites_and_prints_non_utf8_names(tmp_path, workflow):
+    odd = os.fsencode(str(tmp_path)) + b"/caf\xe9.png"
+    try:
+        with open(odd, "wb") as fh:
+            fh.write(sorted(workflow["real"].iterdir())[0].read_bytes())
+    except OSError:
+        pytest.skip("this file system takes UTF-8 names only")
+    out = tmp_path / "p.csv"
+    argv = [sys.executable, "-m", "skface", "predict", "--model", str(workflow["model"]),
+            os.fsdecode(odd), "--quiet"]
+    env = dict(os.environ, LC_ALL="C.UTF-8", PYTHONIOENCODING="utf-8")
+    for _ in range(2):  # the second run replaces the first's output
+        done = subprocess.run(argv + ["--out", str(out)], capture_output=True, env=env)
+        assert done.returncode == 0, done.stderr
+    assert b"caf\xe9.png" in out.read_bytes()
+    done = subprocess.run(argv, capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert b"caf\xe9.png" in done.stdout
+
+
+def test_build_out_replaces_a_bom_manifest_or_an_empty_file(capsys, tmp_path, faces):
+    real, fake = faces
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfpath, label\nx.png,real\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    for out in (bom, empty):
+        assert run_cli(capsys, "build", "--real", real, "--fake", fake, "--out", out,
+                       "--quiet")[0] == 0
+
+
+def test_cache_inside_a_scanned_folder_is_refused(capsys, tmp_path, faces):
+    real, fake = faces
+    for argv in (["build", "--out", tmp_path / "m.csv"], ["audit"]):
+        status, _, err = run_cli(capsys, *argv, "--real", real, "--fake", fake, "--cache",
+                                 real / ".scancache", "--quiet")
+        assert "--cache" in assert_one_line_error(status, err, 2)
+    assert not (real / ".scancache").exists()

@@ -400,3 +400,13 @@ def test_ctrl_c_between_the_renames_of_a_report_keeps_one(run, tmp_path, monkeyp
         write_report(out, evaluation=ev, overwrite=True)
     assert (out / "report.html").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rep")]
+
+
+def test_a_plot_that_fails_leaves_no_figure_open():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    for _ in range(3):
+        with pytest.raises(ValueError, match="empty training history"):
+            plot_training_curves({"a": []})
+    assert plt.get_fignums() == before

@@ -1130,3 +1130,12 @@ def test_parallel_interrupted_run_keeps_chunks_that_finished_first(tmp_path, jpe
     X = loader.transform(jpegs)
     assert calls == jpegs[:1]  # only the interrupted chunk is decoded again
     np.testing.assert_array_equal(X, ImageLoader(8).transform(jpegs))
+
+
+def test_a_rotated_tiffs_header_is_the_same_from_both_readers(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "r.tif"
+    Image.new("RGB", (40, 20), (1, 2, 3)).save(path, exif=exif)
+    _, head = open_image(path, with_header=True)
+    assert head == image_header(path) and head["orientation"] == 6
