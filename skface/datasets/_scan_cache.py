@@ -7,7 +7,8 @@ rewritten with its old times put back, is read again. Only images the scan accep
 a file it skipped is read again next time (its reason may have been passing, such as a
 permission). Each finished chunk of a scan is written as its own small file, renamed into place
 when whole, so an interrupted write leaves nothing half-written and several processes can share
-the folder.
+the folder. Once more than 64 such files are there, opening the cache merges them into one and
+leaves out the records of files deleted or changed since.
 """
 
 import json
@@ -101,11 +102,21 @@ class ScanCache:
             if isinstance(key, str) and isinstance(info, dict):
                 self.records[key] = info
 
+    def _current(self, key):
+        """Whether a record still describes its file as it is (any ``max_pixels``), for this
+        Pillow."""
+        now = self.key(key.rsplit("|", 6)[0])  # the path may hold "|" itself
+        if now is None:
+            return False
+        file_now, file_then = now.rsplit("|", 2), key.rsplit("|", 2)
+        return file_now[0] == file_then[0] and file_then[2] == PIL.__version__
+
     def _merge(self, files):
-        """Write every record into one file and remove the files read (keeps opening fast)."""
+        """Write the records of files as they are now into one file and remove the files read
+        (keeps opening fast, and drops the records of files deleted or changed since)."""
         before = dict(self.records)
         self.records = {}
-        self.put(before.items())
+        self.put((k, info) for k, info in before.items() if self._current(k))
         if not self.usable:
             self.records = before
             return

@@ -438,3 +438,27 @@ def test_an_unusable_scan_cache_warns_and_scans(tmp_path):
     with pytest.warns(UserWarning, match="scan cache .* cannot be used"):
         data = load_faces(tmp_path / "r", tmp_path / "f", progress=False, cache=blocker)
     assert len(data.filenames) == 4
+
+
+def test_the_scan_cache_merges_its_records_and_drops_stale_ones(tmp_path):
+    from skface.datasets._scan_cache import ScanCache
+
+    files = []
+    for i in range(70):
+        f = tmp_path / "imgs" / f"a|{i}.png"  # a "|" in a name must not confuse the key
+        f.parent.mkdir(exist_ok=True)
+        f.write_bytes(b"x" * (i + 1))
+        files.append(f)
+    other = ScanCache(tmp_path / "cache", 5)  # another max_pixels shares the folder
+    other.put([(other.key(files[0]), {"bytes": 1})])
+    cache = ScanCache(tmp_path / "cache", 1000)
+    for f in files:  # one record file per chunk, as a scan writes them
+        cache.put([(cache.key(f), {"bytes": f.stat().st_size})])
+    files[1].unlink()
+    files[2].write_bytes(b"changed")
+    reopened = ScanCache(tmp_path / "cache", 1000)
+    assert len(list(reopened.folder.glob("*.jsonl"))) == 1
+    assert len(reopened.records) == 70 - 2 + 1
+    assert reopened.get(reopened.key(files[3])) == {"bytes": 4}
+    assert reopened.get(reopened.key(files[2])) is None
+    assert ScanCache(tmp_path / "cache", 5).get(other.key(files[0])) == {"bytes": 1}
