@@ -139,17 +139,18 @@ def _exif(img):
         return Image.Exif()
 
 
-def _orientation(img):
+def _orientation(img, exif=None):
+    """The EXIF orientation (1 when absent or unknown); ``exif``: ``_exif(img)``, if read."""
     # JPEG keeps its orientation in info["exif"] or info["xmp"]; skipping getexif() when both
     # are absent saves time
-    if _is_jpeg(img) and "exif" not in img.info and "xmp" not in img.info:
+    if exif is None and _is_jpeg(img) and "exif" not in img.info and "xmp" not in img.info:
         return 1
-    value = _exif(img).get(_ORIENTATION_TAG, 1)
+    value = (_exif(img) if exif is None else exif).get(_ORIENTATION_TAG, 1)
     return value if value in _EXIF_TRANSPOSE else 1
 
 
 def _exif_fields(img):
-    """The header's ``orientation`` and ``has_exif``."""
+    """The header's ``orientation`` and ``has_exif``, from one read of the EXIF."""
     exif = _exif(img)
     if "exif" in img.info:
         has_exif = True
@@ -157,7 +158,7 @@ def _exif_fields(img):
         has_exif = _EXIF_IFD_TAG in exif
     else:
         has_exif = len(exif) > 0
-    return {"orientation": _orientation(img), "has_exif": bool(has_exif)}
+    return {"orientation": _orientation(img, exif), "has_exif": bool(has_exif)}
 
 
 def _png_rawmode(img):
