@@ -1,6 +1,5 @@
 """``skface ablate``: the attention x focal-loss ablation on a manifest, with a report."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import numpy as np
 
 from ._common import (CLIError, add_device_argument, add_quiet_argument, atomic_dir, check_device,
                       check_out_outside, check_output_dir, image_folders, int_at_least,
-                      positive_int, read_manifest_arg, seed_arg)
+                      output_path, positive_int, read_manifest_arg, seed_arg)
 
 HELP = "attention x focal-loss ablation on a manifest's splits, with a report"
 DESCRIPTION = """\
@@ -117,7 +116,7 @@ def run_protocol_ablation(manifest, out, *, grid, seeds, size=None, max_epochs=N
     import shutil
     import tempfile
 
-    out = Path(os.path.abspath(out))  # "." gave the progress folder ".partial" inside it
+    out = output_path(out)  # as atomic_dir resolves it: "." put ".partial" inside it
     check_output_dir(out, "ablate")
     check_out_outside(out, image_folders(files, source, y))
     progress_dir = out.parent / f"{out.name}.partial"

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from ._common import (CLIError, add_cache_argument, add_folder_arguments, add_quiet_argument,
-                      check_cache_outside, check_replaceable, real_and_fake_sources,
-                      report_skipped, seed_arg, shell_quote, write_csv, write_skipped)
+                      check_cache_outside, check_out_outside, check_replaceable,
+                      existing_parent, real_and_fake_sources, report_skipped, seed_arg,
+                      shell_quote, write_csv, write_skipped)
 
 HELP = "scan folders, remove duplicates, split 70/15/15 (balanced test set), write a manifest"
 DESCRIPTION = """\
@@ -102,22 +103,15 @@ def check_out(out, folders, relative):
     """Refuse a folder as ``--out`` and, with ``--relative``, image ``folders`` outside the
     manifest's folder (write_manifest could not write their paths relative to it)."""
     from skface.datasets._manifest import manifest_roots, relative_to_roots
-    from skface.utils._io import path_within
 
     out = Path(out)
     if out.is_dir():
         raise CLIError(f"--out {out} is a folder; give a CSV file name")
-    for parent in out.parents:  # a missing folder is made; a file on the way cannot be
-        if parent.exists():
-            if not parent.is_dir():
-                raise CLIError(f"--out {out}: {parent} is a file, not a folder")
-            break
+    existing_parent(out, "--out")  # a missing folder is made; a file on the way cannot be
     check_replaceable(out, ("path", "label"), "an earlier manifest")
-    for folder in folders:  # where it could also replace one of the images being scanned
-        if path_within(out, folder):
-            raise CLIError(f"--out {out} lies inside the image folder {folder}, which the "
-                           "next scan would read with it; write the manifest outside the "
-                           "image folders")
+    # where it could also replace one of the images being scanned
+    check_out_outside(out, [("image", folder) for folder in folders],
+                      why="the next scan of that folder would read the manifest with it")
     if not relative:
         return
     root = out.parent.resolve()  # as write_manifest is given it

@@ -160,15 +160,14 @@ def real_and_fake_sources(args):
     their folders' names (``ffhq/images`` and ``tpdne/images``) is refused, since it would
     merge a real and a fake folder into one source. Names given as NAME=DIR on both sides are
     the user's choice and kept."""
-    from skface.utils._io import path_within
+    from skface.datasets._scan import check_no_overlap
 
     real = folder_sources(args.real, "--real")
     fake = folder_sources(args.fake, "--fake")
-    for r in real.values():  # before the names: NAME=DIR, which that error advises, cannot help
-        for f in fake.values():
-            if path_within(r, f) or path_within(f, r):
-                raise CLIError(f"the --real folder {r} and the --fake folder {f} overlap: their "
-                               "images would get both labels; give separate folders")
+    try:  # before the names: NAME=DIR, which that error advises, cannot help
+        check_no_overlap(real.values(), fake.values())
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     named = {_split_source(item)[0] for item in [*args.real, *args.fake]} - {None}
     for name in sorted(set(real) & set(fake) - named):
         raise CLIError(f"the --real folder {real[name]} and the --fake folder {fake[name]} are "
@@ -327,12 +326,9 @@ def add_cache_argument(p):
 def check_cache_outside(cache, folders):
     """Refuse a ``--cache`` inside a folder it scans: its record files would be scanned (and
     listed as skipped files) on every later run."""
-    from skface.utils._io import path_within
-
-    for folder in folders if cache is not None else ():
-        if path_within(cache, folder):
-            raise CLIError(f"--cache {cache} lies inside the image folder {folder}, whose scan "
-                           "would read the cache's own files; give a folder outside it")
+    if cache is not None:
+        check_out_outside(cache, [("image", folder) for folder in folders], option="--cache",
+                          why="its scan would read the cache's own files")
 
 
 def add_quiet_argument(p, what="no progress bars"):
@@ -399,16 +395,33 @@ def image_folders(files, sources, labels):
     return [(what, folder) for folder, what in pairs.items()]
 
 
-def check_out_outside(out, folders):
-    """Refuse an output folder inside one of the image ``folders`` (``(flag, folder)`` pairs):
-    the next scan of that folder would take the report's figures for faces."""
+def check_out_outside(out, folders, *, option="--out",
+                      why="a later scan of that folder would read the report's figures as faces"):
+    """Refuse an output (``option``, ``out``) inside one of the image ``folders`` (``(flag,
+    folder)`` pairs), saying ``why``: by default, the next scan of that folder would take the
+    report's figures for faces."""
     from skface.utils._io import path_within
 
     for flag, folder in folders:
         if path_within(out, folder):
-            raise CLIError(f"--out {out} lies inside the {flag} folder {folder}: a later scan "
-                           "of that folder would read the report's figures as faces; give a "
-                           "folder outside the image folders")
+            raise CLIError(f"{option} {out} lies inside the {flag} folder {folder}: {why}; give "
+                           "a place outside the image folders")
+
+
+def existing_parent(path, option):
+    """The nearest folder above ``path`` that exists (the rest is made); a file on the way is a
+    :class:`CLIError` naming ``option``."""
+    parent = next(p for p in Path(path).parents if p.exists())
+    if not parent.is_dir():
+        raise CLIError(f"{option} {path}: {parent} is a file, not a folder")
+    return parent
+
+
+def output_path(path):
+    """An output folder as the commands replace it: absolute ("." put the temporary folder
+    inside itself), resolved as the system would ("link/.." is the link target's parent), and
+    the folder a link points to (renaming the link away left it behind)."""
+    return Path(os.path.realpath(path))
 
 
 def _files_under(folder):
@@ -477,10 +490,7 @@ def atomic_dir(path, command, *, marker=True):
     """
     import json
 
-    # absolute ("." put the temporary folder inside itself), resolved as the system would
-    # ("link/.." is the link target's parent), and the folder a link points to (renaming the
-    # link away left it behind)
-    path = Path(os.path.realpath(path))
+    path = output_path(path)
     check_output_dir(path, command)
     tmp = _tmp_sibling(path, "tmp")
     tmp.mkdir()

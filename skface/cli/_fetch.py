@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from ._common import CLIError, positive_int, seed_arg, shell_quote
+from ._common import CLIError, existing_parent, positive_int, seed_arg, shell_quote
 
 HELP = "download a public face data set (Kaggle / LFW) into a folder"
 DESCRIPTION = """\
@@ -57,9 +57,7 @@ def run(args):
     dest = Path(os.path.abspath(args.dest))
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise CLIError(f"--dest {dest} exists and is not an empty folder")
-    parent = next(p for p in dest.parents if p.exists())
-    if not parent.is_dir():
-        raise CLIError(f"--dest {dest}: {parent} is a file, not a folder")
+    parent = existing_parent(dest, "--dest")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CLIError(f"--dest {dest}: the folder {parent} cannot be written to")
     home = os.path.realpath(data_home_path(args.data_home))  # not created yet

@@ -41,10 +41,8 @@ def _folder_name(folder):
     return os.path.basename(os.path.abspath(folder))
 
 
-def _check_no_nesting(specs):
+def check_no_overlap(real, fake):
     """Refuse a real folder inside a fake one (or the reverse): its files would get two labels."""
-    real = [f for label, _, f, _ in specs if label == 0]
-    fake = [f for label, _, f, _ in specs if label == 1]
     for r in real:
         for f in fake:
             if path_within(r, f) or path_within(f, r):
@@ -346,7 +344,8 @@ def load_faces(real, fake, *, source_from="folder", as_frame=False, max_pixels=D
              for label, role, spec in ((0, "real", real), (1, "fake", fake))
              for name, folder, recursive in _normalise_sources(spec, role, source_from)]
 
-    _check_no_nesting(specs)
+    check_no_overlap([f for label, _, f, _ in specs if label == 0],
+                     [f for label, _, f, _ in specs if label == 1])
     # a name both classes take from their folders (real/ffhq/images and fake/tpdne/images)
     # made one source with both labels, which leave-one-source-out then held out as one
     named = {str(k) for spec in (real, fake) if isinstance(spec, Mapping) for k in spec}
